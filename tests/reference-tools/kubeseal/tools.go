@@ -1,0 +1,6 @@
+//go:build tools
+
+// Package tools records the kubeseal command that this module pins.
+package tools
+
+import _ "github.com/bitnami-labs/sealed-secrets/cmd/kubeseal"
