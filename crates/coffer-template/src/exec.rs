@@ -1,0 +1,443 @@
+//! Executes a parsed template against data: walks the tree, evaluates
+//! pipelines, applies the missing-key mode, and enforces the limits that
+//! stop runaway templates (steps, output size).
+//!
+//! Follows Go's `text/template` exec rules: variables live until the end of
+//! the enclosing control structure, `range` over a map visits keys in
+//! sorted order, `and`/`or` short-circuit, and a nil result prints as
+//! `<no value>`.
+
+use zeroize::Zeroizing;
+
+use crate::error::{ErrorKind, Limit, Located};
+use crate::format;
+use crate::funcs::{self, Ctx, Lookup};
+use crate::parser::{Arg, ArgKind, Command, Control, Node, Pipe};
+use crate::value::Value;
+use crate::{MissingKey, Options};
+
+type ExecResult<T> = Result<T, Located>;
+
+/// How a list of nodes finished.
+#[derive(PartialEq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Renders `nodes` with `dot` as the data.
+pub(crate) fn execute(
+    nodes: &[Node],
+    dot: Value,
+    opts: &Options,
+) -> ExecResult<Zeroizing<Vec<u8>>> {
+    check_functions(nodes, opts)?;
+    let mut st = State {
+        opts,
+        ctx: Ctx {
+            max_value: opts.limits.max_value_bytes,
+        },
+        vars: vec![("$".to_owned(), dot.clone())],
+        out: Zeroizing::new(Vec::new()),
+        steps: 0,
+    };
+    st.walk_list(&dot, nodes)?;
+    Ok(st.out)
+}
+
+struct State<'a> {
+    opts: &'a Options,
+    ctx: Ctx,
+    vars: Vec<(String, Value)>,
+    out: Zeroizing<Vec<u8>>,
+    steps: u64,
+}
+
+impl State<'_> {
+    fn step(&mut self, pos: usize) -> ExecResult<()> {
+        self.steps += 1;
+        if self.steps > self.opts.limits.max_steps {
+            return Err(Located::new(
+                pos,
+                ErrorKind::Limit(Limit::Steps(self.opts.limits.max_steps)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends to the output, growing it without leaving copies of the
+    /// secret output in freed memory.
+    fn write(&mut self, bytes: &[u8], pos: usize) -> ExecResult<()> {
+        let max = self.opts.limits.max_output_bytes;
+        if self.out.len() + bytes.len() > max {
+            return Err(Located::new(pos, ErrorKind::Limit(Limit::OutputSize(max))));
+        }
+        if self.out.capacity() - self.out.len() < bytes.len() {
+            let cap = (self.out.len() + bytes.len())
+                .max(self.out.capacity() * 2)
+                .max(64);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(cap));
+            bigger.extend_from_slice(&self.out);
+            self.out = bigger; // the old buffer is zeroized on drop
+        }
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Value, nodes: &[Node]) -> ExecResult<Flow> {
+        for n in nodes {
+            let flow = self.walk(dot, n)?;
+            if flow != Flow::Normal {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk(&mut self, dot: &Value, node: &Node) -> ExecResult<Flow> {
+        match node {
+            Node::Text(t) => {
+                self.step(0)?;
+                self.write(t.as_bytes(), 0)?;
+            }
+            Node::Action(pipe) => {
+                self.step(pipe.pos)?;
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    let mut buf = Zeroizing::new(Vec::new());
+                    match &v {
+                        // matches Go: a missing value prints as <no value>
+                        Value::Nil => buf.extend_from_slice(b"<no value>"),
+                        other => format::write_v(&mut buf, other),
+                    }
+                    self.write(&buf, pipe.pos)?;
+                }
+            }
+            Node::If(c) | Node::With(c) => {
+                self.step(c.pipe.pos)?;
+                let mark = self.vars.len();
+                let v = self.eval_pipeline(dot, &c.pipe)?;
+                let flow = if v.is_true() {
+                    let inner = if matches!(node, Node::With(_)) {
+                        &v
+                    } else {
+                        dot
+                    };
+                    self.walk_list(inner, &c.list)?
+                } else {
+                    self.walk_list(dot, &c.else_list)?
+                };
+                self.vars.truncate(mark);
+                return Ok(flow);
+            }
+            Node::Range(c) => return self.walk_range(dot, c),
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk_range(&mut self, dot: &Value, c: &Control) -> ExecResult<Flow> {
+        self.step(c.pipe.pos)?;
+        let mark = self.vars.len();
+        let v = self.eval_commands(dot, &c.pipe.cmds)?;
+        let items: Vec<(Value, Value)> = match &v {
+            Value::List(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                .collect(),
+            Value::Map(m) => m
+                .entries
+                .iter()
+                .map(|(k, e)| (Value::str(k), e.clone()))
+                .collect(),
+            Value::Int(n) => {
+                if c.pipe.decl.len() > 1 {
+                    return Err(Located::new(
+                        c.pipe.pos,
+                        ErrorKind::Control(
+                            "can't use two variables when ranging over an integer".into(),
+                        ),
+                    ));
+                }
+                let n = (*n).clamp(
+                    0,
+                    i64::try_from(self.opts.limits.max_steps).unwrap_or(i64::MAX),
+                );
+                (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+            }
+            Value::Nil => Vec::new(),
+            other => {
+                return Err(Located::new(
+                    c.pipe.pos,
+                    ErrorKind::Control(format!(
+                        "range can't iterate over type {}",
+                        other.type_name()
+                    )),
+                ));
+            }
+        };
+        if items.is_empty() {
+            let flow = self.walk_list(dot, &c.else_list)?;
+            self.vars.truncate(mark);
+            return Ok(flow);
+        }
+        for (key, elem) in items {
+            self.step(c.pipe.pos)?;
+            let vals = match c.pipe.decl.len() {
+                0 => vec![],
+                1 => vec![elem.clone()],
+                _ => vec![key, elem.clone()],
+            };
+            for (name, val) in c.pipe.decl.iter().zip(vals) {
+                if c.pipe.is_assign {
+                    self.set_var(name, val);
+                } else {
+                    self.vars.push((name.clone(), val));
+                }
+            }
+            let flow = self.walk_list(&elem, &c.list)?;
+            self.vars.truncate(mark);
+            if flow == Flow::Break {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn set_var(&mut self, name: &str, v: Value) {
+        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = v;
+        }
+    }
+
+    fn var(&self, name: &str) -> Value {
+        // the parser guarantees the variable is declared
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    fn eval_pipeline(&mut self, dot: &Value, pipe: &Pipe) -> ExecResult<Value> {
+        let v = self.eval_commands(dot, &pipe.cmds)?;
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, v.clone());
+            } else {
+                self.vars.push((name.clone(), v.clone()));
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_commands(&mut self, dot: &Value, cmds: &[Command]) -> ExecResult<Value> {
+        let mut last = None;
+        for cmd in cmds {
+            last = Some(self.eval_command(dot, cmd, last)?);
+        }
+        Ok(last.unwrap_or_default())
+    }
+
+    fn eval_command(
+        &mut self,
+        dot: &Value,
+        cmd: &Command,
+        last: Option<Value>,
+    ) -> ExecResult<Value> {
+        let first = &cmd.args[0];
+        if let ArgKind::Ident(name) = &first.kind {
+            return self.call(dot, name, first.pos, &cmd.args[1..], last);
+        }
+        if cmd.args.len() > 1 || last.is_some() {
+            return Err(Located::new(
+                first.pos,
+                ErrorKind::NotAFunction(describe(first)),
+            ));
+        }
+        if let ArgKind::Nil = first.kind {
+            return Err(Located::new(first.pos, ErrorKind::NilCommand));
+        }
+        self.eval_arg(dot, first)
+    }
+
+    fn eval_arg(&mut self, dot: &Value, arg: &Arg) -> ExecResult<Value> {
+        Ok(match &arg.kind {
+            ArgKind::Ident(name) => self.call(dot, name, arg.pos, &[], None)?,
+            ArgKind::Dot => dot.clone(),
+            ArgKind::Field(fields) => self.fields(dot.clone(), fields, arg.pos)?,
+            ArgKind::Var(name, fields) => {
+                let v = self.var(name);
+                self.fields(v, fields, arg.pos)?
+            }
+            ArgKind::Chain(pipe, fields) => {
+                let v = self.eval_pipeline(dot, pipe)?;
+                self.fields(v, fields, arg.pos)?
+            }
+            ArgKind::Str(s) => Value::str(s),
+            ArgKind::Int(i) => Value::Int(*i),
+            ArgKind::Float(f) => Value::Float(*f),
+            ArgKind::Bool(b) => Value::Bool(*b),
+            ArgKind::Nil => Value::Nil,
+        })
+    }
+
+    /// `.a.b` on a value, honouring the missing-key mode.
+    fn fields(&self, mut v: Value, fields: &[String], pos: usize) -> ExecResult<Value> {
+        for f in fields {
+            v = match &v {
+                Value::Map(m) => match m.entries.get(f) {
+                    Some(x) => x.clone(),
+                    None => match self.opts.missing_key {
+                        MissingKey::Error => {
+                            return Err(Located::new(pos, ErrorKind::MissingKey(f.clone())));
+                        }
+                        MissingKey::Default => Value::Nil,
+                        MissingKey::Zero => m.zero(),
+                    },
+                },
+                Value::Nil => match self.opts.missing_key {
+                    MissingKey::Error => {
+                        return Err(Located::new(pos, ErrorKind::NilData(f.clone())));
+                    }
+                    _ => Value::Nil,
+                },
+                other => {
+                    return Err(Located::new(
+                        pos,
+                        ErrorKind::NotAMap {
+                            field: f.clone(),
+                            type_name: other.type_name(),
+                        },
+                    ));
+                }
+            };
+        }
+        Ok(v)
+    }
+
+    fn call(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        pos: usize,
+        args: &[Arg],
+        last: Option<Value>,
+    ) -> ExecResult<Value> {
+        self.step(pos)?;
+        if name == "and" || name == "or" {
+            return self.and_or(dot, name == "and", pos, args, last);
+        }
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.eval_arg(dot, a)?);
+        }
+        vals.extend(last);
+        let Lookup::Found(f) = funcs::lookup(self.opts.functions, name) else {
+            // check_functions ran first, so this is unreachable in practice
+            return Err(Located::new(
+                pos,
+                ErrorKind::UndefinedFunction(name.to_owned()),
+            ));
+        };
+        f(&self.ctx, &vals).map_err(|e| Located::new(pos, e.into_kind(name, vals.len())))
+    }
+
+    /// `and` returns its first false argument or its last; `or` its first
+    /// true argument or its last. Later arguments are not evaluated.
+    fn and_or(
+        &mut self,
+        dot: &Value,
+        is_and: bool,
+        pos: usize,
+        args: &[Arg],
+        last: Option<Value>,
+    ) -> ExecResult<Value> {
+        let count = args.len() + usize::from(last.is_some());
+        if count == 0 {
+            let func = if is_and { "and" } else { "or" }.to_owned();
+            return Err(Located::new(
+                pos,
+                ErrorKind::ArgCount {
+                    func,
+                    want: "at least 1".into(),
+                    got: 0,
+                },
+            ));
+        }
+        let mut v = Value::Nil;
+        for a in args {
+            v = self.eval_arg(dot, a)?;
+            if v.is_true() != is_and {
+                return Ok(v);
+            }
+        }
+        Ok(last.unwrap_or(v))
+    }
+}
+
+/// How an operand is named in "can't give argument to non-function".
+fn describe(arg: &Arg) -> String {
+    match &arg.kind {
+        ArgKind::Dot => ".".into(),
+        ArgKind::Field(f) => format!(".{}", f.join(".")),
+        ArgKind::Var(n, f) if f.is_empty() => n.clone(),
+        ArgKind::Var(n, f) => format!("{n}.{}", f.join(".")),
+        ArgKind::Chain(..) => "(pipeline)".into(),
+        ArgKind::Ident(n) => n.clone(),
+        ArgKind::Str(_) => "string constant".into(),
+        ArgKind::Int(_) | ArgKind::Float(_) => "number constant".into(),
+        ArgKind::Bool(_) => "bool constant".into(),
+        ArgKind::Nil => "nil".into(),
+    }
+}
+
+/// Go resolves function names at parse time, so an unknown function is an
+/// error even in a branch that never runs; we check before executing.
+fn check_functions(nodes: &[Node], opts: &Options) -> ExecResult<()> {
+    for n in nodes {
+        match n {
+            Node::Action(p) => check_pipe(p, opts)?,
+            Node::If(c) | Node::With(c) | Node::Range(c) => {
+                check_pipe(&c.pipe, opts)?;
+                check_functions(&c.list, opts)?;
+                check_functions(&c.else_list, opts)?;
+            }
+            Node::Text(_) | Node::Break | Node::Continue => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_pipe(p: &Pipe, opts: &Options) -> ExecResult<()> {
+    for cmd in &p.cmds {
+        for a in &cmd.args {
+            match &a.kind {
+                ArgKind::Ident(name) if name != "and" && name != "or" => {
+                    match funcs::lookup(opts.functions, name) {
+                        Lookup::Found(_) => {}
+                        Lookup::Unsupported => {
+                            return Err(Located::new(
+                                a.pos,
+                                ErrorKind::UnsupportedFunction(name.clone()),
+                            ));
+                        }
+                        Lookup::Undefined => {
+                            return Err(Located::new(
+                                a.pos,
+                                ErrorKind::UndefinedFunction(name.clone()),
+                            ));
+                        }
+                    }
+                }
+                ArgKind::Chain(inner, _) => check_pipe(inner, opts)?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The dynamic values templates compute with, and [`Data`], the secret
+//! key/value map a template is rendered against.
+//!
+//! Strings are byte strings, as in Go: a Secret value need not be UTF-8, and
+//! `{{ .cert | b64enc }}` must encode its exact bytes. That is why there is no
+//! separate bytes variant: both callers (sealed-secrets and External Secrets)
+//! hand Go's template a `map[string]string`, whose values are arbitrary bytes.
+//!
+//! Every string buffer is zeroized when its last reference is dropped, and
+//! `Debug` never shows a string's contents.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+use zeroize::Zeroizing;
+
+/// A value during template execution.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Go's untyped nil, and what a missing map key yields with
+    /// `MissingKey::Default` (printed as `<no value>`).
+    #[default]
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// An integer (Go `int`, 64-bit).
+    Int(i64),
+    /// A floating-point number (Go `float64`).
+    Float(f64),
+    /// A byte string (Go `string`).
+    Str(Str),
+    /// A list (Go `[]interface{}`).
+    List(Rc<Vec<Value>>),
+    /// A map with string keys, iterated in key order as Go's `range` does.
+    Map(Rc<Map>),
+}
+
+/// An immutable, shared byte string that is zeroized when dropped.
+#[derive(Clone)]
+pub struct Str(Rc<Zeroizing<Vec<u8>>>);
+
+impl Str {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for Str {
+    fn from(v: Vec<u8>) -> Self {
+        Str(Rc::new(Zeroizing::new(v)))
+    }
+}
+
+impl From<Zeroizing<Vec<u8>>> for Str {
+    fn from(v: Zeroizing<Vec<u8>>) -> Self {
+        Str(Rc::new(v))
+    }
+}
+
+/// What a missing key of a map yields under `index` (and under field access
+/// with `MissingKey::Zero`): Go's zero value of the map's element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// `map[string]string`: the template data and sprig's `split`; zero is `""`.
+    Strings,
+    /// `map[string]interface{}`: `dict`, `fromJson`; zero is nil.
+    Any,
+}
+
+/// A map value: sorted entries plus the kind that decides its zero value.
+#[derive(Clone)]
+pub struct Map {
+    /// The entries, sorted by key.
+    pub entries: BTreeMap<String, Value>,
+    /// What a missing key yields.
+    pub kind: MapKind,
+}
+
+impl Map {
+    /// Go's zero value for this map's elements.
+    pub fn zero(&self) -> Value {
+        match self.kind {
+            MapKind::Strings => Value::str(""),
+            MapKind::Any => Value::Nil,
+        }
+    }
+}
+
+impl Value {
+    /// A string value from text or bytes.
+    pub fn str(s: impl AsRef<[u8]>) -> Value {
+        Value::Str(Str::from(s.as_ref().to_vec()))
+    }
+
+    /// A string value taking ownership of a buffer.
+    pub fn string(v: Vec<u8>) -> Value {
+        Value::Str(Str::from(v))
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(entries: BTreeMap<String, Value>, kind: MapKind) -> Value {
+        Value::Map(Rc::new(Map { entries, kind }))
+    }
+
+    /// The Go type name used in error messages ("expected string; got int").
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(m) => match m.kind {
+                MapKind::Strings => "map[string]string",
+                MapKind::Any => "map[string]interface {}",
+            },
+        }
+    }
+
+    /// Go's truth for `if`, `with`, `and`, `or`, `not`: false, 0, nil and
+    /// empty strings, lists and maps are false.
+    pub fn is_true(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.entries.is_empty(),
+        }
+    }
+
+    /// How deeply lists and maps nest inside this value (a scalar is 0).
+    pub(crate) fn depth(&self) -> usize {
+        match self {
+            Value::List(l) => 1 + l.iter().map(Value::depth).max().unwrap_or(0),
+            Value::Map(m) => 1 + m.entries.values().map(Value::depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    /// Shows the shape, never the contents of strings: they may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => f.write_str("Nil"),
+            Value::Bool(_) => f.write_str("Bool(..)"),
+            Value::Int(_) => f.write_str("Int(..)"),
+            Value::Float(_) => f.write_str("Float(..)"),
+            Value::Str(s) => write!(f, "Str(<{} bytes redacted>)", s.len()),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Map(m) => f.debug_map().entries(m.entries.iter()).finish(),
+        }
+    }
+}
+
+/// The data a template renders against: Secret keys mapped to their
+/// (decrypted or fetched) values. `.` in the template is this map.
+///
+/// Values are zeroized on drop and never shown by `Debug`.
+#[derive(Default, Clone)]
+pub struct Data {
+    entries: BTreeMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl Data {
+    /// An empty data map.
+    pub fn new() -> Self {
+        Data::default()
+    }
+
+    /// Adds or replaces the value of `key`.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) {
+        self.entries
+            .insert(key.into(), Zeroizing::new(value.into()));
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The template's view of the data: a `map[string]string`.
+    pub(crate) fn to_value(&self) -> Value {
+        let entries = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::str(v.as_slice())))
+            .collect();
+        Value::map(entries, MapKind::Strings)
+    }
+}
+
+impl<K: Into<String>, V: Into<Vec<u8>>> FromIterator<(K, V)> for Data {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut d = Data::new();
+        for (k, v) in iter {
+            d.insert(k, v);
+        }
+        d
+    }
+}
+
+impl fmt::Debug for Data {
+    /// Lists the keys only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Data")
+            .field("keys", &self.entries.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_data_and_values_shows_keys_but_never_values() {
+        let data: Data = [("password", "hunter2-s3cret")].into_iter().collect();
+        let shown = format!("{data:?} {:?}", data.to_value());
+        assert!(shown.contains("password"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn truth_follows_go_empty_values() {
+        assert!(!Value::Nil.is_true());
+        assert!(!Value::str("").is_true());
+        assert!(Value::str("0").is_true());
+        assert!(!Value::Int(0).is_true());
+        assert!(!Value::list(vec![]).is_true());
+        assert!(Value::list(vec![Value::Nil]).is_true());
+    }
+
+    #[test]
+    fn depth_counts_nested_collections() {
+        let v = Value::list(vec![Value::list(vec![Value::Int(1)]), Value::Nil]);
+        assert_eq!(v.depth(), 2);
+        assert_eq!(Value::Int(1).depth(), 0);
+    }
+}

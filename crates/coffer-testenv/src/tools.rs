@@ -1,0 +1,46 @@
+//! Finds the binaries the environment runs: from the environment variables
+//! that `tests/setup.sh` prints, or by running that script, which builds or
+//! installs whatever is missing (the first time only) and prints them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Error;
+
+/// The workspace root, where `tests/setup.sh` and `crds/` live.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The directory named by `var`, or the one `tests/setup.sh <component>`
+/// prints for it.
+pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
+    if let Some(dir) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let script = workspace_root().join("tests/setup.sh");
+    eprintln!(
+        "coffer-testenv: {var} is not set; running {} {component}",
+        script.display()
+    );
+    let output = Command::new(&script)
+        .arg(component)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|source| Error::Spawn {
+            program: script.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(Error::Setup {
+            component: component.to_string(),
+            status: output.status,
+        });
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix(var)?.strip_prefix('=').map(PathBuf::from))
+        .ok_or_else(|| Error::SetupOutput {
+            var: var.to_string(),
+        })
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's "run it" command: brings up Coffer's local environment (a real
+# Kubernetes control plane with Coffer's CRDs, OpenBao and moto), prints how to
+# reach each, and keeps it up until Ctrl-C. Installs what it needs on first use.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}
+
+while IFS= read -r line; do export "${line?}"; done < <(tests/setup.sh python control-plane)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache_root/target}
+cargo build --locked -q -p coffer-testenv --bin coffer-dev-env
+exec "$CARGO_TARGET_DIR/debug/coffer-dev-env"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's test command, and exactly what CI runs (.ci/run): installs what
+# the tests need on first use, then checks formatting and lints, runs every
+# test in the workspace against the real local control plane, OpenBao, moto
+# and the reference tools, and builds every fuzz target.
+#
+# Build outputs are cached outside the source tree (COFFER_CACHE_DIR, default
+# ${XDG_CACHE_HOME:-~/.cache}/coffer), so a second run, even from a fresh
+# clone, only rebuilds what changed.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}
+step() { printf '\n==> %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "setup: Debian packages, Python tools, control plane, reference tools"
+while IFS= read -r line; do export "${line?}"; done < <(tests/setup.sh)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache_root/target}
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "fuzz targets build"
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  cargo +nightly install cargo-fuzz --locked --quiet
+fi
+for dir in crates/*/fuzz; do
+  [ -f "$dir/Cargo.toml" ] || continue
+  echo "building fuzz targets in $dir"
+  (cd "$dir" && CARGO_TARGET_DIR="$cache_root/fuzz-target" cargo +nightly fuzz build)
+done
+
+step "all tests passed"
