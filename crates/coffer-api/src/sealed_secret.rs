@@ -9,13 +9,6 @@ use kube::CustomResource;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-/// Annotation that makes a SealedSecret namespace-wide: its values are sealed
-/// with the label `"<namespace>"` and may be renamed within the namespace.
-pub const NAMESPACE_WIDE_ANNOTATION: &str = "sealedsecrets.bitnami.com/namespace-wide";
-/// Annotation that makes a SealedSecret cluster-wide: its values are sealed
-/// with the empty label and may be moved anywhere. Wins over namespace-wide.
-pub const CLUSTER_WIDE_ANNOTATION: &str = "sealedsecrets.bitnami.com/cluster-wide";
-
 /// SealedSecret is a Secret whose values are encrypted with the controller's
 /// public key. Only the controller in the target cluster can open them.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
