@@ -1,0 +1,445 @@
+//! The key registry: every sealing key the controller holds, loaded from and
+//! stored as Bitnami-format key Secrets so a cluster moving from Bitnami
+//! sealed-secrets keeps its keys (and could move back).
+//!
+//! A key Secret lives in the controller's namespace, is labelled
+//! `sealedsecrets.bitnami.com/sealed-secrets-key: active`, has type
+//! `kubernetes.io/tls`, a PKCS#1 `tls.key` and the self-signed `tls.crt`.
+//! Keys are ordered by the Secret's creation time, newest first: unseal
+//! tries them in that order and the newest seals. Key Secrets added later
+//! (by hand, by a backup restore, by renewal) are picked up through a watch.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_lc_rs::{digest, hmac};
+use coffer_crypto::{Certificate, KeyOptions, KeyPair, KeySize, PrivateKey};
+use futures::StreamExt;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+
+/// Label that marks a key Secret (matches Bitnami's `SealedSecretsKeyLabel`).
+pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
+/// The label value of a key in use (Bitnami also knows `compromised`, which
+/// is not loaded).
+pub const KEY_LABEL_ACTIVE: &str = "active";
+
+/// One sealing key and where it came from.
+pub struct LoadedKey {
+    /// Name of its Secret.
+    pub name: String,
+    /// Creation time of its Secret: the order of keys.
+    pub created: Timestamp,
+    /// The private key and certificate.
+    pub pair: KeyPair,
+    /// HMAC key derived from the private key, for the digest of Secrets
+    /// written by the controller (see `sealed::secret`).
+    digest_key: hmac::Key,
+}
+
+impl LoadedKey {
+    fn new(name: String, created: Timestamp, pair: KeyPair) -> Result<LoadedKey> {
+        let der = pair
+            .private_key()
+            .to_pkcs1_der()
+            .map_err(|e| Error::BadKeySecret {
+                namespace: String::new(),
+                name: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(b"coffer secret digest v1\0");
+        ctx.update(&der);
+        let derived = ctx.finish();
+        Ok(LoadedKey {
+            name,
+            created,
+            pair,
+            digest_key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+        })
+    }
+
+    /// The HMAC key for Secret digests.
+    pub(crate) fn digest_key(&self) -> &hmac::Key {
+        &self.digest_key
+    }
+
+    /// The certificate.
+    pub fn certificate(&self) -> &Certificate {
+        self.pair.certificate()
+    }
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedKey")
+            .field("name", &self.name)
+            .field("created", &self.created)
+            .field("fingerprint", &self.pair.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    /// Newest first.
+    keys: Vec<Arc<LoadedKey>>,
+    /// The same keys' private halves, newest first, ready for unseal.
+    private: Arc<Vec<PrivateKey>>,
+}
+
+/// Every key the controller holds. Shared as `Arc<KeyRegistry>`.
+pub struct KeyRegistry {
+    namespace: String,
+    prefix: String,
+    snapshot: RwLock<Snapshot>,
+    changed: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for KeyRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRegistry")
+            .field("namespace", &self.namespace)
+            .field("keys", &self.keys())
+            .finish()
+    }
+}
+
+impl KeyRegistry {
+    /// Loads every active key Secret in `namespace`; when there is none,
+    /// creates one named `<prefix>-<5 random characters>` (through
+    /// `generateName`, as Bitnami does).
+    pub async fn load(
+        client: kube::Client,
+        namespace: &str,
+        prefix: &str,
+        key_size: KeySize,
+    ) -> Result<Arc<KeyRegistry>> {
+        let (changed, _) = watch::channel(0);
+        let registry = Arc::new(KeyRegistry {
+            namespace: namespace.to_owned(),
+            prefix: prefix.to_owned(),
+            snapshot: RwLock::new(Snapshot::default()),
+            changed,
+        });
+        let api: Api<Secret> = Api::namespaced(client, namespace);
+        let list = api
+            .list(&ListParams::default().labels(&selector()))
+            .await
+            .map_err(Error::kube(format!("list key Secrets in {namespace}")))?;
+        for secret in &list.items {
+            if let Err(e) = registry.insert(secret) {
+                tracing::warn!(error = %e, "skipping unusable key Secret");
+            }
+        }
+        if registry.keys().is_empty() {
+            registry.create_key(&api, key_size).await?;
+        }
+        Ok(registry)
+    }
+
+    /// Generates a key and stores it as a new Bitnami-format key Secret,
+    /// then registers it.
+    pub async fn create_key(&self, api: &Api<Secret>, key_size: KeySize) -> Result<Arc<LoadedKey>> {
+        let options = KeyOptions {
+            size: key_size,
+            ..KeyOptions::default()
+        };
+        // Key generation is CPU-bound (about a second for 4096 bits).
+        let pair = tokio::task::spawn_blocking(move || KeyPair::generate(&options))
+            .await
+            .map_err(|_| Error::KeyGeneration(coffer_crypto::Error::KeyGeneration))?
+            .map_err(Error::KeyGeneration)?;
+        let key_pem = pair
+            .private_key()
+            .to_pkcs1_pem()
+            .map_err(Error::KeyGeneration)?;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}-", self.prefix)),
+                namespace: Some(self.namespace.clone()),
+                labels: Some([(KEY_LABEL.to_owned(), KEY_LABEL_ACTIVE.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            type_: Some("kubernetes.io/tls".to_owned()),
+            data: Some(
+                [
+                    (
+                        "tls.crt".to_owned(),
+                        ByteString(pair.certificate().to_pem().into_bytes()),
+                    ),
+                    (
+                        "tls.key".to_owned(),
+                        ByteString(key_pem.as_bytes().to_vec()),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Secret::default()
+        };
+        let created = api
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(Error::kube(format!(
+                "create key Secret in {}",
+                self.namespace
+            )))?;
+        let name = created.metadata.name.clone().unwrap_or_default();
+        tracing::info!(key = %name, fingerprint = %pair.fingerprint(), "created new sealing key");
+        let time = created
+            .metadata
+            .creation_timestamp
+            .map_or_else(Timestamp::now, |t| t.0);
+        let key = Arc::new(LoadedKey::new(name, time, pair)?);
+        self.add(key.clone());
+        Ok(key)
+    }
+
+    /// Registers the key in `secret` if it is a new one. Returns whether it
+    /// was new.
+    pub fn insert(&self, secret: &Secret) -> Result<bool> {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let bad = |reason: String| Error::BadKeySecret {
+            namespace: self.namespace.clone(),
+            name: name.clone(),
+            reason,
+        };
+        let field = |key: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .ok_or_else(|| bad(format!("it has no {key}")))
+                .and_then(|v| {
+                    std::str::from_utf8(&v.0).map_err(|_| bad(format!("its {key} is not PEM text")))
+                })
+        };
+        let pair = KeyPair::from_pem(field("tls.key")?, field("tls.crt")?)
+            .map_err(|e| bad(e.to_string()))?;
+        if self
+            .keys()
+            .iter()
+            .any(|k| k.pair.fingerprint() == pair.fingerprint())
+        {
+            return Ok(false);
+        }
+        let created = secret
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(Timestamp::UNIX_EPOCH, |t| t.0);
+        tracing::info!(key = %name, fingerprint = %pair.fingerprint(), "loaded sealing key");
+        self.add(Arc::new(LoadedKey::new(name.clone(), created, pair)?));
+        Ok(true)
+    }
+
+    fn add(&self, key: Arc<LoadedKey>) {
+        let mut snapshot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        let mut keys = snapshot.keys.clone();
+        keys.push(key);
+        // Newest first; the name breaks ties so the order is stable.
+        keys.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
+        let private = keys.iter().map(|k| k.pair.private_key().clone()).collect();
+        *snapshot = Snapshot {
+            keys,
+            private: Arc::new(private),
+        };
+        drop(snapshot);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Every key, newest first.
+    pub fn keys(&self) -> Vec<Arc<LoadedKey>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys
+            .clone()
+    }
+
+    /// The private keys, newest first, for unseal.
+    pub fn private_keys(&self) -> Arc<Vec<PrivateKey>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .private
+            .clone()
+    }
+
+    /// The newest key: the one that seals.
+    pub fn newest(&self) -> Result<Arc<LoadedKey>> {
+        self.keys().into_iter().next().ok_or(Error::NoKeys)
+    }
+
+    /// A number that increases whenever a key is added.
+    pub fn version(&self) -> u64 {
+        *self.changed.borrow()
+    }
+
+    /// Notified (the value increases) whenever a key is added.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Watches the controller's namespace for key Secrets added or changed
+    /// after start, and registers them. Runs until the task is aborted.
+    pub async fn watch(self: Arc<Self>, client: kube::Client) {
+        let api: Api<Secret> = Api::namespaced(client, &self.namespace);
+        let config = watcher::Config::default().labels(&selector());
+        let mut stream = watcher(api, config)
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(secret) => {
+                    if let Err(e) = self.insert(&secret) {
+                        tracing::warn!(error = %e, "skipping unusable key Secret");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "key Secret watch failed; retrying"),
+            }
+        }
+    }
+}
+
+impl KeyRegistry {
+    /// Generates a new sealing key whenever the newest one is older than
+    /// `period` (Bitnami's `--key-renew-period`), so new SealedSecrets are
+    /// sealed to a fresh key while old keys keep opening old ones. A key
+    /// added by hand counts as a renewal. Runs until the task is aborted;
+    /// callers do not start it for a zero period.
+    pub async fn renew(self: Arc<Self>, client: kube::Client, period: Duration, key_size: KeySize) {
+        // Re-check at least hourly, so a key added meanwhile postpones renewal.
+        const MAX_SLEEP: Duration = Duration::from_secs(3600);
+        let api: Api<Secret> = Api::namespaced(client, &self.namespace);
+        loop {
+            let age = self.newest().map_or(Duration::MAX, |k| {
+                let secs = Timestamp::now().as_second() - k.created.as_second();
+                Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            });
+            if age >= period {
+                if let Err(e) = self.create_key(&api, key_size).await {
+                    tracing::warn!(error = %e, "key renewal failed; retrying in a minute");
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                continue;
+            }
+            tokio::time::sleep((period - age).min(MAX_SLEEP)).await;
+        }
+    }
+}
+
+fn selector() -> String {
+    format!("{KEY_LABEL}={KEY_LABEL_ACTIVE}")
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn registry() -> KeyRegistry {
+        KeyRegistry {
+            namespace: "kube-system".into(),
+            prefix: "sealed-secrets-key".into(),
+            snapshot: RwLock::default(),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    fn key_secret(name: &str, created_secs: i64, pair: &KeyPair) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                creation_timestamp: Some(Time(Timestamp::from_second(created_secs).unwrap())),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                [
+                    (
+                        "tls.crt".to_owned(),
+                        ByteString(pair.certificate().to_pem().into_bytes()),
+                    ),
+                    (
+                        "tls.key".to_owned(),
+                        ByteString(
+                            pair.private_key()
+                                .to_pkcs1_pem()
+                                .unwrap()
+                                .as_bytes()
+                                .to_vec(),
+                        ),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    fn pair() -> KeyPair {
+        KeyPair::generate(&KeyOptions {
+            size: KeySize::Rsa2048,
+            ..KeyOptions::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_are_ordered_newest_first_whatever_the_load_order() {
+        let (old, new) = (pair(), pair());
+        let registry = registry();
+        let version = registry.version();
+        assert!(registry.insert(&key_secret("new", 2_000, &new)).unwrap());
+        assert!(registry.insert(&key_secret("old", 1_000, &old)).unwrap());
+        let names: Vec<String> = registry.keys().iter().map(|k| k.name.clone()).collect();
+        assert_eq!(names, ["new", "old"]);
+        assert_eq!(registry.newest().unwrap().name, "new");
+        assert_eq!(registry.private_keys()[0].fingerprint(), new.fingerprint());
+        assert!(registry.version() > version, "subscribers are told");
+
+        // The same key under another Secret name is not loaded twice.
+        assert!(!registry.insert(&key_secret("copy", 3_000, &new)).unwrap());
+        assert_eq!(registry.keys().len(), 2);
+    }
+
+    #[test]
+    fn unusable_key_secret_is_refused_naming_it_without_key_material() {
+        let registry = registry();
+        let mut secret = key_secret("broken", 1, &pair());
+        let pem = secret.data.as_mut().unwrap().remove("tls.key").unwrap();
+        let err = registry.insert(&secret).unwrap_err().to_string();
+        assert!(
+            err.contains("kube-system/broken") && err.contains("tls.key"),
+            "{err}"
+        );
+
+        // A certificate of another key.
+        let mut mismatched = key_secret("mismatched", 1, &pair());
+        mismatched
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("tls.key".into(), pem.clone());
+        let err = registry.insert(&mismatched).unwrap_err().to_string();
+        assert!(err.contains("kube-system/mismatched"), "{err}");
+        let pem_text = String::from_utf8(pem.0).unwrap();
+        let body_line = pem_text.lines().nth(1).unwrap();
+        assert!(!err.contains(body_line), "no key material in errors");
+        assert!(registry.keys().is_empty());
+        registry.insert(&key_secret("good", 1, &pair())).unwrap();
+        let debug = format!("{registry:?}");
+        assert!(
+            debug.contains("good") && !debug.contains(body_line),
+            "{debug}"
+        );
+    }
+}

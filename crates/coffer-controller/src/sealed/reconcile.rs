@@ -1,0 +1,382 @@
+//! Reconcile SealedSecret → Secret.
+//!
+//! One pass: hash the SealedSecret's inputs; if its Secret exists, is ours
+//! and is exactly what we wrote for those inputs, stop without decrypting.
+//! Otherwise unseal (coffer-sealed, the function the CLI uses too), build
+//! the Secret with Bitnami's ownership rules (owner reference, `managed`,
+//! `patch`, refuse a foreign Secret), create or update it, and report the
+//! outcome as the `Synced` condition, an Event and metrics. Every outcome is
+//! idempotent; what is retried and why is spelled out in [`Outcome`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_api::{SealedSecret, SealedSecretCondition, SealedSecretStatus};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use crate::context::{Context, FIELD_MANAGER};
+use crate::error::{Error, Result};
+use crate::sealed::secret;
+
+/// Event reason and condition reason on success (matches Bitnami).
+pub const REASON_UNSEALED: &str = "Unsealed";
+/// Event and condition reason when the values cannot be unsealed.
+pub const REASON_UNSEAL_FAILED: &str = "ErrUnsealFailed";
+/// Event and condition reason when the Secret cannot be written.
+pub const REASON_UPDATE_FAILED: &str = "ErrUpdateFailed";
+/// The condition type (matches Bitnami).
+pub const CONDITION_SYNCED: &str = "Synced";
+
+/// How long to wait before retrying after an API error.
+const RETRY_AFTER: Duration = Duration::from_secs(15);
+
+/// What one reconcile did.
+#[derive(Debug)]
+enum Outcome {
+    /// The Secret was already what the SealedSecret makes: nothing decrypted.
+    Unchanged,
+    /// The Secret was created or updated (or found equal after decrypting).
+    Written,
+    /// The last attempt failed with exactly these inputs; it is already
+    /// reported, and trying again would fail the same way.
+    Repeated,
+    /// A failure that retrying cannot fix until the SealedSecret, the
+    /// Secret or the keys change (each of which triggers a reconcile).
+    Failed {
+        reason: &'static str,
+        metric: &'static str,
+        message: String,
+    },
+}
+
+/// Runs the SealedSecret controller over `sealed_api` (one namespace or all)
+/// until the future is dropped. Owned Secrets are watched by name (a
+/// Secret is made from the SealedSecret of the same name, as in Bitnami), so
+/// a deleted or edited Secret is put back; a new key re-triggers everything.
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
+    let (sealed_api, secret_api): (Api<SealedSecret>, Api<Secret>) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let key_changes = changes(ctx.keys.subscribe());
+    Controller::new(sealed_api, watcher::Config::default())
+        .watches(secret_api, watcher::Config::default(), |s: Secret| {
+            let ns = s.namespace()?;
+            Some(ObjectRef::<SealedSecret>::new(&s.name_any()).within(&ns))
+        })
+        .reconcile_all_on(key_changes)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile trigger failed");
+            }
+        })
+        .await;
+}
+
+/// Retries API failures after a pause; the failure was already reported.
+fn error_policy(sealed: Arc<SealedSecret>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(
+        sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
+        error = %error,
+        "reconcile failed; retrying"
+    );
+    Action::requeue(RETRY_AFTER)
+}
+
+/// Reconciles one SealedSecret.
+pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.metrics.unseal_request();
+    if sealed.metadata.deletion_timestamp.is_some() {
+        // The garbage collector removes the owned Secret.
+        return Ok(Action::await_change());
+    }
+    let namespace = sealed.namespace().unwrap_or_default();
+    let object = coffer_sealed::object_ref(&sealed.metadata);
+    let uid = sealed.metadata.uid.clone().unwrap_or_default();
+    let outcome = match sync(&sealed, &ctx, &namespace).await {
+        Ok((outcome, attempt)) => {
+            let mut failures = ctx.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+            match &outcome {
+                Outcome::Failed { .. } => failures.insert(uid, attempt),
+                Outcome::Repeated => None,
+                Outcome::Unchanged | Outcome::Written => failures.remove(&uid),
+            };
+            outcome
+        }
+        Err(e) => {
+            // NB: reported like Bitnami (Event + condition), then retried.
+            ctx.metrics.unseal_error("update", &namespace);
+            publish(
+                &ctx,
+                &sealed,
+                EventType::Warning,
+                REASON_UPDATE_FAILED,
+                &e.to_string(),
+            )
+            .await;
+            let _ = write_status(&ctx, &sealed, false, REASON_UPDATE_FAILED, &e.to_string()).await;
+            return Err(e);
+        }
+    };
+    tracing::debug!(sealed_secret = %object, ?outcome, "reconciled");
+    match outcome {
+        Outcome::Repeated => {}
+        Outcome::Unchanged => {
+            write_status(&ctx, &sealed, true, REASON_UNSEALED, SUCCESS_MESSAGE).await?;
+        }
+        Outcome::Written => {
+            publish(
+                &ctx,
+                &sealed,
+                EventType::Normal,
+                REASON_UNSEALED,
+                SUCCESS_MESSAGE,
+            )
+            .await;
+            write_status(&ctx, &sealed, true, REASON_UNSEALED, SUCCESS_MESSAGE).await?;
+        }
+        Outcome::Failed {
+            reason,
+            metric,
+            message,
+        } => {
+            tracing::warn!(sealed_secret = %object, reason, %message, "cannot sync SealedSecret");
+            ctx.metrics.unseal_error(metric, &namespace);
+            publish(&ctx, &sealed, EventType::Warning, reason, &message).await;
+            write_status(&ctx, &sealed, false, reason, &message).await?;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+const SUCCESS_MESSAGE: &str = "SealedSecret unsealed successfully";
+
+/// Brings the Secret in line with the SealedSecret. API errors are returned
+/// (retried); everything else is an [`Outcome`], with the inputs of this
+/// attempt (see `Context::last_failure`).
+async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(Outcome, String)> {
+    let name = sealed.name_any();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let existing = secrets
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
+    let uid = sealed.metadata.uid.as_deref();
+    let hash = coffer_sealed::inputs_hash(sealed);
+    let attempt = format!(
+        "{hash} {} {}",
+        ctx.keys.version(),
+        existing
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.as_deref())
+            .unwrap_or("-")
+    );
+    let repeated = ctx
+        .last_failure
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(uid.unwrap_or_default())
+        .is_some_and(|last| *last == attempt);
+    if repeated {
+        return Ok((Outcome::Repeated, attempt));
+    }
+    let outcome = decide(sealed, ctx, namespace, &secrets, existing, &hash).await?;
+    Ok((outcome, attempt))
+}
+
+/// The body of [`sync`]: skip, refuse, or unseal and write.
+async fn decide(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    namespace: &str,
+    secrets: &Api<Secret>,
+    existing: Option<Secret>,
+    hash: &str,
+) -> Result<Outcome> {
+    let name = sealed.name_any();
+    let uid = sealed.metadata.uid.as_deref();
+    let set_owner = !secret::skips_owner_reference(sealed);
+
+    if let Some(existing) = &existing {
+        // NB: without an owner reference (skip-set-owner-references), the
+        // Secret we wrote earlier is known by our inputs-hash annotation;
+        // Bitnami instead refuses its own Secret on the next pass.
+        let ours = secret::is_controlled_by(existing, uid)
+            || (!set_owner && secret::has_inputs_hash(existing));
+        if !ours && !secret::is_managed(existing) && !secret::is_patched(existing) {
+            return Ok(Outcome::Failed {
+                reason: REASON_UPDATE_FAILED,
+                metric: "unmanaged",
+                message: format!(
+                    "Resource {name:?} already exists and is not managed by SealedSecret"
+                ),
+            });
+        }
+        if let Some(expected) = secret::expected_keys(sealed)
+            && (ours || !set_owner)
+            && secret::is_unchanged(existing, hash, &expected, &ctx.keys)
+        {
+            return Ok(Outcome::Unchanged);
+        }
+    }
+
+    ctx.metrics.decryption();
+    let keys = ctx.keys.private_keys();
+    let unsealed = match coffer_sealed::unseal(sealed, &keys) {
+        Ok(unsealed) => unsealed,
+        Err(e) => {
+            return Ok(Outcome::Failed {
+                reason: REASON_UNSEAL_FAILED,
+                metric: "unseal",
+                message: format!("Failed to unseal: {e}"),
+            });
+        }
+    };
+    let mut desired = unsealed.into_secret();
+    desired.metadata.owner_references = if set_owner {
+        secret::owner_reference(sealed).map(|r| vec![r])
+    } else {
+        None
+    };
+
+    let Some(existing) = existing else {
+        // NB: the API server defaults an unset type to Opaque; set it here so
+        // the digest covers what is stored.
+        desired.type_.get_or_insert_with(|| "Opaque".to_owned());
+        secret::stamp(&mut desired, hash, &ctx.keys);
+        secrets
+            .create(&PostParams::default(), &desired)
+            .await
+            .map_err(Error::kube(format!("create Secret {namespace}/{name}")))?;
+        return Ok(Outcome::Written);
+    };
+    let mut target = secret::merge(&existing, desired);
+    secret::stamp(&mut target, hash, &ctx.keys);
+    if !secret::differs(&existing, &target) {
+        return Ok(Outcome::Written);
+    }
+    match secrets
+        .replace(&name, &PostParams::default(), &target)
+        .await
+    {
+        Ok(_) => Ok(Outcome::Written),
+        Err(e) if is_immutable_error(&e) => Ok(Outcome::Failed {
+            reason: REASON_UPDATE_FAILED,
+            metric: "update",
+            // Matches Bitnami's message for this case.
+            message: format!(
+                "Error updating {namespace}/{name}: the target Secret is immutable. Once a Secret \
+                 is marked as immutable, it is not possible to revert this change nor to mutate \
+                 the contents of the data field. You can only delete and recreate the Secret."
+            ),
+        }),
+        Err(e) => Err(Error::kube(format!("update Secret {namespace}/{name}"))(e)),
+    }
+}
+
+/// The API server's refusal to change an immutable Secret.
+fn is_immutable_error(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.message.ends_with("field is immutable when `immutable` is set"))
+}
+
+/// Publishes an Event on the SealedSecret; failures are logged, not fatal.
+async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note.to_owned()),
+        action: "Unseal".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "failed to publish Event");
+    }
+}
+
+/// Writes the `Synced` condition and `observedGeneration` through the
+/// status subresource (server-side apply, field manager
+/// [`FIELD_MANAGER`]), only when they change, so a reconcile does not
+/// trigger itself.
+async fn write_status(
+    ctx: &Context,
+    sealed: &SealedSecret,
+    synced: bool,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let status = if synced { "True" } else { "False" };
+    let current = sealed
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_SYNCED));
+    let generation = sealed.metadata.generation;
+    let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
+    if let Some(c) = current
+        && c.status == status
+        && c.reason.as_deref() == Some(reason)
+        && c.message.as_deref() == Some(message)
+        && observed == generation
+    {
+        return Ok(());
+    }
+    let now = Time(Timestamp::now());
+    let transition = match current {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Some(now.clone()),
+    };
+    let new_status = SealedSecretStatus {
+        observed_generation: generation,
+        conditions: vec![SealedSecretCondition {
+            type_: CONDITION_SYNCED.to_owned(),
+            status: status.to_owned(),
+            last_update_time: Some(now),
+            last_transition_time: transition,
+            reason: Some(reason.to_owned()),
+            message: Some(message.to_owned()),
+        }],
+    };
+    let patch = serde_json::json!({
+        "apiVersion": SealedSecret::api_version(&()),
+        "kind": SealedSecret::kind(&()),
+        "status": new_status,
+    });
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    if let Err(e) = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .await
+    {
+        ctx.metrics.unseal_error("status", &namespace);
+        return Err(Error::kube(format!(
+            "write status of SealedSecret {namespace}/{name}"
+        ))(e));
+    }
+    Ok(())
+}
+
+/// Yields `()` each time the key registry changes (after the value at
+/// subscription time), to re-reconcile everything with the new keys.
+fn changes(rx: tokio::sync::watch::Receiver<u64>) -> impl futures::Stream<Item = ()> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
+}

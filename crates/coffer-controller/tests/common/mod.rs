@@ -1,0 +1,163 @@
+//! Helpers for the controller's tests against the real local control plane:
+//! start a controller in-process (own key namespace, watching one test
+//! namespace), seal to its key, and wait for conditions by polling with a
+//! deadline.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use coffer_api::{SealedSecret, SealedSecretCondition};
+use coffer_controller::{Config, Running};
+use coffer_crypto::{KeySize, Scope};
+use coffer_testenv::{TestEnv, TestNamespace};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, PostParams};
+
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A test's world: a namespace for its objects, one for the controller's
+/// keys, and a controller watching the first.
+pub struct World {
+    pub env: &'static TestEnv,
+    pub client: kube::Client,
+    pub ns: TestNamespace,
+    pub ctrl_ns: TestNamespace,
+}
+
+impl World {
+    pub async fn new(test: &str) -> World {
+        let env = TestEnv::shared().await;
+        World {
+            env,
+            client: env.client().await,
+            ns: env.namespace(test).await,
+            ctrl_ns: env.namespace(&format!("{test}-ctrl")).await,
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            controller_namespace: self.ctrl_ns.name().to_owned(),
+            key_size: KeySize::Rsa2048,
+            watch_namespaces: vec![self.ns.name().to_owned()],
+            listen_addr: Some(local),
+            metrics_addr: Some(local),
+            ..Config::default()
+        }
+    }
+
+    pub async fn start(&self) -> Running {
+        coffer_controller::start(self.client.clone(), self.config())
+            .await
+            .expect("controller starts")
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), self.ns.name())
+    }
+
+    pub fn sealed_secrets(&self) -> Api<SealedSecret> {
+        Api::namespaced(self.client.clone(), self.ns.name())
+    }
+
+    pub fn secret(&self, name: &str, data: &[(&str, &str)]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(self.ns.name().into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    /// Seals `secret` to the running controller's newest key and creates
+    /// the SealedSecret.
+    pub async fn create_sealed(&self, running: &Running, secret: &Secret) -> SealedSecret {
+        let key = running.context.keys.newest().expect("a key");
+        let sealed =
+            coffer_sealed::seal_secret(secret, key.certificate().public_key(), None::<Scope>)
+                .expect("seal");
+        self.sealed_secrets()
+            .create(&PostParams::default(), &sealed)
+            .await
+            .expect("create SealedSecret")
+    }
+}
+
+/// Polls `probe` every 200 ms until it returns `Some`, failing the test
+/// after [`TIMEOUT`] with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {TIMEOUT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The Secret's data as strings.
+pub fn data_of(secret: &Secret) -> BTreeMap<String, String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()
+}
+
+/// Waits for Secret `name` to exist with exactly `data`.
+pub async fn secret_with_data(world: &World, name: &str, data: &[(&str, &str)]) -> Secret {
+    let want: BTreeMap<String, String> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let api = world.secrets();
+    eventually(&format!("Secret {name} with the expected data"), || {
+        let api = api.clone();
+        let want = want.clone();
+        async move {
+            let s = api.get_opt(name).await.expect("read Secret")?;
+            (data_of(&s) == want).then_some(s)
+        }
+    })
+    .await
+}
+
+/// Waits for the SealedSecret's `Synced` condition to have `status`.
+pub async fn synced(world: &World, name: &str, status: &str) -> SealedSecretCondition {
+    let api = world.sealed_secrets();
+    eventually(&format!("SealedSecret {name} Synced={status}"), || {
+        let api = api.clone();
+        async move {
+            let s = api.get(name).await.expect("read SealedSecret");
+            let c = s
+                .status?
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Synced")?;
+            (c.status == status).then_some(c)
+        }
+    })
+    .await
+}

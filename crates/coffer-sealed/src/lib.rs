@@ -1,0 +1,39 @@
+//! SealedSecret ↔ Secret conversion: the one implementation that the CLI
+//! (`coffer seal`, `--recovery-unseal`, `--re-encrypt`), the controller's
+//! reconcile and the GitOps library all call, so that offline and in-cluster
+//! results cannot drift apart.
+//!
+//! It works on typed objects only (`coffer_api::SealedSecret`,
+//! `k8s_openapi` Secrets) and never talks to an API server. The shapes match
+//! Bitnami sealed-secrets (`NewSealedSecret` and `Unseal` in
+//! `pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go`), so
+//! manifests move between kubeseal and coffer unchanged:
+//!
+//! - [`seal_secret`]: Secret → SealedSecret, as kubeseal writes it;
+//! - [`unseal`]: SealedSecret → Secret (without owner reference), as the
+//!   controller creates it, with the key fingerprints that opened it;
+//! - [`reencrypt`]: the same SealedSecret with every value sealed to a new
+//!   certificate (key rotation);
+//! - [`inputs_hash`]: a stable hash of everything the Secret is made from,
+//!   so a controller can skip decryption when nothing changed.
+//!
+//! Plaintext never appears in errors or `Debug` output; decrypted values live
+//! in the returned Secret only (whose own `Debug` the [`Unsealed`] wrapper
+//! hides).
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod hash;
+mod meta;
+mod seal;
+mod unseal;
+
+pub use coffer_crypto::{Fingerprint, PrivateKey, PublicKey, Scope};
+pub use error::{Error, Result};
+pub use hash::inputs_hash;
+pub use meta::{
+    SKIP_SET_OWNER_REFERENCES_ANNOTATION, object_ref, sealed_scope, strip_server_fields,
+};
+pub use seal::{reencrypt, seal_secret};
+pub use unseal::{Unsealed, unseal};

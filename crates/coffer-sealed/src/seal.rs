@@ -1,0 +1,145 @@
+//! Secret → SealedSecret (as kubeseal writes it) and re-encryption of a
+//! SealedSecret to a new certificate.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use coffer_api::{SealedSecret, SealedSecretSpec, SecretTemplateSpec};
+use coffer_crypto::{PrivateKey, PublicKey, Scope};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::error::{Error, Result};
+use crate::meta::{object_ref, sealed_label, set_scope_annotations, strip_server_fields};
+
+/// Seals `secret` to `cert`, producing the SealedSecret kubeseal would write.
+///
+/// - Name and namespace come from the Secret; a name is required, and a
+///   namespace unless the scope is cluster-wide.
+/// - The scope is `scope` when given (its annotations then replace any on
+///   the Secret), else the one the Secret's own annotations declare.
+///   NB: kubeseal ignores an explicit `--scope strict` on a Secret annotated
+///   namespace- or cluster-wide; here an explicit `Some(Scope::Strict)` wins.
+/// - Non-strict scopes are declared by their annotation on the SealedSecret
+///   (and, as with kubeseal, on `template.metadata`).
+/// - Every `data` and `stringData` key is sealed; `stringData` wins on a
+///   shared key, as the API server would merge them.
+/// - `template.metadata` is the Secret's metadata minus server-managed
+///   fields, owner references and last-applied annotations;
+///   `template.type` and `template.immutable` are copied.
+pub fn seal_secret(
+    secret: &Secret,
+    cert: &PublicKey,
+    scope: Option<Scope>,
+) -> Result<SealedSecret> {
+    let mut meta = secret.metadata.clone();
+    let name = meta
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or(Error::SecretWithoutName)?;
+    if let Some(scope) = scope {
+        // Matches kubeseal: the --scope flag is written onto the Secret's own
+        // annotations before sealing, so it reaches the template too.
+        set_scope_annotations(meta.annotations.get_or_insert_default(), scope);
+    }
+    strip_server_fields(&mut meta);
+    let scope = meta
+        .annotations
+        .as_ref()
+        .map_or(Scope::Strict, Scope::from_annotations);
+    let namespace = meta.namespace.clone().filter(|n| !n.is_empty());
+    if namespace.is_none() && scope != Scope::ClusterWide {
+        return Err(Error::SecretWithoutNamespace { name, scope });
+    }
+    let label = scope.label(namespace.as_deref().unwrap_or_default(), &name);
+    let object = object_ref(&meta);
+
+    let seal_one = |key: &str, value: &[u8]| {
+        coffer_crypto::seal_base64(cert, label.as_bytes(), value).map_err(|source| Error::Seal {
+            object: object.clone(),
+            key: key.to_owned(),
+            source,
+        })
+    };
+    let mut encrypted_data = BTreeMap::new();
+    for (key, value) in secret.data.iter().flatten() {
+        encrypted_data.insert(key.clone(), seal_one(key, &value.0)?);
+    }
+    for (key, value) in secret.string_data.iter().flatten() {
+        encrypted_data.insert(key.clone(), seal_one(key, value.as_bytes())?);
+    }
+
+    let mut annotations = BTreeMap::new();
+    set_scope_annotations(&mut annotations, scope);
+    Ok(SealedSecret {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace,
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: SealedSecretSpec {
+            encrypted_data,
+            template: Some(SecretTemplateSpec {
+                metadata: Some(meta),
+                type_: secret.type_.clone(),
+                immutable: secret.immutable,
+                data: None,
+            }),
+            data: None,
+        },
+        status: None,
+    })
+}
+
+/// Re-seals every value of `sealed` (each `encryptedData` entry, and the
+/// deprecated `spec.data` blob if present) to `cert`, under the same scope,
+/// namespace and name. Everything else (metadata, template, status) is kept
+/// as it was. `keys` (newest first) must open every value.
+pub fn reencrypt(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    cert: &PublicKey,
+) -> Result<SealedSecret> {
+    let object = object_ref(&sealed.metadata);
+    let label = sealed_label(sealed);
+    let mut out = sealed.clone();
+    for (key, value) in out.spec.encrypted_data.iter_mut() {
+        let unseal_error = |source| Error::Unseal {
+            object: object.clone(),
+            key: key.clone(),
+            source,
+        };
+        let opened =
+            coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(unseal_error)?;
+        *value = coffer_crypto::seal_base64(cert, label.as_bytes(), opened.plaintext()).map_err(
+            |source| Error::Seal {
+                object: object.clone(),
+                key: key.clone(),
+                source,
+            },
+        )?;
+    }
+    if let Some(data) = out.spec.data.as_mut().filter(|d| !d.is_empty()) {
+        let whole_error = |source| Error::UnsealWholeSecret {
+            object: object.clone(),
+            source,
+        };
+        let blob = coffer_crypto::decode_base64(data).map_err(whole_error)?;
+        let opened = coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &blob)
+            .map_err(whole_error)?;
+        let resealed =
+            coffer_crypto::seal(cert, label.as_bytes(), opened.plaintext()).map_err(|source| {
+                Error::Seal {
+                    object: object.clone(),
+                    key: "spec.data".to_owned(),
+                    source,
+                }
+            })?;
+        // Go serializes the []byte field as standard padded base64.
+        *data = STANDARD.encode(&resealed);
+    }
+    Ok(out)
+}

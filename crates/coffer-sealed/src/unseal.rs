@@ -1,0 +1,180 @@
+//! SealedSecret → Secret: the conversion the controller's reconcile and the
+//! CLI's offline unseal share. Matches Bitnami's `SealedSecret.Unseal`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use coffer_api::SealedSecret;
+use coffer_crypto::{Fingerprint, PrivateKey};
+use coffer_template::{Data, Options, Template};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result, json_error};
+use crate::meta::{object_ref, sealed_label, strip_server_fields};
+
+/// A Secret made from a SealedSecret, and the keys that opened it.
+///
+/// `Debug` shows the Secret's name, type and keys, never its values.
+pub struct Unsealed {
+    /// The Secret: metadata from `spec.template.metadata` (name and namespace
+    /// always those of the SealedSecret), type, immutable and data. It has no
+    /// owner reference; the controller adds one.
+    pub secret: Secret,
+    /// Fingerprints of the private keys that opened its values, each once,
+    /// in the order first used.
+    pub key_fingerprints: Vec<Fingerprint>,
+}
+
+impl Unsealed {
+    /// Takes the Secret out (to create or apply it). The values are then the
+    /// caller's to protect; `Unsealed` zeroizes only what it still holds.
+    pub fn into_secret(mut self) -> Secret {
+        std::mem::take(&mut self.secret)
+    }
+}
+
+impl fmt::Debug for Unsealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self
+            .secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        f.debug_struct("Unsealed")
+            .field("secret", &object_ref(&self.secret.metadata))
+            .field("type", &self.secret.type_)
+            .field("keys", &keys)
+            .field("key_fingerprints", &self.key_fingerprints)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Unsealed {
+    fn drop(&mut self) {
+        // Best effort: k8s-openapi's ByteString is a plain Vec<u8>.
+        for value in self.secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+            value.0.zeroize();
+        }
+    }
+}
+
+/// Opens `sealed` with `keys` (newest first) and builds its Secret.
+///
+/// The scope label comes from the SealedSecret's own namespace, name and
+/// scope annotations, so a value sealed for another object does not open.
+/// Each `spec.encryptedData` value is unsealed, then each
+/// `spec.template.data` entry rendered with coffer-template
+/// ([`Options::bitnami`], the decrypted values as the data) and stored under
+/// its key (templates win over a sealed key of the same name, as in
+/// Bitnami). The deprecated whole-Secret form (`spec.data`) is opened when
+/// `encryptedData` is empty. Errors name the SealedSecret and the key that
+/// failed (the first in key order).
+pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Unsealed> {
+    let object = object_ref(&sealed.metadata);
+    let name = sealed
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or(Error::SealedSecretWithoutName)?;
+    let label = sealed_label(sealed);
+    let mut fingerprints = Vec::new();
+
+    let mut secret = match sealed.spec.data.as_deref().filter(|d| !d.is_empty()) {
+        Some(_) if !sealed.spec.encrypted_data.is_empty() => {
+            return Err(Error::BothDataForms { object });
+        }
+        Some(blob) => unseal_whole_secret(&object, blob, keys, &label, &mut fingerprints)?,
+        None => unseal_per_key(sealed, &object, keys, &label, &mut fingerprints)?,
+    };
+
+    // Matches Bitnami: the Secret is always named after its SealedSecret.
+    strip_server_fields(&mut secret.metadata);
+    secret.metadata.name = Some(name);
+    secret.metadata.namespace = sealed.metadata.namespace.clone();
+    Ok(Unsealed {
+        secret,
+        key_fingerprints: fingerprints,
+    })
+}
+
+fn note_key(fingerprints: &mut Vec<Fingerprint>, fingerprint: Fingerprint) {
+    if !fingerprints.contains(&fingerprint) {
+        fingerprints.push(fingerprint);
+    }
+}
+
+fn unseal_per_key(
+    sealed: &SealedSecret,
+    object: &str,
+    keys: &[PrivateKey],
+    label: &str,
+    fingerprints: &mut Vec<Fingerprint>,
+) -> Result<Secret> {
+    let template = sealed.spec.template.clone().unwrap_or_default();
+    let mut data = BTreeMap::new();
+    let mut template_data = Data::new();
+    for (key, value) in &sealed.spec.encrypted_data {
+        let opened =
+            coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(|source| {
+                Error::Unseal {
+                    object: object.to_owned(),
+                    key: key.clone(),
+                    source,
+                }
+            })?;
+        note_key(fingerprints, opened.key_fingerprint());
+        template_data.insert(key.clone(), opened.plaintext().to_vec());
+        data.insert(key.clone(), ByteString(opened.plaintext().to_vec()));
+    }
+    for (key, text) in template.data.iter().flatten() {
+        let template_error = |source| Error::Template {
+            object: object.to_owned(),
+            key: key.clone(),
+            source: Box::new(source),
+        };
+        let rendered = Template::parse(key, text)
+            .and_then(|t| t.render(&template_data, &Options::bitnami()))
+            .map_err(template_error)?;
+        data.insert(key.clone(), ByteString(rendered.to_vec()));
+    }
+    Ok(Secret {
+        metadata: template.metadata.unwrap_or_default(),
+        type_: template.type_,
+        immutable: template.immutable,
+        data: Some(data),
+        ..Secret::default()
+    })
+}
+
+fn unseal_whole_secret(
+    object: &str,
+    blob: &str,
+    keys: &[PrivateKey],
+    label: &str,
+    fingerprints: &mut Vec<Fingerprint>,
+) -> Result<Secret> {
+    let whole_error = |source| Error::UnsealWholeSecret {
+        object: object.to_owned(),
+        source,
+    };
+    let bytes = coffer_crypto::decode_base64(blob).map_err(whole_error)?;
+    let opened =
+        coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &bytes).map_err(whole_error)?;
+    note_key(fingerprints, opened.key_fingerprint());
+    let mut secret: Secret =
+        serde_json::from_slice(opened.plaintext()).map_err(|e| json_error(object, &e))?;
+    // The API server would fold stringData into data; do it here so the
+    // Secret we return holds everything under `data`.
+    if let Some(string_data) = secret.string_data.take() {
+        let data = secret.data.get_or_insert_default();
+        for (k, v) in string_data {
+            data.insert(k, ByteString(v.into_bytes()));
+        }
+    }
+    Ok(secret)
+}
