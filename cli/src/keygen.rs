@@ -1,0 +1,293 @@
+//! `coffer keygen`: makes a sealing key pair and its self-signed certificate
+//! offline, as the Bitnami controller would, and writes it either as a key
+//! Secret manifest the controller (ours or Bitnami's) adopts, or as PEM files.
+//!
+//! The manifest matches what the Bitnami controller stores (its
+//! `pkg/controller/keys.go`): type `kubernetes.io/tls`, label
+//! `sealedsecrets.bitnami.com/sealed-secrets-key: active`, `tls.key` a PKCS#1
+//! `RSA PRIVATE KEY` PEM and `tls.crt` the certificate PEM.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::Args;
+use coffer_crypto::{KeyOptions, KeyPair, KeySize};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::seal::files::{self, Mode};
+use crate::seal::render::Format;
+
+/// The label that marks a Secret as a sealing key (matches Bitnami's
+/// `SealedSecretsKeyLabel`).
+pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
+
+const EXAMPLES: &str = "\
+Examples:
+  # A 4096-bit key Secret for the controller, and the certificate for sealing
+  coffer keygen -w sealing-key.yaml --out-cert sealing.crt
+  kubectl apply -f sealing-key.yaml
+  coffer seal --cert sealing.crt -f secret.yaml -w sealed.yaml
+
+  # A 2048-bit key valid one year, as PEM files
+  coffer keygen --bits 2048 --validity 365d --out-key tls.key --out-cert tls.crt
+
+  # A key Secret with a custom name and namespace, as JSON on stdout
+  coffer keygen --name my-sealing-key -n sealed-secrets -o json";
+
+/// Flags of `coffer keygen`.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct KeygenArgs {
+    /// RSA key size in bits
+    #[arg(long, default_value_t = 4096, value_parser = parse_bits)]
+    bits: usize,
+    /// Subject common name of the certificate (the controller's --key-cn; empty by default)
+    #[arg(long, default_value = "", value_name = "NAME")]
+    cn: String,
+    /// How long the certificate is valid: a Go duration (87600h) or days/years (365d, 10y)
+    #[arg(long, default_value = "87600h", value_parser = parse_validity, value_name = "DURATION")]
+    validity: Duration,
+    /// Name of the key Secret
+    #[arg(long, default_value = "sealed-secrets-key", conflicts_with = "out_key")]
+    name: String,
+    /// Namespace of the key Secret (where the controller runs)
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "kube-system",
+        conflicts_with = "out_key"
+    )]
+    namespace: String,
+    /// Format of the key Secret: yaml or json (a .json/.yaml output name also decides)
+    #[arg(short = 'o', long, value_parser = crate::seal::render::parse_format, conflicts_with = "out_key")]
+    format: Option<Format>,
+    /// Write the key Secret to this file (created 0600) instead of stdout
+    #[arg(
+        short = 'w',
+        long = "output",
+        value_name = "FILE",
+        conflicts_with = "out_key"
+    )]
+    output: Option<PathBuf>,
+    /// Write the private key as PKCS#1 PEM to this file (0600) instead of a key Secret; needs --out-cert
+    #[arg(long, value_name = "FILE", requires = "out_cert")]
+    out_key: Option<PathBuf>,
+    /// Also write the certificate PEM to this file (for `coffer seal --cert`)
+    #[arg(long, value_name = "FILE")]
+    out_cert: Option<PathBuf>,
+}
+
+fn parse_bits(text: &str) -> Result<usize, String> {
+    let bits: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of bits"))?;
+    KeySize::from_bits(bits)
+        .map(KeySize::bits)
+        .map_err(|_| "the key size must be 2048, 3072 or 4096 bits".to_string())
+}
+
+/// Parses a validity: Go duration syntax (`87600h`, `1h30m`, `90s`) as the
+/// controller's `--key-ttl`, plus `d` (24h) and `y` (365d) for convenience.
+pub fn parse_validity(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (examples: 87600h, 365d, 10y)");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "y" => 365 * 86_400,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+    }
+    if total == 0 {
+        return Err("the validity must be longer than zero".to_string());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// A Bitnami-format key Secret. Borrowed strings, so the only copies of the
+/// key material are the zeroizing buffers the caller holds.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeySecret<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: KeyMetadata<'a>,
+    #[serde(rename = "type")]
+    type_: &'static str,
+    data: BTreeMap<&'static str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct KeyMetadata<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    labels: BTreeMap<&'static str, &'static str>,
+}
+
+/// Renders the key Secret for `pair` (the caller zeroizes the result).
+fn key_secret(
+    pair: &KeyPair,
+    name: &str,
+    namespace: &str,
+    format: Format,
+) -> Result<Zeroizing<String>> {
+    let key_pem = pair.private_key().to_pkcs1_pem()?;
+    let key_b64 = Zeroizing::new(STANDARD.encode(key_pem.as_bytes()));
+    let cert_b64 = STANDARD.encode(pair.certificate().to_pem());
+    let secret = KeySecret {
+        api_version: "v1",
+        kind: "Secret",
+        metadata: KeyMetadata {
+            name,
+            namespace,
+            labels: BTreeMap::from([(KEY_LABEL, "active")]),
+        },
+        type_: "kubernetes.io/tls",
+        data: BTreeMap::from([
+            ("tls.crt", cert_b64.as_str()),
+            ("tls.key", key_b64.as_str()),
+        ]),
+    };
+    let text = match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&secret)?;
+            s.push('\n');
+            s
+        }
+        Format::Yaml => {
+            let mut text = crate::seal::render::to_yaml(&secret)?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            return Ok(text);
+        }
+    };
+    Ok(Zeroizing::new(text))
+}
+
+/// Runs `coffer keygen`.
+pub fn run(args: KeygenArgs) -> Result<u8> {
+    let options = KeyOptions {
+        size: KeySize::from_bits(args.bits)?,
+        common_name: args.cn.clone(),
+        validity: args.validity,
+    };
+    let pair = KeyPair::generate(&options).context("cannot generate the key pair")?;
+    let cert_pem = pair.certificate().to_pem();
+
+    if let Some(key_path) = &args.out_key {
+        let key_pem = pair.private_key().to_pkcs1_pem()?;
+        files::write_atomically(key_path, key_pem.as_bytes(), Mode::Private)?;
+    } else {
+        let format = match (args.format, &args.output) {
+            (Some(f), _) => f,
+            (None, Some(p)) if p.extension().is_some_and(|e| e == "json") => Format::Json,
+            _ => Format::Yaml,
+        };
+        if args.name.is_empty() {
+            bail!("--name must not be empty");
+        }
+        let manifest = key_secret(&pair, &args.name, &args.namespace, format)?;
+        files::write_output(args.output.as_deref(), manifest.as_bytes(), Mode::Private)?;
+    }
+    if let Some(cert_path) = &args.out_cert {
+        files::write_atomically(cert_path, cert_pem.as_bytes(), Mode::Public)?;
+    }
+    eprintln!(
+        "coffer: generated a {}-bit sealing key, fingerprint {}, certificate valid until {}",
+        args.bits,
+        pair.fingerprint(),
+        httpdate(pair.certificate().not_after()),
+    );
+    Ok(0)
+}
+
+/// A certificate date for humans, in UTC (RFC 3339, seconds).
+fn httpdate(when: std::time::SystemTime) -> String {
+    let secs = when
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm),
+    // to avoid a date dependency for one line of output.
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_accepts_go_durations_days_and_years() {
+        assert_eq!(
+            parse_validity("87600h"),
+            Ok(Duration::from_secs(87_600 * 3600))
+        );
+        assert_eq!(parse_validity("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_validity("365d"),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
+        assert_eq!(
+            parse_validity("10y"),
+            Ok(Duration::from_secs(3650 * 86_400))
+        );
+    }
+
+    #[test]
+    fn validity_rejects_nonsense_and_zero() {
+        for bad in ["", "h", "10", "10w", "-5h", "1.5h", "0h"] {
+            assert!(parse_validity(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn dates_render_as_utc() {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(httpdate(t), "2023-11-14T22:13:20Z");
+    }
+}

@@ -1,0 +1,73 @@
+//! Offline work with the controller's private keys: `--recovery-unseal`
+//! (SealedSecrets back to Secrets, for disaster recovery), `--re-encrypt`
+//! with `--recovery-private-key` and `--cert` (every value sealed again to a
+//! new certificate), and `--validate` with `--recovery-private-key`.
+//!
+//! All three call `coffer_sealed` (`unseal`, `reencrypt`), the functions the
+//! controller's reconcile uses, so offline results match the cluster's.
+
+use anyhow::{Context, Result};
+use coffer_api::SealedSecret;
+use coffer_crypto::{PrivateKey, PublicKey};
+use k8s_openapi::api::core::v1::Secret;
+
+/// Names a SealedSecret for messages: `document N of SOURCE` (the
+/// conversion's own errors name the object and key).
+fn describe(index: usize, source: &str, _sealed: &SealedSecret) -> String {
+    format!("document {} of {source}", index + 1)
+}
+
+/// Unseals every SealedSecret into its Secret (matches kubeseal
+/// `--recovery-unseal`, which prints the Secret the controller would create).
+pub fn unseal_all(
+    sealed: &[SealedSecret],
+    keys: &[PrivateKey],
+    source: &str,
+) -> Result<Vec<Secret>> {
+    sealed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut opened =
+                coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
+            // Taken, not cloned: `Unsealed` zeroizes what is left behind.
+            Ok(std::mem::take(&mut opened.secret))
+        })
+        .collect()
+}
+
+/// Re-seals every value of every SealedSecret to `cert`.
+pub fn reencrypt_all(
+    sealed: &[SealedSecret],
+    keys: &[PrivateKey],
+    cert: &PublicKey,
+    source: &str,
+) -> Result<Vec<SealedSecret>> {
+    sealed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| reencrypt_one(s, keys, cert).with_context(|| describe(i, source, s)))
+        .collect()
+}
+
+/// Re-seals every value of one SealedSecret to `cert`, dropping what the
+/// API server owns (matches kubeseal --re-encrypt, which clears the
+/// timestamps and generation of what it writes back).
+pub fn reencrypt_one(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    cert: &PublicKey,
+) -> Result<SealedSecret> {
+    let mut out = coffer_sealed::reencrypt(sealed, keys, cert)?;
+    coffer_sealed::strip_server_fields(&mut out.metadata);
+    out.status = None;
+    Ok(out)
+}
+
+/// Checks that every SealedSecret opens with `keys`, without showing values.
+pub fn validate_all(sealed: &[SealedSecret], keys: &[PrivateKey], source: &str) -> Result<()> {
+    for (i, s) in sealed.iter().enumerate() {
+        coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! Sealing: Secrets into SealedSecrets (the default mode), one raw value
+//! (`--raw`), and new values merged into an existing SealedSecret file
+//! (`--merge-into`). The conversion itself is `coffer_sealed::seal_secret`,
+//! the same function the rest of Coffer uses; this module applies kubeseal's
+//! command-line rules around it (matches kubeseal's `Seal`,
+//! `EncryptSecretItem` and `SealMergingInto`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use coffer_api::SealedSecret;
+use coffer_crypto::{PublicKey, Scope};
+use k8s_openapi::api::core::v1::Secret;
+use zeroize::Zeroizing;
+
+use super::cluster::Namespace;
+
+/// How Secrets are sealed, from the flags.
+pub struct SealOptions<'a> {
+    /// `--scope`, when given.
+    pub scope: Option<Scope>,
+    /// `--allow-empty-data`.
+    pub allow_empty_data: bool,
+    /// `--name` (kubeseal overrides the Secret's name with it).
+    pub name: Option<String>,
+    /// Forced namespace (the merge target's); `None` keeps the Secret's.
+    pub namespace_override: Option<String>,
+    /// Resolves `-n`/kubeconfig, only when a Secret needs it.
+    pub namespace: &'a dyn Fn() -> Result<Namespace>,
+}
+
+/// Applies kubeseal's rules to one Secret and seals it. `at` names the
+/// document for errors ("document 2 of secret.yaml").
+pub fn seal_one(
+    mut secret: Secret,
+    cert: &PublicKey,
+    opts: &SealOptions<'_>,
+    at: &str,
+) -> Result<SealedSecret> {
+    let has_data = secret.data.as_ref().is_some_and(|d| !d.is_empty())
+        || secret.string_data.as_ref().is_some_and(|d| !d.is_empty());
+    if !has_data && !opts.allow_empty_data {
+        // Matches kubeseal: an empty Secret is most likely a mistake.
+        bail!(
+            "{at}: the Secret has no data or stringData, assuming this is an error; use \
+             --allow-empty-data to seal it anyway"
+        );
+    }
+    if let Some(name) = opts.name.as_ref().filter(|n| !n.is_empty()) {
+        secret.metadata.name = Some(name.clone());
+    }
+    if secret
+        .metadata
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        bail!("{at}: the Secret has no metadata.name (set it, or pass --name)");
+    }
+    if let Some(ns) = &opts.namespace_override {
+        secret.metadata.namespace = Some(ns.clone());
+    }
+    // Matches kubeseal: `--scope strict` is the default and leaves the
+    // Secret's own scope annotations in charge.
+    let scope = opts.scope.filter(|s| *s != Scope::Strict);
+    let effective = scope.unwrap_or_else(|| {
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .map_or(Scope::Strict, Scope::from_annotations)
+    });
+    if effective != Scope::ClusterWide {
+        let own = secret.metadata.namespace.clone().filter(|n| !n.is_empty());
+        match own {
+            Some(own) => {
+                let ns = (opts.namespace)()?;
+                if ns.explicit && ns.name != own {
+                    bail!(
+                        "{at}: namespace mismatch: the Secret is in namespace {own:?} but \
+                         --namespace {:?} was given",
+                        ns.name
+                    );
+                }
+            }
+            None => {
+                let ns = (opts.namespace)()?;
+                if ns.name.is_empty() {
+                    bail!(
+                        "{at}: the Secret has no namespace and none is configured; set \
+                         metadata.namespace, pass --namespace, or use --scope cluster-wide"
+                    );
+                }
+                secret.metadata.namespace = Some(ns.name);
+            }
+        }
+    }
+    coffer_sealed::seal_secret(&secret, cert, scope).with_context(|| at.to_owned())
+}
+
+/// Seals every Secret parsed from `source`.
+pub fn seal_all(
+    secrets: Vec<Secret>,
+    cert: &PublicKey,
+    opts: &SealOptions<'_>,
+    source: &str,
+) -> Result<Vec<SealedSecret>> {
+    if secrets.is_empty() {
+        // Matches kubeseal's "no secrets found".
+        bail!("no Secret found in {source}; the input must be a Secret in JSON or YAML");
+    }
+    secrets
+        .into_iter()
+        .enumerate()
+        .map(|(i, secret)| {
+            seal_one(
+                secret,
+                cert,
+                opts,
+                &format!("document {} of {source}", i + 1),
+            )
+        })
+        .collect()
+}
+
+/// `--raw`: seals one value and returns its base64 (matches kubeseal's
+/// `EncryptSecretItem`: name and namespace are needed as the scope needs
+/// them, and only the label matters).
+pub fn seal_raw(
+    value: &[u8],
+    cert: &PublicKey,
+    scope: Scope,
+    namespace: &Namespace,
+    name: Option<&str>,
+) -> Result<String> {
+    let name = name.unwrap_or_default();
+    if scope != Scope::ClusterWide && namespace.name.is_empty() {
+        bail!("--raw with --scope {scope} needs --namespace");
+    }
+    if scope == Scope::Strict && name.is_empty() {
+        bail!("--raw with --scope strict needs --name");
+    }
+    let label = scope.label(&namespace.name, name);
+    Ok(coffer_crypto::seal_base64(cert, label.as_bytes(), value)?)
+}
+
+/// `--from-file [key=]path` for `--raw`: the one value to seal.
+pub fn read_raw_value(from_file: &[String]) -> Result<Zeroizing<Vec<u8>>> {
+    match from_file {
+        [] => Ok(Zeroizing::new(super::files::read_input(None)?)),
+        [one] => {
+            // Matches kubectl's --from-file syntax: an optional `key=` prefix.
+            let path = one.split_once('=').map_or(one.as_str(), |(_, p)| p);
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read --from-file {path}"))?;
+            Ok(Zeroizing::new(bytes))
+        }
+        _ => bail!("--raw seals one value: give only one --from-file"),
+    }
+}
+
+/// `--merge-into`: seals `secrets` with the target's name and namespace and
+/// adds (or replaces) their keys, template labels, annotations and data in
+/// the SealedSecret of `target`. Returns the merged object.
+///
+/// NB: kubeseal seals the new values with `--scope` (default strict) even
+/// when the target declares another scope, producing values its controller
+/// cannot open; here the target's scope is used, and a `--scope` that
+/// contradicts it is an error.
+pub fn merge_into(
+    target: &SealedSecret,
+    target_name: &Path,
+    secrets: Vec<Secret>,
+    cert: &PublicKey,
+    opts: &SealOptions<'_>,
+    source: &str,
+) -> Result<SealedSecret> {
+    let target_scope = coffer_sealed::sealed_scope(target);
+    if let Some(scope) = opts.scope.filter(|s| *s != target_scope) {
+        bail!(
+            "--scope {scope} contradicts {}, which is sealed {target_scope}",
+            target_name.display()
+        );
+    }
+    let name = target
+        .metadata
+        .name
+        .clone()
+        .ok_or_else(|| anyhow!("{} has no metadata.name", target_name.display()))?;
+    let merge_opts = SealOptions {
+        scope: Some(target_scope),
+        allow_empty_data: opts.allow_empty_data,
+        name: Some(name),
+        namespace_override: target.metadata.namespace.clone(),
+        namespace: opts.namespace,
+    };
+    let mut merged = target.clone();
+    for update in seal_all(secrets, cert, &merge_opts, source)? {
+        merged
+            .spec
+            .encrypted_data
+            .extend(update.spec.encrypted_data);
+        let Some(new_template) = update.spec.template else {
+            continue;
+        };
+        let template = merged.spec.template.get_or_insert_default();
+        if let Some(new_meta) = new_template.metadata {
+            let meta = template.metadata.get_or_insert_default();
+            for (from, to) in [
+                (new_meta.labels, &mut meta.labels),
+                (new_meta.annotations, &mut meta.annotations),
+            ] {
+                if let Some(from) = from.filter(|m| !m.is_empty()) {
+                    to.get_or_insert_default().extend(from);
+                }
+            }
+        }
+        if let Some(data) = new_template.data.filter(|d| !d.is_empty()) {
+            template.data.get_or_insert_default().extend(data);
+        }
+    }
+    Ok(merged)
+}

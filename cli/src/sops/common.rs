@@ -1,0 +1,261 @@
+//! What every `coffer sops` subcommand shares: picking formats, reading the
+//! input, opening an encrypted file with the user's identities, building
+//! encryption options from flags and `.sops.yaml`, and writing output
+//! atomically (temp file in the same directory, then rename) so a failed
+//! write never damages the original.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use coffer_sops::crypt::CryptRule;
+use coffer_sops::envelope::{EncryptOptions, Session, data_key};
+use coffer_sops::format::{self, Format};
+use coffer_sops::keys::{Identities, ProcessEnv};
+use coffer_sops::metadata::Metadata;
+use coffer_sops::tree::Branch;
+
+use super::{codes, exit};
+
+/// Global `coffer sops` options.
+pub struct Context {
+    pub config: Option<PathBuf>,
+    pub input_type: Option<Format>,
+    pub output_type: Option<Format>,
+}
+
+/// clap parser for `--input-type`/`--output-type`.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    Format::from_name(s)
+        .ok_or_else(|| format!("unknown format {s:?} (expected yaml, json, dotenv, ini or binary)"))
+}
+
+impl Context {
+    /// Input and output formats for `path` (or `name_override`).
+    pub fn formats(&self, path: &Path) -> (Format, Format) {
+        let input = self.input_type.unwrap_or_else(|| Format::from_path(path));
+        (input, self.output_type.unwrap_or(input))
+    }
+
+    /// The creation rule for `file`, if a config applies.
+    pub fn creation_rule(&self, file: &Path) -> Result<Option<EncryptOptions>> {
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let config = match &self.config {
+            Some(c) => Some(c.clone()),
+            None => abs
+                .parent()
+                .and_then(coffer_sops::config::find_config)
+                .or_else(|| {
+                    std::env::current_dir()
+                        .ok()
+                        .and_then(|d| coffer_sops::config::find_config(&d))
+                }),
+        };
+        match config {
+            Some(c) => Ok(coffer_sops::config::creation_rule(&c, &abs)?),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Flags that choose recipients and rules when a file is first encrypted.
+#[derive(Args, Default)]
+pub struct RuleArgs {
+    /// Age recipients, comma separated (overrides .sops.yaml)
+    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
+    pub age: Option<String>,
+    /// Keys with this suffix stay in clear (default _unencrypted)
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    pub unencrypted_suffix: Option<String>,
+    /// Only keys with this suffix are encrypted
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    pub encrypted_suffix: Option<String>,
+    /// Keys matching this regex stay in clear
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub unencrypted_regex: Option<String>,
+    /// Only keys matching this regex are encrypted
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub encrypted_regex: Option<String>,
+    /// Values after a comment matching this regex stay in clear
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Only values after a comment matching this regex are encrypted
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Authenticate only the encrypted values
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Number of key groups needed to decrypt (Shamir)
+    #[arg(long, value_name = "N")]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+}
+
+impl RuleArgs {
+    fn rule(&self) -> Result<Option<CryptRule>> {
+        let pairs = [
+            ("unencrypted_suffix", &self.unencrypted_suffix),
+            ("encrypted_suffix", &self.encrypted_suffix),
+            ("unencrypted_regex", &self.unencrypted_regex),
+            ("encrypted_regex", &self.encrypted_regex),
+            ("unencrypted_comment_regex", &self.unencrypted_comment_regex),
+            ("encrypted_comment_regex", &self.encrypted_comment_regex),
+        ];
+        for (field, v) in pairs {
+            if let Some(v) = v {
+                return Ok(Some(CryptRule::from_field(field, v)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Options for encrypting `file`: flags first, then the .sops.yaml rule.
+    pub fn options(&self, ctx: &Context, file: &Path) -> Result<EncryptOptions> {
+        let from_config = if self.age.is_some() {
+            None
+        } else {
+            ctx.creation_rule(file)?
+        };
+        let mut opts = match (&self.age, from_config) {
+            (Some(age), _) => EncryptOptions {
+                key_groups: vec![
+                    age.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ],
+                shamir_threshold: 0,
+                rule: CryptRule::UnencryptedSuffix(coffer_sops::DEFAULT_UNENCRYPTED_SUFFIX.into()),
+                mac_only_encrypted: false,
+            },
+            (None, Some(o)) => o,
+            (None, None) => {
+                return Err(exit(
+                    codes::NO_ENCRYPTION_KEY_FOUND,
+                    "no recipients: pass --age (or set SOPS_AGE_RECIPIENTS), or add a creation rule to .sops.yaml",
+                ));
+            }
+        };
+        if let Some(rule) = self.rule()? {
+            opts.rule = rule;
+        }
+        if self.mac_only_encrypted {
+            opts.mac_only_encrypted = true;
+        }
+        if let Some(t) = self.shamir_secret_sharing_threshold {
+            opts.shamir_threshold = t;
+        }
+        Ok(opts)
+    }
+}
+
+/// Reads the input file, failing with sops's code when it does not exist.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if !path.exists() {
+        return Err(exit(
+            codes::NO_FILE_SPECIFIED,
+            format!(
+                "cannot operate on non-existent file {:?}",
+                path.display().to_string()
+            ),
+        ));
+    }
+    std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))
+}
+
+/// Loads the user's identities for a file's metadata.
+pub fn identities(meta: &Metadata) -> Identities {
+    let recipient = meta
+        .age_keys()
+        .next()
+        .map(|(_, k)| k.recipient.clone())
+        .unwrap_or_default();
+    Identities::load(&ProcessEnv, &recipient)
+}
+
+/// An encrypted file, decrypted in memory.
+pub struct Opened {
+    pub docs: Vec<Branch>,
+    pub meta: Metadata,
+    pub session: Session,
+}
+
+/// Loads and decrypts an encrypted file.
+pub fn open(bytes: &[u8], fmt: Format, ignore_mac: bool, path: &Path) -> Result<Opened> {
+    let (mut docs, meta) = format::load_encrypted(bytes, fmt)
+        .with_context(|| format!("failed to load {}", path.display()))?;
+    let ids = identities(&meta);
+    let key = data_key(&meta, &ids).context("failed to get the data key")?;
+    let mut session = Session::new(key);
+    session
+        .decrypt(&mut docs, &meta, ignore_mac)
+        .with_context(|| format!("failed to decrypt {}", path.display()))?;
+    Ok(Opened {
+        docs,
+        meta,
+        session,
+    })
+}
+
+/// Writes `bytes` to `path` atomically, keeping the original's permissions.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |e: &dyn std::fmt::Display| {
+        exit(
+            codes::COULD_NOT_WRITE_OUTPUT,
+            format!("could not write {}: {e}", path.display()),
+        )
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    tmp.write_all(bytes).map_err(|e| fail(&e))?;
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(|e| fail(&e))?;
+    }
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+/// Where a result goes.
+pub enum Output<'a> {
+    Stdout,
+    File(&'a Path),
+}
+
+impl Output<'_> {
+    /// Picks stdout, the input file (`-i`) or `--output`.
+    pub fn choose<'a>(
+        in_place: bool,
+        output: &'a Option<PathBuf>,
+        input: &'a Path,
+    ) -> Result<Output<'a>> {
+        match (in_place, output) {
+            (true, Some(_)) => Err(exit(
+                codes::CONFLICTING_PARAMETERS,
+                "cannot operate on both --output and --in-place",
+            )),
+            (true, None) => Ok(Output::File(input)),
+            (false, Some(o)) => Ok(Output::File(o)),
+            (false, None) => Ok(Output::Stdout),
+        }
+    }
+
+    /// Writes the result.
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)
+                    .and_then(|()| out.flush())
+                    .context("failed to write to stdout")
+            }
+            Output::File(p) => write_atomic(p, bytes),
+        }
+    }
+}

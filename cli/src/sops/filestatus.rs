@@ -1,0 +1,31 @@
+//! `coffer sops filestatus`: `{"encrypted":true}` when the file carries
+//! complete sops metadata (a version and a MAC), as sops reports it.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use coffer_sops::format;
+
+use super::common::{Context, read_input};
+
+/// Arguments of `coffer sops filestatus`.
+#[derive(Args)]
+pub struct FilestatusArgs {
+    /// The file to check
+    file: PathBuf,
+}
+
+/// Prints the status.
+pub fn run(ctx: &Context, args: FilestatusArgs) -> Result<()> {
+    let (fmt, _) = ctx.formats(&args.file);
+    let bytes = read_input(&args.file)?;
+    let encrypted = match format::load_encrypted(&bytes, fmt) {
+        Ok((_, meta)) => !meta.version.is_empty() && !meta.mac.is_empty(),
+        Err(coffer_sops::Error::MetadataNotFound) => false,
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot check file status")),
+    };
+    println!("{{\"encrypted\":{encrypted}}}");
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Fuzzes the yaml reader: any input is read or rejected with an error, and
+//! whatever is read writes out and reads back to the same tree.
+#![no_main]
+
+use coffer_sops::format::{self, Format};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(docs) = format::load_plain(data, Format::Yaml) {
+        if let Ok(out) = format::emit_plain(&docs, Format::Yaml) {
+            let again = format::load_plain(&out, Format::Yaml).expect("our own output must read back");
+            let out2 = format::emit_plain(&again, Format::Yaml).expect("and write again");
+            assert_eq!(out, out2, "writing is stable");
+        }
+    }
+});

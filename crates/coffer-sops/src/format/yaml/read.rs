@@ -1,0 +1,332 @@
+//! Reading YAML into the tree with granit-parser's event stream, keeping key
+//! order and comments. Comments land where sops (go-yaml v3) puts them: an
+//! own-line comment becomes a comment entry before the next item of the
+//! mapping or sequence it is indented into, and a same-line comment after a
+//! value becomes an inline comment entry just before that value's item.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
+
+use crate::format::scalar::resolve_plain;
+use crate::tree::{Branch, Comment, Item, Key, Value};
+use crate::{Error, Result};
+
+enum Body {
+    Map { branch: Branch, key: Option<String> },
+    Seq(Vec<Value>),
+}
+
+struct Frame {
+    body: Body,
+    col: usize,
+    block: bool,
+    anchor: usize,
+    /// Own-line comments indented less than this collection: they belong to
+    /// the parent, after this collection's item.
+    trailing: Vec<Comment>,
+    /// Comments seen after `key:` before its value started.
+    before_value: Vec<Comment>,
+}
+
+struct Reader {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    docs: Vec<Branch>,
+    root: Option<Branch>,
+    /// Comments before the current document's root collection.
+    pre_root: Vec<Comment>,
+}
+
+fn err(span: &Span, reason: impl Into<String>) -> Error {
+    Error::Parse {
+        format: "YAML",
+        location: format!("line {} column {}", span.start.line(), span.start.col() + 1),
+        reason: reason.into(),
+    }
+}
+
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value> {
+    if let Some(tag) = tag {
+        if tag.is_yaml_core_schema() {
+            return match tag.suffix() {
+                "str" => Ok(Value::Str(text.to_string())),
+                "binary" => {
+                    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(cleaned)
+                        .map_err(|_| err(span, "!!binary value contains invalid base64 data"))?;
+                    Ok(match String::from_utf8(bytes) {
+                        Ok(s) => Value::Str(s),
+                        Err(e) => Value::Bytes(e.into_bytes()),
+                    })
+                }
+                _ => Ok(resolve_plain(text)),
+            };
+        }
+        // Matches go-yaml: values with custom tags decode as their text.
+        return Ok(Value::Str(text.to_string()));
+    }
+    Ok(match style {
+        ScalarStyle::Plain => resolve_plain(text),
+        _ => Value::Str(text.to_string()),
+    })
+}
+
+impl Reader {
+    fn comment(&mut self, text: &str, placement: Placement, span: &Span) {
+        let col = span.start.col();
+        let inline = placement == Placement::Right;
+        let c = Comment {
+            text: text.to_string(),
+            inline,
+        };
+        let Some(top) = self.stack.last_mut() else {
+            match self.root.as_mut() {
+                Some(root) => root.push(Item {
+                    key: Key::Comment(c),
+                    value: Value::Null,
+                }),
+                None => self.pre_root.push(Comment { inline: false, ..c }),
+            }
+            return;
+        };
+        if inline {
+            match &mut top.body {
+                Body::Map { branch, key: None } if !branch.is_empty() => {
+                    let at = branch.len() - 1;
+                    branch.insert(
+                        at,
+                        Item {
+                            key: Key::Comment(c),
+                            value: Value::Null,
+                        },
+                    );
+                }
+                Body::Map { key: Some(_), .. } => {
+                    top.before_value.push(Comment { inline: false, ..c })
+                }
+                Body::Map { branch, .. } => branch.push(Item {
+                    key: Key::Comment(c),
+                    value: Value::Null,
+                }),
+                Body::Seq(items) if !items.is_empty() => {
+                    let at = items.len() - 1;
+                    items.insert(at, Value::Comment(c));
+                }
+                Body::Seq(items) => items.push(Value::Comment(c)),
+            }
+            return;
+        }
+        // Own-line comment: find the collection it is indented into.
+        let depth = self.stack.len();
+        let mut target = depth - 1;
+        while target > 0 && self.stack[target].block && col < self.stack[target].col {
+            target -= 1;
+        }
+        if target + 1 < depth {
+            self.stack[target + 1].trailing.push(c);
+            return;
+        }
+        let top = self.stack.last_mut().expect("frame");
+        match &mut top.body {
+            Body::Map { key: Some(_), .. } => top.before_value.push(c),
+            Body::Map { branch, .. } => branch.push(Item {
+                key: Key::Comment(c),
+                value: Value::Null,
+            }),
+            Body::Seq(items) => items.push(Value::Comment(c)),
+        }
+    }
+
+    fn push_comments(frame: &mut Frame, comments: Vec<Comment>) {
+        for c in comments {
+            match &mut frame.body {
+                Body::Map { branch, .. } => branch.push(Item {
+                    key: Key::Comment(c),
+                    value: Value::Null,
+                }),
+                Body::Seq(items) => items.push(Value::Comment(c)),
+            }
+        }
+    }
+
+    /// A complete node: becomes a key, a mapping value, a sequence item or the root.
+    fn node(&mut self, value: Value, anchor: usize, span: &Span) -> Result<()> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        let Some(top) = self.stack.last_mut() else {
+            return match value {
+                Value::Map(mut b) => {
+                    let mut pre: Branch = self
+                        .pre_root
+                        .drain(..)
+                        .map(|c| Item {
+                            key: Key::Comment(c),
+                            value: Value::Null,
+                        })
+                        .collect();
+                    pre.append(&mut b);
+                    self.root = Some(pre);
+                    Ok(())
+                }
+                Value::Null => {
+                    self.root = Some(Vec::new());
+                    Ok(())
+                }
+                Value::Seq(_) => Err(Error::Unsupported(
+                    "YAML documents that are sequences are not supported".into(),
+                )),
+                _ => Err(Error::Unsupported(
+                    "YAML documents that are values are not supported".into(),
+                )),
+            };
+        };
+        match &mut top.body {
+            Body::Map { branch, key } => match key.take() {
+                None => {
+                    let k = match value {
+                        Value::Str(s) => s,
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => crate::cipher::go_float_plain(f),
+                        Value::Time(t) => t,
+                        Value::Null => "null".to_string(),
+                        _ => return Err(err(span, "mapping keys must be scalars")),
+                    };
+                    *key = Some(k);
+                }
+                Some(k) => {
+                    for c in top.before_value.drain(..) {
+                        branch.push(Item {
+                            key: Key::Comment(c),
+                            value: Value::Null,
+                        });
+                    }
+                    branch.push(Item::new(k, value));
+                }
+            },
+            Body::Seq(items) => items.push(value),
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, body: Body, style: StructureStyle, anchor: usize, span: &Span) {
+        let mut frame = Frame {
+            body,
+            col: span.start.col(),
+            block: style == StructureStyle::Block,
+            anchor,
+            trailing: Vec::new(),
+            before_value: Vec::new(),
+        };
+        // Comments between `key:` and a nested collection belong inside it.
+        if let Some(parent) = self.stack.last_mut() {
+            let pending = std::mem::take(&mut parent.before_value);
+            Self::push_comments(&mut frame, pending);
+        }
+        self.stack.push(frame);
+    }
+
+    fn close(&mut self, span: &Span) -> Result<()> {
+        let mut frame = self
+            .stack
+            .pop()
+            .ok_or_else(|| err(span, "unbalanced collection end"))?;
+        if matches!(frame.body, Body::Map { key: Some(_), .. }) {
+            return Err(err(span, "mapping key without a value"));
+        }
+        let pending = std::mem::take(&mut frame.before_value);
+        Self::push_comments(&mut frame, pending);
+        let value = match frame.body {
+            Body::Map { branch, .. } => Value::Map(branch),
+            Body::Seq(items) => Value::Seq(items),
+        };
+        self.node(value, frame.anchor, span)?;
+        match self.stack.last_mut() {
+            Some(parent) => Self::push_comments(parent, frame.trailing),
+            None => {
+                if let Some(root) = self.root.as_mut() {
+                    root.extend(frame.trailing.into_iter().map(|c| Item {
+                        key: Key::Comment(c),
+                        value: Value::Null,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads every document of a YAML stream.
+pub fn read(input: &str) -> Result<Vec<Branch>> {
+    let mut r = Reader {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        docs: Vec::new(),
+        root: None,
+        pre_root: Vec::new(),
+    };
+    for ev in Parser::new_from_str(input) {
+        let (event, span) = ev.map_err(|e| Error::Parse {
+            format: "YAML",
+            location: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
+            reason: e.info().to_string(),
+        })?;
+        match event {
+            Event::StreamStart => {}
+            Event::DocumentStart(..) => {
+                r.root = None;
+                r.anchors.clear();
+            }
+            Event::DocumentEnd => {
+                let mut doc = r.root.take().unwrap_or_default();
+                doc.extend(r.pre_root.drain(..).map(|c| Item {
+                    key: Key::Comment(c),
+                    value: Value::Null,
+                }));
+                r.docs.push(doc);
+            }
+            Event::StreamEnd => {
+                if !r.pre_root.is_empty()
+                    && let Some(last) = r.docs.last_mut()
+                {
+                    last.extend(r.pre_root.drain(..).map(|c| Item {
+                        key: Key::Comment(c),
+                        value: Value::Null,
+                    }));
+                }
+            }
+            Event::Comment(text, placement) => r.comment(&text, placement, &span),
+            Event::Scalar(text, style, anchor, tag) => {
+                let v = scalar_value(&text, style, tag.as_deref(), &span)?;
+                r.node(v, anchor, &span)?;
+            }
+            Event::Alias(id) => {
+                let v = r
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| err(&span, "alias to an unknown anchor"))?;
+                r.node(v, 0, &span)?;
+            }
+            Event::SequenceStart(style, anchor, _) => {
+                r.open(Body::Seq(Vec::new()), style, anchor, &span)
+            }
+            Event::MappingStart(style, anchor, _) => r.open(
+                Body::Map {
+                    branch: Vec::new(),
+                    key: None,
+                },
+                style,
+                anchor,
+                &span,
+            ),
+            Event::SequenceEnd | Event::MappingEnd => r.close(&span)?,
+            _ => {}
+        }
+    }
+    Ok(r.docs)
+}
