@@ -3,11 +3,26 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::SealedSecret;
+use crate::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SealedSecret, SecretStore};
 
 /// Every CRD with the file name it is written to under `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![("bitnami.com_sealedsecrets.yaml", SealedSecret::crd())]
+    vec![
+        ("bitnami.com_sealedsecrets.yaml", SealedSecret::crd()),
+        (
+            "external-secrets.io_externalsecrets.yaml",
+            ExternalSecret::crd(),
+        ),
+        ("external-secrets.io_secretstores.yaml", SecretStore::crd()),
+        (
+            "external-secrets.io_clustersecretstores.yaml",
+            ClusterSecretStore::crd(),
+        ),
+        (
+            "external-secrets.io_clusterexternalsecrets.yaml",
+            ClusterExternalSecret::crd(),
+        ),
+    ]
 }
 
 /// Renders one CRD as the YAML document that is checked in.

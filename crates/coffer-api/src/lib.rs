@@ -6,11 +6,18 @@
 //! library all use these types; none keeps a copy of its own.
 //!
 //! Schemas follow the upstream projects we are compatible with, so existing
-//! manifests apply unchanged: `bitnami.com/v1alpha1` SealedSecret.
+//! manifests apply unchanged: `bitnami.com/v1alpha1` SealedSecret, and
+//! External Secrets Operator's `external-secrets.io/v1` ExternalSecret,
+//! SecretStore, ClusterSecretStore and ClusterExternalSecret ([`external`]).
 
 pub mod crds;
+pub mod external;
 pub mod sealed_secret;
 
+pub use external::{
+    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, ExternalSecretSpec, SecretStore,
+    SecretStoreSpec,
+};
 pub use sealed_secret::{
     SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
 };

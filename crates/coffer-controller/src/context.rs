@@ -1,13 +1,15 @@
 //! What every reconcile and HTTP handler shares: the API client, the key
-//! registry, the metrics and the Event recorder.
+//! registry, the metrics, the Event recorder and the leadership.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kube::runtime::events::{Recorder, Reporter};
 
+use crate::lease::Leadership;
 use crate::metrics::Metrics;
 use crate::sealed::keys::KeyRegistry;
+use crate::sealed::written::WrittenSecrets;
 
 /// The field manager under which the controller writes status (and the
 /// Event reporter's name).
@@ -23,11 +25,21 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Publishes Events on SealedSecrets.
     pub recorder: Recorder,
+    /// Whether this replica leads (writers run only while it does).
+    pub leadership: Leadership,
     /// Per SealedSecret uid, the inputs of its last failed attempt (inputs
     /// hash, key registry version, Secret resourceVersion). A reconcile with
     /// the same inputs (e.g. triggered by its own status write) would fail
     /// the same way, so it is skipped without decrypting or reporting again.
     pub(crate) last_failure: Mutex<HashMap<String, String>>,
+    /// Per SealedSecret uid, how many reconciles in a row returned an error:
+    /// the exponent of its retry backoff. Cleared on success.
+    pub(crate) retries: Mutex<HashMap<String, u32>>,
+    /// The Secrets this controller wrote, as last seen by its watch.
+    pub written: Arc<WrittenSecrets>,
+    /// The ExternalSecret controller's metrics (ESO's names), rendered on
+    /// the same `/metrics`.
+    pub external_metrics: Arc<coffer_external::Metrics>,
 }
 
 impl Context {
@@ -41,9 +53,19 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             keys,
+            external_metrics: Arc::new(coffer_external::Metrics::with_timer(metrics.clone())),
             metrics,
+            leadership: Leadership::always(),
             last_failure: Mutex::default(),
+            retries: Mutex::default(),
+            written: Arc::default(),
         }
+    }
+
+    /// The same context, with writers gated by `leadership`.
+    pub fn with_leadership(mut self, leadership: Leadership) -> Context {
+        self.leadership = leadership;
+        self
     }
 }
 
@@ -52,6 +74,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("keys", &self.keys)
             .field("metrics", &self.metrics)
+            .field("leader", &self.leadership.is_leader())
             .finish_non_exhaustive()
     }
 }

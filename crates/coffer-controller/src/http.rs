@@ -97,7 +97,11 @@ async fn handle(
         (Endpoints::Metrics, Method::GET, "/metrics") => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            ctx.metrics.render(),
+            {
+                let mut text = ctx.metrics.render();
+                ctx.external_metrics.render(&mut text);
+                text + &crate::metrics::render_leader(ctx.leadership.is_leader())
+            },
         ),
         (Endpoints::Api, Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
         (Endpoints::Api, Method::GET, "/readyz") => match ctx.keys.newest() {

@@ -3,34 +3,44 @@
 //! compatible with Bitnami sealed-secrets, and serves the sealing
 //! certificate, verify/rotate endpoints, health and metrics.
 //!
-//! [`start`] loads (or creates) the sealing keys, then runs on spawned tasks
-//! the key Secret watch ([`sealed::keys`]), the SealedSecret controller
-//! ([`sealed::reconcile`]) and the HTTP listeners ([`http`]). Tests call it
-//! in-process and read [`Running::context`] (keys, metrics).
+//! [`start`] loads the sealing keys, then runs on spawned tasks, on every
+//! replica: the key Secret watch ([`sealed::keys`]) and the HTTP listeners
+//! ([`http`]), bound before any controller lists anything; and, only on the
+//! replica that holds the leader Lease ([`lease`]), the *writers*: key
+//! creation and renewal and the SealedSecret controller
+//! ([`sealed::reconcile`]). [`Running::shutdown`] stops gracefully: writers
+//! finish in-flight reconciles, then the Lease is released. Tests call
+//! [`start`] in-process and read [`Running::context`] (keys, metrics).
 
 #![forbid(unsafe_code)]
 
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod sealed;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_crypto::KeySize;
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use context::Context;
 pub use error::{Error, Result};
+pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 
 /// How the controller runs (the binary builds this from its flags).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The controller's own namespace, where its key Secrets live.
+    /// The controller's own namespace, where its key Secrets and its
+    /// leader Lease live.
     pub controller_namespace: String,
     /// Prefix of key Secret names (`<prefix>-xxxxx`).
     pub key_prefix: String,
@@ -38,117 +48,271 @@ pub struct Config {
     pub key_size: KeySize,
     /// How often to generate a new sealing key; zero disables renewal.
     pub key_renew_period: Duration,
+    /// Generate a new key on becoming leader if the newest is older than
+    /// this (Bitnami's `--key-cutoff-time`).
+    pub key_cutoff: Option<Timestamp>,
     /// Namespaces to watch for SealedSecrets; empty watches all.
     pub watch_namespaces: Vec<String>,
+    /// Label selector applied to the SealedSecret watch (Bitnami's
+    /// `--label-selector`); SealedSecrets it does not match are ignored.
+    pub label_selector: Option<String>,
     /// Where to serve the certificate, verify, rotate and health endpoints.
     pub listen_addr: Option<SocketAddr>,
     /// Where to serve `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Leader election; `None` makes this replica always the leader.
+    pub leader_election: Option<LeaseConfig>,
+    /// Run the SealedSecret controller (and key creation and renewal).
+    pub sealed_secrets: bool,
+    /// Run the ExternalSecret controllers, with this configuration.
+    pub external_secrets: Option<coffer_external::Config>,
 }
 
 impl Default for Config {
     /// Bitnami's defaults: `kube-system`, `sealed-secrets-key`, 4096-bit
-    /// keys renewed every 30 days, all namespaces, ports 8080 and 8081.
+    /// keys renewed every 30 days, all namespaces, ports 8080 and 8081; no
+    /// leader election (the binary turns it on).
     fn default() -> Self {
         Config {
             controller_namespace: "kube-system".to_owned(),
             key_prefix: "sealed-secrets-key".to_owned(),
             key_size: KeySize::Rsa4096,
             key_renew_period: Duration::from_secs(30 * 24 * 60 * 60),
+            key_cutoff: None,
             watch_namespaces: Vec::new(),
+            label_selector: None,
             listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
+            leader_election: None,
+            sealed_secrets: true,
+            external_secrets: None,
         }
     }
 }
 
-/// A controller running on spawned tasks. Dropping it stops them.
+/// A one-shot stop signal, cloned to everything that must stop: fires on
+/// process shutdown, or (for a writer) when leadership is lost. Also fires
+/// if its sender is dropped.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// A new signal and the sender that fires it (`send(true)`).
+    pub fn new() -> (watch::Sender<bool>, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Shutdown { rx })
+    }
+
+    /// Wraps a receiver: fires when it holds `true` or its sender is gone.
+    pub fn from_receiver(rx: watch::Receiver<bool>) -> Shutdown {
+        Shutdown { rx }
+    }
+
+    /// Whether the signal has fired.
+    pub fn is_set(&self) -> bool {
+        *self.rx.borrow() || self.rx.has_changed().is_err()
+    }
+
+    /// Resolves once the signal fires.
+    pub async fn wait(&mut self) {
+        let _ = self.rx.wait_for(|stop| *stop).await;
+    }
+
+    /// An owned future that resolves once the signal fires (for APIs such
+    /// as kube's `graceful_shutdown_on`).
+    pub fn fired(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let mut this = self.clone();
+        async move { this.wait().await }
+    }
+}
+
+/// A controller running on spawned tasks. Dropping it aborts them;
+/// [`Running::shutdown`] stops them gracefully.
 #[derive(Debug)]
 pub struct Running {
-    /// The shared state: keys, metrics, client.
+    /// The shared state: keys, metrics, client, leadership.
     pub context: Arc<Context>,
     /// Bound address of the API listener, if any.
     pub listen_addr: Option<SocketAddr>,
     /// Bound address of the metrics listener, if any.
     pub metrics_addr: Option<SocketAddr>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Whether this replica leads (shared with every writer).
+    pub leadership: Leadership,
+    /// Tasks that write (run under [`lease::while_leader`]).
+    writers: Vec<JoinHandle<()>>,
+    /// The election task, if leader election is on.
+    election: Option<JoinHandle<()>>,
+    /// Tasks every replica runs: key watch, HTTP listeners.
+    background: Vec<JoinHandle<()>>,
+    stop_writers: watch::Sender<bool>,
+    stop_election: watch::Sender<bool>,
 }
 
 impl Running {
     /// Waits until any of the controller's tasks ends (which only happens on
-    /// a panic or shutdown).
+    /// a panic or shutdown). Call it once, then [`Running::shutdown`] or drop.
     pub async fn wait(&mut self) {
-        if self.tasks.is_empty() {
-            return;
+        let mut tasks: Vec<&mut JoinHandle<()>> = self
+            .writers
+            .iter_mut()
+            .chain(self.background.iter_mut())
+            .chain(self.election.iter_mut())
+            .collect();
+        if tasks.is_empty() {
+            return std::future::pending().await;
         }
-        let tasks = std::mem::take(&mut self.tasks);
-        let (_, _, rest) = futures::future::select_all(tasks).await;
-        self.tasks = rest;
+        let _ = futures::future::select_all(tasks.iter_mut().map(|t| &mut **t)).await;
+    }
+
+    /// Runs `writer` on a spawned task whenever this replica leads (see
+    /// [`lease::while_leader`]); it is stopped gracefully by
+    /// [`Running::shutdown`] before the Lease is released. This is how each
+    /// controller (SealedSecret, ExternalSecret) joins the process.
+    pub fn spawn_writer<F, Fut>(&mut self, name: &'static str, writer: F)
+    where
+        F: FnMut(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = Shutdown::from_receiver(self.stop_writers.subscribe());
+        self.writers.push(tokio::spawn(lease::while_leader(
+            name,
+            self.leadership.clone(),
+            shutdown,
+            writer,
+        )));
+    }
+
+    /// Stops gracefully: writers stop taking work and finish in-flight
+    /// reconciles (bounded by [`lease::WRITER_STOP_TIMEOUT`]), then the
+    /// Lease is released so another replica takes over at once, then the
+    /// HTTP listeners and watches stop.
+    pub async fn shutdown(mut self) {
+        // NB: a task that [`Running::wait`] saw end is finished; awaiting
+        // its handle again would panic.
+        let _ = self.stop_writers.send(true);
+        for writer in std::mem::take(&mut self.writers) {
+            if !writer.is_finished() {
+                let _ = writer.await;
+            }
+        }
+        let _ = self.stop_election.send(true);
+        if let Some(election) = self.election.take()
+            && !election.is_finished()
+        {
+            let _ = election.await;
+        }
+        tracing::info!("controller stopped");
+        // Drop aborts the background tasks.
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self
+            .writers
+            .iter()
+            .chain(self.background.iter())
+            .chain(self.election.iter())
+        {
             task.abort();
         }
     }
 }
 
-/// Loads the keys (creating one if there is none), then starts the key
-/// watch, the SealedSecret controller and the HTTP listeners.
+/// Loads the keys, starts the key watch and the HTTP listeners, the leader
+/// election (if configured) and the writers. Without leader election it
+/// also makes sure a key exists before returning.
 pub async fn start(client: kube::Client, config: Config) -> Result<Running> {
+    start_with_metrics(client, config, Arc::new(Metrics::default())).await
+}
+
+/// [`start`], counting into `metrics` (e.g. the one a
+/// [`metrics::counting_client`] counts API requests into).
+pub async fn start_with_metrics(
+    client: kube::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+) -> Result<Running> {
     let keys = sealed::keys::KeyRegistry::load(
         client.clone(),
         &config.controller_namespace,
         &config.key_prefix,
-        config.key_size,
     )
     .await?;
-    let metrics = Arc::new(Metrics::default());
-    let context = Arc::new(Context::new(client.clone(), keys.clone(), metrics));
-    let mut tasks = vec![tokio::spawn(keys.clone().watch(client.clone()))];
-    if !config.key_renew_period.is_zero() {
-        tasks.push(tokio::spawn(keys.renew(
-            client,
-            config.key_renew_period,
-            config.key_size,
-        )));
-    }
+    let (stop_writers, _) = watch::channel(false);
+    let (stop_election, election_rx) = watch::channel(false);
+    let (leadership, election) = match &config.leader_election {
+        Some(lease) => {
+            let (leadership, task) = lease::elect(
+                client.clone(),
+                lease.clone(),
+                Shutdown::from_receiver(election_rx),
+            );
+            (leadership, Some(task))
+        }
+        None => {
+            keys.ensure_key(client.clone(), config.key_size, config.key_cutoff)
+                .await?;
+            (Leadership::always(), None)
+        }
+    };
+    let context = Arc::new(
+        Context::new(client.clone(), keys.clone(), metrics).with_leadership(leadership.clone()),
+    );
+    let mut running = Running {
+        context: context.clone(),
+        listen_addr: None,
+        metrics_addr: None,
+        leadership,
+        writers: Vec::new(),
+        election,
+        background: vec![tokio::spawn(keys.clone().watch(client))],
+        stop_writers,
+        stop_election,
+    };
 
-    let mut listen_addr = None;
+    // NB: HTTP first, so /healthz and /v1/cert.pem answer while the
+    // controllers are still listing (and on followers, which never do).
     if let Some(addr) = config.listen_addr {
         let (bound, task) = http::serve(addr, http::Endpoints::Api, context.clone()).await?;
-        listen_addr = Some(bound);
-        tasks.push(task);
+        running.listen_addr = Some(bound);
+        running.background.push(task);
     }
-    let mut metrics_addr = None;
     if let Some(addr) = config.metrics_addr {
         let (bound, task) = http::serve(addr, http::Endpoints::Metrics, context.clone()).await?;
-        metrics_addr = Some(bound);
-        tasks.push(task);
+        running.metrics_addr = Some(bound);
+        running.background.push(task);
     }
 
-    if config.watch_namespaces.is_empty() {
-        tasks.push(tokio::spawn(sealed::reconcile::run(context.clone(), None)));
-    } else {
-        // One controller per namespace: kube's Controller watches one Api.
-        for ns in &config.watch_namespaces {
-            tasks.push(tokio::spawn(sealed::reconcile::run(
-                context.clone(),
-                Some(ns.clone()),
-            )));
-        }
+    if config.sealed_secrets {
+        let ctx = context.clone();
+        let config = Arc::new(config.clone());
+        running.spawn_writer("sealed-secrets", move |stop| {
+            sealed::lead(ctx.clone(), config.clone(), stop)
+        });
+    }
+    if let Some(external) = &config.external_secrets {
+        let ctx = context.clone();
+        let external = external.clone();
+        running.spawn_writer("external-secrets", move |mut stop| {
+            let (client, config, metrics) = (
+                ctx.client.clone(),
+                external.clone(),
+                ctx.external_metrics.clone(),
+            );
+            async move {
+                coffer_external::run(client, config, metrics, async move { stop.wait().await })
+                    .await;
+            }
+        });
     }
     tracing::info!(
         namespace = %config.controller_namespace,
         keys = context.keys.keys().len(),
+        leader_election = config.leader_election.is_some(),
         "controller started"
     );
-    Ok(Running {
-        context,
-        listen_addr,
-        metrics_addr,
-        tasks,
-    })
+    Ok(running)
 }

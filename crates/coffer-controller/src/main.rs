@@ -1,12 +1,16 @@
 //! The `coffer-controller` binary: parse flags, set up logging, run the
-//! library until a signal arrives.
+//! library until SIGTERM or SIGINT, then shut down gracefully (writers
+//! finish in-flight reconciles, the leader Lease is released).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
-use coffer_controller::Config;
+use clap::{ArgAction, Parser, ValueEnum};
+use coffer_controller::{Config, LeaseConfig, Metrics, metrics};
+use coffer_crypto::KeySize;
+use k8s_openapi::jiff::Timestamp;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -24,12 +28,50 @@ struct Args {
     /// Prefix of the key Secrets' names.
     #[arg(long, default_value = "sealed-secrets-key")]
     key_prefix: String,
+    /// Size in bits of keys the controller generates (2048, 3072 or 4096).
+    #[arg(long, default_value = "4096", value_parser = parse_key_size)]
+    key_size: KeySize,
     /// How often to generate a new sealing key (e.g. 30d, 12h, 0 to disable).
     #[arg(long, default_value = "30d", value_parser = parse_period)]
     key_renew_period: Duration,
+    /// Generate a new key at start (on becoming leader) if the newest is
+    /// older than this time, in RFC 1123 form with a numeric zone, e.g.
+    /// "Mon, 02 Jan 2006 15:04:05 -0700" (as Bitnami's flag; `date -R`).
+    #[arg(long, env = "SEALED_SECRETS_KEY_CUTOFF_TIME", value_parser = parse_rfc1123)]
+    key_cutoff_time: Option<Timestamp>,
     /// Namespaces to watch for SealedSecrets, comma-separated; all if unset.
     #[arg(long, value_delimiter = ',')]
     namespaces: Vec<String>,
+    /// Only SealedSecrets matching this label selector are unsealed
+    /// (e.g. `team=payments,tier!=test`).
+    #[arg(long)]
+    label_selector: Option<String>,
+    /// Elect one writing replica through a Lease (`--leader-elect=false`
+    /// for a single replica without a Lease).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// Name of the leader Lease, in the controller's namespace.
+    #[arg(long, default_value = "coffer-controller")]
+    lease_name: String,
+    /// How long the Lease holds after its last renewal: the longest a dead
+    /// leader delays a takeover (e.g. 15s).
+    #[arg(long, default_value = "15s", value_parser = parse_period)]
+    lease_duration: Duration,
+    /// How long before expiry the leader renews (below the duration).
+    #[arg(long, default_value = "5s", value_parser = parse_period)]
+    lease_renew_grace: Duration,
+    /// Run the SealedSecret controller (`--sealed-secrets=false` to turn
+    /// it off).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    sealed_secrets: bool,
+    /// Run the ExternalSecret controllers (ExternalSecret, SecretStore,
+    /// ClusterSecretStore, ClusterExternalSecret).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    external_secrets: bool,
+    /// ESO's `--controller-class`: stores whose `spec.controller` names
+    /// another class are left alone.
+    #[arg(long, default_value = "")]
+    controller_class: String,
     /// Log output format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -50,6 +92,24 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     };
     full.parse()
         .map_err(|e| format!("{text:?} is not an address like :8080 or 127.0.0.1:8080: {e}"))
+}
+
+/// RFC 1123 with a numeric zone (Go's `time.RFC1123Z`, what Bitnami
+/// parses), read with RFC 2822 rules, which accept exactly that form.
+fn parse_rfc1123(text: &str) -> Result<Timestamp, String> {
+    k8s_openapi::jiff::fmt::rfc2822::parse(text)
+        .map(|zoned| zoned.timestamp())
+        .map_err(|e| {
+            format!("{text:?} is not a time like \"Mon, 02 Jan 2006 15:04:05 -0700\": {e}")
+        })
+}
+
+/// `2048`, `3072` or `4096`.
+fn parse_key_size(text: &str) -> Result<KeySize, String> {
+    text.parse()
+        .ok()
+        .and_then(|bits| KeySize::from_bits(bits).ok())
+        .ok_or_else(|| format!("{text:?} is not a key size (use 2048, 3072 or 4096)"))
 }
 
 /// `30d`, `12h`, `90m`, `45s` or `0`.
@@ -84,24 +144,70 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
+    let leader_election = args.leader_elect.then(|| LeaseConfig {
+        duration: args.lease_duration,
+        grace: args.lease_renew_grace,
+        ..LeaseConfig::new(&args.lease_name, &args.namespace)
+    });
+    let external_secrets = args.external_secrets.then(|| coffer_external::Config {
+        namespaces: args.namespaces.clone(),
+        controller_class: args.controller_class.clone(),
+        ..coffer_external::Config::default()
+    });
     let config = Config {
+        sealed_secrets: args.sealed_secrets,
+        external_secrets,
         controller_namespace: args.namespace,
         key_prefix: args.key_prefix,
+        key_size: args.key_size,
         key_renew_period: args.key_renew_period,
+        key_cutoff: args.key_cutoff_time,
         watch_namespaces: args.namespaces,
+        label_selector: args.label_selector,
         listen_addr: Some(args.listen_addr),
         metrics_addr: Some(args.metrics_addr),
-        ..Config::default()
+        leader_election,
     };
-    let client = kube::Client::try_default()
+    let kube_config = kube::Config::infer()
         .await
         .context("cannot reach the Kubernetes API (no in-cluster config or kubeconfig)")?;
-    let mut running = coffer_controller::start(client, config)
+    let metrics = Arc::new(Metrics::default());
+    let client = metrics::counting_client(kube_config, metrics.clone())
+        .context("cannot build the Kubernetes API client")?;
+    let mut running = coffer_controller::start_with_metrics(client, config, metrics)
         .await
         .context("cannot start the controller")?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     tokio::select! {
         () = running.wait() => anyhow::bail!("a controller task stopped unexpectedly"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+        _ = sigterm.recv() => tracing::info!("SIGTERM; shutting down"),
     }
+    running.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoff_time_reads_bitnamis_rfc1123z_form() {
+        let t = parse_rfc1123("Mon, 02 Jan 2006 15:04:05 -0700").unwrap();
+        assert_eq!(t.to_string(), "2006-01-02T22:04:05Z");
+        let err = parse_rfc1123("2006-01-02").unwrap_err();
+        assert!(err.contains("\"2006-01-02\" is not a time like"), "{err}");
+    }
+
+    #[test]
+    fn leader_election_is_on_by_default_and_can_be_turned_off() {
+        let on = Args::try_parse_from(["coffer-controller"]).unwrap();
+        assert!(on.leader_elect);
+        assert_eq!(on.lease_name, "coffer-controller");
+        let off = Args::try_parse_from(["coffer-controller", "--leader-elect=false"]).unwrap();
+        assert!(!off.leader_elect);
+        let bare = Args::try_parse_from(["coffer-controller", "--leader-elect"]).unwrap();
+        assert!(bare.leader_elect);
+    }
 }

@@ -1,19 +1,53 @@
 //! Prometheus metrics, kept in process and rendered in the text exposition
 //! format on the metrics port. Names match Bitnami sealed-secrets where the
-//! metric exists there, so existing dashboards and alerts keep working.
+//! metric exists there, so existing dashboards and alerts keep working;
+//! the `coffer_reconcile_*` metrics carry a `controller` label so every
+//! controller in the process shares them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the reconcile-duration buckets: Prometheus'
+/// client defaults, which span a skipped reconcile (milliseconds) to a slow
+/// API server (seconds).
+pub const DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The controller's counters. One instance per controller, shared through
 /// the context (tests read it directly).
 #[derive(Debug, Default)]
 pub struct Metrics {
+    kube_requests: AtomicU64,
     unseal_requests: AtomicU64,
     decryptions: AtomicU64,
     unseal_errors: Mutex<BTreeMap<(String, String), u64>>,
+    /// By (controller, result).
+    reconcile_durations: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
+    /// By (controller, error label).
+    reconcile_errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+/// A histogram with [`DURATION_BUCKETS`]: per-bucket counts (not yet
+/// cumulative), the sum and the count.
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; DURATION_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = DURATION_BUCKETS.iter().position(|le| seconds <= *le) {
+            self.buckets[i] += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
 }
 
 impl Metrics {
@@ -40,6 +74,54 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// Records how long one reconcile of `controller` took
+    /// (`coffer_reconcile_duration_seconds`), by `result` (`success` or
+    /// `error`).
+    pub fn observe_reconcile(
+        &self,
+        controller: &'static str,
+        result: &'static str,
+        elapsed: Duration,
+    ) {
+        let mut histograms = self
+            .reconcile_durations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        histograms
+            .entry((controller, result))
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one reconcile of `controller` that failed and is retried with
+    /// backoff (`coffer_reconcile_errors_total`), by error label.
+    pub fn reconcile_error(&self, controller: &'static str, error: &'static str) {
+        let mut errors = self
+            .reconcile_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *errors.entry((controller, error)).or_default() += 1;
+    }
+
+    /// Reconciles of `controller` timed so far (all results).
+    pub fn reconciles_timed(&self, controller: &str) -> u64 {
+        let histograms = self
+            .reconcile_durations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        histograms
+            .iter()
+            .filter(|((c, _), _)| *c == controller)
+            .map(|(_, h)| h.count)
+            .sum()
+    }
+
+    /// Kubernetes API requests sent so far (each watch counts once per
+    /// (re)connection), when the client was built by [`counting_client`].
+    pub fn kube_requests(&self) -> u64 {
+        self.kube_requests.load(Ordering::Relaxed)
+    }
+
     /// Reconciles counted so far.
     pub fn unseal_requests(&self) -> u64 {
         self.unseal_requests.load(Ordering::Relaxed)
@@ -62,6 +144,12 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        counter(
+            &mut out,
+            "coffer_kube_requests_total",
+            "Total number of requests sent to the Kubernetes API server",
+            self.kube_requests(),
+        );
         counter(
             &mut out,
             "sealed_secrets_controller_unseal_requests_total",
@@ -89,8 +177,83 @@ impl Metrics {
                 escape(reason)
             );
         }
+        drop(errors);
+        self.render_reconcile(&mut out);
         out
     }
+
+    fn render_reconcile(&self, out: &mut String) {
+        let name = "coffer_reconcile_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time taken by one reconcile, by controller and result"
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let histograms = self
+            .reconcile_durations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ((controller, result), h) in histograms.iter() {
+            let labels = format!("controller=\"{controller}\",result=\"{result}\"");
+            let mut cumulative = 0;
+            for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+        }
+        drop(histograms);
+        let name = "coffer_reconcile_errors_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Reconciles that failed and are retried with backoff, by controller and error"
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let errors = self
+            .reconcile_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ((controller, error), value) in errors.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{controller=\"{controller}\",error=\"{error}\"}} {value}"
+            );
+        }
+    }
+}
+
+/// A client for `config` whose every request is counted in `metrics`
+/// (`coffer_kube_requests_total`): what the controller costs the API server.
+pub fn counting_client(
+    config: kube::Config,
+    metrics: Arc<Metrics>,
+) -> Result<kube::Client, kube::Error> {
+    let count =
+        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            metrics.kube_requests.fetch_add(1, Ordering::Relaxed);
+            request
+        });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
+}
+
+impl coffer_external::metrics::ReconcileTimer for Metrics {
+    fn observe(&self, controller: &'static str, result: &'static str, elapsed: Duration) {
+        self.observe_reconcile(controller, result, elapsed);
+    }
+}
+
+/// The `coffer_leader` gauge: 1 on the replica that holds the leader Lease
+/// (or runs without election), 0 on followers.
+pub fn render_leader(leading: bool) -> String {
+    let name = "coffer_leader";
+    format!(
+        "# HELP {name} Whether this replica is the leader (runs the writers)\n# TYPE {name} gauge\n{name} {}\n",
+        u8::from(leading)
+    )
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
@@ -135,5 +298,37 @@ mod tests {
         );
         assert_eq!(m.unseal_errors("unseal", "prod"), 1);
         assert_eq!(m.unseal_errors("update", "prod"), 0);
+    }
+
+    #[test]
+    fn reconcile_durations_render_as_cumulative_prometheus_histogram() {
+        let m = Metrics::default();
+        m.observe_reconcile("sealedsecret", "success", Duration::from_millis(3));
+        m.observe_reconcile("sealedsecret", "success", Duration::from_millis(30));
+        m.observe_reconcile("sealedsecret", "success", Duration::from_secs(20));
+        m.reconcile_error("sealedsecret", "kube");
+        let text = m.render();
+        let series = "coffer_reconcile_duration_seconds_bucket{controller=\"sealedsecret\",result=\"success\"";
+        for (le, n) in [
+            ("0.005", 1),
+            ("0.025", 1),
+            ("0.05", 2),
+            ("10", 2),
+            ("+Inf", 3),
+        ] {
+            assert!(
+                text.contains(&format!("{series},le=\"{le}\"}} {n}\n")),
+                "le={le}: {text}"
+            );
+        }
+        assert!(text.contains("# TYPE coffer_reconcile_duration_seconds histogram\n"));
+        assert!(text.contains(
+            "coffer_reconcile_duration_seconds_count{controller=\"sealedsecret\",result=\"success\"} 3\n"
+        ));
+        assert!(text.contains(
+            "coffer_reconcile_errors_total{controller=\"sealedsecret\",error=\"kube\"} 1\n"
+        ));
+        assert_eq!(m.reconciles_timed("sealedsecret"), 3);
+        assert!(render_leader(false).ends_with("coffer_leader 0\n"));
     }
 }

@@ -248,3 +248,43 @@ async fn key_is_renewed_after_the_renew_period_and_old_values_still_unseal() {
         .unwrap();
     secret_with_data(&world, "db", &[("password", "hunter2")]).await;
 }
+
+#[tokio::test]
+async fn key_cutoff_time_after_the_newest_key_makes_a_new_key_at_start() {
+    let world = World::new("cutoff").await;
+    let first = world.start().await;
+    let original = first.context.keys.newest().unwrap();
+    drop(first);
+
+    // A cutoff before the key was made changes nothing (Bitnami: "create a
+    // new key if the latest one is older than this cutoff time").
+    let mut config = world.config();
+    config.key_cutoff = Some(
+        original
+            .created
+            .checked_sub(k8s_openapi::jiff::SignedDuration::from_hours(1))
+            .unwrap(),
+    );
+    let second = world.start_with(config.clone()).await;
+    assert_eq!(second.context.keys.keys().len(), 1);
+    drop(second);
+
+    // A cutoff after it: a new key, which now seals; the old one stays.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    // Whole seconds, like the RFC 1123 flag and creation timestamps.
+    config.key_cutoff = Some(k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap());
+    let third = world.start_with(config).await;
+    let keys = third.context.keys.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_ne!(
+        third.context.keys.newest().unwrap().pair.fingerprint(),
+        original.pair.fingerprint()
+    );
+    let api: Api<Secret> = Api::namespaced(world.client.clone(), world.ctrl_ns.name());
+    let stored = api
+        .list(&ListParams::default().labels(&format!("{KEY_LABEL}=active")))
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 2, "the new key is stored");
+}

@@ -1,18 +1,26 @@
-//! Writes every CRD into the workspace's `crds/` directory (or the directory
-//! given as the first argument).
+//! Writes every CRD into the workspace's `crds/` directory and the copies
+//! that `deploy/` carries (kustomize and Helm read no file outside their
+//! own root), or only into the directory given as the first argument.
 
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crds"));
-    std::fs::create_dir_all(&dir)?;
-    for (file, crd) in coffer_api::crds::all() {
-        let path = dir.join(file);
-        std::fs::write(&path, coffer_api::crds::render(&crd)?)?;
-        eprintln!("wrote {}", path.display());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dirs = match std::env::args_os().nth(1) {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            root.join("crds"),
+            root.join("deploy/kustomize/crds"),
+            root.join("deploy/helm/coffer/crds"),
+        ],
+    };
+    for dir in dirs {
+        std::fs::create_dir_all(&dir)?;
+        for (file, crd) in coffer_api::crds::all() {
+            let path = dir.join(file);
+            std::fs::write(&path, coffer_api::crds::render(&crd)?)?;
+            eprintln!("wrote {}", path.display());
+        }
     }
     Ok(())
 }

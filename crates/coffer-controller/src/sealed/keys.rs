@@ -112,14 +112,13 @@ impl std::fmt::Debug for KeyRegistry {
 }
 
 impl KeyRegistry {
-    /// Loads every active key Secret in `namespace`; when there is none,
-    /// creates one named `<prefix>-<5 random characters>` (through
-    /// `generateName`, as Bitnami does).
+    /// Loads every active key Secret in `namespace`. Creates none: the
+    /// leader does that ([`KeyRegistry::ensure_key`]), and a follower picks
+    /// the new key up through [`KeyRegistry::watch`].
     pub async fn load(
         client: kube::Client,
         namespace: &str,
         prefix: &str,
-        key_size: KeySize,
     ) -> Result<Arc<KeyRegistry>> {
         let (changed, _) = watch::channel(0);
         let registry = Arc::new(KeyRegistry {
@@ -138,10 +137,44 @@ impl KeyRegistry {
                 tracing::warn!(error = %e, "skipping unusable key Secret");
             }
         }
-        if registry.keys().is_empty() {
-            registry.create_key(&api, key_size).await?;
-        }
         Ok(registry)
+    }
+
+    /// Creates a key (a Secret named `<prefix>-<5 random characters>`,
+    /// through `generateName` as Bitnami does) when there is none, or when
+    /// the newest was created before `cutoff`. Matches Bitnami's
+    /// `--key-cutoff-time`, which is checked once at start: here, once each
+    /// time this replica becomes the leader.
+    pub async fn ensure_key(
+        &self,
+        client: kube::Client,
+        key_size: KeySize,
+        cutoff: Option<Timestamp>,
+    ) -> Result<()> {
+        // NB: re-list first: a key the previous leader created moments ago
+        // may not have reached this replica's watch yet.
+        let api: Api<Secret> = Api::namespaced(client, &self.namespace);
+        let list = api
+            .list(&ListParams::default().labels(&selector()))
+            .await
+            .map_err(Error::kube(format!(
+                "list key Secrets in {}",
+                self.namespace
+            )))?;
+        for secret in &list.items {
+            if let Err(e) = self.insert(secret) {
+                tracing::warn!(error = %e, "skipping unusable key Secret");
+            }
+        }
+        let stale = match (self.newest(), cutoff) {
+            (Err(_), _) => true,
+            (Ok(newest), Some(cutoff)) => newest.created < cutoff,
+            (Ok(_), None) => false,
+        };
+        if stale {
+            self.create_key(&api, key_size).await?;
+        }
+        Ok(())
     }
 
     /// Generates a key and stores it as a new Bitnami-format key Secret,

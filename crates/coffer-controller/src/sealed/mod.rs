@@ -1,6 +1,66 @@
-//! The SealedSecret controller: the key registry, the Secret it builds and
-//! the reconcile that keeps the two in step.
+//! The SealedSecret controller: the key registry, the Secret it builds, the
+//! reconcile that keeps the two in step and the cache of Secrets it wrote;
+//! [`lead`] is what the leader runs.
 
 pub mod keys;
 pub mod reconcile;
 pub mod secret;
+pub mod written;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Config, Context, Shutdown};
+
+/// Pause before retrying key creation after an API error.
+const KEY_RETRY: Duration = Duration::from_secs(5);
+
+/// The SealedSecret writer, run while this replica leads: makes sure a
+/// sealing key exists (and honours the key cutoff time), then renews keys
+/// and runs the SealedSecret controller (one per watched namespace) until
+/// `stop` fires; in-flight reconciles finish first.
+pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
+    // NB: without election, `start` already applied the cutoff; applying it
+    // twice would renew twice for a cutoff in the future.
+    let cutoff = config.leader_election.as_ref().and(config.key_cutoff);
+    loop {
+        let ensured = tokio::select! {
+            r = ctx.keys.ensure_key(ctx.client.clone(), config.key_size, cutoff) => r,
+            () = stop.wait() => return,
+        };
+        match ensured {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create a sealing key; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(KEY_RETRY) => {}
+                    () = stop.wait() => return,
+                }
+            }
+        }
+    }
+    let renew = async {
+        if config.key_renew_period.is_zero() {
+            std::future::pending::<()>().await;
+        }
+        ctx.keys
+            .clone()
+            .renew(ctx.client.clone(), config.key_renew_period, config.key_size)
+            .await;
+    };
+    let namespaces: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        // One controller per namespace: kube's Controller watches one Api.
+        let unique: std::collections::BTreeSet<&String> = config.watch_namespaces.iter().collect();
+        unique.into_iter().cloned().map(Some).collect()
+    };
+    let controllers =
+        futures::future::join_all(namespaces.into_iter().map(|ns| {
+            reconcile::run(ctx.clone(), ns, config.label_selector.clone(), stop.clone())
+        }));
+    tokio::select! {
+        _ = controllers => {}
+        () = renew => {}
+    }
+}

@@ -12,17 +12,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_api::{SealedSecret, SealedSecretCondition, SealedSecretStatus};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use crate::Shutdown;
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::sealed::secret;
@@ -36,8 +37,20 @@ pub const REASON_UPDATE_FAILED: &str = "ErrUpdateFailed";
 /// The condition type (matches Bitnami).
 pub const CONDITION_SYNCED: &str = "Synced";
 
-/// How long to wait before retrying after an API error.
-const RETRY_AFTER: Duration = Duration::from_secs(15);
+/// The `controller` label of this controller's metrics.
+pub const CONTROLLER: &str = "sealedsecret";
+
+/// First retry delay after an API error; doubled on each further error of
+/// the same SealedSecret, up to [`RETRY_MAX`].
+const RETRY_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// Reconciles in flight at once (per watched namespace). Unbounded, a cold
+/// start over thousands of SealedSecrets holds every request and plaintext
+/// in memory at once for no gain: decryption is CPU-bound and the API server
+/// is one connection pool. (`benches/scale.rs` measures the effect.)
+const CONCURRENCY: u16 = 32;
 
 /// What one reconcile did.
 #[derive(Debug)]
@@ -58,11 +71,18 @@ enum Outcome {
     },
 }
 
-/// Runs the SealedSecret controller over `sealed_api` (one namespace or all)
-/// until the future is dropped. Owned Secrets are watched by name (a
-/// Secret is made from the SealedSecret of the same name, as in Bitnami), so
-/// a deleted or edited Secret is put back; a new key re-triggers everything.
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
+/// Runs the SealedSecret controller over one namespace (or all) until
+/// `stop` fires, then lets in-flight reconciles finish and returns.
+/// SealedSecrets are watched through `label_selector` (if any): one it does
+/// not match is never unsealed. Owned Secrets are watched by name (a Secret
+/// is made from the SealedSecret of the same name, as in Bitnami), so a
+/// deleted or edited Secret is put back; a new key re-triggers everything.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    label_selector: Option<String>,
+    stop: Shutdown,
+) {
     let (sealed_api, secret_api): (Api<SealedSecret>, Api<Secret>) = match &namespace {
         Some(ns) => (
             Api::namespaced(ctx.client.clone(), ns),
@@ -70,14 +90,28 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         ),
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
+    let mut sealed_watch = watcher::Config::default();
+    if let Some(selector) = &label_selector {
+        sealed_watch = sealed_watch.labels(selector);
+    }
     let key_changes = changes(ctx.keys.subscribe());
-    Controller::new(sealed_api, watcher::Config::default())
-        .watches(secret_api, watcher::Config::default(), |s: Secret| {
+    let mut recorder = ctx.written.recorder(namespace.clone());
+    let secrets = watcher(secret_api, watcher::Config::default())
+        .default_backoff()
+        .map_ok(move |event| {
+            recorder.record(&event);
+            event
+        })
+        .touched_objects();
+    Controller::new(sealed_api, sealed_watch)
+        .watches_stream(secrets, |s: Secret| {
             let ns = s.namespace()?;
             Some(ObjectRef::<SealedSecret>::new(&s.name_any()).within(&ns))
         })
+        .with_config(controller::Config::default().concurrency(CONCURRENCY))
         .reconcile_all_on(key_changes)
-        .run(reconcile, error_policy, ctx)
+        .graceful_shutdown_on(stop.fired())
+        .run(timed_reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile trigger failed");
@@ -86,14 +120,52 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         .await;
 }
 
-/// Retries API failures after a pause; the failure was already reported.
-fn error_policy(sealed: Arc<SealedSecret>, error: &Error, _ctx: Arc<Context>) -> Action {
+/// [`reconcile`], timed into the reconcile-duration histogram; a success
+/// resets the object's retry backoff.
+async fn timed_reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let result = reconcile(sealed.clone(), ctx.clone()).await;
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .observe_reconcile(CONTROLLER, outcome, started.elapsed());
+    if result.is_ok() {
+        let uid = sealed.metadata.uid.as_deref().unwrap_or_default();
+        ctx.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+    result
+}
+
+/// Retries API failures with exponential backoff per SealedSecret (1 s,
+/// 2 s, 4 s, ... up to 5 minutes), counting each; the failure was already
+/// reported as an Event and condition.
+fn error_policy(sealed: Arc<SealedSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+    let uid = sealed.metadata.uid.clone().unwrap_or_default();
+    let attempt = {
+        let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
+        let n = retries.entry(uid).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    let delay = retry_delay(attempt);
+    ctx.metrics
+        .reconcile_error(CONTROLLER, error.metric_label());
     tracing::warn!(
         sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
         error = %error,
+        attempt,
+        retry_in = ?delay,
         "reconcile failed; retrying"
     );
-    Action::requeue(RETRY_AFTER)
+    Action::requeue(delay)
+}
+
+/// The delay before retry number `attempt` (1-based).
+fn retry_delay(attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+    RETRY_BASE.saturating_mul(factor).min(RETRY_MAX)
 }
 
 /// Reconciles one SealedSecret.
@@ -169,13 +241,21 @@ const SUCCESS_MESSAGE: &str = "SealedSecret unsealed successfully";
 /// attempt (see `Context::last_failure`).
 async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(Outcome, String)> {
     let name = sealed.name_any();
+    let hash = coffer_sealed::inputs_hash(sealed);
+    ctx.written.ready(namespace).await;
+    if let Some(cached) = ctx.written.get(namespace, &name)
+        && is_ours_and_unchanged(sealed, ctx, &cached, &hash)
+    {
+        // NB: no API request; a stale entry cannot get here, since every
+        // change to the Secret updates the cache before it triggers us.
+        return Ok((Outcome::Unchanged, String::new()));
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = secrets
         .get_opt(&name)
         .await
         .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
     let uid = sealed.metadata.uid.as_deref();
-    let hash = coffer_sealed::inputs_hash(sealed);
     let attempt = format!(
         "{hash} {} {}",
         ctx.keys.version(),
@@ -195,6 +275,21 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
     }
     let outcome = decide(sealed, ctx, namespace, &secrets, existing, &hash).await?;
     Ok((outcome, attempt))
+}
+
+/// The Secret is ours (owned, or stamped by us when owner references are
+/// skipped) and exactly what these inputs make: the same test [`decide`]
+/// skips on.
+fn is_ours_and_unchanged(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    existing: &Secret,
+    hash: &str,
+) -> bool {
+    let ours = secret::is_controlled_by(existing, sealed.metadata.uid.as_deref())
+        || (secret::skips_owner_reference(sealed) && secret::has_inputs_hash(existing));
+    ours && secret::expected_keys(sealed)
+        .is_some_and(|expected| secret::is_unchanged(existing, hash, &expected, &ctx.keys))
 }
 
 /// The body of [`sync`]: skip, refuse, or unseal and write.
@@ -379,4 +474,16 @@ fn changes(rx: tokio::sync::watch::Receiver<u64>) -> impl futures::Stream<Item =
         rx.changed().await.ok()?;
         Some(((), rx))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_per_failure_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=10).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+    }
 }

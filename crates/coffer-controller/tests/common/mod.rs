@@ -53,7 +53,13 @@ impl World {
     }
 
     pub async fn start(&self) -> Running {
-        coffer_controller::start(self.client.clone(), self.config())
+        self.start_with(self.config()).await
+    }
+
+    /// Starts a controller with `config`, on a client of its own (as a
+    /// separate replica would have).
+    pub async fn start_with(&self, config: Config) -> Running {
+        coffer_controller::start(self.env.client().await, config)
             .await
             .expect("controller starts")
     }
@@ -94,6 +100,19 @@ impl World {
             .await
             .expect("create SealedSecret")
     }
+}
+
+/// GETs `url`, returning the status and body (`None` if unreachable).
+pub async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// The value of an unlabelled sample `name` in a Prometheus text page.
+pub fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Polls `probe` every 200 ms until it returns `Some`, failing the test

@@ -1,0 +1,281 @@
+//! High availability: replicas elect one writer through a Lease. Followers
+//! serve the certificate, health and metrics but never reconcile; when the
+//! leader goes away (gracefully or killed) another takes over and unseals.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use coffer_controller::{LeaseConfig, Running};
+use coffer_testenv::free_port;
+use common::{World, eventually, get, sample, secret_with_data};
+
+/// An in-process replica with leader election on `lease`.
+async fn replica(world: &World, lease: &str, duration: Duration) -> Running {
+    let mut config = world.config();
+    config.leader_election = Some(LeaseConfig {
+        duration,
+        grace: Duration::from_secs(1),
+        ..LeaseConfig::new(lease, world.ctrl_ns.name())
+    });
+    world.start_with(config).await
+}
+
+async fn leads(running: &Running) {
+    let leadership = running.leadership.clone();
+    tokio::time::timeout(common::TIMEOUT, leadership.until_leader())
+        .await
+        .expect("replica to become leader");
+}
+
+#[tokio::test]
+async fn follower_serves_cert_and_health_but_never_reconciles_until_leader_shuts_down() {
+    let world = World::new("ha-inproc").await;
+    let first = replica(&world, "ha-inproc", Duration::from_secs(30)).await;
+    leads(&first).await;
+    let second = replica(&world, "ha-inproc", Duration::from_secs(30)).await;
+
+    // The follower answers before (and without) any reconcile, with the
+    // leader's certificate once the key watch has delivered it.
+    let base = format!("http://{}", second.listen_addr.unwrap());
+    let (status, _) = get(&format!("{base}/healthz")).await.expect("healthz");
+    assert_eq!(status, 200);
+    let key = eventually("the leader's key to exist", || {
+        let keys = first.context.keys.clone();
+        async move { keys.newest().ok() }
+    })
+    .await;
+    let pem = eventually("the follower to serve the leader's certificate", || {
+        let url = format!("{base}/v1/cert.pem");
+        async move { get(&url).await.filter(|(s, _)| *s == 200).map(|(_, b)| b) }
+    })
+    .await;
+    assert_eq!(pem, key.certificate().to_pem());
+
+    world
+        .create_sealed(&first, &world.secret("one", &[("password", "first")]))
+        .await;
+    secret_with_data(&world, "one", &[("password", "first")]).await;
+    assert!(!second.leadership.is_leader());
+    assert_eq!(
+        second.context.metrics.unseal_requests(),
+        0,
+        "the follower does not reconcile"
+    );
+    let (_, page) = get(&format!("http://{}/metrics", second.metrics_addr.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(sample(&page, "coffer_leader"), Some(0.0), "{page}");
+
+    // A graceful shutdown releases the Lease: the follower takes over at
+    // once, well before the 30 s lease would have expired.
+    let started = Instant::now();
+    first.shutdown().await;
+    leads(&second).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took over after {:?}: the Lease was not released",
+        started.elapsed()
+    );
+    world
+        .create_sealed(&second, &world.secret("two", &[("password", "second")]))
+        .await;
+    secret_with_data(&world, "two", &[("password", "second")]).await;
+    assert!(second.context.metrics.decryptions() >= 1);
+}
+
+/// A controller process started from the built binary.
+struct Process {
+    child: tokio::process::Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(world: &World, name: &str, lease_secs: u64) -> Process {
+        let api = free_port().unwrap();
+        let metrics = free_port().unwrap();
+        let log = world
+            .env
+            .dir()
+            .join(format!("{}-{name}.log", world.ns.name()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
+            .env("KUBECONFIG", world.env.kubeconfig())
+            .env("RUST_LOG", "info,coffer_controller=debug")
+            .env_remove("POD_NAME")
+            .args(["--namespace", world.ctrl_ns.name()])
+            .args(["--namespaces", world.ns.name()])
+            .args(["--listen-addr", &format!("127.0.0.1:{api}")])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--key-size", "2048"])
+            .args(["--lease-duration", &format!("{lease_secs}s")])
+            .args(["--lease-renew-grace", "1s"])
+            // Logs go to stdout (as in a container); panics to stderr.
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn coffer-controller");
+        Process {
+            child,
+            metrics: format!("http://127.0.0.1:{metrics}/metrics"),
+            log,
+        }
+    }
+
+    /// `coffer_leader`, or `None` while the process is not answering.
+    async fn leader(&self) -> Option<bool> {
+        let (_, page) = get(&self.metrics).await?;
+        sample(&page, "coffer_leader").map(|v| v == 1.0)
+    }
+
+    async fn sample(&self, name: &str) -> f64 {
+        let (_, page) = get(&self.metrics).await.expect("metrics");
+        sample(&page, name).unwrap_or_else(|| panic!("no {name} in {page}"))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn killed_leader_process_is_replaced_within_the_lease_duration() {
+    const LEASE_SECS: u64 = 4;
+    let world = World::new("ha-failover").await;
+    let mut processes = [
+        Process::spawn(&world, "a", LEASE_SECS),
+        Process::spawn(&world, "b", LEASE_SECS),
+    ];
+    let leader = eventually("exactly one leader", || {
+        let probes = [processes[0].leader(), processes[1].leader()];
+        async move {
+            let [a, b] = probes;
+            match (a.await?, b.await?) {
+                (true, false) => Some(0),
+                (false, true) => Some(1),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let follower = 1 - leader;
+
+    // The leader made the key; seal to it (as kubeseal --fetch-cert would).
+    let pair = eventually("the leader's sealing key", || {
+        let client = world.client.clone();
+        let ns = world.ctrl_ns.name().to_owned();
+        async move {
+            let keys = coffer_controller::sealed::keys::KeyRegistry::load(
+                client,
+                &ns,
+                "sealed-secrets-key",
+            )
+            .await
+            .ok()?;
+            keys.newest().ok()
+        }
+    })
+    .await;
+    let seal = |name: &str, value: &str| {
+        coffer_sealed::seal_secret(
+            &world.secret(name, &[("password", value)]),
+            pair.certificate().public_key(),
+            None,
+        )
+        .unwrap()
+    };
+    let api = world.sealed_secrets();
+    let pp = kube::api::PostParams::default();
+    api.create(&pp, &seal("before", "one")).await.unwrap();
+    secret_with_data(&world, "before", &[("password", "one")]).await;
+    assert!(
+        processes[leader]
+            .sample("coffer_unseal_decryptions_total")
+            .await
+            >= 1.0
+    );
+    assert!(
+        processes[follower]
+            .sample("coffer_kube_requests_total")
+            .await
+            >= 1.0,
+        "API requests are counted"
+    );
+    assert_eq!(
+        processes[follower]
+            .sample("sealed_secrets_controller_unseal_requests_total")
+            .await,
+        0.0,
+        "only the leader reconciles; follower log:\n{}",
+        processes[follower].log()
+    );
+
+    // Kill the leader without a chance to release the Lease.
+    processes[leader].child.kill().await.unwrap();
+    let killed = Instant::now();
+    eventually("the follower to take over", || {
+        let probe = processes[follower].leader();
+        async move { probe.await.filter(|l| *l) }
+    })
+    .await;
+    let takeover = killed.elapsed();
+    // NB: the follower waits out the lease (<= LEASE_SECS since the last
+    // renewal), then up to 1 s of jitter; the rest is polling slack.
+    assert!(
+        takeover < Duration::from_secs(LEASE_SECS + 4),
+        "takeover took {takeover:?}; follower log:\n{}",
+        processes[follower].log()
+    );
+    api.create(&pp, &seal("after", "two")).await.unwrap();
+    secret_with_data(&world, "after", &[("password", "two")]).await;
+    assert!(
+        processes[follower]
+            .sample("coffer_unseal_decryptions_total")
+            .await
+            >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_process_cleanly_and_releases_the_lease() {
+    let world = World::new("ha-sigterm").await;
+    let mut process = Process::spawn(&world, "only", 30);
+    eventually("the process to lead", || {
+        let probe = process.leader();
+        async move { probe.await.filter(|l| *l) }
+    })
+    .await;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(world.client.clone(), world.ctrl_ns.name());
+    let holder = |lease: k8s_openapi::api::coordination::v1::Lease| {
+        lease.spec.and_then(|s| s.holder_identity)
+    };
+    assert!(holder(leases.get("coffer-controller").await.unwrap()).is_some());
+
+    let pid = process.child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), process.child.wait())
+        .await
+        .expect("exits within 20 s of SIGTERM")
+        .unwrap();
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        process.log()
+    );
+    assert_eq!(
+        holder(leases.get("coffer-controller").await.unwrap()),
+        None,
+        "the Lease is released; log:\n{}",
+        process.log()
+    );
+    assert!(process.log().contains("SIGTERM"), "{}", process.log());
+}

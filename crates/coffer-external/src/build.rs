@@ -1,0 +1,309 @@
+//! From provider data to the Secret's content: ESO's template step
+//! (`engineVersion: v2`, Go templates with sprig functions, missing keys are
+//! errors), `templateFrom`, `mergePolicy`, and the metadata copied onto the
+//! Secret.
+//!
+//! Template errors name the template key and position, never a value.
+
+use std::collections::BTreeMap;
+
+use coffer_api::ExternalSecret;
+use coffer_api::external::{
+    ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef, TemplateScope,
+    TemplateTarget,
+};
+use coffer_providers::SecretValue;
+use coffer_template::{Data, Options, Template};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::transform::SecretData;
+
+/// What the Secret should hold (the controller adds its own labels and
+/// annotations on top).
+#[derive(Debug, Default)]
+pub struct Desired {
+    /// The Secret's type; `None` keeps an existing Secret's type (new ones
+    /// are `Opaque`).
+    pub type_: Option<String>,
+    /// The data.
+    pub data: SecretData,
+    /// Labels to set.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations to set.
+    pub annotations: BTreeMap<String, String>,
+    /// Finalizers to add (`template.metadata.finalizers`).
+    pub finalizers: Vec<String>,
+}
+
+/// A `templateFrom` entry with its source read.
+struct Source {
+    target: TemplateTarget,
+    /// (output key or `None` for KeysAndValues, template text)
+    items: Vec<(Option<String>, String)>,
+}
+
+/// Builds the Secret's content from `provider` data.
+pub async fn build(ctx: &Context, es: &ExternalSecret, provider: SecretData) -> Result<Desired> {
+    let Some(template) = &es.spec.target.template else {
+        // No template: the data as read, and the ExternalSecret's own
+        // labels and annotations (as ESO).
+        return Ok(Desired {
+            type_: None,
+            data: provider,
+            labels: es.metadata.labels.clone().unwrap_or_default(),
+            annotations: without_last_applied(es.metadata.annotations.clone().unwrap_or_default()),
+            finalizers: Vec::new(),
+        });
+    };
+    let namespace = es.metadata.namespace.as_deref().unwrap_or_default();
+    let mut sources = Vec::with_capacity(template.template_from.len());
+    for (i, from) in template.template_from.iter().enumerate() {
+        sources.extend(read_source(ctx, namespace, i, from).await?);
+    }
+    render(template, provider, &sources)
+}
+
+/// kubectl's bookkeeping annotation is about the ExternalSecret, not the
+/// Secret.
+fn without_last_applied(mut annotations: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations
+}
+
+async fn read_source(
+    ctx: &Context,
+    namespace: &str,
+    i: usize,
+    from: &TemplateFrom,
+) -> Result<Vec<Source>> {
+    let target = from.target();
+    let mut out = Vec::new();
+    if let Some(r) = &from.config_map {
+        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+        let cm = api.get_opt(&r.name).await.map_err(|e| Error::Kube {
+            action: format!(
+                "spec.target.template.templateFrom[{i}]: read ConfigMap {namespace}/{}",
+                r.name
+            ),
+            source: e,
+        })?;
+        let data = cm.and_then(|c| c.data).unwrap_or_default();
+        out.push(items(target, r, "configmap", |k| data.get(k).cloned())?);
+    }
+    if let Some(r) = &from.secret {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+        let secret = api.get_opt(&r.name).await.map_err(|e| Error::Kube {
+            action: format!(
+                "spec.target.template.templateFrom[{i}]: read Secret {namespace}/{}",
+                r.name
+            ),
+            source: e,
+        })?;
+        let data = secret.and_then(|s| s.data).unwrap_or_default();
+        out.push(items(target, r, "secret", |k| {
+            data.get(k)
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        })?);
+    }
+    if let Some(literal) = &from.literal {
+        out.push(Source {
+            target,
+            items: vec![(None, literal.clone())],
+        });
+    }
+    Ok(out)
+}
+
+fn items(
+    target: TemplateTarget,
+    r: &TemplateRef,
+    kind: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Source> {
+    let mut items = Vec::with_capacity(r.items.len());
+    for item in &r.items {
+        let text = get(&item.key).ok_or_else(|| {
+            Error::TemplateSource(format!(
+                "error in {kind} {}: missing key {}",
+                r.name, item.key
+            ))
+        })?;
+        let key = match item.template_as() {
+            TemplateScope::Values => Some(item.key.clone()),
+            TemplateScope::KeysAndValues => None,
+        };
+        items.push((key, text));
+    }
+    Ok(Source { target, items })
+}
+
+/// The synchronous part: templates render over provider data held in the
+/// engine's (single-threaded) values.
+fn render(
+    template: &ExternalSecretTemplate,
+    provider: SecretData,
+    sources: &[Source],
+) -> Result<Desired> {
+    let mut dot = Data::new();
+    for (k, v) in &provider {
+        dot.insert(k.clone(), v.expose().to_vec());
+    }
+    let options = Options::eso();
+    let run = |name: &str, text: &str| -> Result<Vec<u8>> {
+        let t = Template::parse(name, text).map_err(|e| Error::Template(e.to_string()))?;
+        let out = t
+            .render(&dot, &options)
+            .map_err(|e| Error::Template(e.to_string()))?;
+        Ok(out.to_vec())
+    };
+
+    let mut desired = Desired {
+        type_: template.type_.clone().filter(|t| !t.is_empty()),
+        finalizers: template.metadata.finalizers.clone(),
+        ..Default::default()
+    };
+    let no_templates = template.data.is_empty() && template.template_from.is_empty();
+    if template.merge_policy() == TemplateMergePolicy::Merge || no_templates {
+        desired.data = provider.clone();
+    }
+
+    for source in sources {
+        for (key, text) in &source.items {
+            let pairs: Vec<(String, Vec<u8>)> = match key {
+                Some(key) => vec![(key.clone(), run(key, text)?)],
+                None => {
+                    let rendered = run("templateFrom", text)?;
+                    let text = String::from_utf8(rendered).map_err(|_| {
+                        Error::Template("KeysAndValues output is not UTF-8".to_owned())
+                    })?;
+                    let map: BTreeMap<String, String> =
+                        serde_saphyr::from_str(&text).map_err(|_| {
+                            Error::Template(
+                                "KeysAndValues output is not a YAML map of strings".to_owned(),
+                            )
+                        })?;
+                    map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                }
+            };
+            for (k, v) in pairs {
+                place(&mut desired, source.target, k, v)?;
+            }
+        }
+    }
+    for (key, text) in &template.data {
+        let value = run(key, text)?;
+        desired.data.insert(key.clone(), SecretValue::new(value));
+    }
+    for (key, text) in &template.metadata.labels {
+        let value = run(key, text)?;
+        place(&mut desired, TemplateTarget::Labels, key.clone(), value)?;
+    }
+    for (key, text) in &template.metadata.annotations {
+        let value = run(key, text)?;
+        place(
+            &mut desired,
+            TemplateTarget::Annotations,
+            key.clone(),
+            value,
+        )?;
+    }
+    Ok(desired)
+}
+
+fn place(desired: &mut Desired, target: TemplateTarget, key: String, value: Vec<u8>) -> Result<()> {
+    match target {
+        TemplateTarget::Data => {
+            desired.data.insert(key, SecretValue::new(value));
+        }
+        TemplateTarget::Labels | TemplateTarget::Annotations => {
+            let text = String::from_utf8(value)
+                .map_err(|_| Error::Template(format!("{target:?} {key:?}: value is not UTF-8")))?;
+            let map = if target == TemplateTarget::Labels {
+                &mut desired.labels
+            } else {
+                &mut desired.annotations
+            };
+            map.insert(key, text);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(pairs: &[(&str, &str)]) -> SecretData {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretValue::new(v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn template(yaml: &str) -> ExternalSecretTemplate {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    fn text(d: &Desired, k: &str) -> String {
+        String::from_utf8(d.data[k].expose().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn template_data_replaces_provider_data_by_default() {
+        let t = template(
+            "type: kubernetes.io/basic-auth\ndata:\n  url: 'postgres://{{ .user }}:{{ .password | upper }}@db'\n",
+        );
+        let d = render(&t, provider(&[("user", "app"), ("password", "pw")]), &[]).unwrap();
+        assert_eq!(d.data.keys().collect::<Vec<_>>(), ["url"]);
+        assert_eq!(text(&d, "url"), "postgres://app:PW@db");
+        assert_eq!(d.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    }
+
+    #[test]
+    fn merge_policy_keeps_provider_data_beside_templates() {
+        let t = template("mergePolicy: Merge\ndata:\n  extra: '{{ .user }}-x'\n");
+        let d = render(&t, provider(&[("user", "app")]), &[]).unwrap();
+        assert_eq!(text(&d, "user"), "app");
+        assert_eq!(text(&d, "extra"), "app-x");
+    }
+
+    #[test]
+    fn a_template_without_data_keeps_provider_data_and_sets_metadata() {
+        let t = template(
+            "metadata:\n  labels:\n    team: '{{ .team }}'\n  annotations:\n    note: fixed\n",
+        );
+        let d = render(&t, provider(&[("team", "payments")]), &[]).unwrap();
+        assert_eq!(text(&d, "team"), "payments");
+        assert_eq!(d.labels["team"], "payments");
+        assert_eq!(d.annotations["note"], "fixed");
+    }
+
+    #[test]
+    fn a_missing_key_is_an_error_that_names_the_key_not_values() {
+        let t = template("data:\n  url: '{{ .nope }}'\n");
+        let err = render(&t, provider(&[("password", "hunter2")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn keys_and_values_sources_render_then_parse_as_yaml() {
+        let t = template("templateFrom:\n- literal: 'x'\n");
+        let sources = [Source {
+            target: TemplateTarget::Data,
+            items: vec![(None, "a: '{{ .user }}'\nb: two\n".to_owned())],
+        }];
+        let d = render(&t, provider(&[("user", "app")]), &sources).unwrap();
+        assert_eq!(text(&d, "a"), "app");
+        assert_eq!(text(&d, "b"), "two");
+        assert!(
+            !d.data.contains_key("user"),
+            "Replace policy drops provider keys"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! State shared by every reconcile: the Kubernetes client, the provider
+//! sessions, caches of stores and managed Secrets, Events and metrics.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use coffer_api::{ClusterSecretStore, SecretStore};
+use coffer_providers::{Sessions, StoreConfig};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use crate::metrics::Metrics;
+use crate::secrets::SecretIndex;
+
+/// Name under which Events are reported (ESO's recorder name).
+pub const REPORTER: &str = "external-secrets";
+
+/// How the ExternalSecret controller runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Namespaces to watch; empty watches all.
+    pub namespaces: Vec<String>,
+    /// Only ExternalSecrets with these labels (a label selector), if set.
+    pub label_selector: Option<String>,
+    /// `--controller-class`: stores whose `spec.controller` is set to
+    /// another value are left to another controller.
+    pub controller_class: String,
+    /// How long a resolved store configuration (with the credentials read
+    /// from Secrets) is reused before it is read again; a rotated credential
+    /// Secret is picked up within this time.
+    pub store_config_ttl: Duration,
+    /// Run the ClusterExternalSecret controller (cluster-wide); off when
+    /// several controllers share a cluster in tests.
+    pub cluster_external_secrets: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespaces: Vec::new(),
+            label_selector: None,
+            controller_class: String::new(),
+            store_config_ttl: Duration::from_secs(60),
+            cluster_external_secrets: true,
+        }
+    }
+}
+
+/// A store configuration resolved from a store object and its credential
+/// Secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    /// The store object's resourceVersion when resolved.
+    pub resource_version: String,
+    pub at: Instant,
+    pub config: StoreConfig,
+}
+
+/// Shared state; see the module docs.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: kube::Client,
+    /// How the controller runs.
+    pub config: Config,
+    /// One provider client per store.
+    pub sessions: Sessions,
+    /// Metrics (also receives provider call counts).
+    pub metrics: Arc<Metrics>,
+    /// Events on ExternalSecrets and stores.
+    pub recorder: Recorder,
+    /// SecretStores, from one watch per watched namespace (or one for all).
+    pub stores: Vec<Store<SecretStore>>,
+    /// ClusterSecretStores, from a watch.
+    pub cluster_stores: Store<ClusterSecretStore>,
+    /// What each managed Secret holds, from a watch (hashes, not values).
+    pub secrets: SecretIndex,
+    pub(crate) resolved: Mutex<HashMap<String, Resolved>>,
+    /// ExternalSecrets (by uid) this process has synced or scheduled at
+    /// least once: the first reconcile after a start spreads overdue
+    /// refreshes with jitter.
+    pub(crate) seen: Mutex<HashSet<String>>,
+    /// Consecutive failures per ExternalSecret uid, for the retry backoff.
+    pub(crate) retries: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over the given caches.
+    pub(crate) fn new(
+        client: kube::Client,
+        config: Config,
+        metrics: Arc<Metrics>,
+        stores: Vec<Store<SecretStore>>,
+        cluster_stores: Store<ClusterSecretStore>,
+        secrets: SecretIndex,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: REPORTER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            sessions: Sessions::new(metrics.clone()),
+            client,
+            config,
+            metrics,
+            stores,
+            cluster_stores,
+            secrets,
+            resolved: Mutex::default(),
+            seen: Mutex::default(),
+            retries: Mutex::default(),
+        }
+    }
+
+    /// Records that `uid` was reconciled; true the first time.
+    pub(crate) fn first_sight(&self, uid: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(uid.to_owned())
+    }
+}

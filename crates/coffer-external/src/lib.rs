@@ -1,0 +1,219 @@
+//! Coffer's ExternalSecret controller: reads AWS Secrets Manager and Vault
+//! through the `external-secrets.io/v1` API (SecretStore,
+//! ClusterSecretStore, ExternalSecret, ClusterExternalSecret) and keeps
+//! Kubernetes Secrets in step, on a refresh interval.
+//!
+//! ESO manifests work unchanged; what differs is cost: one provider session
+//! per store, identical reads shared across ExternalSecrets, AWS reads
+//! batched, refreshes spread with jitter (see `coffer-providers` and
+//! [`schedule`]), and managed Secrets tracked by hash rather than cached
+//! whole ([`secrets`]). A provider error never touches an existing Secret.
+//!
+//! [`run`] starts everything and returns when `shutdown` fires; the
+//! controller binary runs it under leader election.
+
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod cluster;
+pub mod context;
+pub mod error;
+pub mod fetch;
+pub mod hash;
+pub mod metrics;
+pub mod reconcile;
+pub mod schedule;
+pub mod secrets;
+pub mod selector;
+pub mod store;
+pub mod store_status;
+pub mod token;
+pub mod transform;
+pub mod write;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_api::{ClusterSecretStore, ExternalSecret, SecretStore};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+
+pub use context::{Config, Context};
+pub use error::{Error, Result};
+pub use metrics::Metrics;
+
+/// Runs the ExternalSecret, store and ClusterExternalSecret controllers
+/// until `shutdown` fires, then lets in-flight reconciles finish.
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    };
+
+    // Caches: stores (namespaced and cluster) and managed Secrets.
+    // SecretStores only in the watched namespaces: a store elsewhere is
+    // neither usable nor this controller's to validate.
+    let mut stores = Vec::new();
+    let mut store_watches = Vec::new();
+    for scope in &scopes {
+        let (store, writer) = reflector::store::<SecretStore>();
+        let api: Api<SecretStore> = match scope {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        store_watches.push(
+            reflector::reflector(writer, watcher(api, watcher::Config::default()))
+                .default_backoff()
+                .touched_objects(),
+        );
+        stores.push(store);
+    }
+    let (cluster_stores, cluster_writer) = reflector::store::<ClusterSecretStore>();
+    let cluster_api: Api<ClusterSecretStore> = Api::all(client.clone());
+    let cluster_watch = reflector::reflector(
+        cluster_writer,
+        watcher(cluster_api, watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects();
+    let index = secrets::SecretIndex::new(scopes.len());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config.clone(),
+        metrics,
+        stores.clone(),
+        cluster_stores.clone(),
+        index.clone(),
+    ));
+
+    let mut tasks = Vec::new();
+    // The store controllers consume the store watches (which feed the
+    // caches) and keep each store's Ready condition.
+    for watch in store_watches {
+        tasks.push(tokio::spawn(store_status::run_namespaced(
+            ctx.clone(),
+            watch,
+            shutdown.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(store_status::run_cluster(
+        ctx.clone(),
+        cluster_watch,
+        shutdown.clone(),
+    )));
+    if config.cluster_external_secrets {
+        tasks.push(tokio::spawn(cluster::run(ctx.clone(), shutdown.clone())));
+    }
+
+    // ExternalSecrets wait for the caches, so that a missing entry means a
+    // missing object and a restart does not rewrite every Secret.
+    wait_listed(&stores, &cluster_stores, &index, &ctx, &scopes).await;
+
+    for scope in scopes {
+        let (es_api, secret_api): (Api<ExternalSecret>, Api<Secret>) = match &scope {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        let mut es_watch = watcher::Config::default();
+        if let Some(selector) = &config.label_selector {
+            es_watch = es_watch.labels(selector);
+        }
+        let controller = Controller::new(es_api, es_watch);
+        let es_store = controller.store();
+        let secret_events = index.watch(secret_api, scope.clone());
+        let ctx = ctx.clone();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            controller
+                .watches_stream(secret_events, move |secret: Secret| {
+                    owners_of(&es_store, &secret)
+                })
+                .graceful_shutdown_on(stop)
+                .run(reconcile::reconcile, reconcile::error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "reconcile trigger failed");
+                    }
+                })
+                .await;
+        }));
+    }
+    tracing::info!("ExternalSecret controller started");
+    futures::future::join_all(tasks).await;
+}
+
+/// Waits until the store caches and the Secret index have their initial
+/// lists (the index only fills once its watches run, so it is polled).
+async fn wait_listed(
+    stores: &[Store<SecretStore>],
+    cluster_stores: &Store<ClusterSecretStore>,
+    index: &secrets::SecretIndex,
+    ctx: &Arc<Context>,
+    scopes: &[Option<String>],
+) {
+    for store in stores {
+        let _ = store.wait_until_ready().await;
+    }
+    let _ = cluster_stores.wait_until_ready().await;
+    // The index's watches start with the controllers; before that, prime
+    // it with one list per scope so the first reconciles see every Secret.
+    for scope in scopes {
+        let api: Api<Secret> = match scope {
+            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+            None => Api::all(ctx.client.clone()),
+        };
+        let params =
+            kube::api::ListParams::default().labels(&format!("{}=true", hash::MANAGED_LABEL));
+        loop {
+            match api.list(&params).await {
+                Ok(list) => {
+                    for s in &list.items {
+                        index.record(s);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing managed Secrets failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The ExternalSecrets a Secret event concerns: its controller owner, or
+/// any ExternalSecret in its namespace targeting its name.
+fn owners_of(es_store: &Store<ExternalSecret>, secret: &Secret) -> Vec<ObjectRef<ExternalSecret>> {
+    let Some(namespace) = secret.namespace() else {
+        return Vec::new();
+    };
+    let name = secret.name_any();
+    if let Some(owner) = secret
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
+    {
+        return vec![ObjectRef::new(&owner.name).within(&namespace)];
+    }
+    es_store
+        .state()
+        .iter()
+        .filter(|es| es.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|es| es.spec.target.secret_name(&es.name_any()) == name)
+        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .collect()
+}

@@ -1,0 +1,561 @@
+//! From a `secretStoreRef` to a provider client: find the store (from the
+//! watch cache, no API call), check that the namespace may use it, read the
+//! credentials it points at, and ask the session cache for its client.
+//!
+//! The resolved configuration is reused for [`Config::store_config_ttl`]
+//! while the store object is unchanged, so a steady state costs no API
+//! calls per reconcile; the session cache keeps the client (and its Vault
+//! token or AWS credentials) for as long as the configuration's fingerprint
+//! is the same.
+//!
+//! [`Config::store_config_ttl`]: crate::Config::store_config_ttl
+
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use coffer_api::external::{
+    AwsProvider, AwsService, CaProviderType, ClusterSecretStoreCondition, ProviderKind,
+    SecretKeySelector, SecretStoreRef, StoreKind, VaultKvVersion, VaultProvider,
+};
+use coffer_api::{ClusterSecretStore, SecretStore, SecretStoreSpec};
+use coffer_providers::aws::{AwsAuth, AwsConfig};
+use coffer_providers::vault::{KvVersion, VaultAuth, VaultConfig};
+use coffer_providers::{Client, StaticToken, StoreConfig, TokenSource};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::Api;
+use kube::runtime::reflector::ObjectRef;
+use regex::Regex;
+use secrecy::SecretString;
+
+use crate::context::{Context, Resolved};
+use crate::error::{Error, Result};
+use crate::token::ServiceAccountToken;
+
+/// A store ready for reads.
+#[derive(Debug, Clone)]
+pub struct ResolvedStore {
+    /// How messages name it: `SecretStore ns/name` or `ClusterSecretStore name`.
+    pub label: String,
+    /// Its provider client.
+    pub client: Arc<Client>,
+}
+
+/// A store object of either kind.
+enum StoreObject {
+    Namespaced(Arc<SecretStore>),
+    Cluster(Arc<ClusterSecretStore>),
+}
+
+impl StoreObject {
+    fn spec(&self) -> &SecretStoreSpec {
+        match self {
+            StoreObject::Namespaced(s) => &s.spec,
+            StoreObject::Cluster(s) => &s.spec,
+        }
+    }
+
+    fn resource_version(&self) -> String {
+        let meta = match self {
+            StoreObject::Namespaced(s) => &s.metadata,
+            StoreObject::Cluster(s) => &s.metadata,
+        };
+        meta.resource_version.clone().unwrap_or_default()
+    }
+}
+
+/// The store `r` names, for an ExternalSecret in `namespace`; `Ok(None)`
+/// when the store belongs to another controller class (the ExternalSecret
+/// is then left alone, as ESO does).
+pub async fn resolve(
+    ctx: &Context,
+    namespace: &str,
+    r: &SecretStoreRef,
+) -> Result<Option<ResolvedStore>> {
+    let (object, label) = match r.kind() {
+        StoreKind::SecretStore => {
+            let key = ObjectRef::new(r.name()).within(namespace);
+            let store = ctx.stores.iter().find_map(|s| s.get(&key)).ok_or_else(|| {
+                Error::StoreNotFound {
+                    kind: "SecretStore",
+                    name: r.name().to_owned(),
+                }
+            })?;
+            (
+                StoreObject::Namespaced(store),
+                format!("SecretStore {namespace}/{}", r.name()),
+            )
+        }
+        StoreKind::ClusterSecretStore => {
+            let store = ctx
+                .cluster_stores
+                .get(&ObjectRef::new(r.name()))
+                .ok_or_else(|| Error::StoreNotFound {
+                    kind: "ClusterSecretStore",
+                    name: r.name().to_owned(),
+                })?;
+            if !namespace_allowed(ctx, &store.spec.conditions, namespace).await? {
+                return Err(Error::StoreNotAllowed {
+                    store: r.name().to_owned(),
+                    namespace: namespace.to_owned(),
+                });
+            }
+            (
+                StoreObject::Cluster(store),
+                format!("ClusterSecretStore {}", r.name()),
+            )
+        }
+    };
+    let class = object.spec().controller.as_deref().unwrap_or_default();
+    if !class.is_empty() && class != ctx.config.controller_class {
+        return Ok(None);
+    }
+    let config = store_config(ctx, &object, &label, namespace).await?;
+    let client = ctx
+        .sessions
+        .client(&label, &config)
+        .await
+        .map_err(|e| Error::StoreConfig {
+            store: label.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(ResolvedStore { label, client }))
+}
+
+/// The store's configuration, from the cache while fresh.
+async fn store_config(
+    ctx: &Context,
+    object: &StoreObject,
+    label: &str,
+    namespace: &str,
+) -> Result<StoreConfig> {
+    let version = object.resource_version();
+    // A ClusterSecretStore's credentials can depend on the ExternalSecret's
+    // namespace (a secretRef without a namespace), so they are cached per
+    // namespace.
+    let cache_key = format!("{label}@{namespace}");
+    {
+        let cache = ctx.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = cache.get(&cache_key)
+            && r.resource_version == version
+            && r.at.elapsed() < ctx.config.store_config_ttl
+        {
+            return Ok(r.config.clone());
+        }
+    }
+    let credentials_namespace = match object {
+        StoreObject::Namespaced(_) => Some(namespace),
+        StoreObject::Cluster(_) => None,
+    };
+    let config = build_config(ctx, object.spec(), label, credentials_namespace, namespace).await?;
+    ctx.resolved
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(
+            cache_key,
+            Resolved {
+                resource_version: version,
+                at: Instant::now(),
+                config: config.clone(),
+            },
+        );
+    Ok(config)
+}
+
+/// Builds the provider configuration. `own_namespace` is the store's
+/// namespace for a SecretStore (references may not leave it) and `None` for
+/// a ClusterSecretStore (references name their namespace, defaulting to the
+/// ExternalSecret's, `es_namespace`).
+pub(crate) async fn build_config(
+    ctx: &Context,
+    spec: &SecretStoreSpec,
+    label: &str,
+    own_namespace: Option<&str>,
+    es_namespace: &str,
+) -> Result<StoreConfig> {
+    let refs = Refs {
+        ctx,
+        label,
+        own_namespace,
+        es_namespace,
+    };
+    match spec.provider.kind() {
+        ProviderKind::Aws(aws) => aws_config(&refs, aws).await.map(StoreConfig::Aws),
+        ProviderKind::Vault(vault) => vault_config(&refs, vault).await.map(StoreConfig::Vault),
+        ProviderKind::Unsupported(name) => Err(refs.config_error(format!(
+            "provider {name:?} is not supported by Coffer (supported: aws, vault)"
+        ))),
+        ProviderKind::None => Err(refs.config_error("no provider is configured".to_owned())),
+        ProviderKind::Many => Err(refs.config_error(format!(
+            "exactly one provider must be configured, found {:?}",
+            spec.provider.names()
+        ))),
+    }
+}
+
+/// Resolves references from a store to Secrets, ConfigMaps and
+/// ServiceAccounts.
+struct Refs<'a> {
+    ctx: &'a Context,
+    label: &'a str,
+    own_namespace: Option<&'a str>,
+    es_namespace: &'a str,
+}
+
+impl Refs<'_> {
+    fn config_error(&self, reason: String) -> Error {
+        Error::StoreConfig {
+            store: self.label.to_owned(),
+            reason,
+        }
+    }
+
+    fn namespace_of(&self, given: Option<&str>) -> String {
+        match self.own_namespace {
+            // NB: ESO ignores the namespace of a namespaced store's
+            // references, so one store cannot reach into another namespace.
+            Some(ns) => ns.to_owned(),
+            None => given.unwrap_or(self.es_namespace).to_owned(),
+        }
+    }
+
+    /// The value at `sel` (with `default_key` when the selector has none).
+    async fn secret_value(
+        &self,
+        field: &str,
+        sel: &SecretKeySelector,
+        default_key: Option<&str>,
+    ) -> Result<SecretString> {
+        let key = match (sel.key.as_deref(), default_key) {
+            (Some(k), _) | (None, Some(k)) => k,
+            (None, None) => return Err(self.config_error(format!("{field}: key is required"))),
+        };
+        if sel.name().is_empty() {
+            return Err(self.config_error(format!("{field}: name is required")));
+        }
+        let namespace = self.namespace_of(sel.namespace.as_deref());
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &namespace);
+        let secret = api.get_opt(sel.name()).await.map_err(|e| Error::Kube {
+            action: format!(
+                "{}: read {field} Secret {namespace}/{}",
+                self.label,
+                sel.name()
+            ),
+            source: e,
+        })?;
+        let secret = secret.ok_or_else(|| {
+            self.config_error(format!(
+                "{field}: Secret {namespace}/{} not found",
+                sel.name()
+            ))
+        })?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|s| s.clone().into_bytes())
+            })
+            .ok_or_else(|| {
+                self.config_error(format!(
+                    "{field}: Secret {namespace}/{} has no key {key:?}",
+                    sel.name()
+                ))
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            self.config_error(format!(
+                "{field}: Secret {namespace}/{} key {key:?} is not UTF-8",
+                sel.name()
+            ))
+        })?;
+        Ok(SecretString::from(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        ))
+    }
+
+    fn service_account(
+        &self,
+        sa: &coffer_api::external::ServiceAccountSelector,
+    ) -> Arc<ServiceAccountToken> {
+        let namespace = self.namespace_of(sa.namespace.as_deref());
+        Arc::new(ServiceAccountToken::new(
+            self.ctx.client.clone(),
+            &namespace,
+            &sa.name,
+            sa.audiences.clone(),
+        ))
+    }
+}
+
+async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<AwsConfig> {
+    if aws.service != AwsService::SecretsManager {
+        return Err(refs.config_error(format!(
+            "AWS service {:?} is not supported by Coffer (supported: SecretsManager)",
+            aws.service
+        )));
+    }
+    let auth = if let Some(secret_ref) = &aws.auth.secret_ref {
+        let session_token = match &secret_ref.session_token {
+            Some(sel) => Some(
+                refs.secret_value("auth.secretRef.sessionTokenSecretRef", sel, None)
+                    .await?,
+            ),
+            None => None,
+        };
+        AwsAuth::Static {
+            access_key_id: refs
+                .secret_value(
+                    "auth.secretRef.accessKeyIDSecretRef",
+                    &secret_ref.access_key_id,
+                    None,
+                )
+                .await?,
+            secret_access_key: refs
+                .secret_value(
+                    "auth.secretRef.secretAccessKeySecretRef",
+                    &secret_ref.secret_access_key,
+                    None,
+                )
+                .await?,
+            session_token,
+        }
+    } else if let Some(sa) = aws
+        .auth
+        .jwt
+        .as_ref()
+        .and_then(|j| j.service_account_ref.as_ref())
+    {
+        if aws.role.is_none() {
+            return Err(refs.config_error(
+                "auth.jwt needs role: the role to assume with the service account's token"
+                    .to_owned(),
+            ));
+        }
+        let mut sa = sa.clone();
+        if sa.audiences.is_empty() {
+            // EKS IRSA's audience, as ESO requests.
+            sa.audiences.push("sts.amazonaws.com".to_owned());
+        }
+        let token = refs.service_account(&sa);
+        AwsAuth::WebIdentity {
+            identity: token.identity(),
+            token,
+            // NB: ESO reads the role from the service account's IRSA
+            // annotation; Coffer assumes `role` with the token directly.
+            role: None,
+        }
+    } else {
+        AwsAuth::DefaultChain
+    };
+    Ok(AwsConfig {
+        region: aws.region.clone(),
+        auth,
+        role: aws.role.clone(),
+        additional_roles: aws.additional_roles.clone(),
+        external_id: aws.external_id.clone(),
+        prefix: aws.prefix.clone(),
+        endpoint: None,
+        sts_endpoint: None,
+    })
+}
+
+async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Result<VaultConfig> {
+    let auth_spec = vault
+        .auth
+        .as_ref()
+        .ok_or_else(|| refs.config_error("vault: auth is required".to_owned()))?;
+    if let Some(method) = auth_spec.unsupported_method() {
+        return Err(refs.config_error(format!(
+            "vault auth method {method:?} is not supported by Coffer (supported: tokenSecretRef, appRole, kubernetes, jwt)"
+        )));
+    }
+    let auth = if let Some(sel) = &auth_spec.token_secret_ref {
+        VaultAuth::Token(refs.secret_value("auth.tokenSecretRef", sel, None).await?)
+    } else if let Some(approle) = &auth_spec.app_role {
+        let role_id = match (&approle.role_id, &approle.role_ref) {
+            (Some(id), _) => id.clone(),
+            (None, Some(sel)) => secrecy::ExposeSecret::expose_secret(
+                &refs.secret_value("auth.appRole.roleRef", sel, None).await?,
+            )
+            .to_owned(),
+            (None, None) => {
+                return Err(
+                    refs.config_error("auth.appRole: roleId or roleRef is required".to_owned())
+                );
+            }
+        };
+        VaultAuth::AppRole {
+            path: approle.path.clone(),
+            role_id,
+            secret_id: refs
+                .secret_value("auth.appRole.secretRef", &approle.secret_ref, None)
+                .await?,
+        }
+    } else if let Some(k8s) = &auth_spec.kubernetes {
+        let (token, identity): (Arc<dyn TokenSource>, String) = match (
+            &k8s.service_account_ref,
+            &k8s.secret_ref,
+        ) {
+            (Some(sa), _) => {
+                let t = refs.service_account(sa);
+                let id = t.identity();
+                (t, id)
+            }
+            (None, Some(sel)) => {
+                let jwt = refs
+                    .secret_value("auth.kubernetes.secretRef", sel, Some("token"))
+                    .await?;
+                (
+                    Arc::new(StaticToken(jwt)),
+                    format!("secretRef {}", sel.name()),
+                )
+            }
+            (None, None) => {
+                return Err(refs.config_error(
+                    "auth.kubernetes: serviceAccountRef or secretRef is required (Coffer does not use its own service account)"
+                        .to_owned(),
+                ));
+            }
+        };
+        VaultAuth::Kubernetes {
+            mount_path: k8s.mount_path.clone(),
+            role: k8s.role.clone(),
+            token,
+            identity,
+        }
+    } else if let Some(jwt) = &auth_spec.jwt {
+        let (token, identity): (Arc<dyn TokenSource>, String) =
+            match (&jwt.secret_ref, &jwt.kubernetes_service_account_token) {
+                (Some(sel), _) => {
+                    let value = refs.secret_value("auth.jwt.secretRef", sel, None).await?;
+                    (
+                        Arc::new(StaticToken(value)),
+                        format!("secretRef {}", sel.name()),
+                    )
+                }
+                (None, Some(sat)) => {
+                    let mut sa = sat.service_account_ref.clone();
+                    if let Some(aud) = &sat.audiences {
+                        sa.audiences = aud.clone();
+                    }
+                    let t = refs.service_account(&sa);
+                    let id = t.identity();
+                    (t, id)
+                }
+                (None, None) => {
+                    return Err(refs.config_error(
+                        "auth.jwt: secretRef or kubernetesServiceAccountToken is required"
+                            .to_owned(),
+                    ));
+                }
+            };
+        VaultAuth::Jwt {
+            path: jwt.path.clone(),
+            role: jwt.role.clone().unwrap_or_default(),
+            token,
+            identity,
+        }
+    } else {
+        return Err(refs.config_error("vault: no auth method is configured".to_owned()));
+    };
+    let ca_bundle = match (&vault.ca_bundle, &vault.ca_provider) {
+        (Some(bundle), _) => Some(bundle.0.clone()),
+        (None, Some(provider)) => Some(ca_from_provider(refs, provider).await?),
+        (None, None) => None,
+    };
+    Ok(VaultConfig {
+        server: vault.server.clone(),
+        path: vault.path.clone(),
+        version: match vault.version() {
+            VaultKvVersion::V1 => KvVersion::V1,
+            VaultKvVersion::V2 => KvVersion::V2,
+        },
+        namespace: vault
+            .namespace
+            .clone()
+            .or_else(|| auth_spec.namespace.clone()),
+        ca_bundle,
+        auth,
+    })
+}
+
+async fn ca_from_provider(
+    refs: &Refs<'_>,
+    provider: &coffer_api::external::CaProvider,
+) -> Result<Vec<u8>> {
+    let namespace = refs.namespace_of(provider.namespace.as_deref());
+    let key = provider.key.as_deref().unwrap_or("ca.crt");
+    let missing = || {
+        refs.config_error(format!(
+            "caProvider: {:?} {namespace}/{} has no key {key:?}",
+            provider.type_, provider.name
+        ))
+    };
+    let kube_error = |e| Error::Kube {
+        action: format!(
+            "{}: read caProvider {namespace}/{}",
+            refs.label, provider.name
+        ),
+        source: e,
+    };
+    match provider.type_ {
+        CaProviderType::Secret => {
+            let api: Api<Secret> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+            let s = api.get(&provider.name).await.map_err(kube_error)?;
+            s.data
+                .and_then(|d| d.get(key).map(|b| b.0.clone()))
+                .ok_or_else(missing)
+        }
+        CaProviderType::ConfigMap => {
+            let api: Api<ConfigMap> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+            let c = api.get(&provider.name).await.map_err(kube_error)?;
+            c.data
+                .and_then(|d| d.get(key).map(|s| s.clone().into_bytes()))
+                .ok_or_else(missing)
+        }
+    }
+}
+
+/// Whether a ClusterSecretStore's `conditions` let `namespace` use it: no
+/// conditions allow every namespace; otherwise any one condition must match
+/// (by name, unanchored regexp as Go's `MatchString`, or label selector).
+async fn namespace_allowed(
+    ctx: &Context,
+    conditions: &[ClusterSecretStoreCondition],
+    namespace: &str,
+) -> Result<bool> {
+    if conditions.is_empty() {
+        return Ok(true);
+    }
+    let mut labels = None;
+    for condition in conditions {
+        if condition.namespaces.iter().any(|n| n == namespace) {
+            return Ok(true);
+        }
+        if condition
+            .namespace_regexes
+            .iter()
+            .any(|re| Regex::new(re).is_ok_and(|re| re.is_match(namespace)))
+        {
+            return Ok(true);
+        }
+        if let Some(selector) = &condition.namespace_selector {
+            if labels.is_none() {
+                let api: Api<Namespace> = Api::all(ctx.client.clone());
+                let ns = api.get(namespace).await.map_err(|e| Error::Kube {
+                    action: format!("read namespace {namespace}"),
+                    source: e,
+                })?;
+                labels = Some(ns.metadata.labels.unwrap_or_default());
+            }
+            if crate::selector::matches(selector, labels.as_ref().unwrap_or(&Default::default())) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,184 @@
+//! AWS Secrets Manager (moto) through SecretStores and ExternalSecrets.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn aws_values_are_synced_and_follow_upstream_changes_within_the_refresh_interval() {
+    let world = World::new("aws-sync").await;
+    let key = remote(&world, "db");
+    aws_put(&key, r#"{"user":"app","password":"first","port":5432}"#).await;
+    aws_store(&world, "aws").await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: db
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 2s
+  secretStoreRef:
+    name: aws
+    kind: SecretStore
+  target:
+    name: db-credentials
+  data:
+  - secretKey: username
+    remoteRef:
+      key: {key}
+      property: user
+  - secretKey: password
+    remoteRef:
+      key: {key}
+      property: password
+  - secretKey: port
+    remoteRef:
+      key: {key}
+      property: port
+"#
+        ))
+        .await;
+    let secret = world
+        .wait_secret("db-credentials", "the synced Secret", |s| {
+            value(s, "password").as_deref() == Some("first")
+        })
+        .await;
+    assert_eq!(value(&secret, "username").as_deref(), Some("app"));
+    assert_eq!(value(&secret, "port").as_deref(), Some("5432"));
+    let labels = secret.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("reconcile.external-secrets.io/managed")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(labels.contains_key("reconcile.external-secrets.io/created-by"));
+    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations["reconcile.external-secrets.io/data-hash"].len(),
+        56
+    );
+    let owner = &secret
+        .metadata
+        .owner_references
+        .as_ref()
+        .expect("owner reference")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("ExternalSecret", "db", Some(true))
+    );
+    let ready = world
+        .wait_ready("db", "Ready=True", |c| c.status == "True")
+        .await;
+    assert_eq!(ready.reason.as_deref(), Some("SecretSynced"));
+    let es = world.external_secrets().get("db").await.unwrap();
+    let status = es.status.unwrap();
+    assert!(status.refresh_time.is_some());
+    assert!(status.synced_resource_version.unwrap().starts_with("1-"));
+    assert_eq!(status.binding.unwrap().name, "db-credentials");
+
+    aws_put(&key, r#"{"user":"app","password":"second","port":5432}"#).await;
+    world
+        .wait_secret(
+            "db-credentials",
+            "the new value after one refresh interval",
+            |s| value(s, "password").as_deref() == Some("second"),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn aws_data_from_extract_and_find_with_rewrite() {
+    let world = World::new("aws-extract").await;
+    let base = remote(&world, "app");
+    aws_put(
+        &format!("{base}/config"),
+        r#"{"host":"db.local","opts":{"tls":true}}"#,
+    )
+    .await;
+    aws_put(&format!("{base}/token-a"), "alpha").await;
+    aws_put(&format!("{base}/token-b"), "beta").await;
+    aws_store(&world, "aws").await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: app
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: aws
+  target:
+    name: app
+  dataFrom:
+  - extract:
+      key: {base}/config
+  - find:
+      name:
+        regexp: "^{base}/token-"
+    rewrite:
+    - regexp:
+        source: ".*/token-(.*)"
+        target: "token_$1"
+"#
+        ))
+        .await;
+    let secret = world
+        .wait_secret("app", "extract and find results", |s| keys(s).len() == 4)
+        .await;
+    assert_eq!(value(&secret, "host").as_deref(), Some("db.local"));
+    assert_eq!(value(&secret, "opts").as_deref(), Some(r#"{"tls":true}"#));
+    assert_eq!(value(&secret, "token_a").as_deref(), Some("alpha"));
+    assert_eq!(value(&secret, "token_b").as_deref(), Some("beta"));
+}
+
+#[tokio::test]
+async fn many_external_secrets_over_one_key_share_provider_reads() {
+    let world = World::new("aws-coalesce").await;
+    let key = remote(&world, "shared");
+    aws_put(&key, r#"{"v":"1"}"#).await;
+    aws_store(&world, "aws").await;
+    for n in 0..10 {
+        world
+            .apply(&format!(
+                r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: es-{n}
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: aws
+  data:
+  - secretKey: v
+    remoteRef:
+      key: {key}
+      property: v
+"#
+            ))
+            .await;
+    }
+    for n in 0..10 {
+        world
+            .wait_secret(&format!("es-{n}"), "each Secret", |s| {
+                value(s, "v").as_deref() == Some("1")
+            })
+            .await;
+    }
+    let reads = world
+        .metrics
+        .provider_calls("AWS/SecretsManager", "GetSecretValue", "success")
+        + world
+            .metrics
+            .provider_calls("AWS/SecretsManager", "BatchGetSecretValue", "success");
+    assert!(
+        reads <= 2,
+        "10 ExternalSecrets over one key made {reads} reads"
+    );
+}

@@ -1,0 +1,396 @@
+//! Helpers: a namespace with a controller watching it, manifests applied
+//! from YAML (so the API server judges ESO's documents, not our
+//! serializer), provider seeding, and polling with a deadline.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_api::ExternalSecret;
+use coffer_api::external::ExternalSecretCondition;
+use coffer_external::{Config, Metrics};
+use coffer_testenv::{TestEnv, TestNamespace};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use kube::{Api, ResourceExt};
+use tokio::sync::oneshot;
+
+pub const TIMEOUT: Duration = Duration::from_secs(45);
+
+/// A test's namespace and the controller watching it.
+pub struct World {
+    pub env: &'static TestEnv,
+    pub client: kube::Client,
+    pub ns: TestNamespace,
+    pub metrics: Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl World {
+    /// A namespace and a running controller.
+    pub async fn new(test: &str) -> World {
+        let mut world = World::without_controller(test).await;
+        world.start().await;
+        world
+    }
+
+    /// A namespace only; call [`World::start`] later.
+    pub async fn without_controller(test: &str) -> World {
+        let env = TestEnv::shared().await;
+        World {
+            env,
+            client: env.client().await,
+            ns: env.namespace(test).await,
+            metrics: Arc::new(Metrics::default()),
+            stop: None,
+            task: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.ns.name()
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            namespaces: vec![self.ns.name().to_owned()],
+            cluster_external_secrets: false,
+            ..Config::default()
+        }
+    }
+
+    /// Starts a controller (with fresh metrics) on a client of its own.
+    pub async fn start(&mut self) {
+        self.start_with(self.config()).await;
+    }
+
+    pub async fn start_with(&mut self, config: Config) {
+        self.metrics = Arc::new(Metrics::default());
+        let (tx, rx) = oneshot::channel::<()>();
+        let client = self.env.client().await;
+        let metrics = self.metrics.clone();
+        self.task = Some(tokio::spawn(coffer_external::run(
+            client,
+            config,
+            metrics,
+            async move {
+                let _ = rx.await;
+            },
+        )));
+        self.stop = Some(tx);
+    }
+
+    /// Stops the controller and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        }
+    }
+
+    /// Applies a YAML manifest (any kind) into the test namespace with
+    /// server-side apply, `NAMESPACE` replaced by the namespace's name.
+    pub async fn apply(&self, yaml: &str) {
+        let yaml = yaml.replace("NAMESPACE", self.name());
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&yaml).expect("test manifest is YAML");
+        let api_version = value["apiVersion"].as_str().expect("apiVersion").to_owned();
+        let kind = value["kind"].as_str().expect("kind").to_owned();
+        let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+        let gvk = GroupVersionKind::gvk(group, version, &kind);
+        let plural = match kind.as_str() {
+            "SecretStore" => "secretstores".to_owned(),
+            "ClusterSecretStore" => "clustersecretstores".to_owned(),
+            "ExternalSecret" => "externalsecrets".to_owned(),
+            "ClusterExternalSecret" => "clusterexternalsecrets".to_owned(),
+            other => format!("{}s", other.to_lowercase()),
+        };
+        let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+        let cluster_scoped = matches!(
+            kind.as_str(),
+            "ClusterSecretStore" | "ClusterExternalSecret" | "Namespace"
+        );
+        let api: Api<DynamicObject> = if cluster_scoped {
+            Api::all_with(self.client.clone(), &resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), self.name(), &resource)
+        };
+        let obj: DynamicObject = serde_json::from_value(value).expect("object");
+        api.patch(
+            &name,
+            &PatchParams::apply("coffer-test").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+    }
+
+    /// Creates or replaces an Opaque Secret in the namespace.
+    pub async fn put_secret(&self, name: &str, data: &[(&str, &str)]) {
+        let data: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": { "name": name, "namespace": self.name() },
+            "stringData": data,
+        });
+        self.secrets()
+            .patch(
+                name,
+                &PatchParams::apply("coffer-test").force(),
+                &Patch::Apply(secret),
+            )
+            .await
+            .expect("secret applied");
+    }
+
+    /// Sets an annotation on an ExternalSecret (as `kubectl annotate`).
+    pub async fn annotate_es(&self, name: &str, key: &str, value: &str) {
+        let patch = serde_json::json!({ "metadata": { "annotations": { key: value } } });
+        self.external_secrets()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("annotated");
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), self.name())
+    }
+
+    pub fn external_secrets(&self) -> Api<ExternalSecret> {
+        Api::namespaced(self.client.clone(), self.name())
+    }
+
+    /// Waits until Secret `name` exists and `pred` holds for it.
+    pub async fn wait_secret(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&Secret) -> bool,
+    ) -> Secret {
+        let api = self.secrets();
+        eventually(what, || async {
+            api.get_opt(name).await.ok().flatten().filter(|s| pred(s))
+        })
+        .await
+    }
+
+    /// Waits until the ExternalSecret's Ready condition satisfies `pred`.
+    pub async fn wait_ready(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&ExternalSecretCondition) -> bool,
+    ) -> ExternalSecretCondition {
+        let api = self.external_secrets();
+        eventually(what, || async {
+            let es = api.get_opt(name).await.ok().flatten()?;
+            es.status?
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Ready")
+                .filter(|c| pred(c))
+        })
+        .await
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Polls `probe` until it yields a value or [`TIMEOUT`] passes.
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The value of `key` in a Secret, as text.
+pub fn value(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()?
+        .get(key)
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+}
+
+/// The Secret's data keys.
+pub fn keys(secret: &Secret) -> Vec<String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// An AWS SDK client on moto (endpoint and credentials from the
+/// environment `TestEnv` exported).
+pub async fn aws_client() -> aws_sdk_secretsmanager::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// Creates or overwrites a secret string in moto.
+pub async fn aws_put(name: &str, value: &str) {
+    let client = aws_client().await;
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await;
+    if created.is_err() {
+        client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("moto put_secret_value");
+    }
+}
+
+/// Deletes a secret from moto at once.
+pub async fn aws_delete(name: &str) {
+    aws_client()
+        .await
+        .delete_secret()
+        .secret_id(name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("moto delete_secret");
+}
+
+/// Writes KV v2 data at `secret/<path>` in OpenBao.
+pub async fn vault_put(env: &TestEnv, path: &str, data: serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/secret/data/{path}", env.vault.addr))
+        .header("X-Vault-Token", &env.vault.token)
+        .json(&serde_json::json!({ "data": data }))
+        .send()
+        .await
+        .expect("openbao reachable");
+    assert!(
+        response.status().is_success(),
+        "openbao write: {}",
+        response.status()
+    );
+}
+
+/// Deletes all versions of `secret/<path>` in OpenBao.
+pub async fn vault_delete(env: &TestEnv, path: &str) {
+    let response = reqwest::Client::new()
+        .delete(format!("{}/v1/secret/metadata/{path}", env.vault.addr))
+        .header("X-Vault-Token", &env.vault.token)
+        .send()
+        .await
+        .expect("openbao reachable");
+    assert!(
+        response.status().is_success(),
+        "openbao delete: {}",
+        response.status()
+    );
+}
+
+/// A SecretStore named `name` for AWS (static keys from Secret `aws-creds`).
+pub async fn aws_store(world: &World, name: &str) {
+    world
+        .put_secret(
+            "aws-creds",
+            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        )
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {name}
+  namespace: NAMESPACE
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {region}
+      auth:
+        secretRef:
+          accessKeyIDSecretRef:
+            name: aws-creds
+            key: access-key
+          secretAccessKeySecretRef:
+            name: aws-creds
+            key: secret-access-key
+"#,
+            region = world.env.aws.region
+        ))
+        .await;
+}
+
+/// A SecretStore named `name` for OpenBao KV v2 at `secret`, token auth.
+pub async fn vault_store(world: &World, name: &str, server: &str, token: &str) {
+    world.put_secret("vault-token", &[("token", token)]).await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {name}
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: secret
+      version: v2
+      auth:
+        tokenSecretRef:
+          name: vault-token
+          key: token
+"#
+        ))
+        .await;
+}
+
+/// A unique remote key for this test.
+pub fn remote(world: &World, key: &str) -> String {
+    format!("{}/{key}", world.name())
+}
+
+/// ResourceExt helper.
+pub fn rv(secret: &Secret) -> String {
+    secret.resource_version().unwrap_or_default()
+}
