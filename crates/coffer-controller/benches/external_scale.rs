@@ -146,7 +146,12 @@ fn audit_counts(path: &std::path::Path) -> BTreeMap<String, u64> {
 fn diff(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
     after
         .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.saturating_sub(before.get(k).copied().unwrap_or(0)),
+            )
+        })
         .filter(|(_, v)| *v > 0)
         .collect()
 }
@@ -160,6 +165,21 @@ async fn metric(client: &reqwest::Client, addr: SocketAddr, name: &str) -> f64 {
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// `externalsecret_provider_api_calls_count` series, by their labels.
+async fn provider_calls(client: &reqwest::Client, addr: SocketAddr) -> BTreeMap<String, u64> {
+    let text = match client.get(format!("http://{addr}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return BTreeMap::new(),
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("externalsecret_provider_api_calls_count{"))
+        .filter_map(|l| {
+            let (labels, value) = l.split_once("} ")?;
+            Some((labels.to_owned(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
@@ -194,23 +214,20 @@ async fn main() -> anyhow::Result<()> {
     // Providers: a counting proxy in front of moto, OpenBao's audit log.
     let counts: Counts = Arc::default();
     let proxy = counting_proxy(env.aws.endpoint.clone(), counts.clone()).await?;
-    let audit = env.dir().join("openbao-audit.log");
-    let enable = http
-        .post(format!("{}/v1/sys/audit/bench", env.vault.addr))
-        .header("X-Vault-Token", &env.vault.token)
-        .json(&serde_json::json!({"type": "file", "options": {"file_path": audit}}))
-        .send()
-        .await?;
-    if !enable.status().is_success() {
-        bail!("enabling the OpenBao audit log: {}", enable.status());
-    }
+    let audit = env.vault.audit_log.clone();
     let aws_keys = m / 2;
     let vault_keys = m - aws_keys;
     let sdk = {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        aws_sdk_secretsmanager::Client::new(&config)
+        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "bench",
+        );
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&env.aws.endpoint)
+            .region(aws_config::Region::new(env.aws.region.clone()))
+            .credentials_provider(credentials)
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
     };
     for k in 0..aws_keys {
         sdk.create_secret()
@@ -293,6 +310,8 @@ async fn main() -> anyhow::Result<()> {
 
     let metrics_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
     let listen_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    // The bench's own writes to OpenBao are in the audit log too.
+    let setup_vault = audit_counts(&audit);
     let started = Instant::now();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
         .env("KUBECONFIG", env.kubeconfig())
@@ -336,22 +355,28 @@ async fn main() -> anyhow::Result<()> {
     }
     let converged = started.elapsed();
     let first_aws = counts.lock().unwrap().clone();
-    let first_vault = audit_counts(&audit);
+    let first_vault = diff(&audit_counts(&audit), &setup_vault);
     let first_kube = metric(&http, metrics_addr, "coffer_kube_requests_total").await;
     println!("first sync of all {n}: {:.2} s", converged.as_secs_f64());
     println!("  moto calls: {first_aws:?}");
     println!("  OpenBao calls: {first_vault:?}");
     println!("  API requests by the controller: {first_kube}");
+    let first_calls = provider_calls(&http, metrics_addr).await;
+    println!("  provider calls (controller metric): {first_calls:?}");
 
     // One further refresh cycle (plus the restart jitter margin).
     tokio::time::sleep(REFRESH + Duration::from_secs(10)).await;
     let cycle_aws = diff(&counts.lock().unwrap().clone(), &first_aws);
-    let cycle_vault = diff(&audit_counts(&audit), &first_vault);
+    let cycle_vault = diff(&diff(&audit_counts(&audit), &setup_vault), &first_vault);
     let cycle_kube = metric(&http, metrics_addr, "coffer_kube_requests_total").await - first_kube;
     println!("one refresh cycle ({}s):", REFRESH.as_secs() + 10);
     println!("  moto calls: {cycle_aws:?}");
     println!("  OpenBao calls: {cycle_vault:?}");
     println!("  API requests by the controller: {cycle_kube}");
+    println!(
+        "  provider calls (controller metric): {:?}",
+        diff(&provider_calls(&http, metrics_addr).await, &first_calls)
+    );
     println!("controller peak RSS: {} MiB", vm_hwm_kib(pid) / 1024);
     let _ = child.kill().await;
     Ok(())

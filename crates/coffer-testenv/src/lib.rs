@@ -167,6 +167,19 @@ impl TestEnv {
         &self.logs
     }
 
+    /// Starts `program` as a child of this environment: its output goes to
+    /// `<name>.log` in [`TestEnv::dir`] and it is killed when this process
+    /// exits, like the environment's own servers.
+    pub fn spawn(
+        &self,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<ProcessLog, Error> {
+        process::spawn(name, program, args, env, &self.dir)
+    }
+
     fn export_aws_env(&self) {
         let vars = [
             (

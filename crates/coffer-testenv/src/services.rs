@@ -1,7 +1,7 @@
 //! OpenBao (our Vault) in dev mode and moto (our AWS Secrets Manager) in
 //! server mode, each on a free loopback port.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::control_plane::free_port;
@@ -21,6 +21,9 @@ pub struct Vault {
     pub addr: String,
     /// Root token.
     pub token: String,
+    /// OpenBao's file audit log: one JSON line per request and response,
+    /// for counting provider calls in benchmarks.
+    pub audit_log: PathBuf,
     /// The server's log.
     pub log: ProcessLog,
 }
@@ -37,6 +40,9 @@ pub struct Aws {
 }
 
 /// Starts `bao server -dev` and waits until it is unsealed and active.
+///
+/// The file audit device is declared in a config file: OpenBao 2.x refuses
+/// audit devices created through the API.
 pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
     let addr = format!("127.0.0.1:{}", free_port()?);
     let home = dir.join("bao-home");
@@ -44,11 +50,21 @@ pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
         what: home.clone(),
         source,
     })?;
+    let audit_log = dir.join("bao-audit.log");
+    let config = dir.join("bao.json");
+    let audit = serde_json::json!({
+        "audit": [{"file": {"coffer": {"options": {"file_path": audit_log}}}}]
+    });
+    std::fs::write(&config, audit.to_string()).map_err(|source| Error::Io {
+        what: config.clone(),
+        source,
+    })?;
     let args = [
         "server".into(),
         "-dev".into(),
         format!("-dev-root-token-id={VAULT_ROOT_TOKEN}"),
         format!("-dev-listen-address={addr}"),
+        format!("-config={}", config.display()),
     ];
     // HOME keeps the dev server's token helper file out of the user's home.
     let env = [
@@ -68,6 +84,7 @@ pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
     Ok(Vault {
         addr,
         token: VAULT_ROOT_TOKEN.to_string(),
+        audit_log,
         log,
     })
 }

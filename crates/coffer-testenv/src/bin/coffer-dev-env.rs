@@ -1,24 +1,38 @@
 //! Brings up the local development environment (a real Kubernetes control
 //! plane with Coffer's CRDs, OpenBao and moto), prints how to reach each,
 //! and keeps it running until Ctrl-C. Everything is removed on exit.
+//!
+//! With `--controller PATH`, also runs that `coffer-controller` binary
+//! against the environment (both controllers, namespace `coffer-system`),
+//! and `--cli PATH` names the `coffer` binary in the hints it prints; that
+//! is what `tests/dev-env.sh` does.
 
 #![allow(clippy::print_stdout)] // printing the environment is this binary's job
 
-use coffer_testenv::TestEnv;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use coffer_testenv::{TestEnv, free_port};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta, PostParams};
+
+/// The controller's namespace in the development environment.
+const CONTROLLER_NAMESPACE: &str = "coffer-system";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let args = match Args::parse() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}\nusage: coffer-dev-env [--controller PATH] [--cli PATH]");
+            return std::process::ExitCode::from(2);
+        }
+    };
     eprintln!("starting etcd, kube-apiserver, kube-controller-manager, OpenBao and moto...");
     let env = match TestEnv::start().await {
         Ok(env) => env,
         Err(e) => {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            eprintln!("error: {message}");
+            eprintln!("error: {}", chain(&e));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -35,15 +49,26 @@ async fn main() -> std::process::ExitCode {
          \n\
          AWS Secrets Manager (moto):\n\
          \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_REGION={region} \
-         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n\
-         \n\
-         State and logs: {dir}\n\
-         Press Ctrl-C to stop; everything is removed on exit.",
+         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         crds = env.crds.join(", "),
         vault = env.vault.addr,
         token = env.vault.token,
         aws = env.aws.endpoint,
         region = env.aws.region,
+    );
+    if let Some(program) = &args.controller {
+        match start_controller(&env, program, &args.cli).await {
+            Ok(text) => println!("{text}"),
+            Err(message) => {
+                eprintln!("error: {message}");
+                env.print_logs(30);
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    println!(
+        "\nState and logs: {dir}\n\
+         Press Ctrl-C to stop; everything is removed on exit.",
         dir = env.dir().display(),
     );
     if let Err(e) = tokio::signal::ctrl_c().await {
@@ -53,4 +78,122 @@ async fn main() -> std::process::ExitCode {
     // Returning runs the exit handler that stops the children and removes
     // the state directory.
     std::process::ExitCode::SUCCESS
+}
+
+struct Args {
+    controller: Option<PathBuf>,
+    cli: PathBuf,
+}
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut parsed = Args {
+            controller: None,
+            cli: PathBuf::from("coffer"),
+        };
+        let mut args = std::env::args_os().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| format!("{} needs a path", arg.to_string_lossy()))
+            };
+            match arg.to_str() {
+                Some("--controller") => parsed.controller = Some(value()?),
+                Some("--cli") => parsed.cli = value()?,
+                _ => return Err(format!("unexpected argument {arg:?}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Starts the controller, waits until it serves its certificate, and
+/// returns what to print about it.
+async fn start_controller(
+    env: &TestEnv,
+    program: &std::path::Path,
+    cli: &std::path::Path,
+) -> Result<String, String> {
+    let namespaces: Api<Namespace> = Api::all(env.client().await);
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(CONTROLLER_NAMESPACE.to_owned()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .map_err(|e| format!("creating namespace {CONTROLLER_NAMESPACE}: {e}"))?;
+    let port = || free_port().map_err(|e| chain(&e));
+    let (api, metrics) = (
+        format!("127.0.0.1:{}", port()?),
+        format!("127.0.0.1:{}", port()?),
+    );
+    let args = [
+        format!("--namespace={CONTROLLER_NAMESPACE}"),
+        "--leader-elect=false".to_owned(),
+        format!("--listen-addr={api}"),
+        format!("--metrics-addr={metrics}"),
+    ];
+    let kubeconfig = env.kubeconfig().to_string_lossy().into_owned();
+    let vars = [
+        ("KUBECONFIG", kubeconfig.as_str()),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            env.aws.endpoint.as_str(),
+        ),
+        ("AWS_ENDPOINT_URL_STS", env.aws.endpoint.as_str()),
+        ("AWS_REGION", env.aws.region.as_str()),
+    ];
+    let log = env
+        .spawn("coffer-controller", program, &args, &vars)
+        .map_err(|e| chain(&e))?;
+    let cert = format!("http://{api}/v1/cert.pem");
+    let http = reqwest::Client::new();
+    // The first start generates a 4096-bit key, which takes a few seconds.
+    let mut ready = false;
+    for _ in 0..120 {
+        if let Ok(response) = http.get(&cert).send().await
+            && response.status().is_success()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if !ready {
+        return Err(format!(
+            "coffer-controller did not serve {cert} within 60 s; its log:\n{}",
+            log.tail(30)
+        ));
+    }
+    Ok(format!(
+        "\n\
+         coffer-controller (SealedSecrets and ExternalSecrets; namespace {CONTROLLER_NAMESPACE}):\n\
+         \x20 certificate: {cert}\n\
+         \x20 metrics:     http://{metrics}/metrics\n\
+         \x20 log:         {log}\n\
+         \n\
+         Try it: seal a Secret and watch the controller unseal it:\n\
+         \x20 kubectl create secret generic demo --from-literal=password=s3cret --dry-run=client -o yaml \\\n\
+         \x20   | {cli} seal --cert {cert} -n default -o yaml > demo-sealed.yaml\n\
+         \x20 kubectl --kubeconfig {kubeconfig} apply -f demo-sealed.yaml\n\
+         \x20 kubectl --kubeconfig {kubeconfig} get secret demo -o yaml",
+        log = log.path.display(),
+        cli = cli.display(),
+    ))
+}
+
+/// `error: cause: cause`, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }
