@@ -51,11 +51,12 @@ pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
         source,
     })?;
     let audit_log = dir.join("bao-audit.log");
-    let config = dir.join("bao.json");
-    let audit = serde_json::json!({
-        "audit": [{"file": {"coffer": {"options": {"file_path": audit_log}}}}]
-    });
-    std::fs::write(&config, audit.to_string()).map_err(|source| Error::Io {
+    let config = dir.join("bao.hcl");
+    // A JSON string is a valid HCL string.
+    let quoted = serde_json::Value::from(audit_log.to_string_lossy()).to_string();
+    let audit =
+        format!("audit \"file\" \"coffer\" {{\n  options {{\n    file_path = {quoted}\n  }}\n}}\n");
+    std::fs::write(&config, audit).map_err(|source| Error::Io {
         what: config.clone(),
         source,
     })?;
