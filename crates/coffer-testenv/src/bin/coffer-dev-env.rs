@@ -34,8 +34,8 @@ async fn main() -> std::process::ExitCode {
          \x20 export VAULT_ADDR={vault} BAO_ADDR={vault} VAULT_TOKEN={token} BAO_TOKEN={token}\n\
          \n\
          AWS Secrets Manager (moto):\n\
-         \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_REGION={region} \
-         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n\
+         \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_ENDPOINT_URL_STS={aws} \
+         AWS_REGION={region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n\
          \n\
          State and logs: {dir}\n\
          Press Ctrl-C to stop; everything is removed on exit.",
