@@ -73,7 +73,7 @@ const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
     // The ExternalSecret controller (coffer-external): its resources and
     // their status, the ExternalSecrets a ClusterExternalSecret makes,
     // Secrets it writes (server-side apply), CA bundles, namespace labels,
-    // and ServiceAccount tokens for provider auth.
+    // and ServiceAccount tokens (and IRSA annotations) for provider auth.
     (
         "external-secrets.io",
         "externalsecrets",
@@ -128,6 +128,7 @@ const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
     ("", "configmaps", &["get"], Scope::Cluster),
     ("", "namespaces", &["get", "list", "watch"], Scope::Cluster),
     ("", "serviceaccounts/token", &["create"], Scope::Cluster),
+    ("", "serviceaccounts", &["get"], Scope::Cluster),
 ];
 
 fn deploy_dir() -> PathBuf {

@@ -15,13 +15,14 @@ use std::time::Instant;
 
 use coffer_api::external::{
     AwsProvider, AwsService, CaProviderType, ClusterSecretStoreCondition, ProviderKind,
-    SecretKeySelector, SecretStoreRef, StoreKind, VaultKvVersion, VaultProvider,
+    SecretKeySelector, SecretStoreRef, ServiceAccountSelector, StoreKind, VaultKvVersion,
+    VaultProvider,
 };
 use coffer_api::{ClusterSecretStore, SecretStore, SecretStoreSpec};
 use coffer_providers::aws::{AwsAuth, AwsConfig};
 use coffer_providers::vault::{KvVersion, VaultAuth, VaultConfig};
 use coffer_providers::{Client, StaticToken, StoreConfig, TokenSource};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use regex::Regex;
@@ -30,6 +31,17 @@ use secrecy::SecretString;
 use crate::context::{Context, Resolved};
 use crate::error::{Error, Result};
 use crate::token::ServiceAccountToken;
+
+/// The ServiceAccount annotation naming the IAM role for web identity
+/// (EKS IRSA), as ESO reads it.
+const IRSA_ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// The ServiceAccount annotation overriding the token's audience.
+const IRSA_AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+/// EKS IRSA's audience, ESO's default.
+const IRSA_DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+/// The audience ESO requests for Vault JWT auth's service-account tokens
+/// when `kubernetesServiceAccountToken.audiences` is not set.
+const VAULT_JWT_DEFAULT_AUDIENCE: &str = "vault";
 
 /// A store ready for reads.
 #[derive(Debug, Clone)]
@@ -277,10 +289,7 @@ impl Refs<'_> {
         ))
     }
 
-    fn service_account(
-        &self,
-        sa: &coffer_api::external::ServiceAccountSelector,
-    ) -> Arc<ServiceAccountToken> {
+    fn service_account(&self, sa: &ServiceAccountSelector) -> Arc<ServiceAccountToken> {
         let namespace = self.namespace_of(sa.namespace.as_deref());
         Arc::new(ServiceAccountToken::new(
             self.ctx.client.clone(),
@@ -329,25 +338,7 @@ async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<AwsConfig> {
         .as_ref()
         .and_then(|j| j.service_account_ref.as_ref())
     {
-        if aws.role.is_none() {
-            return Err(refs.config_error(
-                "auth.jwt needs role: the role to assume with the service account's token"
-                    .to_owned(),
-            ));
-        }
-        let mut sa = sa.clone();
-        if sa.audiences.is_empty() {
-            // EKS IRSA's audience, as ESO requests.
-            sa.audiences.push("sts.amazonaws.com".to_owned());
-        }
-        let token = refs.service_account(&sa);
-        AwsAuth::WebIdentity {
-            identity: token.identity(),
-            token,
-            // NB: ESO reads the role from the service account's IRSA
-            // annotation; Coffer assumes `role` with the token directly.
-            role: None,
-        }
+        web_identity(refs, aws, sa).await?
     } else {
         AwsAuth::DefaultChain
     };
@@ -360,6 +351,61 @@ async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<AwsConfig> {
         prefix: aws.prefix.clone(),
         endpoint: None,
         sts_endpoint: None,
+    })
+}
+
+/// `auth.jwt.serviceAccountRef`, as ESO's EKS IRSA: the role assumed with
+/// the token is the service account's `eks.amazonaws.com/role-arn`
+/// annotation (the store's `role` is then assumed on top), and the token's
+/// audiences are the `eks.amazonaws.com/audience` annotation (default
+/// `sts.amazonaws.com`) followed by `serviceAccountRef.audiences`.
+///
+/// Without the annotation ESO refuses the store; Coffer instead assumes
+/// the store's `role` with the token, when there is one.
+async fn web_identity(
+    refs: &Refs<'_>,
+    aws: &AwsProvider,
+    sa: &ServiceAccountSelector,
+) -> Result<AwsAuth> {
+    let namespace = refs.namespace_of(sa.namespace.as_deref());
+    let api: Api<ServiceAccount> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+    let account = api.get_opt(&sa.name).await.map_err(|e| Error::Kube {
+        action: format!(
+            "{}: read auth.jwt ServiceAccount {namespace}/{}",
+            refs.label, sa.name
+        ),
+        source: e,
+    })?;
+    let account = account.ok_or_else(|| {
+        refs.config_error(format!(
+            "auth.jwt: ServiceAccount {namespace}/{} not found",
+            sa.name
+        ))
+    })?;
+    let annotations = account.metadata.annotations.unwrap_or_default();
+    let annotated_role = annotations
+        .get(IRSA_ROLE_ANNOTATION)
+        .filter(|r| !r.is_empty())
+        .cloned();
+    if annotated_role.is_none() && aws.role.is_none() {
+        return Err(refs.config_error(format!(
+            "auth.jwt: an IAM role must be associated with ServiceAccount {namespace}/{} (annotation {IRSA_ROLE_ANNOTATION}) or set in the store's role",
+            sa.name
+        )));
+    }
+    let audience = annotations
+        .get(IRSA_AUDIENCE_ANNOTATION)
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .unwrap_or_else(|| IRSA_DEFAULT_AUDIENCE.to_owned());
+    let mut sa = sa.clone();
+    sa.audiences.retain(|a| *a != audience);
+    sa.audiences.insert(0, audience);
+    let token = refs.service_account(&sa);
+    Ok(AwsAuth::WebIdentity {
+        identity: token.identity(),
+        token,
+        role: annotated_role,
     })
 }
 
@@ -438,9 +484,17 @@ async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Result<VaultCon
                     )
                 }
                 (None, Some(sat)) => {
+                    // Matches ESO: `serviceAccountRef.audiences` followed by
+                    // `audiences`, which defaults to `vault`.
                     let mut sa = sat.service_account_ref.clone();
-                    if let Some(aud) = &sat.audiences {
-                        sa.audiences = aud.clone();
+                    let more = match &sat.audiences {
+                        Some(audiences) => audiences.clone(),
+                        None => vec![VAULT_JWT_DEFAULT_AUDIENCE.to_owned()],
+                    };
+                    for audience in more {
+                        if !sa.audiences.contains(&audience) {
+                            sa.audiences.push(audience);
+                        }
                     }
                     let t = refs.service_account(&sa);
                     let id = t.identity();

@@ -62,9 +62,10 @@ impl TestEnv {
     /// The environment shared by every test in this binary, started by the
     /// first test that asks for it.
     ///
-    /// Also exports `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_REGION` and
-    /// static test credentials to this process, so that AWS SDK clients built
-    /// the usual way reach moto.
+    /// Also exports `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_STS`,
+    /// `AWS_REGION` and static test credentials to this process, so that AWS
+    /// SDK clients built the usual way (the controller's role chains and web
+    /// identity included) reach moto.
     ///
     /// # Panics
     /// When the environment cannot be started; the message says why.
@@ -186,6 +187,8 @@ impl TestEnv {
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER",
                 self.aws.endpoint.as_str(),
             ),
+            // moto serves STS on the same endpoint.
+            ("AWS_ENDPOINT_URL_STS", self.aws.endpoint.as_str()),
             ("AWS_REGION", self.aws.region.as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),

@@ -31,7 +31,8 @@ pub struct Vault {
 /// A running moto server.
 #[derive(Debug, Clone)]
 pub struct Aws {
-    /// `http://127.0.0.1:<port>`, exported as `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+    /// `http://127.0.0.1:<port>`, exported as `AWS_ENDPOINT_URL_SECRETS_MANAGER`
+    /// and `AWS_ENDPOINT_URL_STS`.
     pub endpoint: String,
     /// Region tests use.
     pub region: String,

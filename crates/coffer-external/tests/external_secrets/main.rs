@@ -5,7 +5,13 @@
 //! that namespace, so tests run in parallel without seeing each other.
 
 mod aws;
+mod aws_auth;
+mod bao;
 mod common;
+mod examples;
+mod identity;
 mod policies;
 mod stores;
+mod sync;
 mod vault;
+mod vault_auth;

@@ -48,8 +48,8 @@ async fn main() -> std::process::ExitCode {
          \x20 export VAULT_ADDR={vault} BAO_ADDR={vault} VAULT_TOKEN={token} BAO_TOKEN={token}\n\
          \n\
          AWS Secrets Manager (moto):\n\
-         \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_REGION={region} \
-         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+         \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_ENDPOINT_URL_STS={aws} \
+         AWS_REGION={region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         crds = env.crds.join(", "),
         vault = env.vault.addr,
         token = env.vault.token,

@@ -1,0 +1,235 @@
+//! AWS auth and read options through the controller, against moto: web
+//! identity with a requested service-account token (the store's role, or
+//! the ServiceAccount's IRSA annotation as ESO reads it), role chains with
+//! static keys, `prefix`, and `remoteRef.version` stages and ids.
+//!
+//! moto files requests signed with an assumed role's credentials under the
+//! role's account, so each test puts the value it expects in the account
+//! of the role that should end up reading it, and a decoy in the default
+//! account (where the static test keys and an un-assumed role would read).
+
+use crate::common::*;
+use crate::identity::{self, moto_assumed_roles, moto_put};
+use crate::sync::*;
+
+/// A store named `name` reading with web identity as ServiceAccount `sa`,
+/// with `extra` (indented YAML) added to `spec.provider.aws`.
+async fn web_identity_store(world: &World, name: &str, sa: &str, extra: &str) {
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {name}
+  namespace: NAMESPACE
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {region}
+{extra}
+      auth:
+        jwt:
+          serviceAccountRef:
+            name: {sa}
+"#,
+            region = world.env.aws.region
+        ))
+        .await;
+}
+
+#[tokio::test]
+async fn aws_web_identity_assumes_the_store_role_with_a_service_account_token() {
+    let world = World::new("aws-web-identity").await;
+    let region = world.env.aws.region.clone();
+    let key = remote(&world, "db");
+    let role = format!("arn:aws:iam::111111111111:role/{}-reader", world.name());
+    moto_put(&region, Some("111111111111"), &key, "read-as-the-role").await;
+    moto_put(&region, None, &key, "decoy").await;
+    identity::service_account(&world, "app", &[]).await;
+    web_identity_store(&world, "aws", "app", &format!("      role: {role}")).await;
+    external_secret(&world, "db", "aws", &key, "").await;
+    assert_synced(&world, "db", "read-as-the-role").await;
+    assert!(
+        moto_assumed_roles(world.env)
+            .await
+            .iter()
+            .any(|(arn, _)| arn == &role),
+        "STS was never asked for {role}"
+    );
+    let (status, reason, message) = store_ready(&world, "aws").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "Valid"),
+        "{message}"
+    );
+
+    // Without the ServiceAccount there is no token to trade.
+    web_identity_store(&world, "ghost", "ghost", &format!("      role: {role}")).await;
+    external_secret(&world, "lost", "ghost", &key, "").await;
+    let message = assert_failed(&world, "lost").await;
+    assert!(message.contains("ghost"), "{message}");
+}
+
+/// ESO's documented IRSA setup: the role assumed with the token is the
+/// ServiceAccount's `eks.amazonaws.com/role-arn` annotation, and the
+/// store's `role`, when set, is assumed on top of it.
+#[tokio::test]
+async fn aws_irsa_annotation_names_the_web_identity_role_and_the_store_role_is_assumed_on_top() {
+    let world = World::new("aws-irsa").await;
+    let region = world.env.aws.region.clone();
+    let key = remote(&world, "db");
+    let irsa = format!("arn:aws:iam::222222222222:role/{}-irsa", world.name());
+    let team = format!("arn:aws:iam::333333333333:role/{}-team", world.name());
+    moto_put(&region, Some("222222222222"), &key, "read-as-irsa").await;
+    moto_put(&region, Some("333333333333"), &key, "read-as-team").await;
+    moto_put(&region, None, &key, "decoy").await;
+    identity::service_account(&world, "app", &[("eks.amazonaws.com/role-arn", &irsa)]).await;
+
+    web_identity_store(&world, "irsa", "app", "").await;
+    external_secret(&world, "irsa", "irsa", &key, "").await;
+    assert_synced(&world, "irsa", "read-as-irsa").await;
+
+    web_identity_store(&world, "team", "app", &format!("      role: {team}")).await;
+    external_secret(&world, "team", "team", &key, "").await;
+    assert_synced(&world, "team", "read-as-team").await;
+    let assumed = moto_assumed_roles(world.env).await;
+    for role in [&irsa, &team] {
+        assert!(
+            assumed.iter().any(|(arn, _)| arn == role),
+            "STS was never asked for {role}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn aws_static_keys_assume_additional_roles_then_the_role_with_its_external_id() {
+    let world = World::new("aws-chain").await;
+    let region = world.env.aws.region.clone();
+    let key = remote(&world, "db");
+    let hop = format!("arn:aws:iam::444444444444:role/{}-hop", world.name());
+    let last = format!("arn:aws:iam::555555555555:role/{}-reader", world.name());
+    let external_id = format!("{}-ext", world.name());
+    moto_put(&region, Some("444444444444"), &key, "read-at-the-hop").await;
+    moto_put(&region, Some("555555555555"), &key, "read-at-the-end").await;
+    moto_put(&region, None, &key, "decoy").await;
+    world
+        .put_secret(
+            "aws-creds",
+            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        )
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: aws
+  namespace: NAMESPACE
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {region}
+      additionalRoles:
+      - {hop}
+      role: {last}
+      externalID: {external_id}
+      auth:
+        secretRef:
+          accessKeyIDSecretRef:
+            name: aws-creds
+            key: access-key
+          secretAccessKeySecretRef:
+            name: aws-creds
+            key: secret-access-key
+"#
+        ))
+        .await;
+    external_secret(&world, "db", "aws", &key, "").await;
+    assert_synced(&world, "db", "read-at-the-end").await;
+    let assumed = moto_assumed_roles(world.env).await;
+    assert!(
+        assumed.contains(&(hop.clone(), None)),
+        "the additional role is assumed without the external id: {assumed:?}"
+    );
+    assert!(
+        assumed.contains(&(last.clone(), Some(external_id.clone()))),
+        "the role is assumed with the external id: {assumed:?}"
+    );
+}
+
+#[tokio::test]
+async fn aws_prefix_and_version_stages_and_ids_select_what_is_read() {
+    let world = World::new("aws-versions").await;
+    let region = world.env.aws.region.clone();
+    let prefix = format!("{}/", world.name());
+    let first = moto_put(&region, None, &format!("{prefix}api-key"), "key-one").await;
+    moto_put(&region, None, &format!("{prefix}api-key"), "key-two").await;
+    world
+        .put_secret(
+            "aws-creds",
+            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        )
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: aws
+  namespace: NAMESPACE
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: {region}
+      prefix: {prefix}
+      auth:
+        secretRef:
+          accessKeyIDSecretRef:
+            name: aws-creds
+            key: access-key
+          secretAccessKeySecretRef:
+            name: aws-creds
+            key: secret-access-key
+"#
+        ))
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: api-key
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: aws
+  data:
+  - secretKey: current
+    remoteRef:
+      key: api-key
+  - secretKey: previous
+    remoteRef:
+      key: api-key
+      version: AWSPREVIOUS
+  - secretKey: pinned
+    remoteRef:
+      key: api-key
+      version: uuid/{first}
+"#
+        ))
+        .await;
+    let secret = world
+        .wait_secret("api-key", "the versioned Secret", |s| keys(s).len() == 3)
+        .await;
+    assert_eq!(value(&secret, "current").as_deref(), Some("key-two"));
+    assert_eq!(value(&secret, "previous").as_deref(), Some("key-one"));
+    assert_eq!(value(&secret, "pinned").as_deref(), Some("key-one"));
+}

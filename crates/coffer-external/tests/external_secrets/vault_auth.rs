@@ -1,0 +1,367 @@
+//! Vault auth methods through the controller, against OpenBao configured as
+//! an operator would: AppRole, Kubernetes auth reviewed by the real API
+//! server, JWT auth trusting the API server's signing key; KV v1 stores and
+//! OpenBao namespaces. Every test has its own mounts, named after its
+//! Kubernetes namespace, so tests run in parallel.
+
+use serde_json::json;
+
+use crate::bao::Bao;
+use crate::common::*;
+use crate::identity::{self, ISSUER};
+use crate::sync::*;
+
+/// A KV v2 mount of this test's own holding `db` = {"password": value},
+/// and a policy reading it; returns (mount, policy).
+async fn kv_with_policy(bao: &Bao, world: &World, value: &str) -> (String, String) {
+    let mount = format!("kv-{}", world.name());
+    bao.mount_kv(&mount, "2").await;
+    bao.put_v2(&mount, "db", json!({ "password": value })).await;
+    let policy = format!("read-{}", world.name());
+    bao.read_policy(&policy, &[&format!("{mount}/")]).await;
+    (mount, policy)
+}
+
+#[tokio::test]
+async fn vault_approle_store_logs_in_and_syncs_without_showing_the_secret_id() {
+    let world = World::new("vault-approle").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "approle-pw").await;
+    let auth = format!("approle-{}", world.name());
+    bao.enable_auth(&auth, "approle").await;
+    let (role_id, secret_id) = bao.approle(&auth, "reader", &policy, None).await;
+    world
+        .put_secret("approle", &[("secret-id", &secret_id)])
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: vault
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: {mount}
+      version: v2
+      auth:
+        appRole:
+          path: {auth}
+          roleId: {role_id}
+          secretRef:
+            name: approle
+            key: secret-id
+"#,
+            server = bao.addr
+        ))
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "approle-pw").await;
+    let (status, reason, _) = store_ready(&world, "vault").await;
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Valid"));
+    assert_undisclosed(&world, &[&secret_id]).await;
+}
+
+/// OpenBao's Kubernetes auth at a mount of this test's own, pointed at the
+/// test API server (it reviews each login JWT with the TokenReview API,
+/// using the JWT itself), with role `reader` bound to ServiceAccount
+/// `reader` of the test namespace.
+async fn kubernetes_auth(bao: &Bao, world: &World, policy: &str) -> String {
+    let (host, ca) = identity::api_server(world.env).await;
+    let auth = format!("k8s-{}", world.name());
+    bao.enable_auth(&auth, "kubernetes").await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/config"),
+        Some(json!({
+            "kubernetes_host": host,
+            "kubernetes_ca_cert": ca,
+            // OpenBao runs outside the cluster: no token of its own to fall
+            // back on, so the login JWT reviews itself.
+            "disable_local_ca_jwt": true,
+        })),
+    )
+    .await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/role/reader"),
+        Some(json!({
+            "bound_service_account_names": ["reader"],
+            "bound_service_account_namespaces": [world.name()],
+            "token_policies": [policy],
+            "token_ttl": "1h",
+        })),
+    )
+    .await;
+    auth
+}
+
+#[tokio::test]
+async fn vault_kubernetes_auth_logs_in_with_a_requested_service_account_token() {
+    let world = World::new("vault-k8s").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "k8s-pw").await;
+    let auth = kubernetes_auth(&bao, &world, &policy).await;
+    // Both may call TokenReview; only `reader` is bound to the Vault role.
+    for sa in ["reader", "stranger"] {
+        identity::service_account(&world, sa, &[]).await;
+        identity::auth_delegator(&world, sa).await;
+    }
+    for (store, sa) in [("vault", "reader"), ("stranger", "stranger")] {
+        world
+            .apply(&format!(
+                r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {store}
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: {mount}
+      auth:
+        kubernetes:
+          mountPath: {auth}
+          role: reader
+          serviceAccountRef:
+            name: {sa}
+"#,
+                server = bao.addr
+            ))
+            .await;
+    }
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "k8s-pw").await;
+
+    // OpenBao learned who the token belongs to from the API server: a
+    // valid token of another ServiceAccount is refused.
+    external_secret(&world, "denied", "stranger", "db", "password").await;
+    let message = assert_failed(&world, "denied").await;
+    assert!(message.contains("SecretStore"), "{message}");
+    assert!(!message.contains("k8s-pw"), "{message}");
+}
+
+/// OpenBao's JWT auth at a mount of this test's own, trusting the test API
+/// server's service-account signing key, with role `reader` for
+/// ServiceAccount `ci` of the test namespace and tokens for `audience`.
+async fn jwt_auth(bao: &Bao, world: &World, policy: &str, audience: &str) -> String {
+    let auth = format!("jwt-{}", world.name());
+    bao.enable_auth(&auth, "jwt").await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/config"),
+        Some(json!({
+            "jwt_validation_pubkeys": [identity::service_account_signing_key(world.env)],
+            "bound_issuer": ISSUER,
+        })),
+    )
+    .await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/role/reader"),
+        Some(json!({
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_subject": format!("system:serviceaccount:{}:ci", world.name()),
+            "bound_audiences": [audience],
+            "token_policies": [policy],
+            "token_ttl": "1h",
+        })),
+    )
+    .await;
+    auth
+}
+
+#[tokio::test]
+async fn vault_jwt_auth_logs_in_with_a_service_account_token_for_the_given_audience() {
+    let world = World::new("vault-jwt").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "jwt-pw").await;
+    let auth = jwt_auth(&bao, &world, &policy, "openbao-coffer-test").await;
+    identity::service_account(&world, "ci", &[]).await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: vault
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: {mount}
+      version: v2
+      auth:
+        jwt:
+          path: {auth}
+          role: reader
+          kubernetesServiceAccountToken:
+            serviceAccountRef:
+              name: ci
+            audiences:
+            - openbao-coffer-test
+"#,
+            server = bao.addr
+        ))
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "jwt-pw").await;
+}
+
+/// Regression: ESO requests service-account tokens for JWT auth with the
+/// audience `vault` when `kubernetesServiceAccountToken.audiences` is not
+/// set (Coffer asked for the API server's default audience, which a role
+/// bound to `vault`, as in ESO's docs, refuses).
+#[tokio::test]
+async fn vault_jwt_auth_requests_the_vault_audience_by_default_as_eso_does() {
+    let world = World::new("vault-jwt-aud").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "default-aud-pw").await;
+    let auth = jwt_auth(&bao, &world, &policy, "vault").await;
+    identity::service_account(&world, "ci", &[]).await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: vault
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: {mount}
+      auth:
+        jwt:
+          path: {auth}
+          role: reader
+          kubernetesServiceAccountToken:
+            serviceAccountRef:
+              name: ci
+"#,
+            server = bao.addr
+        ))
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "default-aud-pw").await;
+}
+
+#[tokio::test]
+async fn vault_kv_v1_store_reads_properties_and_extracts_whole_secrets() {
+    let world = World::new("vault-kv1").await;
+    let bao = Bao::new(world.env);
+    let mount = format!("kv1-{}", world.name());
+    bao.mount_kv(&mount, "1").await;
+    bao.put_v1(&mount, "app", json!({"user": "app", "password": "v1-pw"}))
+        .await;
+    world
+        .put_secret("vault-token", &[("token", &world.env.vault.token)])
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: vault
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      path: {mount}
+      version: v1
+      auth:
+        tokenSecretRef:
+          name: vault-token
+          key: token
+"#,
+            server = bao.addr
+        ))
+        .await;
+    external_secret(&world, "password", "vault", "app", "password").await;
+    assert_synced(&world, "password", "v1-pw").await;
+    world
+        .apply(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: whole
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: vault
+  dataFrom:
+  - extract:
+      key: app
+"#,
+        )
+        .await;
+    let secret = world
+        .wait_secret("whole", "the extracted KV v1 secret", |s| {
+            keys(s).len() == 2
+        })
+        .await;
+    assert_eq!(value(&secret, "user").as_deref(), Some("app"));
+    assert_eq!(value(&secret, "password").as_deref(), Some("v1-pw"));
+}
+
+#[tokio::test]
+async fn vault_namespace_scopes_the_login_and_the_reads() {
+    let world = World::new("vault-ns").await;
+    let root = Bao::new(world.env);
+    let ns = format!("team-{}", world.name());
+    root.create_namespace(&ns).await;
+    let team = root.in_namespace(&ns);
+    // The same mount and key in the root namespace and in the team's: only
+    // the namespace tells them apart.
+    let key = remote(&world, "app");
+    root.put_v2("secret", &key, json!({"k": "from-root"})).await;
+    team.mount_kv("secret", "2").await;
+    team.put_v2("secret", &key, json!({"k": "from-team"})).await;
+    team.read_policy("reader", &["secret/"]).await;
+    // AppRole exists only inside the namespace, at its default path.
+    team.enable_auth("approle", "approle").await;
+    let (role_id, secret_id) = team.approle("approle", "reader", "reader", None).await;
+    world
+        .put_secret("approle", &[("secret-id", &secret_id)])
+        .await;
+    world
+        .apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: vault
+  namespace: NAMESPACE
+spec:
+  provider:
+    vault:
+      server: "{server}"
+      namespace: {ns}
+      path: secret
+      version: v2
+      auth:
+        appRole:
+          roleId: {role_id}
+          secretRef:
+            name: approle
+            key: secret-id
+"#,
+            server = root.addr
+        ))
+        .await;
+    external_secret(&world, "app", "vault", &key, "k").await;
+    assert_synced(&world, "app", "from-team").await;
+    assert_undisclosed(&world, &[&secret_id]).await;
+}
