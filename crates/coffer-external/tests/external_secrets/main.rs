@@ -2,10 +2,17 @@
 //! OpenBao and moto (one test binary, so the environment starts once).
 //!
 //! Each test gets its own namespace and its own controller watching only
-//! that namespace, so tests run in parallel without seeing each other.
+//! that namespace, so tests run in parallel without seeing each other
+//! (ClusterExternalSecret tests, whose controller is cluster-wide, take
+//! turns).
 
 mod aws;
+mod cluster;
 mod common;
 mod policies;
+mod refresh;
+mod remote_refs;
 mod stores;
+mod targets;
+mod templates;
 mod vault;
