@@ -6,7 +6,8 @@
 //! server-side apply, so a field removed from the template disappears from
 //! them; those in namespaces that stop matching are deleted; an existing
 //! ExternalSecret not owned by this ClusterExternalSecret is left alone and
-//! the namespace is reported as failed.
+//! the namespace is reported as failed. The ClusterExternalSecret's
+//! `force-sync` annotation is copied to its ExternalSecrets, as ESO does.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_api::external::{
-    CES_CONDITION_READY, ClusterExternalSecretCondition, ClusterExternalSecretStatus,
-    NamespaceFailure,
+    ANNOTATION_FORCE_SYNC, CES_CONDITION_READY, ClusterExternalSecretCondition,
+    ClusterExternalSecretStatus, NamespaceFailure,
 };
 use coffer_api::{ClusterExternalSecret, ExternalSecret};
 use futures::StreamExt;
@@ -135,16 +136,21 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
     };
     if ces.status.as_ref() != Some(&status) {
         let api: Api<ClusterExternalSecret> = Api::all(ctx.client.clone());
-        api.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({ "status": status })),
-        )
-        .await
-        .map_err(|e| Error::Kube {
-            action: format!("write status of ClusterExternalSecret {name}"),
-            source: e,
-        })?;
+        // NB: empty lists are left out when serialized, and a merge patch
+        // keeps what it leaves out: null removes a failure that cleared up
+        // or the last provisioned namespace.
+        let mut patch = serde_json::json!({ "status": status });
+        for list in ["failedNamespaces", "provisionedNamespaces"] {
+            if let Some(fields) = patch["status"].as_object_mut() {
+                fields.entry(list).or_insert(serde_json::Value::Null);
+            }
+        }
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(|e| Error::Kube {
+                action: format!("write status of ClusterExternalSecret {name}"),
+                source: e,
+            })?;
     }
     let every = ces
         .spec
@@ -220,6 +226,15 @@ async fn provision(
         block_owner_deletion: Some(true),
     };
     let meta = &ces.spec.external_secret_metadata;
+    // Matches ESO: the ClusterExternalSecret's force-sync annotation is
+    // copied to every ExternalSecret, so one annotation refreshes them all
+    // (server-side apply drops it again when it is removed).
+    let mut annotations = meta.annotations.clone();
+    if let Some(force) = ces.annotations().get(ANNOTATION_FORCE_SYNC) {
+        annotations.insert(ANNOTATION_FORCE_SYNC.to_owned(), force.clone());
+    } else {
+        annotations.remove(ANNOTATION_FORCE_SYNC);
+    }
     let desired = serde_json::json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -227,7 +242,7 @@ async fn provision(
             "name": es_name,
             "namespace": ns,
             "labels": meta.labels,
-            "annotations": meta.annotations,
+            "annotations": annotations,
             "ownerReferences": [owner],
         },
         "spec": ces.spec.external_secret_spec,

@@ -120,7 +120,11 @@ impl Error {
             Error::ForeignOwner { .. } => "failed to take ownership of target secret",
             Error::Immutable { .. } => "could not update secret, target is immutable",
             Error::DeleteNotOwner { .. } => "could not delete secret",
-            Error::Kube { .. } => "could not update secret",
+            // Matches ESO: templates render while the Secret is mutated, so
+            // their failures are update failures.
+            Error::Kube { .. } | Error::Template(_) | Error::TemplateSource(_) => {
+                "could not update secret"
+            }
             _ => "could not get secret data from provider",
         }
     }

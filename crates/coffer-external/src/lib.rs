@@ -135,12 +135,13 @@ pub async fn run(
         let controller = Controller::new(es_api, es_watch);
         let es_store = controller.store();
         let secret_events = index.watch(secret_api, scope.clone());
+        let known = index.clone();
         let ctx = ctx.clone();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             controller
                 .watches_stream(secret_events, move |secret: Secret| {
-                    owners_of(&es_store, &secret)
+                    owners_of(&es_store, &known, &secret)
                 })
                 .graceful_shutdown_on(stop)
                 .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -196,24 +197,44 @@ async fn wait_listed(
 }
 
 /// The ExternalSecrets a Secret event concerns: its controller owner, or
-/// any ExternalSecret in its namespace targeting its name.
-fn owners_of(es_store: &Store<ExternalSecret>, secret: &Secret) -> Vec<ObjectRef<ExternalSecret>> {
+/// any ExternalSecret in its namespace targeting its name. A deleted Secret
+/// (gone from the index) wakes every ExternalSecret targeting its name, as
+/// ESO does: one that was refused because another ExternalSecret owned the
+/// Secret (a renamed ExternalSecret, a ClusterExternalSecret's new
+/// `externalSecretName`) can now create it.
+fn owners_of(
+    es_store: &Store<ExternalSecret>,
+    index: &secrets::SecretIndex,
+    secret: &Secret,
+) -> Vec<ObjectRef<ExternalSecret>> {
     let Some(namespace) = secret.namespace() else {
         return Vec::new();
     };
     let name = secret.name_any();
-    if let Some(owner) = secret
+    let owner = secret
         .owner_references()
         .iter()
         .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
+        .map(|o| ObjectRef::new(&o.name).within(&namespace));
+    let deleted = index.get(&namespace, &name).is_none();
+    if let Some(owner) = &owner
+        && !deleted
     {
-        return vec![ObjectRef::new(&owner.name).within(&namespace)];
+        // NB: the common case (a Secret the controller wrote changed) costs
+        // no scan of the ExternalSecrets.
+        return vec![owner.clone()];
     }
-    es_store
+    let mut targeting: Vec<ObjectRef<ExternalSecret>> = es_store
         .state()
         .iter()
         .filter(|es| es.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|es| es.spec.target.secret_name(&es.name_any()) == name)
         .map(|es| ObjectRef::from_obj(es.as_ref()))
-        .collect()
+        .collect();
+    if let Some(owner) = owner
+        && !targeting.contains(&owner)
+    {
+        targeting.push(owner);
+    }
+    targeting
 }

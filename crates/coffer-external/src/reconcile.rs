@@ -27,7 +27,7 @@ use kube::{Api, Resource, ResourceExt};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::hash::synced_resource_version;
-use crate::schedule::{self, Decision, Inputs};
+use crate::schedule::{self, Decision, Inputs, Why};
 use crate::write::Written;
 use crate::{build, fetch, write};
 
@@ -177,8 +177,10 @@ async fn sync_if_due(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
     // Reads younger than half the interval are fresh enough: ExternalSecrets
     // sharing a key then read it once per cycle, and the next refresh is
     // scheduled from the read's time, so no Secret gets staler than its
-    // interval.
-    let max_age = if policy == RefreshPolicy::Periodic {
+    // interval. Not for a synced ExternalSecret that changed (a force-sync
+    // annotation, an edit): its user asked for what the provider has now.
+    let asked_for_now = why == Why::Changed && status.refresh_time.is_some();
+    let max_age = if policy == RefreshPolicy::Periodic && !asked_for_now {
         interval / 2
     } else {
         Duration::ZERO

@@ -62,8 +62,9 @@ pub enum Why {
 pub const MAX_RESTART_JITTER: Duration = Duration::from_secs(60);
 
 /// Decides whether to sync now, following ESO's rules:
-/// - a never-synced or changed ExternalSecret syncs now (every policy but
-///   `CreatedOnce` once it has synced);
+/// - a never-synced ExternalSecret syncs now; a changed one too, except
+///   under `CreatedOnce` and under `Periodic` with a zero interval, which
+///   ESO treats as `CreatedOnce` ("for backwards compatibility");
 /// - a missing or modified Secret is rewritten now;
 /// - `Periodic` with a non-zero interval syncs when `refreshTime +
 ///   interval` has passed; an overdue one found on the first reconcile
@@ -71,11 +72,13 @@ pub const MAX_RESTART_JITTER: Duration = Duration::from_secs(60);
 ///   interval (at most [`MAX_RESTART_JITTER`]).
 pub fn decide(i: &Inputs) -> Decision {
     let never_synced = i.refresh_time.is_none();
-    match i.policy {
-        RefreshPolicy::CreatedOnce if never_synced => return Decision::SyncNow(Why::Changed),
-        RefreshPolicy::CreatedOnce => {}
-        _ if never_synced || !i.synced_current_version => return Decision::SyncNow(Why::Changed),
-        _ => {}
+    let once = match i.policy {
+        RefreshPolicy::CreatedOnce => true,
+        RefreshPolicy::Periodic => i.interval.is_zero(),
+        RefreshPolicy::OnChange => false,
+    };
+    if never_synced || (!once && !i.synced_current_version) {
+        return Decision::SyncNow(Why::Changed);
     }
     if !i.secret_intact {
         return Decision::SyncNow(Why::SecretDrifted);
@@ -200,6 +203,26 @@ mod tests {
             ..base()
         };
         assert_eq!(decide(&i), Decision::SyncNow(Why::Changed));
+    }
+
+    #[test]
+    fn zero_interval_periodic_ignores_changes_like_created_once() {
+        let changed = Inputs {
+            synced_current_version: false,
+            interval: Duration::ZERO,
+            ..base()
+        };
+        assert_eq!(decide(&changed), Decision::Idle);
+        let never = Inputs {
+            refresh_time: None,
+            ..changed
+        };
+        assert_eq!(decide(&never), Decision::SyncNow(Why::Changed));
+        let drifted = Inputs {
+            secret_intact: false,
+            ..changed
+        };
+        assert_eq!(decide(&drifted), Decision::SyncNow(Why::SecretDrifted));
     }
 
     #[test]

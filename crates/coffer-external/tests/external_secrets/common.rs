@@ -13,8 +13,9 @@ use coffer_api::ExternalSecret;
 use coffer_api::external::ExternalSecretCondition;
 use coffer_external::{Config, Metrics};
 use coffer_testenv::{TestEnv, TestNamespace};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DynamicObject, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
@@ -204,6 +205,85 @@ impl World {
         })
         .await
     }
+}
+
+impl World {
+    /// `status.refreshTime` of ExternalSecret `name`, if it has one.
+    pub async fn refresh_time(&self, name: &str) -> Option<Timestamp> {
+        let es = self.external_secrets().get_opt(name).await.ok()??;
+        Some(es.status?.refresh_time?.0)
+    }
+
+    /// The Events recorded on the ExternalSecret `name` (read through the
+    /// core/v1 Event API, as `kubectl describe` shows them).
+    pub async fn events(&self, name: &str) -> Vec<Event> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), self.name());
+        let params = ListParams::default().fields(&format!(
+            "involvedObject.kind=ExternalSecret,involvedObject.name={name}"
+        ));
+        api.list(&params).await.map(|l| l.items).unwrap_or_default()
+    }
+
+    /// Waits until an Event with `reason` is recorded on ExternalSecret
+    /// `name`, and returns it.
+    pub async fn wait_event(&self, name: &str, reason: &str) -> Event {
+        eventually(&format!("a {reason} Event on {name}"), || async {
+            self.events(name)
+                .await
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some(reason))
+        })
+        .await
+    }
+
+    /// Proof that the controller has polled `key` since it changed to
+    /// `value`: a `Periodic` 1s ExternalSecret `witness` over the same key
+    /// shows the new value, then refreshes twice more. An ExternalSecret that
+    /// applied upstream changes on a 1s timer has had its chance by then, so
+    /// "never applied" is checked after a positive signal, not a sleep.
+    pub async fn witness(&self, key: &str, value: &str) {
+        self.apply(&format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: witness
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1s
+  secretStoreRef:
+    name: aws
+  data:
+  - secretKey: value
+    remoteRef:
+      key: {key}
+"#
+        ))
+        .await;
+        self.wait_secret("witness", "the witness to see the upstream change", |s| {
+            crate::common::value(s, "value").as_deref() == Some(value)
+        })
+        .await;
+        let seen = Timestamp::now()
+            .checked_add(Duration::from_secs(1))
+            .expect("a time a second from now");
+        eventually("two more refreshes of the witness", || async {
+            self.refresh_time("witness")
+                .await
+                .filter(|t| *t > seen)
+                .map(|_| ())
+        })
+        .await;
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) a label on namespace `ns`.
+pub async fn label_namespace(client: &kube::Client, ns: &str, key: &str, value: Option<&str>) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let patch = serde_json::json!({ "metadata": { "labels": { key: value } } });
+    api.patch(ns, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap_or_else(|e| panic!("label namespace {ns}: {e}"));
 }
 
 impl Drop for World {

@@ -2,16 +2,23 @@
 //! OpenBao and moto (one test binary, so the environment starts once).
 //!
 //! Each test gets its own namespace and its own controller watching only
-//! that namespace, so tests run in parallel without seeing each other.
+//! that namespace, so tests run in parallel without seeing each other
+//! (ClusterExternalSecret tests, whose controller is cluster-wide, take
+//! turns).
 
 mod aws;
 mod aws_auth;
 mod bao;
+mod cluster;
 mod common;
 mod examples;
 mod identity;
 mod policies;
+mod refresh;
+mod remote_refs;
 mod stores;
 mod sync;
+mod targets;
+mod templates;
 mod vault;
 mod vault_auth;
