@@ -1,14 +1,13 @@
 //! What `coffer seal` takes from the cluster configuration: the default
-//! namespace from the kubeconfig context, and the controller's certificate
-//! through the API server's service proxy (`--fetch-cert`, or sealing
-//! without `--cert`). Matches kubeseal's `clientcmd` use and `OpenCert`.
+//! namespace from the kubeconfig context, and a Kubernetes client for
+//! reaching the controller ([`super::controller`]). Matches kubeseal's
+//! `clientcmd` use.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::Service;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Client, Config};
 
 /// The kubectl-style flags `coffer seal` shares with kubeseal.
 #[derive(Debug, Clone, Default)]
@@ -80,12 +79,14 @@ impl ClusterFlags {
         })
     }
 
-    async fn client(&self) -> Result<Client> {
+    /// A client for the kubeconfig (`--kubeconfig`, `--context`), else
+    /// the usual kubeconfig or in-cluster configuration.
+    pub async fn client(&self) -> Result<Client> {
         let options = KubeConfigOptions {
             context: self.context.clone(),
             ..KubeConfigOptions::default()
         };
-        let config = match (&self.kubeconfig, &self.context) {
+        let mut config = match (&self.kubeconfig, &self.context) {
             (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path)
                     .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
@@ -94,50 +95,14 @@ impl ClusterFlags {
             (None, Some(_)) => Config::from_kubeconfig(&options).await?,
             (None, None) => Config::infer()
                 .await
-                .context("no cluster configuration (kubeconfig or in-cluster); use --cert FILE to seal offline")?,
+                .context("no cluster configuration (kubeconfig or in-cluster)")?,
         };
+        // NB: kube retries 429/503/504 up to 15 times with backoff growing
+        // to minutes; a command should fail at once and say why ("no
+        // endpoints available for service …"), as kubeseal does.
+        config.default_retry = false;
         Ok(Client::try_from(config)?)
     }
-}
-
-/// Fetches the controller's certificate PEM through the API server's
-/// service proxy: `GET /api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy/v1/cert.pem`,
-/// where `<port>` is the name of the Service's first port (matches
-/// kubeseal's `openCertCluster`).
-pub fn fetch_cert(
-    flags: &ClusterFlags,
-    controller_ns: &str,
-    controller_name: &str,
-) -> Result<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the Kubernetes client")?;
-    runtime.block_on(async {
-        let client = flags.client().await?;
-        let services: Api<Service> = Api::namespaced(client.clone(), controller_ns);
-        let service = services.get(controller_name).await.with_context(|| {
-            format!(
-                "cannot get the sealed-secrets Service {controller_ns}/{controller_name}; set \
-                 --controller-name and --controller-namespace, or seal offline with --cert FILE"
-            )
-        })?;
-        let port = service
-            .spec
-            .and_then(|s| s.ports)
-            .and_then(|p| p.into_iter().next())
-            .and_then(|p| p.name)
-            .unwrap_or_default();
-        let path = format!(
-            "/api/v1/namespaces/{controller_ns}/services/http:{controller_name}:{port}/proxy/v1/cert.pem"
-        );
-        let request = http::Request::get(&path)
-            .header(http::header::ACCEPT, "application/x-pem-file, */*")
-            .body(Vec::new())?;
-        client.request_text(request).await.with_context(|| {
-            format!("cannot fetch the certificate from the controller {controller_ns}/{controller_name}")
-        })
-    })
 }
 
 #[cfg(test)]

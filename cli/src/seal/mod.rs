@@ -1,16 +1,18 @@
 //! `coffer seal`: kubeseal's command line, flag for flag, so that
 //! `alias kubeseal='coffer seal'` keeps scripts working. Seals Secrets into
-//! SealedSecrets, seals raw values, merges into existing SealedSecrets, and
-//! (with the controller's private keys) unseals, validates and re-encrypts
-//! offline.
+//! SealedSecrets, seals raw values, merges into existing SealedSecrets,
+//! validates and re-encrypts through the controller, and (with the
+//! controller's private keys) unseals, validates and re-encrypts offline.
 //!
 //! Flags mean what they mean in kubeseal v0.36 (`cmd/kubeseal/main.go`),
 //! including the `SEALED_SECRETS_<FLAG>` environment variables; where coffer
-//! differs (multi-document unseal, offline re-encrypt and validate, merge
-//! keeping the target's scope and format) it is a superset, noted on the flag.
+//! differs (multi-document input everywhere, offline re-encrypt and
+//! validate, merge keeping the target's scope and format) it is a superset,
+//! noted on the flag.
 
 pub mod cert;
 pub mod cluster;
+pub mod controller;
 pub mod files;
 pub mod input;
 pub mod keys;
@@ -27,6 +29,7 @@ use clap::Args;
 use coffer_crypto::{Certificate, Scope};
 
 use cluster::ClusterFlags;
+use controller::{Controller, ControllerArgs};
 use files::Mode;
 use render::Format;
 use sealing::SealOptions;
@@ -54,7 +57,13 @@ Examples:
   # Disaster recovery: open SealedSecrets with a backup of the controller's keys
   coffer seal --recovery-unseal --recovery-private-key keys-backup.yaml -f sealed.yaml
 
-  # Re-encrypt to a new certificate offline (in place when only -f is given)
+  # Check that the controller can open a SealedSecret; re-encrypt it to the
+  # controller's newest key (in place when only -f is given)
+  coffer seal --validate -f sealed.yaml
+  coffer seal --re-encrypt -f sealed.yaml
+
+  # The same offline, with the controller's keys (and the new certificate)
+  coffer seal --validate --recovery-private-key keys-backup.yaml -f sealed.yaml
   coffer seal --re-encrypt --recovery-private-key old.key --cert new.crt -f sealed.yaml
 
   # Fetch the controller's certificate through the API server
@@ -103,35 +112,17 @@ pub struct SealArgs {
     /// Private keys for --recovery-unseal, --re-encrypt and --validate: PEM files or key Secret backups (YAML/JSON, Secret or List); repeat or comma-separate
     #[arg(long, value_delimiter = ',', value_name = "FILE")]
     recovery_private_key: Vec<PathBuf>,
-    /// Re-encrypt the input SealedSecrets to the latest key; offline with --recovery-private-key and --cert (coffer extension)
+    /// Re-encrypt the input SealedSecrets: by the controller, to its newest key; or offline with --recovery-private-key, to --cert (else the controller's certificate)
     #[arg(long, visible_alias = "rotate")]
     re_encrypt: bool,
-    /// Validate that the input SealedSecrets can be decrypted; offline with --recovery-private-key (coffer extension)
+    /// Validate that the controller can decrypt the input SealedSecrets; or, offline, that --recovery-private-key can
     #[arg(long)]
     validate: bool,
     /// Print the controller's certificate (from --cert, or fetched through the API server)
     #[arg(long)]
     fetch_cert: bool,
-    /// Name of the sealed-secrets controller's Service
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAME",
-        default_value = "sealed-secrets-controller"
-    )]
-    controller_name: String,
-    /// Namespace of the sealed-secrets controller
-    #[arg(
-        long,
-        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
-        default_value = "kube-system"
-    )]
-    controller_namespace: String,
-    /// Path to a kubeconfig
-    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG", value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use
-    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
-    context: Option<String>,
+    #[command(flatten)]
+    controller: ControllerArgs,
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
@@ -141,8 +132,8 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 impl SealArgs {
     fn cluster(&self) -> ClusterFlags {
         ClusterFlags {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
+            kubeconfig: self.controller.kubeconfig.clone(),
+            context: self.controller.context.clone(),
             namespace: self.namespace.clone(),
         }
     }
@@ -181,18 +172,11 @@ impl SealArgs {
                 Ok((source.read()?, source.describe()))
             }
             None => {
-                let pem = cluster::fetch_cert(
-                    &self.cluster(),
-                    &self.controller_namespace,
-                    &self.controller_name,
+                let controller = Controller::connect(
+                    &self.controller,
+                    "fetch its certificate (or seal offline with --cert FILE)",
                 )?;
-                Ok((
-                    pem,
-                    format!(
-                        "the controller {}/{}",
-                        self.controller_namespace, self.controller_name
-                    ),
-                ))
+                Ok((controller.cert_pem()?, controller.describe().to_owned()))
             }
         }
     }
@@ -301,31 +285,86 @@ fn recovery_unseal(args: &SealArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// `--validate`: offline with `--recovery-private-key`, else asks the
+/// controller (`POST /v1/verify`) about each SealedSecret. Every invalid
+/// document is reported, then the exit is non-zero.
 fn validate(args: &SealArgs) -> Result<u8> {
-    if args.recovery_private_key.is_empty() {
-        bail!(
-            "--validate asks the controller, which is not implemented yet; to validate offline, \
-             add --recovery-private-key with the controller's keys"
-        );
-    }
-    let keys = keys::read_private_keys(&args.recovery_private_key)?;
     let sealed = input::parse_sealed_secrets(&args.read_input()?, &args.source())?;
-    recovery::validate_all(&sealed, &keys, &args.source())?;
-    Ok(0)
+    let (failures, by) = if args.recovery_private_key.is_empty() {
+        let controller = Controller::connect(
+            &args.controller,
+            "validate (or validate offline with --recovery-private-key)",
+        )?;
+        let mut failures = Vec::new();
+        for (i, s) in sealed.iter().enumerate() {
+            let reason = controller
+                .verify(s)
+                .with_context(|| recovery::describe(i, &args.source(), s))?;
+            if let Some(reason) = reason {
+                failures.push((i, s, reason));
+            }
+        }
+        (failures, controller.describe().to_owned())
+    } else {
+        let keys = keys::read_private_keys(&args.recovery_private_key)?;
+        let failures = sealed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let err = coffer_sealed::unseal(s, &keys).err()?;
+                Some((i, s, err.to_string()))
+            })
+            .collect();
+        (failures, "the given private keys".to_owned())
+    };
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    let lines: Vec<String> = failures
+        .iter()
+        .map(|(i, s, reason)| format!("  {}: {reason}", recovery::describe(*i, &args.source(), s)))
+        .collect();
+    bail!(
+        "{} of {} SealedSecret(s) in {} cannot be decrypted by {by}:\n{}",
+        failures.len(),
+        sealed.len(),
+        args.source(),
+        lines.join("\n")
+    )
 }
 
+/// `--re-encrypt`: offline with `--recovery-private-key` (to `--cert`, or
+/// the controller's certificate), else the controller re-encrypts each
+/// SealedSecret to its newest key (`POST /v1/rotate`). Nothing is written
+/// unless every SealedSecret was re-encrypted.
 fn re_encrypt(args: &SealArgs) -> Result<u8> {
-    if args.recovery_private_key.is_empty() || args.cert.is_none() {
-        bail!(
-            "--re-encrypt through the controller is not implemented yet; to re-encrypt offline, \
-             give --recovery-private-key (the keys that open the values) and --cert (the new \
-             certificate)"
-        );
-    }
-    let keys = keys::read_private_keys(&args.recovery_private_key)?;
-    let cert = args.certificate()?;
     let sealed = input::parse_sealed_secrets(&args.read_input()?, &args.source())?;
-    let resealed = recovery::reencrypt_all(&sealed, &keys, cert.public_key(), &args.source())?;
+    let resealed = if args.recovery_private_key.is_empty() {
+        if args.cert.is_some() {
+            bail!(
+                "--re-encrypt without --recovery-private-key asks the controller, which \
+                 re-encrypts to its own newest key; --cert (or SEALED_SECRETS_CERT) only \
+                 applies offline, with --recovery-private-key"
+            );
+        }
+        let controller = Controller::connect(
+            &args.controller,
+            "re-encrypt (or re-encrypt offline with --recovery-private-key and --cert)",
+        )?;
+        sealed
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                controller
+                    .rotate(s)
+                    .with_context(|| recovery::describe(i, &args.source(), s))
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let keys = keys::read_private_keys(&args.recovery_private_key)?;
+        let cert = args.certificate()?;
+        recovery::reencrypt_all(&sealed, &keys, cert.public_key(), &args.source())?
+    };
     let out = render::render_all(&resealed, args.output_format())?;
     args.write(out.as_bytes(), Mode::Public)?;
     Ok(0)

@@ -1,9 +1,10 @@
 //! Offline work with the controller's private keys: `--recovery-unseal`
-//! (SealedSecrets back to Secrets, for disaster recovery), `--re-encrypt`
-//! with `--recovery-private-key` and `--cert` (every value sealed again to a
-//! new certificate), and `--validate` with `--recovery-private-key`.
+//! (SealedSecrets back to Secrets, for disaster recovery) and `--re-encrypt`
+//! with `--recovery-private-key` (every value sealed again to a new
+//! certificate); `--validate` with `--recovery-private-key` calls
+//! `coffer_sealed::unseal` directly.
 //!
-//! All three call `coffer_sealed` (`unseal`, `reencrypt`), the functions the
+//! These call `coffer_sealed` (`unseal`, `reencrypt`), the functions the
 //! controller's reconcile uses, so offline results match the cluster's.
 
 use anyhow::{Context, Result};
@@ -13,7 +14,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 /// Names a SealedSecret for messages: `document N of SOURCE` (the
 /// conversion's own errors name the object and key).
-fn describe(index: usize, source: &str, _sealed: &SealedSecret) -> String {
+pub fn describe(index: usize, source: &str, _sealed: &SealedSecret) -> String {
     format!("document {} of {source}", index + 1)
 }
 
@@ -62,12 +63,4 @@ pub fn reencrypt_one(
     coffer_sealed::strip_server_fields(&mut out.metadata);
     out.status = None;
     Ok(out)
-}
-
-/// Checks that every SealedSecret opens with `keys`, without showing values.
-pub fn validate_all(sealed: &[SealedSecret], keys: &[PrivateKey], source: &str) -> Result<()> {
-    for (i, s) in sealed.iter().enumerate() {
-        coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
-    }
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! `coffer reseal PATH…`: re-encrypts every SealedSecret in files and
-//! directories offline (key rotation in a Git repository), with the old
-//! private keys and the new certificate.
+//! directories (key rotation in a Git repository): through the controller,
+//! which re-encrypts to its newest key (`POST /v1/rotate`, as `coffer seal
+//! --re-encrypt`), or offline with the old private keys and the new
+//! certificate.
 //!
 //! Each file is handled on its own and written atomically; documents that
 //! are not SealedSecrets keep their exact text, and files without a
@@ -9,17 +11,22 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use coffer_api::SealedSecret;
 use coffer_crypto::{Certificate, PrivateKey};
 
+use super::controller::{Controller, ControllerArgs};
 use super::files::{self, Mode};
 use super::{cert, input, keys, recovery, render};
 
 const EXAMPLES: &str = "\
 Examples:
-  # Rotate every SealedSecret under deploy/ to the controller's new certificate
+  # Rotate every SealedSecret under deploy/ to the controller's newest key
+  coffer reseal deploy/
+  coffer reseal --controller-namespace sealed-secrets --controller-name sealer deploy/
+
+  # Offline, with the old keys and the new certificate
   coffer reseal --recovery-private-key old-keys.yaml --cert new.crt deploy/
 
   # Several files, keys from two backups
@@ -32,20 +39,77 @@ pub struct ResealArgs {
     /// Files or directories (searched recursively for .yaml, .yml and .json files)
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Private keys that open the current values: PEM files or key Secret backups; repeat or comma-separate
-    #[arg(long, value_delimiter = ',', value_name = "FILE", required = true)]
+    /// Re-encrypt offline with these private keys (PEM files or key Secret backups; repeat or comma-separate); without them the controller re-encrypts
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
     recovery_private_key: Vec<PathBuf>,
-    /// The new certificate: a file, an http(s):// URL or a file:// URL
+    /// (offline only) The new certificate: a file, an http(s):// URL or a file:// URL; default: the controller's
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
-    cert: String,
+    cert: Option<String>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Who re-encrypts.
+enum Resealer {
+    /// The old private keys, to the new certificate.
+    Offline {
+        keys: Vec<PrivateKey>,
+        cert: Certificate,
+    },
+    /// The controller, to its newest key.
+    Online(Controller),
+}
+
+impl Resealer {
+    fn new(args: &ResealArgs) -> Result<Resealer> {
+        if args.recovery_private_key.is_empty() {
+            if args.cert.is_some() {
+                bail!(
+                    "without --recovery-private-key the controller re-encrypts to its own newest \
+                     key; --cert (or SEALED_SECRETS_CERT) only applies offline, with \
+                     --recovery-private-key"
+                );
+            }
+            return Ok(Resealer::Online(Controller::connect(
+                &args.controller,
+                "re-encrypt (or re-encrypt offline with --recovery-private-key and --cert)",
+            )?));
+        }
+        let keys = keys::read_private_keys(&args.recovery_private_key)?;
+        let cert = match &args.cert {
+            Some(c) => {
+                let source = cert::CertSource::parse(c)?;
+                Certificate::from_pem(&source.read()?)
+                    .with_context(|| format!("cannot use the certificate {}", source.describe()))?
+            }
+            None => {
+                let controller = Controller::connect(
+                    &args.controller,
+                    "fetch its certificate (or give --cert FILE)",
+                )?;
+                Certificate::from_pem(&controller.cert_pem()?).with_context(|| {
+                    format!("cannot use the certificate of {}", controller.describe())
+                })?
+            }
+        };
+        Ok(Resealer::Offline { keys, cert })
+    }
+
+    /// Re-encrypts one SealedSecret; `at` names it for errors.
+    fn reseal(&self, sealed: SealedSecret, at: &str) -> Result<SealedSecret> {
+        let resealed = match self {
+            Resealer::Offline { keys, cert } => {
+                recovery::reencrypt_one(&sealed, keys, cert.public_key())
+            }
+            Resealer::Online(controller) => controller.rotate(&sealed),
+        };
+        resealed.with_context(|| at.to_owned())
+    }
 }
 
 /// Runs `coffer reseal`: 0 when every file succeeded, 1 otherwise.
 pub fn run(args: ResealArgs) -> Result<u8> {
-    let keys = keys::read_private_keys(&args.recovery_private_key)?;
-    let source = cert::CertSource::parse(&args.cert)?;
-    let cert = Certificate::from_pem(&source.read()?)
-        .with_context(|| format!("cannot use the certificate {}", source.describe()))?;
+    let resealer = Resealer::new(&args)?;
 
     let mut targets = Vec::new();
     for path in &args.paths {
@@ -53,7 +117,7 @@ pub fn run(args: ResealArgs) -> Result<u8> {
     }
     let (mut resealed, mut changed_files, mut failed) = (0usize, 0usize, 0usize);
     for file in &targets {
-        match reseal_file(file, &keys, &cert) {
+        match reseal_file(file, &resealer) {
             Ok(0) => {}
             Ok(n) => {
                 resealed += n;
@@ -103,16 +167,16 @@ fn collect(path: &Path, named: bool, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Re-encrypts the SealedSecrets of one file; returns how many.
-fn reseal_file(path: &Path, keys: &[PrivateKey], cert: &Certificate) -> Result<usize> {
+fn reseal_file(path: &Path, resealer: &Resealer) -> Result<usize> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
     if !text.contains("SealedSecret") {
         return Ok(0);
     }
     let (output, count) = if text.trim_start().starts_with('{') {
-        reseal_json(&text, &name, keys, cert)?
+        reseal_json(&text, &name, resealer)?
     } else {
-        reseal_yaml(&text, &name, keys, cert)?
+        reseal_yaml(&text, &name, resealer)?
     };
     if count > 0 {
         files::write_atomically(path, output.as_bytes(), Mode::Public)?;
@@ -124,22 +188,8 @@ fn is_sealed(value: &serde_json::Value) -> bool {
     input::kind_of(value) == Some("SealedSecret")
 }
 
-fn reseal_one(
-    sealed: SealedSecret,
-    keys: &[PrivateKey],
-    cert: &Certificate,
-    at: &str,
-) -> Result<SealedSecret> {
-    recovery::reencrypt_one(&sealed, keys, cert.public_key()).with_context(|| at.to_owned())
-}
-
 /// A JSON file: every object is rewritten (JSON has no comments to keep).
-fn reseal_json(
-    text: &str,
-    name: &str,
-    keys: &[PrivateKey],
-    cert: &Certificate,
-) -> Result<(String, usize)> {
+fn reseal_json(text: &str, name: &str, resealer: &Resealer) -> Result<(String, usize)> {
     let docs = input::parse_documents(text.as_bytes(), name)?;
     if !docs.iter().any(|d| is_sealed(&d.value)) {
         return Ok((String::new(), 0));
@@ -152,7 +202,7 @@ fn reseal_json(
             let sealed = input::typed::<SealedSecret>(doc, "SealedSecret", name)?;
             render::render_into(
                 &mut out,
-                &reseal_one(sealed, keys, cert, &at)?,
+                &resealer.reseal(sealed, &at)?,
                 render::Format::Json,
             )?;
             count += 1;
@@ -187,12 +237,7 @@ fn split_yaml(text: &str) -> Vec<(&str, &str)> {
 
 /// A YAML file: SealedSecret documents are re-rendered, all other documents
 /// (and separators) keep their exact text.
-fn reseal_yaml(
-    text: &str,
-    name: &str,
-    keys: &[PrivateKey],
-    cert: &Certificate,
-) -> Result<(String, usize)> {
+fn reseal_yaml(text: &str, name: &str, resealer: &Resealer) -> Result<(String, usize)> {
     let mut out = String::with_capacity(text.len());
     let mut count = 0;
     for (i, (separator, body)) in split_yaml(text).into_iter().enumerate() {
@@ -204,7 +249,7 @@ fn reseal_yaml(
             continue;
         }
         let sealed = input::parse_one_sealed_secret(body.as_bytes(), &at)?;
-        let resealed = reseal_one(sealed, keys, cert, &at)?;
+        let resealed = resealer.reseal(sealed, &at)?;
         out.push_str(separator);
         out.push_str(&render::to_yaml(&resealed)?);
         if !out.ends_with('\n') {

@@ -1,7 +1,7 @@
 //! `coffer sops filestatus`: `{"encrypted":true}` when the file carries
 //! complete sops metadata (a version and a MAC), as sops reports it.
-#![allow(clippy::print_stdout)]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -26,6 +26,9 @@ pub fn run(ctx: &Context, args: FilestatusArgs) -> Result<()> {
         Err(coffer_sops::Error::MetadataNotFound) => false,
         Err(e) => return Err(anyhow::Error::new(e).context("cannot check file status")),
     };
-    println!("{{\"encrypted\":{encrypted}}}");
+    // Not println!, which panics on a closed pipe.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{{\"encrypted\":{encrypted}}}")?;
+    out.flush()?;
     Ok(())
 }

@@ -1,0 +1,591 @@
+//! `coffer seal --fetch-cert`, `--validate`, `--re-encrypt` and `coffer
+//! reseal` against the real local control plane and a real controller
+//! (coffer-controller, run in-process), reached the way kubeseal reaches it:
+//! through the API server's service proxy.
+//!
+//! How kube-apiserver (v1.36, `pkg/registry/core/service/storage`,
+//! `ResourceLocation`) finds the controller, and what that asks of a test:
+//! - it dials an address of the Service's *Endpoints* object (not its
+//!   EndpointSlices) in the subset whose port name is the Service port's;
+//! - it only dials an address whose `targetRef` names a Pod in the
+//!   Service's namespace with that IP in `status.podIPs` ("we only proxy to
+//!   addresses that are actually pods");
+//! - Endpoints validation refuses loopback and link-local addresses.
+//!
+//! So the controller listens on this machine's non-loopback IPv4 address
+//! (the source address of the default route, found by `connect`ing a UDP
+//! socket, which sends nothing), and each test creates a selector-less
+//! Service, a Pod object that never runs (there is no scheduler or kubelet)
+//! whose status carries that IP, and Endpoints naming the Pod. On a machine
+//! without a default route the tests fail and say so.
+
+mod seal_harness;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::process::Output;
+use std::time::Duration;
+
+use coffer_api::SealedSecret;
+use coffer_controller::{Config, Running};
+use coffer_crypto::KeySize;
+use coffer_testenv::{TestEnv, TestNamespace};
+use k8s_openapi::api::core::v1::{
+    Container, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod,
+    PodSpec, Secret, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use seal_harness::{PASSWORD, Sandbox, b64, fail, json_docs, ok};
+
+/// The controller's Service, and the name of its port (kubeseal proxies to
+/// `http:<service>:<port name>`).
+const SERVICE: &str = "sealer";
+const PORT_NAME: &str = "http";
+const POD: &str = "sealer-0";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// This machine's non-loopback IPv4 address: the source address the kernel
+/// picks for the default route.
+fn routable_ip() -> IpAddr {
+    let socket = UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
+    // TEST-NET-2: never contacted; `connect` on UDP only chooses a route.
+    socket.connect("198.51.100.1:9").unwrap_or_else(|e| {
+        panic!(
+            "no route off this machine ({e}): the API server's service proxy cannot reach a \
+             controller on loopback, so these tests need a non-loopback IPv4 address"
+        )
+    });
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback(), "the default route's source is {ip}");
+    ip
+}
+
+/// A running controller in its own namespace (keys, Service, and the
+/// SealedSecrets it unseals), exposed through the API server.
+struct Controller {
+    env: &'static TestEnv,
+    client: kube::Client,
+    ns: TestNamespace,
+    running: Running,
+}
+
+impl Controller {
+    async fn start(test: &str) -> Controller {
+        let env = TestEnv::shared().await;
+        let client = env.client().await;
+        let ns = env.namespace(test).await;
+        let ip = routable_ip();
+        let running = coffer_controller::start(
+            env.client().await,
+            Config {
+                controller_namespace: ns.name().to_owned(),
+                key_size: KeySize::Rsa2048,
+                watch_namespaces: vec![ns.name().to_owned()],
+                listen_addr: Some(SocketAddr::new(ip, 0)),
+                metrics_addr: None,
+                ..Config::default()
+            },
+        )
+        .await
+        .expect("controller starts");
+        let addr = running.listen_addr.expect("the API listener is bound");
+        let controller = Controller {
+            env,
+            client,
+            ns,
+            running,
+        };
+        controller.expose(addr).await;
+        controller
+    }
+
+    /// The Service, the stand-in Pod and the Endpoints that let the API
+    /// server proxy to `addr` (see the module comment).
+    async fn expose(&self, addr: SocketAddr) {
+        let ns = self.ns.name();
+        let pp = PostParams::default();
+        let meta = |name: &str| ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        };
+        let port = i32::from(addr.port());
+        create_service(&self.client, ns).await;
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let pod = Pod {
+            metadata: meta(POD),
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "controller".to_owned(),
+                    image: Some("coffer-controller".to_owned()),
+                    ..Container::default()
+                }],
+                ..PodSpec::default()
+            }),
+            ..Pod::default()
+        };
+        pods.create(&pp, &pod).await.expect("create the Pod");
+        let ip = addr.ip().to_string();
+        pods.patch_status(
+            POD,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "status": {"podIP": ip, "podIPs": [{"ip": ip}]}
+            })),
+        )
+        .await
+        .expect("set the Pod's IP");
+        let endpoints: Api<Endpoints> = Api::namespaced(self.client.clone(), ns);
+        let eps = Endpoints {
+            metadata: meta(SERVICE),
+            subsets: Some(vec![EndpointSubset {
+                addresses: Some(vec![EndpointAddress {
+                    ip,
+                    target_ref: Some(ObjectReference {
+                        kind: Some("Pod".to_owned()),
+                        namespace: Some(ns.to_owned()),
+                        name: Some(POD.to_owned()),
+                        ..ObjectReference::default()
+                    }),
+                    ..EndpointAddress::default()
+                }]),
+                ports: Some(vec![EndpointPort {
+                    name: Some(PORT_NAME.to_owned()),
+                    port,
+                    protocol: Some("TCP".to_owned()),
+                    ..EndpointPort::default()
+                }]),
+                ..EndpointSubset::default()
+            }]),
+        };
+        endpoints.create(&pp, &eps).await.expect("create Endpoints");
+    }
+
+    /// The flags that point `coffer` at this controller.
+    fn flags(&self) -> Vec<String> {
+        controller_flags(self.env, self.ns.name())
+    }
+
+    /// PEM of the newest key's certificate.
+    fn newest_cert(&self) -> String {
+        let key = self.running.context.keys.newest().expect("a key");
+        key.certificate().to_pem()
+    }
+
+    /// PKCS#1 PEM of the newest private key.
+    fn newest_key(&self) -> String {
+        let key = self.running.context.keys.newest().expect("a key");
+        key.pair.private_key().to_pkcs1_pem().unwrap().to_string()
+    }
+
+    /// Adds a key newer than every existing one, as the controller's key
+    /// renewal does, and returns its certificate.
+    async fn rotate_key(&self) -> String {
+        let old = self.running.context.keys.newest().expect("a key");
+        // Keys are ordered by creation time, in whole seconds: wait for the
+        // next second so the new key is strictly newer.
+        let next = old.created.as_second() + 1;
+        while Timestamp::now().as_second() < next {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), self.ns.name());
+        let new = self
+            .running
+            .context
+            .keys
+            .create_key(&secrets, KeySize::Rsa2048)
+            .await
+            .expect("create a new key");
+        assert_eq!(
+            self.running.context.keys.newest().unwrap().name,
+            new.name,
+            "the new key is the newest"
+        );
+        new.certificate().to_pem()
+    }
+
+    /// Waits for the Secret the controller unseals.
+    async fn unsealed_secret(&self, name: &str) -> Secret {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), self.ns.name());
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(secret) = secrets.get_opt(name).await.expect("get Secret") {
+                return secret;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {TIMEOUT:?} waiting for Secret {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn create_service(client: &kube::Client, ns: &str) {
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let service = Service {
+        metadata: ObjectMeta {
+            name: Some(SERVICE.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            // No selector: the test writes the Endpoints itself.
+            ports: Some(vec![ServicePort {
+                name: Some(PORT_NAME.to_owned()),
+                port: 8080,
+                target_port: Some(IntOrString::Int(8080)),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    services
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("create the Service");
+}
+
+fn controller_flags(env: &TestEnv, ns: &str) -> Vec<String> {
+    vec![
+        "--kubeconfig".to_owned(),
+        env.kubeconfig().display().to_string(),
+        "--controller-namespace".to_owned(),
+        ns.to_owned(),
+        "--controller-name".to_owned(),
+        SERVICE.to_owned(),
+    ]
+}
+
+/// Runs `coffer` with `args` then `flags`. The controller runs on this
+/// test's runtime, so the blocking wait must leave it a worker.
+fn coffer(sb: &Sandbox, args: &[&str], flags: &[String], stdin: Option<&[u8]>) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(flags.iter().map(String::as_str));
+    tokio::task::block_in_place(|| sb.coffer(&all, stdin))
+}
+
+/// A Secret named `name` in `ns` holding PASSWORD.
+fn secret_yaml(name: &str, ns: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\nstringData: {{password: {PASSWORD}}}\n"
+    )
+}
+
+/// Seals `name` offline to `cert` (PEM) into `file`.
+fn seal_to(sb: &Sandbox, cert: &str, name: &str, ns: &str, file: &str) {
+    sb.write("seal-cert.pem", cert);
+    sb.write("secret.yaml", secret_yaml(name, ns));
+    ok(tokio::task::block_in_place(|| {
+        sb.coffer(
+            &[
+                "seal",
+                "--cert",
+                "seal-cert.pem",
+                "-f",
+                "secret.yaml",
+                "-w",
+                file,
+            ],
+            None,
+        )
+    }));
+}
+
+/// The password in `file`, opened offline with the private key `key`
+/// (PEM), or None when the key does not open it.
+fn password_with(sb: &Sandbox, key: &str, file: &str) -> Option<String> {
+    sb.write("open-key.pem", key);
+    let out = tokio::task::block_in_place(|| {
+        sb.coffer(
+            &[
+                "seal",
+                "--recovery-unseal",
+                "--recovery-private-key",
+                "open-key.pem",
+                "-f",
+                file,
+            ],
+            None,
+        )
+    });
+    out.status.success().then(|| {
+        let secret = &json_docs(&String::from_utf8(out.stdout).unwrap())[0];
+        b64(secret["data"]["password"].as_str().unwrap())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_cert_and_sealing_without_cert_use_the_running_controller() {
+    let ctl = Controller::start("online-fetch-cert").await;
+    let sb = Sandbox::new();
+    let flags = ctl.flags();
+
+    let pem = ok(coffer(&sb, &["seal", "--fetch-cert"], &flags, None));
+    assert_eq!(
+        pem,
+        ctl.newest_cert(),
+        "the controller's newest certificate"
+    );
+
+    // Sealing without --cert fetches it the same way; the controller then
+    // unseals what coffer sealed.
+    let ns = ctl.ns.name();
+    let input = secret_yaml("db", ns);
+    let sealed = ok(coffer(&sb, &["seal"], &flags, Some(input.as_bytes())));
+    assert!(!sealed.contains(PASSWORD));
+    let sealed: SealedSecret = serde_json::from_str(&sealed).unwrap();
+    Api::<SealedSecret>::namespaced(ctl.client.clone(), ns)
+        .create(&PostParams::default(), &sealed)
+        .await
+        .expect("create the SealedSecret");
+    let secret = ctl.unsealed_secret("db").await;
+    let value = &secret.data.unwrap()["password"].0;
+    assert_eq!(String::from_utf8_lossy(value), PASSWORD);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_asks_the_controller_and_names_each_document_it_cannot_open() {
+    let ctl = Controller::start("online-validate").await;
+    let sb = Sandbox::new();
+    let flags = ctl.flags();
+    let ns = ctl.ns.name();
+    seal_to(&sb, &ctl.newest_cert(), "db", ns, "good.yaml");
+    // Sealed to a key the controller does not hold.
+    let stranger = Sandbox::with_key();
+    seal_to(&sb, &stranger.read("cert.pem"), "api", ns, "foreign.yaml");
+
+    let out = ok(coffer(
+        &sb,
+        &["seal", "--validate", "-f", "good.yaml"],
+        &flags,
+        None,
+    ));
+    assert!(out.is_empty(), "validation prints nothing: {out}");
+
+    let both = format!("{}{}", sb.read("good.yaml"), sb.read("foreign.yaml"));
+    sb.write("both.yaml", &both);
+    let out = coffer(
+        &sb,
+        &["seal", "--validate", "-f", "both.yaml"],
+        &flags,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = fail(out);
+    assert!(
+        err.contains("1 of 2 SealedSecret(s) in both.yaml cannot be decrypted")
+            && err.contains(&format!("the controller {ns}/{SERVICE}"))
+            && err.contains("document 2 of both.yaml"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("document 1 of"),
+        "the valid document is not reported: {err}"
+    );
+    assert!(!err.contains(PASSWORD));
+
+    // From stdin, as kubeseal reads it.
+    let foreign = sb.read("foreign.yaml");
+    let err = fail(coffer(
+        &sb,
+        &["seal", "--validate"],
+        &flags,
+        Some(foreign.as_bytes()),
+    ));
+    assert!(err.contains("document 1 of standard input"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_encrypt_through_the_controller_moves_values_to_its_newest_key() {
+    let ctl = Controller::start("online-re-encrypt").await;
+    let sb = Sandbox::new();
+    let flags = ctl.flags();
+    let ns = ctl.ns.name();
+    let old_key = ctl.newest_key();
+    seal_to(&sb, &ctl.newest_cert(), "db", ns, "sealed.yaml");
+    ctl.rotate_key().await;
+    let new_key = ctl.newest_key();
+
+    // In place when only -f is given (matches kubeseal #405); YAML kept.
+    let out = ok(coffer(
+        &sb,
+        &["seal", "--re-encrypt", "-f", "sealed.yaml"],
+        &flags,
+        None,
+    ));
+    assert!(out.is_empty(), "{out}");
+    let text = sb.read("sealed.yaml");
+    assert!(text.starts_with("---\n"), "{text}");
+    assert!(
+        !text.contains("creationTimestamp") && !text.contains("status"),
+        "{text}"
+    );
+    assert_eq!(password_with(&sb, &old_key, "sealed.yaml"), None);
+    assert_eq!(
+        password_with(&sb, &new_key, "sealed.yaml").as_deref(),
+        Some(PASSWORD)
+    );
+
+    // To stdout as JSON when reading stdin.
+    let out = ok(coffer(
+        &sb,
+        &["seal", "--re-encrypt"],
+        &flags,
+        Some(text.as_bytes()),
+    ));
+    assert_eq!(json_docs(&out)[0]["kind"], "SealedSecret");
+
+    // What the controller cannot open is an error naming the document; the
+    // file is left as it was.
+    let stranger = Sandbox::with_key();
+    seal_to(&sb, &stranger.read("cert.pem"), "api", ns, "foreign.yaml");
+    let before = sb.read("foreign.yaml");
+    let err = fail(coffer(
+        &sb,
+        &["seal", "--re-encrypt", "-f", "foreign.yaml"],
+        &flags,
+        None,
+    ));
+    assert!(
+        err.contains("document 1 of foreign.yaml")
+            && err.contains(&format!("the controller {ns}/{SERVICE} cannot decrypt it")),
+        "{err}"
+    );
+    assert_eq!(sb.read("foreign.yaml"), before);
+
+    // --cert does not apply when the controller re-encrypts.
+    sb.write("new.pem", ctl.newest_cert());
+    let err = fail(coffer(
+        &sb,
+        &[
+            "seal",
+            "--re-encrypt",
+            "--cert",
+            "new.pem",
+            "-f",
+            "sealed.yaml",
+        ],
+        &flags,
+        None,
+    ));
+    assert!(err.contains("--recovery-private-key"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseal_through_the_controller_rewrites_sealed_secrets_and_keeps_other_documents() {
+    let ctl = Controller::start("online-reseal").await;
+    let sb = Sandbox::new();
+    let flags = ctl.flags();
+    let ns = ctl.ns.name();
+    let old_key = ctl.newest_key();
+    let old_cert = ctl.newest_cert();
+    std::fs::create_dir_all(sb.path("deploy")).unwrap();
+    seal_to(&sb, &old_cert, "db", ns, "deploy/db.json");
+    seal_to(&sb, &old_cert, "api", ns, "sealed.yaml");
+    let config_map =
+        "# settings\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {mode: fast}\n";
+    sb.write(
+        "deploy/app.yaml",
+        format!("{config_map}{}", sb.read("sealed.yaml")),
+    );
+    ctl.rotate_key().await;
+    let new_key = ctl.newest_key();
+
+    let out = coffer(&sb, &["reseal", "deploy"], &flags, None);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("re-encrypted 2 SealedSecret(s) in 2 file(s); 0 file(s) failed"),
+        "{err}"
+    );
+    let app = sb.read("deploy/app.yaml");
+    assert!(app.starts_with(config_map), "{app}");
+    sb.write("app-sealed.yaml", &app[config_map.len()..]);
+    for file in ["deploy/db.json", "app-sealed.yaml"] {
+        assert_eq!(password_with(&sb, &old_key, file), None, "{file}");
+        assert_eq!(
+            password_with(&sb, &new_key, file).as_deref(),
+            Some(PASSWORD),
+            "{file}"
+        );
+    }
+
+    // Offline keys, the new certificate fetched from the controller.
+    seal_to(&sb, &old_cert, "db", ns, "offline.yaml");
+    sb.write("old-key.pem", &old_key);
+    ok(coffer(
+        &sb,
+        &[
+            "reseal",
+            "--recovery-private-key",
+            "old-key.pem",
+            "offline.yaml",
+        ],
+        &flags,
+        None,
+    ));
+    assert_eq!(
+        password_with(&sb, &new_key, "offline.yaml").as_deref(),
+        Some(PASSWORD)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_controller_is_named_with_the_api_servers_reason() {
+    let env = TestEnv::shared().await;
+    let client = env.client().await;
+    let ns = env.namespace("online-unreachable").await;
+    let sb = Sandbox::new();
+    let flags = controller_flags(env, ns.name());
+    let stranger = Sandbox::with_key();
+    seal_to(
+        &sb,
+        &stranger.read("cert.pem"),
+        "db",
+        ns.name(),
+        "sealed.yaml",
+    );
+
+    // No Service at all: the flags that fix it are named.
+    let err = fail(coffer(
+        &sb,
+        &["seal", "--validate", "-f", "sealed.yaml"],
+        &flags,
+        None,
+    ));
+    assert!(
+        err.contains(&format!(
+            "cannot reach the controller {}/{SERVICE} to validate",
+            ns.name()
+        )) && err.contains("--controller-namespace")
+            && err.contains("--recovery-private-key"),
+        "{err}"
+    );
+
+    // A Service without ready endpoints: the API server's own answer is
+    // shown.
+    create_service(&client, ns.name()).await;
+    let empty = Endpoints {
+        metadata: ObjectMeta {
+            name: Some(SERVICE.to_owned()),
+            ..ObjectMeta::default()
+        },
+        subsets: None,
+    };
+    Api::<Endpoints>::namespaced(client.clone(), ns.name())
+        .create(&PostParams::default(), &empty)
+        .await
+        .expect("create Endpoints");
+    let err = fail(coffer(
+        &sb,
+        &["seal", "--validate", "-f", "sealed.yaml"],
+        &flags,
+        None,
+    ));
+    assert!(
+        err.contains("503 Service Unavailable") && err.contains("no endpoints available"),
+        "{err}"
+    );
+    assert!(err.contains("document 1 of sealed.yaml"), "{err}");
+}
