@@ -14,6 +14,9 @@ use crate::common::*;
 static CLUSTER_CONTROLLER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const LABEL: &str = "coffer.dev/ces";
+/// Waits on kube-controller-manager's garbage collector, which lags behind
+/// on a loaded machine.
+const GC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Namespaces `worlds`, each with an AWS store `aws`, and a controller
 /// (ExternalSecrets in all of them, ClusterExternalSecrets cluster-wide)
@@ -188,7 +191,7 @@ spec:
     label_namespace(&a.client, b.name(), LABEL, None).await;
     let b_api = b.external_secrets();
     eventually("b's ExternalSecret deleted", || gone(&b_api, "team-db")).await;
-    eventually("b's Secret garbage-collected", || async {
+    eventually_within("b's Secret garbage-collected", GC_TIMEOUT, || async {
         b.secrets()
             .get_opt("db")
             .await
@@ -216,7 +219,7 @@ spec:
     // c's own is left alone.
     ces_api(a).delete(&ces, &Default::default()).await.unwrap();
     let a_api = a.external_secrets();
-    eventually("a's ExternalSecret garbage-collected", || {
+    eventually_within("a's ExternalSecret garbage-collected", GC_TIMEOUT, || {
         gone(&a_api, "team-db")
     })
     .await;
@@ -313,8 +316,9 @@ spec:
         w.wait_ready("app-v2", "app-v2 Ready", |c| c.status == "True")
             .await;
     }
+    // The status settles after the rename: wait for Ready too.
     let status = wait_status(a, &ces, "the new name in status", |s| {
-        s.external_secret_name.as_deref() == Some("app-v2")
+        s.external_secret_name.as_deref() == Some("app-v2") && ready(s) == Some("True")
     })
     .await;
     assert_eq!(status.provisioned_namespaces, sorted(&[a, b]));

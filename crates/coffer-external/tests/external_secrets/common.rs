@@ -300,7 +300,18 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    eventually_within(what, TIMEOUT, probe).await
+}
+
+/// Polls `probe` until it yields a value or `timeout` passes; for waits on
+/// kube-controller-manager's garbage collector, which can lag on a loaded
+/// machine.
+pub async fn eventually_within<T, F, Fut>(what: &str, timeout: Duration, probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(v) = probe().await {
             return v;
