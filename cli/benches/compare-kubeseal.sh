@@ -2,8 +2,8 @@
 # Compares `coffer seal` with the real kubeseal, each as a whole process
 # sealing with --cert (offline): one Secret, and 1,000 Secrets in one
 # multi-document input. Prints hyperfine's table and the coffer/kubeseal
-# time ratios (goal: <= 0.3), wall-clock and CPU (user+sys; steadier on a
-# shared machine).
+# time ratios (goal: <= 0.3): wall-clock mean and median (the median shrugs
+# off the outliers of a loaded machine) and CPU (user+sys; steadier still).
 #
 #   cli/benches/compare-kubeseal.sh            # builds coffer --release
 #   COFFER=path/to/coffer KUBESEAL=path/to/kubeseal cli/benches/compare-kubeseal.sh
@@ -35,9 +35,11 @@ for i in $(seq 1 1000); do printf -- '---\n'; secret "db-$i"; done > many.yaml
 
 run() { # label export-file command...
   local label=$1 json=$2; shift 2
-  hyperfine --style basic --warmup 3 --min-runs "${RUNS:-20}" --export-json "$json" \
-    -n "coffer $label" "$COFFER seal --cert cert.pem -f $* > /dev/null" \
-    -n "kubeseal $label" "$KUBESEAL --cert cert.pem -f $* > /dev/null"
+  # -N: no shell in between (a shell's start-up is noise next to a few
+  # milliseconds); hyperfine discards the output itself.
+  hyperfine -N --style basic --warmup 3 --min-runs "${RUNS:-20}" --export-json "$json" \
+    -n "coffer $label" "$COFFER seal --cert cert.pem -f $*" \
+    -n "kubeseal $label" "$KUBESEAL --cert cert.pem -f $*"
 }
 run "one Secret" one.json one.yaml
 RUNS=${RUNS_MANY:-5} run "1000 Secrets" many.json many.yaml
@@ -48,7 +50,8 @@ import json, sys
 res = {x["command"].split()[0]: x for x in json.load(open(sys.argv[1]))["results"]}
 c, k = res["coffer"], res["kubeseal"]
 cpu = lambda x: x["user"] + x["system"]
-print(f"wall: coffer {c['mean']*1000:.1f} ms, kubeseal {k['mean']*1000:.1f} ms, ratio {c['mean']/k['mean']:.2f}; "
+print(f"wall mean: coffer {c['mean']*1000:.1f} ms, kubeseal {k['mean']*1000:.1f} ms, ratio {c['mean']/k['mean']:.2f}; "
+      f"wall median: coffer {c['median']*1000:.1f} ms, kubeseal {k['median']*1000:.1f} ms, ratio {c['median']/k['median']:.2f}; "
       f"cpu (user+sys): coffer {cpu(c)*1000:.1f} ms, kubeseal {cpu(k)*1000:.1f} ms, ratio {cpu(c)/cpu(k):.2f}")
 EOF
 }
