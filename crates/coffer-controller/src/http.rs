@@ -117,7 +117,9 @@ async fn handle(
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         },
         (Endpoints::Api, Method::POST, "/v1/verify") => match read_sealed(req).await {
-            Ok(sealed) => match coffer_sealed::unseal(&sealed, &ctx.keys.private_keys()) {
+            // NB: `verify`, not `unseal`: the template is never rendered for
+            // a caller (see `coffer_sealed::verify`).
+            Ok(sealed) => match coffer_sealed::verify(&sealed, &ctx.keys.private_keys()) {
                 Ok(_) => text(StatusCode::OK, "ok"),
                 Err(e) => text(StatusCode::CONFLICT, e.to_string()),
             },

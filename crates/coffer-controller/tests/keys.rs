@@ -170,6 +170,22 @@ async fn http_serves_certificate_verify_rotate_health_and_metrics() {
     };
     assert_eq!(verify(good.clone()).await, 200);
     assert_eq!(verify(bad).await, 409);
+    // Not a decryption oracle: a template that fails only when the value
+    // equals a guess gets the same answer for a right and a wrong guess
+    // (the template is not rendered for a caller).
+    for guess in ["wrong", "hunter2"] {
+        let mut probe = good.clone();
+        probe.spec.template.get_or_insert_default().data = Some(
+            [(
+                "probe".to_owned(),
+                format!(
+                    "{{{{ if eq .password {guess:?} }}}}{{{{ index .password 99 }}}}{{{{ end }}}}"
+                ),
+            )]
+            .into(),
+        );
+        assert_eq!(verify(probe).await, 200, "guess {guess}");
+    }
 
     let rotated: coffer_api::SealedSecret = http
         .post(format!("{base}/v1/rotate"))

@@ -102,6 +102,57 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Unsealed> {
     })
 }
 
+/// Checks that `keys` (newest first) open every value of `sealed`, as
+/// [`unseal`] would, without building the Secret: `spec.template.data` is
+/// never rendered. Returns the fingerprints of the keys used.
+///
+/// This is the answer for callers who may not see the values (the
+/// controller's `/v1/verify`). `spec.template` is not covered by the scope
+/// label, so rendering it for such a caller would let them pair someone
+/// else's `encryptedData` with a template that fails only when a value
+/// matches a guess, and read the guess's verdict from the answer: a
+/// decryption oracle, one bit per request (Bitnami closed the same hole in
+/// its verify and rotate endpoints). Decrypted bytes are zeroized at once.
+pub fn verify(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Vec<Fingerprint>> {
+    let object = object_ref(&sealed.metadata);
+    sealed
+        .metadata
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .ok_or(Error::SealedSecretWithoutName)?;
+    let label = sealed_label(sealed);
+    let mut fingerprints = Vec::new();
+    match sealed.spec.data.as_deref().filter(|d| !d.is_empty()) {
+        Some(_) if !sealed.spec.encrypted_data.is_empty() => {
+            return Err(Error::BothDataForms { object });
+        }
+        Some(blob) => {
+            let whole_error = |source| Error::UnsealWholeSecret {
+                object: object.clone(),
+                source,
+            };
+            let bytes = coffer_crypto::decode_base64(blob).map_err(whole_error)?;
+            let opened = coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &bytes)
+                .map_err(whole_error)?;
+            note_key(&mut fingerprints, opened.key_fingerprint());
+        }
+        None => {
+            for (key, value) in &sealed.spec.encrypted_data {
+                let opened = coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(
+                    |source| Error::Unseal {
+                        object: object.clone(),
+                        key: key.clone(),
+                        source,
+                    },
+                )?;
+                note_key(&mut fingerprints, opened.key_fingerprint());
+            }
+        }
+    }
+    Ok(fingerprints)
+}
+
 fn note_key(fingerprints: &mut Vec<Fingerprint>, fingerprint: Fingerprint) {
     if !fingerprints.contains(&fingerprint) {
         fingerprints.push(fingerprint);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use coffer_api::SealedSecret;
 use coffer_crypto::Scope;
-use coffer_sealed::{Error, inputs_hash, reencrypt, seal_secret, unseal};
+use coffer_sealed::{Error, inputs_hash, reencrypt, seal_secret, unseal, verify};
 use common::{data_of, key, other_key, owned, secret};
 use k8s_openapi::api::core::v1::Secret;
 
@@ -219,6 +219,43 @@ fn broken_template_names_the_object_and_template_key() {
     let msg = err.to_string();
     assert!(matches!(err, Error::Template { .. }), "{err:?}");
     assert!(msg.contains("prod/db") && msg.contains("\"dsn\""), "{msg}");
+}
+
+/// A template that fails only when `password` equals `guess`: paired with
+/// someone else's `encryptedData`, it would turn any "can you open this?"
+/// answer into a test of the guess.
+fn guessing(sealed: &SealedSecret, guess: &str) -> SealedSecret {
+    let mut probe = sealed.clone();
+    probe.spec.template.get_or_insert_default().data = Some(BTreeMap::from([(
+        "probe".into(),
+        format!("{{{{ if eq .password {guess:?} }}}}{{{{ index .password 99 }}}}{{{{ end }}}}"),
+    )]));
+    probe
+}
+
+#[test]
+fn verify_opens_every_value_without_rendering_the_template() {
+    let s = secret("prod", "db", &[("password", "hunter2")]);
+    let sealed = seal_secret(&s, key().public_key(), None).expect("seal");
+    let keys = [owned(key())];
+    // The probe works against unseal, which renders templates...
+    assert!(unseal(&guessing(&sealed, "wrong"), &keys).is_ok());
+    assert!(matches!(
+        unseal(&guessing(&sealed, "hunter2"), &keys),
+        Err(Error::Template { .. })
+    ));
+    // ...and tells verify's caller nothing.
+    for guess in ["wrong", "hunter2"] {
+        let used = verify(&guessing(&sealed, guess), &keys).expect("verify");
+        assert_eq!(used, vec![key().fingerprint()], "guess {guess}");
+    }
+    // What verify is for: values that do not open are refused, by key.
+    let err = verify(&moved(&sealed, "prod", "other"), &keys).expect_err("wrong name");
+    assert!(
+        matches!(&err, Error::Unseal { key, .. } if key == "password"),
+        "{err:?}"
+    );
+    assert!(verify(&sealed, &[owned(other_key())]).is_err());
 }
 
 #[test]
