@@ -277,6 +277,55 @@ fn default_namespace_comes_from_the_kubeconfig_context() {
 }
 
 #[test]
+fn many_documents_keep_their_order_and_the_first_bad_one_is_named() {
+    let sb = Sandbox::with_key();
+    let doc = |i: usize| {
+        format!(
+            "---\nkind: Secret\nmetadata: {{name: s-{i}, namespace: prod}}\nstringData: {{k: v{i}}}\n"
+        )
+    };
+    let good: String = (0..200).map(doc).collect();
+    let sealed = json_docs(&ok(
+        sb.coffer(&["seal", "--cert", "cert.pem"], Some(good.as_bytes()))
+    ));
+    let names: Vec<String> = sealed
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        (0..200).map(|i| format!("s-{i}")).collect::<Vec<_>>()
+    );
+
+    // Documents 8 and 151 have no data; only the first is reported.
+    let empty =
+        |i: usize| format!("---\nkind: Secret\nmetadata: {{name: s-{i}, namespace: prod}}\n");
+    let bad: String = (0..200)
+        .map(|i| if i == 7 || i == 150 { empty(i) } else { doc(i) })
+        .collect();
+    let err = fail(sb.coffer(&["seal", "--cert", "cert.pem"], Some(bad.as_bytes())));
+    assert!(err.contains("document 8 of standard input"), "{err}");
+    assert!(!err.contains("document 151"), "{err}");
+}
+
+#[test]
+fn the_kubeconfig_is_read_only_for_secrets_without_a_namespace() {
+    let sb = Sandbox::with_key();
+    sb.write("broken-kubeconfig", "{ this is not a kubeconfig");
+    let broken = ["--kubeconfig", "broken-kubeconfig"];
+    let named = b"kind: Secret\nmetadata: {name: a, namespace: prod}\nstringData: {k: v}\n";
+    assert_eq!(
+        seal_json_from(&sb, &broken, named)["metadata"]["namespace"],
+        "prod"
+    );
+    let unnamed = b"kind: Secret\nmetadata: {name: a}\nstringData: {k: v}\n";
+    let mut args = vec!["seal", "--cert", "cert.pem"];
+    args.extend_from_slice(&broken);
+    let err = fail(sb.coffer(&args, Some(unnamed)));
+    assert!(err.contains("broken-kubeconfig"), "{err}");
+}
+
+#[test]
 fn scopes_declare_their_annotation_and_bind_values_accordingly() {
     let sb = Sandbox::with_key();
     let strict = seal_json(&sb, &[]);

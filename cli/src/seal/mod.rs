@@ -16,6 +16,7 @@ pub mod controller;
 pub mod files;
 pub mod input;
 pub mod keys;
+pub mod parallel;
 pub mod recovery;
 pub mod render;
 pub mod reseal;
@@ -214,12 +215,13 @@ pub fn run(mut args: SealArgs) -> Result<u8> {
     }
     let cert = args.certificate()?;
     let cluster = args.cluster();
-    let namespace = || cluster.namespace();
+    let namespace = sealing::memoized_namespace(|| cluster.namespace());
     let opts = SealOptions {
         scope: args.scope,
         allow_empty_data: args.allow_empty_data,
         name: args.name.clone(),
         namespace_override: None,
+        explicit_namespace: args.namespace.clone(),
         namespace: &namespace,
     };
 
@@ -311,7 +313,9 @@ fn validate(args: &SealArgs) -> Result<u8> {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
-                let err = coffer_sealed::unseal(s, &keys).err()?;
+                // The controller's /v1/verify question: do the keys open
+                // every value (templates are not rendered).
+                let err = coffer_sealed::verify(s, &keys).err()?;
                 Some((i, s, err.to_string()))
             })
             .collect();

@@ -19,36 +19,30 @@ pub fn describe(index: usize, source: &str, _sealed: &SealedSecret) -> String {
 }
 
 /// Unseals every SealedSecret into its Secret (matches kubeseal
-/// `--recovery-unseal`, which prints the Secret the controller would create).
+/// `--recovery-unseal`, which prints the Secret the controller would
+/// create), on every core (see [`super::parallel`]).
 pub fn unseal_all(
     sealed: &[SealedSecret],
     keys: &[PrivateKey],
     source: &str,
 ) -> Result<Vec<Secret>> {
-    sealed
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut opened =
-                coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
-            // Taken, not cloned: `Unsealed` zeroizes what is left behind.
-            Ok(std::mem::take(&mut opened.secret))
-        })
-        .collect()
+    super::parallel::map(sealed.iter().collect(), |i, s| {
+        let mut opened = coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
+        // Taken, not cloned: `Unsealed` zeroizes what is left behind.
+        Ok(std::mem::take(&mut opened.secret))
+    })
 }
 
-/// Re-seals every value of every SealedSecret to `cert`.
+/// Re-seals every value of every SealedSecret to `cert`, on every core.
 pub fn reencrypt_all(
     sealed: &[SealedSecret],
     keys: &[PrivateKey],
     cert: &PublicKey,
     source: &str,
 ) -> Result<Vec<SealedSecret>> {
-    sealed
-        .iter()
-        .enumerate()
-        .map(|(i, s)| reencrypt_one(s, keys, cert).with_context(|| describe(i, source, s)))
-        .collect()
+    super::parallel::map(sealed.iter().collect(), |i, s| {
+        reencrypt_one(s, keys, cert).with_context(|| describe(i, source, s))
+    })
 }
 
 /// Re-seals every value of one SealedSecret to `cert`, dropping what the

@@ -25,8 +25,11 @@ pub struct SealOptions<'a> {
     pub name: Option<String>,
     /// Forced namespace (the merge target's); `None` keeps the Secret's.
     pub namespace_override: Option<String>,
-    /// Resolves `-n`/kubeconfig, only when a Secret needs it.
-    pub namespace: &'a dyn Fn() -> Result<Namespace>,
+    /// `-n/--namespace`: a Secret naming another namespace is an error.
+    pub explicit_namespace: Option<String>,
+    /// Resolves `-n`/kubeconfig, only when a Secret needs it (called from
+    /// several threads; [`memoized_namespace`] reads the kubeconfig once).
+    pub namespace: &'a (dyn Fn() -> Result<Namespace> + Sync),
 }
 
 /// Applies kubeseal's rules to one Secret and seals it. `at` names the
@@ -74,13 +77,13 @@ pub fn seal_one(
     if effective != Scope::ClusterWide {
         let own = secret.metadata.namespace.clone().filter(|n| !n.is_empty());
         match own {
+            // NB: the kubeconfig is not read for a Secret that names its
+            // namespace; only an explicit -n can contradict it.
             Some(own) => {
-                let ns = (opts.namespace)()?;
-                if ns.explicit && ns.name != own {
+                if let Some(ns) = opts.explicit_namespace.as_ref().filter(|ns| **ns != own) {
                     bail!(
                         "{at}: namespace mismatch: the Secret is in namespace {own:?} but \
-                         --namespace {:?} was given",
-                        ns.name
+                         --namespace {ns:?} was given"
                     );
                 }
             }
@@ -99,7 +102,9 @@ pub fn seal_one(
     coffer_sealed::seal_secret(&secret, cert, scope).with_context(|| at.to_owned())
 }
 
-/// Seals every Secret parsed from `source`.
+/// Seals every Secret parsed from `source`, on every core (see
+/// [`super::parallel`]); the first failing document, in input order, is
+/// the one reported.
 pub fn seal_all(
     secrets: Vec<Secret>,
     cert: &PublicKey,
@@ -110,18 +115,28 @@ pub fn seal_all(
         // Matches kubeseal's "no secrets found".
         bail!("no Secret found in {source}; the input must be a Secret in JSON or YAML");
     }
-    secrets
-        .into_iter()
-        .enumerate()
-        .map(|(i, secret)| {
-            seal_one(
-                secret,
-                cert,
-                opts,
-                &format!("document {} of {source}", i + 1),
-            )
-        })
-        .collect()
+    super::parallel::map(secrets, |i, secret| {
+        seal_one(
+            secret,
+            cert,
+            opts,
+            &format!("document {} of {source}", i + 1),
+        )
+    })
+}
+
+/// `resolve` (the namespace from `-n` or the kubeconfig) run at most once,
+/// however many Secrets ask: the kubeconfig is read once per command, as
+/// kubeseal does, not once per document.
+pub fn memoized_namespace(
+    resolve: impl Fn() -> Result<Namespace> + Sync,
+) -> impl Fn() -> Result<Namespace> + Sync {
+    let once = std::sync::OnceLock::new();
+    move || {
+        once.get_or_init(|| resolve().map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
 }
 
 /// `--raw`: seals one value and returns its base64 (matches kubeseal's
@@ -193,6 +208,7 @@ pub fn merge_into(
         allow_empty_data: opts.allow_empty_data,
         name: Some(name),
         namespace_override: target.metadata.namespace.clone(),
+        explicit_namespace: opts.explicit_namespace.clone(),
         namespace: opts.namespace,
     };
     let mut merged = target.clone();
