@@ -786,11 +786,11 @@ fn validate_offline_checks_without_printing_values() {
 #[test]
 fn expired_certificate_is_refused() {
     let sb = Sandbox::new();
-    let expired = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/seal/expired-cert.pem"
+    let expired = format!(
+        "{}/tests/data/seal/expired-cert.pem",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
-    let err = fail(sb.coffer(&["seal", "--cert", expired], Some(SECRET_YAML.as_bytes())));
+    let err = fail(sb.coffer(&["seal", "--cert", &expired], Some(SECRET_YAML.as_bytes())));
     assert!(
         err.contains("expired at 2021-01-01") && err.contains("expired-cert.pem"),
         "{err}"

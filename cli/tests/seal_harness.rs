@@ -153,7 +153,9 @@ pub fn kubeseal_binary() -> Option<PathBuf> {
                 assert!(bin.is_file(), "no kubeseal in COFFER_REFERENCE_TOOLS_DIR");
                 return Some(bin);
             }
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            let manifest_dir =
+                std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+            let root = Path::new(&manifest_dir).parent().unwrap();
             let have_go = Command::new("go")
                 .arg("version")
                 .output()

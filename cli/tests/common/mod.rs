@@ -115,7 +115,8 @@ pub fn fail(out: Output) -> (i32, String) {
 pub fn sops_binary() -> Option<PathBuf> {
     static SOPS: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     SOPS.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+        let root = Path::new(&manifest_dir).parent().unwrap();
         let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
         if !have_go {
             eprintln!("\n!!!!! SKIPPING sops interop: Go is not installed, cannot build the reference sops !!!!!\n");

@@ -15,7 +15,10 @@ use coffer_api::external::{
 use proptest::prelude::*;
 
 fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
-    let path = format!("{}/tests/data/eso/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/eso/{file}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -18,7 +18,11 @@ fn kubeseal() -> std::path::PathBuf {
         let dir = match std::env::var_os("COFFER_REFERENCE_TOOLS_DIR") {
             Some(dir) => std::path::PathBuf::from(dir),
             None => {
-                let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+                let root = std::path::Path::new(
+                    &std::env::var("CARGO_MANIFEST_DIR")
+                        .expect("cargo test sets CARGO_MANIFEST_DIR"),
+                )
+                .join("../..");
                 let out = Command::new(root.join("tests/setup.sh"))
                     .arg("reference-tools")
                     .stderr(Stdio::inherit())

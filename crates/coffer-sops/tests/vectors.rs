@@ -10,7 +10,7 @@ use coffer_sops::tree::{PathStep, Value, get, parse_tree_path};
 use coffer_sops::{Error, Result};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
 }

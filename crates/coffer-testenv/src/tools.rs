@@ -8,8 +8,21 @@ use std::process::Command;
 use crate::Error;
 
 /// The workspace root, where `tests/setup.sh` and `crds/` live.
+///
+/// Found at run time from the running package's directory (cargo sets
+/// `CARGO_MANIFEST_DIR` for every test process), not from where this crate
+/// was compiled: cargo reuses a shared target directory's outputs across
+/// checkouts at different paths (CI's clone and a working copy), and a path
+/// baked in at compile time would then point into the other checkout.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let compiled = || Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let Some(start) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return compiled();
+    };
+    Path::new(&start)
+        .ancestors()
+        .find(|dir| dir.join("tests/setup.sh").is_file())
+        .map_or_else(compiled, Path::to_path_buf)
 }
 
 /// The directory named by `var`, or the one `tests/setup.sh <component>`

@@ -25,9 +25,11 @@ const REGION: &str = "eu-central-1";
 /// test's OpenBao, in the test's namespace (whatever namespace the example
 /// names: it is the reader's, not part of the example).
 async fn apply_example(world: &World, file: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/eso-examples")
-        .join(file);
+    let path = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests/data/eso-examples")
+    .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .replace("VAULT_SERVER", &world.env.vault.addr);
