@@ -37,8 +37,10 @@ struct Entry {
 pub struct Sessions {
     observer: Arc<dyn CallObserver>,
     clients: Mutex<HashMap<String, Entry>>,
-    /// Serializes connects so that many reconciles of one new store log in once.
-    connecting: tokio::sync::Mutex<()>,
+    /// One gate per store: many reconciles of one new store log in once,
+    /// while a store whose server hangs (a login waits up to its request
+    /// timeout) holds up no other store.
+    connecting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Sessions {
@@ -47,7 +49,7 @@ impl Sessions {
         Sessions {
             observer,
             clients: Mutex::new(HashMap::new()),
-            connecting: tokio::sync::Mutex::new(()),
+            connecting: Mutex::default(),
         }
     }
 
@@ -58,7 +60,14 @@ impl Sessions {
         if let Some(client) = self.cached(store, &fingerprint) {
             return Ok(client);
         }
-        let _connecting = self.connecting.lock().await;
+        let gate = self
+            .connecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(store.to_owned())
+            .or_default()
+            .clone();
+        let _connecting = gate.lock().await;
         if let Some(client) = self.cached(store, &fingerprint) {
             return Ok(client);
         }
@@ -79,6 +88,10 @@ impl Sessions {
     /// Drops the client of a deleted store.
     pub fn forget(&self, store: &str) {
         self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(store);
+        self.connecting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(store);

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_providers::vault::{KvVersion, VaultClient};
-use coffer_providers::{Error, Find, MetadataPolicy, ReadOptions, RemoteRef};
+use coffer_providers::{
+    Error, Find, MetadataPolicy, ReadOptions, RemoteRef, Sessions, StoreConfig,
+};
 use serde_json::json;
 use vault_support::{Admin, Counter};
 
@@ -477,6 +479,35 @@ async fn an_unreachable_server_is_unavailable() {
         matches!(err, Error::Unavailable { .. }) && err.is_transient(),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_store_whose_server_hangs_does_not_hold_up_other_stores() {
+    // A "server" that accepts connections and never answers: the hanging
+    // store's login waits for its request timeout (30 s).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = Admin::shared().await;
+    let sessions = Arc::new(Sessions::new(Counter::new()));
+    let mut hanging = admin.root_config(Some("secret"), KvVersion::V2);
+    hanging.server = format!("http://{}", listener.local_addr().unwrap());
+    let stuck = tokio::spawn({
+        let sessions = sessions.clone();
+        async move {
+            let config = StoreConfig::Vault(hanging);
+            sessions.client("hanging", &config).await.map(|_| ())
+        }
+    });
+    // Its login is on the wire: the connect is in progress.
+    let (_held, _) = listener.accept().await.unwrap();
+
+    let good = StoreConfig::Vault(admin.root_config(Some("secret"), KvVersion::V2));
+    let client = sessions.client("good", &good).await.unwrap();
+    client.validate().await.unwrap();
+    assert!(
+        !stuck.is_finished(),
+        "the good store got its client only after the hanging login gave up"
+    );
+    stuck.abort();
 }
 
 #[tokio::test]
