@@ -6,7 +6,8 @@
 #   COFFER_CACHE_DIR  cache root (default: ${XDG_CACHE_HOME:-~/.cache}/coffer)
 #
 # Works with an empty Go module cache: everything comes through the module
-# proxy as go.sum pins it. A cold build takes 10-20 minutes on 2 cores.
+# proxy as go.sum pins it. A cold build takes 7-10 minutes on an idle
+# 2-core machine, up to 20 when the machine is busy.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

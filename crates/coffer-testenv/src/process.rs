@@ -9,7 +9,8 @@
 //! On an orderly exit an `atexit` handler also stops the children and removes
 //! the environment's temporary directories, so nothing is left on disk.
 
-// NB: the only unsafe code in the workspace. `pre_exec` and `atexit` are
+// NB: one of the two places with unsafe code (the other is lib.rs's
+// `export_aws_env`). `pre_exec` and `atexit` are
 // inherently unsafe interfaces; what each block relies on is written beside it.
 #![allow(unsafe_code)]
 
