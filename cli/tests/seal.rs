@@ -954,6 +954,45 @@ fn coffer_sealed_secrets_open_with_kubeseal_in_every_scope() {
 }
 
 #[test]
+fn templates_render_exactly_as_kubeseal_renders_them() {
+    let sb = Sandbox::with_key();
+    let sealed = ok(sb.coffer(
+        &["seal", "--cert", "cert.pem"],
+        Some(SECRET_YAML.as_bytes()),
+    ));
+    let mut sealed: Value = serde_json::from_str(&sealed).unwrap();
+    // Bitnami v0.40's rules, each exercised: a plaintext entry (host) that
+    // other templates read, a template over sealed and plaintext keys, a
+    // template named like a sealed key (the sealed value wins), a null
+    // entry removing a sealed key (still readable by templates).
+    sealed["spec"]["template"]["data"] = serde_json::json!({
+        "host": "db.prod",
+        "dsn": "postgres://{{ .user }}:{{ .password }}@{{ .host }}",
+        "password": "shadowed",
+        "user": null,
+        "upper": "{{ .user | upper }}",
+    });
+    let sealed = sealed.to_string();
+    let Some(out) = sb.kubeseal(
+        &["--recovery-unseal", "--recovery-private-key", "key.pem"],
+        Some(sealed.as_bytes()),
+    ) else {
+        return;
+    };
+    let theirs = json_docs(&ok(out)).remove(0);
+    let ours = unseal(&sb, &sealed).remove(0);
+    assert_eq!(ours["data"], theirs["data"]);
+    let data = &ours["data"];
+    assert_eq!(
+        b64(data["dsn"].as_str().unwrap()),
+        format!("postgres://admin:{PASSWORD}@db.prod")
+    );
+    assert_eq!(b64(data["password"].as_str().unwrap()), PASSWORD);
+    assert_eq!(b64(data["upper"].as_str().unwrap()), "ADMIN");
+    assert!(data.get("user").is_none(), "{data}");
+}
+
+#[test]
 fn raw_values_interoperate_with_kubeseal() {
     let sb = Sandbox::with_key();
     let args = [

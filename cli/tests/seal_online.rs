@@ -26,7 +26,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use coffer_api::SealedSecret;
-use coffer_controller::{Config, Running};
+use coffer_controller::{Config, RateLimit, Running};
 use coffer_crypto::KeySize;
 use coffer_testenv::{TestEnv, TestNamespace};
 use k8s_openapi::api::core::v1::{
@@ -72,6 +72,11 @@ struct Controller {
 
 impl Controller {
     async fn start(test: &str) -> Controller {
+        Controller::start_limited(test, Some(RateLimit::default())).await
+    }
+
+    /// With `limit` on /v1/verify and /v1/rotate (the default is Bitnami's).
+    async fn start_limited(test: &str, limit: Option<RateLimit>) -> Controller {
         let env = TestEnv::shared().await;
         let client = env.client().await;
         let ns = env.namespace(test).await;
@@ -84,6 +89,7 @@ impl Controller {
                 watch_namespaces: vec![ns.name().to_owned()],
                 listen_addr: Some(SocketAddr::new(ip, 0)),
                 metrics_addr: None,
+                rate_limit: limit,
                 ..Config::default()
             },
         )
@@ -529,6 +535,49 @@ async fn reseal_through_the_controller_rewrites_sealed_secrets_and_keeps_other_d
         password_with(&sb, &new_key, "offline.yaml").as_deref(),
         Some(PASSWORD)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseal_waits_out_a_rate_limited_controller_instead_of_failing() {
+    // One request a second, one at a time: most of the six rotations get
+    // 429 first (as from a Bitnami v0.39+ controller).
+    let limit = RateLimit {
+        per_second: 1.0,
+        burst: 1,
+    };
+    let ctl = Controller::start_limited("online-throttled", Some(limit)).await;
+    let sb = Sandbox::new();
+    let ns = ctl.ns.name();
+    let old_cert = ctl.newest_cert();
+    std::fs::create_dir_all(sb.path("deploy")).unwrap();
+    for i in 0..6 {
+        seal_to(
+            &sb,
+            &old_cert,
+            &format!("db-{i}"),
+            ns,
+            &format!("deploy/db-{i}.yaml"),
+        );
+    }
+    ctl.rotate_key().await;
+    let new_key = ctl.newest_key();
+
+    let out = coffer(&sb, &["reseal", "deploy"], &ctl.flags(), None);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("limits its request rate (429)"), "{err}");
+    assert!(
+        err.contains("re-encrypted 6 SealedSecret(s) in 6 file(s); 0 file(s) failed"),
+        "{err}"
+    );
+    for i in 0..6 {
+        let file = format!("deploy/db-{i}.yaml");
+        assert_eq!(
+            password_with(&sb, &new_key, &file).as_deref(),
+            Some(PASSWORD),
+            "{file}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,5 +20,5 @@ build() { # name module-dir package
   mv "$out/.$1.tmp" "$out/$1"
 }
 build sops sops github.com/getsops/sops/v3/cmd/sops
-build kubeseal kubeseal github.com/bitnami-labs/sealed-secrets/cmd/kubeseal
+build kubeseal kubeseal github.com/bitnami/sealed-secrets/cmd/kubeseal
 echo "$out"

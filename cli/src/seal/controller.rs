@@ -10,8 +10,15 @@
 //! `ReEncryptSealedSecret`). The controller answers `409 Conflict` when it
 //! cannot decrypt a SealedSecret; kubeseal reads exactly that status as
 //! "invalid", and so does coffer.
+//!
+//! Controllers limit `/v1/verify` and `/v1/rotate` (Bitnami v0.39+ and
+//! coffer-controller: 2 a second, burst 2) and answer `429` beyond that;
+//! coffer waits (`Retry-After`, else a growing pause) and retries, so a
+//! `reseal` of many files slows down instead of failing. kubeseal fails.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
@@ -62,6 +69,9 @@ impl ControllerArgs {
 /// error (the body holds messages, not values, but may be a whole page).
 const MAX_QUOTED: usize = 400;
 
+/// How long one request keeps retrying while the controller answers 429.
+const MAX_THROTTLED: Duration = Duration::from_secs(120);
+
 /// A connection to the controller through the API server. Requests run on
 /// a single-threaded runtime owned here, so callers stay synchronous.
 pub struct Controller {
@@ -71,6 +81,8 @@ pub struct Controller {
     proxy: String,
     /// "the controller NS/NAME".
     who: String,
+    /// Whether the user was told about a 429 (once per command).
+    throttled: AtomicBool,
 }
 
 impl Controller {
@@ -118,6 +130,7 @@ impl Controller {
             // Matches client-go's JoinSchemeNamePort("http", name, port).
             proxy: format!("/api/v1/namespaces/{ns}/services/http:{name}:{port}/proxy"),
             who,
+            throttled: AtomicBool::new(false),
         })
     }
 
@@ -128,7 +141,7 @@ impl Controller {
 
     /// `GET /v1/cert.pem`: the controller's newest sealing certificate.
     pub fn cert_pem(&self) -> Result<String> {
-        let (status, body) = self.call(Method::GET, "/v1/cert.pem", None)?;
+        let (status, _, body) = self.call(Method::GET, "/v1/cert.pem", None)?;
         if !status.is_success() {
             bail!(
                 "cannot fetch the certificate from {}: {}",
@@ -187,7 +200,26 @@ impl Controller {
     fn post(&self, path: &str, sealed: &SealedSecret) -> Result<(StatusCode, Vec<u8>)> {
         // Only sealed values: nothing here is plaintext.
         let json = serde_json::to_vec(sealed)?;
-        self.call(Method::POST, path, Some(json))
+        let give_up = Instant::now() + MAX_THROTTLED;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let (status, retry_after, body) = self.call(Method::POST, path, Some(json.clone()))?;
+            if status != StatusCode::TOO_MANY_REQUESTS {
+                return Ok((status, body));
+            }
+            let wait = retry_after.unwrap_or(pause).min(Duration::from_secs(10));
+            if Instant::now() + wait > give_up {
+                return Ok((status, body));
+            }
+            if !self.throttled.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "{} limits its request rate (429); waiting and retrying",
+                    self.who
+                );
+            }
+            std::thread::sleep(wait);
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// One request through the service proxy; the status and the body,
@@ -197,7 +229,7 @@ impl Controller {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Vec<u8>)> {
+    ) -> Result<(StatusCode, Option<Duration>, Vec<u8>)> {
         let uri = format!("{}{path}", self.proxy);
         let mut request = http::Request::builder().method(method.clone()).uri(&uri);
         request = if body.is_some() {
@@ -213,8 +245,14 @@ impl Controller {
             .block_on(async {
                 let response = self.client.send(request).await?;
                 let status = response.status();
+                // Seconds only (what Go's and our limiters send), not dates.
+                let retry_after = response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
                 let bytes = response.into_body().collect().await?.to_bytes();
-                anyhow::Ok((status, bytes.to_vec()))
+                anyhow::Ok((status, retry_after, bytes.to_vec()))
             })
             .with_context(|| format!("{method} {path} to {} failed", self.who))
     }

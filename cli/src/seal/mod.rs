@@ -4,7 +4,7 @@
 //! validates and re-encrypts through the controller, and (with the
 //! controller's private keys) unseals, validates and re-encrypts offline.
 //!
-//! Flags mean what they mean in kubeseal v0.36 (`cmd/kubeseal/main.go`),
+//! Flags mean what they mean in kubeseal v0.40 (`cmd/kubeseal/main.go`; unchanged since v0.36),
 //! including the `SEALED_SECRETS_<FLAG>` environment variables; where coffer
 //! differs (multi-document input everywhere, offline re-encrypt and
 //! validate, merge keeping the target's scope and format) it is a superset,

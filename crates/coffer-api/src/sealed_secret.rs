@@ -63,10 +63,12 @@ pub struct SecretTemplateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
 
-    /// Keys that should be templated using decrypted data.
+    /// Keys that should be templated using decrypted data. Set a key with
+    /// the same name as in `encryptedData` to `null` to omit the unsealed
+    /// value from the final Secret (Bitnami v0.40).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "nullable_string_map")]
-    pub data: Option<BTreeMap<String, String>>,
+    pub data: Option<BTreeMap<String, Option<String>>>,
 }
 
 /// SealedSecretStatus is the most recently observed status of the
@@ -121,7 +123,10 @@ fn nullable_string_map(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "nullable": true,
-        "additionalProperties": { "type": "string" }
+        // NB: Bitnami's CRD leaves the values non-nullable, so the API
+        // server refuses the `null` entries its own controller documents;
+        // ours accepts them.
+        "additionalProperties": { "type": "string", "nullable": true }
     })
 }
 

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::rate_limit::{Limiter, RateLimit};
 
 /// Largest request body accepted (a SealedSecret of a full 1 MiB Secret is
 /// about 1.4 MiB of base64).
@@ -33,13 +34,16 @@ pub enum Endpoints {
     Metrics,
 }
 
-/// Binds `addr` and serves `endpoints` on a spawned task. Returns the bound
-/// address (useful with port 0) and the task.
+/// Binds `addr` and serves `endpoints` on a spawned task, `/v1/verify` and
+/// `/v1/rotate` within `limit` when given. Returns the bound address
+/// (useful with port 0) and the task.
 pub async fn serve(
     addr: SocketAddr,
     endpoints: Endpoints,
     ctx: Arc<Context>,
+    limit: Option<RateLimit>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let limiter = Arc::new(limit.map(Limiter::new));
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Listen { addr, source })?;
@@ -56,8 +60,10 @@ pub async fn serve(
                 }
             };
             let ctx = ctx.clone();
+            let limiter = limiter.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |req| handle(req, endpoints, ctx.clone()));
+                let service =
+                    service_fn(move |req| handle(req, endpoints, ctx.clone(), limiter.clone()));
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await
@@ -91,8 +97,16 @@ async fn handle(
     req: Request<Incoming>,
     endpoints: Endpoints,
     ctx: Arc<Context>,
+    limiter: Arc<Option<Limiter>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    if req.method() == Method::POST
+        && matches!(path.as_str(), "/v1/verify" | "/v1/rotate")
+        && let Some(limiter) = limiter.as_ref()
+        && let Err(wait) = limiter.take(std::time::Instant::now())
+    {
+        return Ok(too_many_requests(wait));
+    }
     let response = match (endpoints, req.method().clone(), path.as_str()) {
         (Endpoints::Metrics, Method::GET, "/metrics") => reply(
             StatusCode::OK,
@@ -132,6 +146,21 @@ async fn handle(
         _ => text(StatusCode::NOT_FOUND, format!("no endpoint {path}")),
     };
     Ok(response)
+}
+
+/// 429 with `Retry-After` in whole seconds (at least 1).
+fn too_many_requests(wait: std::time::Duration) -> Response<Full<Bytes>> {
+    let mut response = text(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests: /v1/verify and /v1/rotate are rate-limited (--rate-limit)",
+    );
+    let seconds = wait.as_secs_f64().ceil().max(1.0);
+    if let Ok(value) = format!("{seconds}").parse() {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn rotate(sealed: &SealedSecret, ctx: &Context) -> Response<Full<Bytes>> {

@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod rate_limit;
 pub mod sealed;
 
 use std::future::Future;
@@ -35,6 +36,7 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
+pub use rate_limit::RateLimit;
 
 /// How the controller runs (the binary builds this from its flags).
 #[derive(Debug, Clone)]
@@ -60,6 +62,9 @@ pub struct Config {
     pub listen_addr: Option<SocketAddr>,
     /// Where to serve `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Limit on `/v1/verify` and `/v1/rotate` (Bitnami's `--rate-limit`,
+    /// `--rate-limit-burst`); `None` serves them without one.
+    pub rate_limit: Option<RateLimit>,
     /// Leader election; `None` makes this replica always the leader.
     pub leader_election: Option<LeaseConfig>,
     /// Run the SealedSecret controller (and key creation and renewal).
@@ -83,6 +88,7 @@ impl Default for Config {
             label_selector: None,
             listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
+            rate_limit: Some(RateLimit::default()),
             leader_election: None,
             sealed_secrets: true,
             external_secrets: None,
@@ -276,12 +282,19 @@ pub async fn start_with_metrics(
     // NB: HTTP first, so /healthz and /v1/cert.pem answer while the
     // controllers are still listing (and on followers, which never do).
     if let Some(addr) = config.listen_addr {
-        let (bound, task) = http::serve(addr, http::Endpoints::Api, context.clone()).await?;
+        let (bound, task) = http::serve(
+            addr,
+            http::Endpoints::Api,
+            context.clone(),
+            config.rate_limit,
+        )
+        .await?;
         running.listen_addr = Some(bound);
         running.background.push(task);
     }
     if let Some(addr) = config.metrics_addr {
-        let (bound, task) = http::serve(addr, http::Endpoints::Metrics, context.clone()).await?;
+        let (bound, task) =
+            http::serve(addr, http::Endpoints::Metrics, context.clone(), None).await?;
         running.metrics_addr = Some(bound);
         running.background.push(task);
     }

@@ -81,6 +81,14 @@ struct Args {
     /// Address of the Prometheus metrics endpoint.
     #[arg(long, default_value = ":8081", value_parser = parse_addr)]
     metrics_addr: SocketAddr,
+    /// Requests a second allowed to /v1/verify and /v1/rotate (Bitnami's
+    /// flag); 0 turns the limit off.
+    #[arg(long, default_value_t = 2.0)]
+    rate_limit: f64,
+    /// Requests allowed at once to /v1/verify and /v1/rotate before
+    /// --rate-limit applies.
+    #[arg(long, default_value_t = 2)]
+    rate_limit_burst: u32,
 }
 
 /// `:8080` (Go style, all interfaces) or a full socket address.
@@ -166,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
         label_selector: args.label_selector,
         listen_addr: Some(args.listen_addr),
         metrics_addr: Some(args.metrics_addr),
+        rate_limit: (args.rate_limit > 0.0).then_some(coffer_controller::RateLimit {
+            per_second: args.rate_limit,
+            burst: args.rate_limit_burst.max(1),
+        }),
         leader_election,
     };
     let kube_config = kube::Config::infer()

@@ -131,7 +131,12 @@ async fn hand_made_bitnami_key_secret_is_adopted_while_running() {
 #[tokio::test]
 async fn http_serves_certificate_verify_rotate_health_and_metrics() {
     let world = World::new("http").await;
-    let running = world.start().await;
+    let running = world
+        .start_with(coffer_controller::Config {
+            rate_limit: None,
+            ..world.config()
+        })
+        .await;
     let base = format!("http://{}", running.listen_addr.unwrap());
     let http = reqwest::Client::new();
 
@@ -178,9 +183,9 @@ async fn http_serves_certificate_verify_rotate_health_and_metrics() {
         probe.spec.template.get_or_insert_default().data = Some(
             [(
                 "probe".to_owned(),
-                format!(
+                Some(format!(
                     "{{{{ if eq .password {guess:?} }}}}{{{{ index .password 99 }}}}{{{{ end }}}}"
-                ),
+                )),
             )]
             .into(),
         );
@@ -303,4 +308,47 @@ async fn key_cutoff_time_after_the_newest_key_makes_a_new_key_at_start() {
         .await
         .unwrap();
     assert_eq!(stored.items.len(), 2, "the new key is stored");
+}
+
+#[tokio::test]
+async fn verify_and_rotate_are_rate_limited_with_retry_after() {
+    let world = World::new("rate-limit").await;
+    let limit = coffer_controller::RateLimit {
+        per_second: 0.5,
+        burst: 2,
+    };
+    let running = world
+        .start_with(coffer_controller::Config {
+            rate_limit: Some(limit),
+            ..world.config()
+        })
+        .await;
+    let base = format!("http://{}", running.listen_addr.unwrap());
+    let http = reqwest::Client::new();
+    let newest = running.context.keys.newest().unwrap();
+    let sealed = coffer_sealed::seal_secret(
+        &world.secret("db", &[("password", "hunter2")]),
+        newest.certificate().public_key(),
+        None,
+    )
+    .unwrap();
+    let post = |path: &str| http.post(format!("{base}{path}")).json(&sealed).send();
+    assert_eq!(post("/v1/verify").await.unwrap().status(), 200);
+    assert_eq!(post("/v1/rotate").await.unwrap().status(), 200);
+    // The burst is spent: both endpoints say when to come back.
+    for path in ["/v1/verify", "/v1/rotate"] {
+        let refused = post(path).await.unwrap();
+        assert_eq!(refused.status(), 429, "{path}");
+        assert_eq!(refused.headers()["retry-after"], "2", "{path}");
+    }
+    // The certificate and health endpoints are not limited.
+    for path in ["/v1/cert.pem", "/healthz"] {
+        let status = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
 }

@@ -333,3 +333,43 @@ async fn skip_owner_reference_annotation_leaves_secret_unowned_but_kept_in_sync(
         .unwrap();
     secret_with_data(&world, "db", &[("password", "two")]).await;
 }
+
+#[tokio::test]
+async fn template_entries_render_and_null_removes_a_sealed_key_as_bitnami_0_40() {
+    let world = World::new("template").await;
+    let running = world.start().await;
+    let key = running.context.keys.newest().unwrap();
+    let mut sealed = coffer_sealed::seal_secret(
+        &world.secret("db", &[("password", "pw"), ("user", "app")]),
+        key.certificate().public_key(),
+        None,
+    )
+    .unwrap();
+    sealed.spec.template.get_or_insert_default().data = Some(BTreeMap::from([
+        ("host".into(), Some("db.prod".into())),
+        (
+            "dsn".into(),
+            Some("{{ .user }}:{{ .password }}@{{ .host }}".into()),
+        ),
+        ("user".into(), None),
+    ]));
+    // The API server keeps the null entry (Bitnami's CRD refuses it).
+    let created = world
+        .sealed_secrets()
+        .create(&PostParams::default(), &sealed)
+        .await
+        .expect("create with a null template entry");
+    let stored = created.spec.template.unwrap().data.unwrap();
+    assert_eq!(stored.get("user"), Some(&None));
+    secret_with_data(
+        &world,
+        "db",
+        &[
+            ("password", "pw"),
+            ("host", "db.prod"),
+            ("dsn", "app:pw@db.prod"),
+        ],
+    )
+    .await;
+    synced(&world, "db", "True").await;
+}

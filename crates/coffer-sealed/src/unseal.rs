@@ -68,9 +68,11 @@ impl Drop for Unsealed {
 /// scope annotations, so a value sealed for another object does not open.
 /// Each `spec.encryptedData` value is unsealed, then each
 /// `spec.template.data` entry rendered with coffer-template
-/// ([`Options::bitnami`], the decrypted values as the data) and stored under
-/// its key (templates win over a sealed key of the same name, as in
-/// Bitnami). The deprecated whole-Secret form (`spec.data`) is opened when
+/// ([`Options::bitnami`]), as Bitnami v0.40 does: templates see the
+/// decrypted values and, for keys not sealed, the other entries' raw text;
+/// a rendered entry is stored under its key unless that key is sealed (the
+/// sealed value wins, so a plaintext entry can never shadow a secret); a
+/// `null` entry removes its key from the Secret. The deprecated whole-Secret form (`spec.data`) is opened when
 /// `encryptedData` is empty. Errors name the SealedSecret and the key that
 /// failed (the first in key order).
 pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Unsealed> {
@@ -182,16 +184,32 @@ fn unseal_per_key(
         template_data.insert(key.clone(), opened.plaintext().to_vec());
         data.insert(key.clone(), ByteString(opened.plaintext().to_vec()));
     }
-    for (key, text) in template.data.iter().flatten() {
+    let entries = template.data.iter().flatten();
+    for (key, text) in entries.clone() {
+        if let Some(text) = text
+            && !sealed.spec.encrypted_data.contains_key(key)
+        {
+            template_data.insert(key.clone(), text.as_bytes().to_vec());
+        }
+    }
+    for (key, text) in entries {
+        let Some(text) = text else {
+            data.remove(key);
+            continue;
+        };
         let template_error = |source| Error::Template {
             object: object.to_owned(),
             key: key.clone(),
             source: Box::new(source),
         };
+        // NB: rendered (and its errors reported) even when the sealed value
+        // wins, as Bitnami does.
         let rendered = Template::parse(key, text)
             .and_then(|t| t.render(&template_data, &Options::bitnami()))
             .map_err(template_error)?;
-        data.insert(key.clone(), ByteString(rendered.to_vec()));
+        if !sealed.spec.encrypted_data.contains_key(key) {
+            data.insert(key.clone(), ByteString(rendered.to_vec()));
+        }
     }
     Ok(Secret {
         metadata: template.metadata.unwrap_or_default(),

@@ -56,12 +56,12 @@ fn no_error_contains_plaintext() {
     bad_template.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([
         (
             "a".into(),
-            "{{ .password | atoi | printf \"%s\" | nosuch }}".into(),
+            Some("{{ .password | atoi | printf \"%s\" | nosuch }}".into()),
         ),
-        ("b".into(), "{{ index .password 99 }}".into()),
+        ("b".into(), Some("{{ index .password 99 }}".into())),
         (
             "c".into(),
-            "{{ fromJson .password }}{{ .password.x }}".into(),
+            Some("{{ fromJson .password }}{{ .password.x }}".into()),
         ),
     ]));
     check_error(&unseal(&bad_template, &[owned(key())]).unwrap_err());
@@ -75,7 +75,8 @@ fn no_error_contains_plaintext() {
         ),
     ] {
         let mut one = sealed.clone();
-        one.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([(k.into(), t.into())]));
+        one.spec.template.as_mut().unwrap().data =
+            Some(BTreeMap::from([(k.into(), Some(t.into()))]));
         if let Err(err) = unseal(&one, &[owned(key())]) {
             check_error(&err);
         }

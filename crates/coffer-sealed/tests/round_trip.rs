@@ -193,9 +193,9 @@ fn template_data_renders_with_decrypted_values() {
     sealed.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([
         (
             "dsn".into(),
-            "postgres://{{ .user }}:{{ index . \"password\" }}@db".into(),
+            Some("postgres://{{ .user }}:{{ index . \"password\" }}@db".into()),
         ),
-        ("upper".into(), "{{ .user | upper }}".into()),
+        ("upper".into(), Some("{{ .user | upper }}".into())),
     ]));
     let opened = unseal(&sealed, &[owned(key())]).expect("unseal");
     let data = data_of(&opened.secret);
@@ -208,12 +208,36 @@ fn template_data_renders_with_decrypted_values() {
 }
 
 #[test]
+fn template_data_follows_bitnami_precedence_and_null_removal() {
+    let s = secret("prod", "db", &[("user", "app"), ("password", "pw")]);
+    let mut sealed = seal_secret(&s, key().public_key(), None).expect("seal");
+    sealed.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([
+        ("host".into(), Some("db.prod".into())),
+        (
+            "dsn".into(),
+            Some("{{ .user }}:{{ .password }}@{{ .host }}".into()),
+        ),
+        ("password".into(), Some("shadowed".into())),
+        ("user".into(), None),
+    ]));
+    let opened = unseal(&sealed, &[owned(key())]).expect("unseal");
+    let data = data_of(&opened.secret);
+    assert_eq!(data["host"], "db.prod", "plaintext entries are kept");
+    assert_eq!(data["dsn"], "app:pw@db.prod", "and visible to templates");
+    assert_eq!(
+        data["password"], "pw",
+        "a sealed value wins over a template"
+    );
+    assert!(!data.contains_key("user"), "null removes a sealed key");
+}
+
+#[test]
 fn broken_template_names_the_object_and_template_key() {
     let s = secret("prod", "db", &[("user", "app")]);
     let mut sealed = seal_secret(&s, key().public_key(), None).expect("seal");
     sealed.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([(
         "dsn".into(),
-        "{{ .user | nosuchfunc }}".into(),
+        Some("{{ .user | nosuchfunc }}".into()),
     )]));
     let err = unseal(&sealed, &[owned(key())]).expect_err("bad template");
     let msg = err.to_string();
@@ -228,7 +252,9 @@ fn guessing(sealed: &SealedSecret, guess: &str) -> SealedSecret {
     let mut probe = sealed.clone();
     probe.spec.template.get_or_insert_default().data = Some(BTreeMap::from([(
         "probe".into(),
-        format!("{{{{ if eq .password {guess:?} }}}}{{{{ index .password 99 }}}}{{{{ end }}}}"),
+        Some(format!(
+            "{{{{ if eq .password {guess:?} }}}}{{{{ index .password 99 }}}}{{{{ end }}}}"
+        )),
     )]));
     probe
 }
@@ -325,8 +351,10 @@ fn unseal_tries_every_key_and_reports_the_one_used() {
 fn reencrypt_moves_every_value_to_the_new_key_keeping_scope_and_template() {
     let s = secret("prod", "db", &[("a", "1"), ("b", "2")]);
     let mut sealed = seal_secret(&s, other_key().public_key(), Some(Scope::NamespaceWide)).unwrap();
-    sealed.spec.template.as_mut().unwrap().data =
-        Some(BTreeMap::from([("c".into(), "{{ .a }}{{ .b }}".into())]));
+    sealed.spec.template.as_mut().unwrap().data = Some(BTreeMap::from([(
+        "c".into(),
+        Some("{{ .a }}{{ .b }}".into()),
+    )]));
 
     let rotated = reencrypt(&sealed, &[owned(other_key())], key().public_key()).expect("rotate");
     assert_eq!(rotated.metadata, sealed.metadata);

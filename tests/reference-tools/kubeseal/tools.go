@@ -3,4 +3,4 @@
 // Package tools records the kubeseal command that this module pins.
 package tools
 
-import _ "github.com/bitnami-labs/sealed-secrets/cmd/kubeseal"
+import _ "github.com/bitnami/sealed-secrets/cmd/kubeseal"

@@ -96,8 +96,17 @@ pub fn expected_keys(sealed: &SealedSecret) -> Option<BTreeSet<String>> {
         return None;
     }
     let mut keys: BTreeSet<String> = sealed.spec.encrypted_data.keys().cloned().collect();
-    if let Some(data) = sealed.spec.template.as_ref().and_then(|t| t.data.as_ref()) {
-        keys.extend(data.keys().cloned());
+    for (key, text) in sealed
+        .spec
+        .template
+        .iter()
+        .flat_map(|t| t.data.iter().flatten())
+    {
+        match text {
+            Some(_) => keys.insert(key.clone()),
+            // A `null` entry removes the key (see coffer_sealed::unseal).
+            None => keys.remove(key),
+        };
     }
     Some(keys)
 }
