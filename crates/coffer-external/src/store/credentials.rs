@@ -1,0 +1,401 @@
+//! A store's credentials and settings: the Secrets, ConfigMaps and
+//! ServiceAccount tokens a SecretStore or ClusterSecretStore points at,
+//! read (with ESO's namespace rules) into a provider configuration.
+
+use std::sync::Arc;
+
+use coffer_api::external::{
+    AwsProvider, AwsService, CaProviderType, SecretKeySelector, ServiceAccountSelector,
+    VaultKvVersion, VaultProvider,
+};
+use coffer_providers::aws::{AwsAuth, AwsConfig};
+use coffer_providers::vault::{KvVersion, VaultAuth, VaultConfig};
+use coffer_providers::{StaticToken, TokenSource};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use kube::Api;
+use secrecy::SecretString;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::token::ServiceAccountToken;
+
+/// The ServiceAccount annotation naming the IAM role for web identity
+/// (EKS IRSA), as ESO reads it.
+const IRSA_ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+/// The ServiceAccount annotation overriding the token's audience.
+const IRSA_AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+/// EKS IRSA's audience, ESO's default.
+const IRSA_DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+/// The audience ESO requests for Vault JWT auth's service-account tokens
+/// when `kubernetesServiceAccountToken.audiences` is not set.
+const VAULT_JWT_DEFAULT_AUDIENCE: &str = "vault";
+
+/// Resolves references from a store to Secrets, ConfigMaps and
+/// ServiceAccounts.
+pub(super) struct Refs<'a> {
+    pub(super) ctx: &'a Context,
+    pub(super) label: &'a str,
+    pub(super) own_namespace: Option<&'a str>,
+    pub(super) es_namespace: &'a str,
+}
+
+impl Refs<'_> {
+    pub(super) fn config_error(&self, reason: String) -> Error {
+        Error::StoreConfig {
+            store: self.label.to_owned(),
+            reason,
+        }
+    }
+
+    fn namespace_of(&self, given: Option<&str>) -> String {
+        match self.own_namespace {
+            // NB: ESO ignores the namespace of a namespaced store's
+            // references, so one store cannot reach into another namespace.
+            Some(ns) => ns.to_owned(),
+            None => given.unwrap_or(self.es_namespace).to_owned(),
+        }
+    }
+
+    /// The value at `sel` (with `default_key` when the selector has none).
+    async fn secret_value(
+        &self,
+        field: &str,
+        sel: &SecretKeySelector,
+        default_key: Option<&str>,
+    ) -> Result<SecretString> {
+        let key = match (sel.key.as_deref(), default_key) {
+            (Some(k), _) | (None, Some(k)) => k,
+            (None, None) => return Err(self.config_error(format!("{field}: key is required"))),
+        };
+        if sel.name().is_empty() {
+            return Err(self.config_error(format!("{field}: name is required")));
+        }
+        let namespace = self.namespace_of(sel.namespace.as_deref());
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &namespace);
+        let secret = api.get_opt(sel.name()).await.map_err(|e| Error::Kube {
+            action: format!(
+                "{}: read {field} Secret {namespace}/{}",
+                self.label,
+                sel.name()
+            ),
+            source: e,
+        })?;
+        let secret = secret.ok_or_else(|| {
+            self.config_error(format!(
+                "{field}: Secret {namespace}/{} not found",
+                sel.name()
+            ))
+        })?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|s| s.clone().into_bytes())
+            })
+            .ok_or_else(|| {
+                self.config_error(format!(
+                    "{field}: Secret {namespace}/{} has no key {key:?}",
+                    sel.name()
+                ))
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            self.config_error(format!(
+                "{field}: Secret {namespace}/{} key {key:?} is not UTF-8",
+                sel.name()
+            ))
+        })?;
+        Ok(SecretString::from(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        ))
+    }
+
+    fn service_account(&self, sa: &ServiceAccountSelector) -> Arc<ServiceAccountToken> {
+        let namespace = self.namespace_of(sa.namespace.as_deref());
+        Arc::new(ServiceAccountToken::new(
+            self.ctx.client.clone(),
+            &namespace,
+            &sa.name,
+            sa.audiences.clone(),
+        ))
+    }
+}
+
+pub(super) async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<AwsConfig> {
+    if aws.service != AwsService::SecretsManager {
+        return Err(refs.config_error(format!(
+            "AWS service {:?} is not supported by Coffer (supported: SecretsManager)",
+            aws.service
+        )));
+    }
+    let auth = if let Some(secret_ref) = &aws.auth.secret_ref {
+        let session_token = match &secret_ref.session_token {
+            Some(sel) => Some(
+                refs.secret_value("auth.secretRef.sessionTokenSecretRef", sel, None)
+                    .await?,
+            ),
+            None => None,
+        };
+        AwsAuth::Static {
+            access_key_id: refs
+                .secret_value(
+                    "auth.secretRef.accessKeyIDSecretRef",
+                    &secret_ref.access_key_id,
+                    None,
+                )
+                .await?,
+            secret_access_key: refs
+                .secret_value(
+                    "auth.secretRef.secretAccessKeySecretRef",
+                    &secret_ref.secret_access_key,
+                    None,
+                )
+                .await?,
+            session_token,
+        }
+    } else if let Some(sa) = aws
+        .auth
+        .jwt
+        .as_ref()
+        .and_then(|j| j.service_account_ref.as_ref())
+    {
+        web_identity(refs, aws, sa).await?
+    } else {
+        AwsAuth::DefaultChain
+    };
+    Ok(AwsConfig {
+        region: aws.region.clone(),
+        auth,
+        role: aws.role.clone(),
+        additional_roles: aws.additional_roles.clone(),
+        external_id: aws.external_id.clone(),
+        prefix: aws.prefix.clone(),
+        endpoint: None,
+        sts_endpoint: None,
+    })
+}
+
+/// `auth.jwt.serviceAccountRef`, as ESO's EKS IRSA: the role assumed with
+/// the token is the service account's `eks.amazonaws.com/role-arn`
+/// annotation (the store's `role` is then assumed on top), and the token's
+/// audiences are the `eks.amazonaws.com/audience` annotation (default
+/// `sts.amazonaws.com`) followed by `serviceAccountRef.audiences`.
+///
+/// Without the annotation ESO refuses the store; Coffer instead assumes
+/// the store's `role` with the token, when there is one.
+async fn web_identity(
+    refs: &Refs<'_>,
+    aws: &AwsProvider,
+    sa: &ServiceAccountSelector,
+) -> Result<AwsAuth> {
+    let namespace = refs.namespace_of(sa.namespace.as_deref());
+    let api: Api<ServiceAccount> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+    let account = api.get_opt(&sa.name).await.map_err(|e| Error::Kube {
+        action: format!(
+            "{}: read auth.jwt ServiceAccount {namespace}/{}",
+            refs.label, sa.name
+        ),
+        source: e,
+    })?;
+    let account = account.ok_or_else(|| {
+        refs.config_error(format!(
+            "auth.jwt: ServiceAccount {namespace}/{} not found",
+            sa.name
+        ))
+    })?;
+    let annotations = account.metadata.annotations.unwrap_or_default();
+    let annotated_role = annotations
+        .get(IRSA_ROLE_ANNOTATION)
+        .filter(|r| !r.is_empty())
+        .cloned();
+    if annotated_role.is_none() && aws.role.is_none() {
+        return Err(refs.config_error(format!(
+            "auth.jwt: an IAM role must be associated with ServiceAccount {namespace}/{} (annotation {IRSA_ROLE_ANNOTATION}) or set in the store's role",
+            sa.name
+        )));
+    }
+    let audience = annotations
+        .get(IRSA_AUDIENCE_ANNOTATION)
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .unwrap_or_else(|| IRSA_DEFAULT_AUDIENCE.to_owned());
+    let mut sa = sa.clone();
+    sa.audiences.retain(|a| *a != audience);
+    sa.audiences.insert(0, audience);
+    let token = refs.service_account(&sa);
+    Ok(AwsAuth::WebIdentity {
+        identity: token.identity(),
+        token,
+        role: annotated_role,
+    })
+}
+
+pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Result<VaultConfig> {
+    let auth_spec = vault
+        .auth
+        .as_ref()
+        .ok_or_else(|| refs.config_error("vault: auth is required".to_owned()))?;
+    if let Some(method) = auth_spec.unsupported_method() {
+        return Err(refs.config_error(format!(
+            "vault auth method {method:?} is not supported by Coffer (supported: tokenSecretRef, appRole, kubernetes, jwt)"
+        )));
+    }
+    let auth = if let Some(sel) = &auth_spec.token_secret_ref {
+        VaultAuth::Token(refs.secret_value("auth.tokenSecretRef", sel, None).await?)
+    } else if let Some(approle) = &auth_spec.app_role {
+        let role_id = match (&approle.role_id, &approle.role_ref) {
+            (Some(id), _) => id.clone(),
+            (None, Some(sel)) => secrecy::ExposeSecret::expose_secret(
+                &refs.secret_value("auth.appRole.roleRef", sel, None).await?,
+            )
+            .to_owned(),
+            (None, None) => {
+                return Err(
+                    refs.config_error("auth.appRole: roleId or roleRef is required".to_owned())
+                );
+            }
+        };
+        VaultAuth::AppRole {
+            path: approle.path.clone(),
+            role_id,
+            secret_id: refs
+                .secret_value("auth.appRole.secretRef", &approle.secret_ref, None)
+                .await?,
+        }
+    } else if let Some(k8s) = &auth_spec.kubernetes {
+        let (token, identity): (Arc<dyn TokenSource>, String) = match (
+            &k8s.service_account_ref,
+            &k8s.secret_ref,
+        ) {
+            (Some(sa), _) => {
+                let t = refs.service_account(sa);
+                let id = t.identity();
+                (t, id)
+            }
+            (None, Some(sel)) => {
+                let jwt = refs
+                    .secret_value("auth.kubernetes.secretRef", sel, Some("token"))
+                    .await?;
+                (
+                    Arc::new(StaticToken(jwt)),
+                    format!("secretRef {}", sel.name()),
+                )
+            }
+            (None, None) => {
+                return Err(refs.config_error(
+                    "auth.kubernetes: serviceAccountRef or secretRef is required (Coffer does not use its own service account)"
+                        .to_owned(),
+                ));
+            }
+        };
+        VaultAuth::Kubernetes {
+            mount_path: k8s.mount_path.clone(),
+            role: k8s.role.clone(),
+            token,
+            identity,
+        }
+    } else if let Some(jwt) = &auth_spec.jwt {
+        let (token, identity): (Arc<dyn TokenSource>, String) =
+            match (&jwt.secret_ref, &jwt.kubernetes_service_account_token) {
+                (Some(sel), _) => {
+                    let value = refs.secret_value("auth.jwt.secretRef", sel, None).await?;
+                    (
+                        Arc::new(StaticToken(value)),
+                        format!("secretRef {}", sel.name()),
+                    )
+                }
+                (None, Some(sat)) => {
+                    // Matches ESO: `serviceAccountRef.audiences` followed by
+                    // `audiences`, which defaults to `vault`.
+                    let mut sa = sat.service_account_ref.clone();
+                    let more = match &sat.audiences {
+                        Some(audiences) => audiences.clone(),
+                        None => vec![VAULT_JWT_DEFAULT_AUDIENCE.to_owned()],
+                    };
+                    for audience in more {
+                        if !sa.audiences.contains(&audience) {
+                            sa.audiences.push(audience);
+                        }
+                    }
+                    let t = refs.service_account(&sa);
+                    let id = t.identity();
+                    (t, id)
+                }
+                (None, None) => {
+                    return Err(refs.config_error(
+                        "auth.jwt: secretRef or kubernetesServiceAccountToken is required"
+                            .to_owned(),
+                    ));
+                }
+            };
+        VaultAuth::Jwt {
+            path: jwt.path.clone(),
+            role: jwt.role.clone().unwrap_or_default(),
+            token,
+            identity,
+        }
+    } else {
+        return Err(refs.config_error("vault: no auth method is configured".to_owned()));
+    };
+    let ca_bundle = match (&vault.ca_bundle, &vault.ca_provider) {
+        (Some(bundle), _) => Some(bundle.0.clone()),
+        (None, Some(provider)) => Some(ca_from_provider(refs, provider).await?),
+        (None, None) => None,
+    };
+    Ok(VaultConfig {
+        server: vault.server.clone(),
+        path: vault.path.clone(),
+        version: match vault.version() {
+            VaultKvVersion::V1 => KvVersion::V1,
+            VaultKvVersion::V2 => KvVersion::V2,
+        },
+        namespace: vault
+            .namespace
+            .clone()
+            .or_else(|| auth_spec.namespace.clone()),
+        ca_bundle,
+        auth,
+    })
+}
+
+async fn ca_from_provider(
+    refs: &Refs<'_>,
+    provider: &coffer_api::external::CaProvider,
+) -> Result<Vec<u8>> {
+    let namespace = refs.namespace_of(provider.namespace.as_deref());
+    let key = provider.key.as_deref().unwrap_or("ca.crt");
+    let missing = || {
+        refs.config_error(format!(
+            "caProvider: {:?} {namespace}/{} has no key {key:?}",
+            provider.type_, provider.name
+        ))
+    };
+    let kube_error = |e| Error::Kube {
+        action: format!(
+            "{}: read caProvider {namespace}/{}",
+            refs.label, provider.name
+        ),
+        source: e,
+    };
+    match provider.type_ {
+        CaProviderType::Secret => {
+            let api: Api<Secret> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+            let s = api.get(&provider.name).await.map_err(kube_error)?;
+            s.data
+                .and_then(|d| d.get(key).map(|b| b.0.clone()))
+                .ok_or_else(missing)
+        }
+        CaProviderType::ConfigMap => {
+            let api: Api<ConfigMap> = Api::namespaced(refs.ctx.client.clone(), &namespace);
+            let c = api.get(&provider.name).await.map_err(kube_error)?;
+            c.data
+                .and_then(|d| d.get(key).map(|s| s.clone().into_bytes()))
+                .ok_or_else(missing)
+        }
+    }
+}
