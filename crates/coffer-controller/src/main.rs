@@ -152,13 +152,14 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
+    let namespaces = watch_namespaces(&args.namespaces);
     let leader_election = args.leader_elect.then(|| LeaseConfig {
         duration: args.lease_duration,
         grace: args.lease_renew_grace,
         ..LeaseConfig::new(&args.lease_name, &args.namespace)
     });
     let external_secrets = args.external_secrets.then(|| coffer_external::Config {
-        namespaces: args.namespaces.clone(),
+        namespaces: namespaces.clone(),
         controller_class: args.controller_class.clone(),
         ..coffer_external::Config::default()
     });
@@ -170,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         key_size: args.key_size,
         key_renew_period: args.key_renew_period,
         key_cutoff: args.key_cutoff_time,
-        watch_namespaces: args.namespaces,
+        watch_namespaces: namespaces,
         label_selector: args.label_selector,
         listen_addr: Some(args.listen_addr),
         metrics_addr: Some(args.metrics_addr),
@@ -200,9 +201,30 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--namespaces` as Bitnami reads its namespace lists: entries trimmed,
+/// empty ones dropped (`"a, b,"` is `a` and `b`; nothing left means all).
+fn watch_namespaces(given: &[String]) -> Vec<String> {
+    given
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_lists_are_trimmed_and_empty_entries_dropped() {
+        let args =
+            Args::try_parse_from(["coffer-controller", "--namespaces", " team-a, team-b ,,"])
+                .unwrap();
+        assert_eq!(watch_namespaces(&args.namespaces), ["team-a", "team-b"]);
+        let blank = Args::try_parse_from(["coffer-controller", "--namespaces", " "]).unwrap();
+        assert!(watch_namespaces(&blank.namespaces).is_empty());
+    }
 
     #[test]
     fn cutoff_time_reads_bitnamis_rfc1123z_form() {
