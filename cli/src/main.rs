@@ -4,6 +4,8 @@
 //!
 //! Installed (or linked) as `kubectl-coffer`, it is the kubectl plugin
 //! `kubectl coffer`: same behaviour, usage lines say `kubectl coffer`.
+//! Linked as `kubectl_complete-coffer`, it answers kubectl's completion
+//! requests for that plugin (see `kubectl_complete`).
 //!
 //! A closed output pipe (`coffer … | head`) ends the process quietly with
 //! exit code 0, as ripgrep does: the reader chose to stop, which is not a
@@ -11,10 +13,12 @@
 
 mod completions;
 mod keygen;
+mod kubectl_complete;
 mod seal;
 mod sops;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -45,10 +49,16 @@ enum Command {
 /// The executable name kubectl gives its `coffer` plugin.
 const KUBECTL_PLUGIN: &str = "kubectl-coffer";
 
+/// Whether the executable's file name (without extension) is `name`.
+fn named(argv0: Option<&OsString>, name: &str) -> bool {
+    argv0
+        .and_then(|a| Path::new(a).file_stem().map(|s| s.to_owned()))
+        .is_some_and(|s| s == name)
+}
+
 /// `kubectl coffer` when run as the kubectl plugin, else `coffer`.
 fn bin_name(argv0: Option<&OsString>) -> &'static str {
-    let stem = argv0.and_then(|a| Path::new(a).file_stem().map(|s| s.to_owned()));
-    if stem.is_some_and(|s| s == KUBECTL_PLUGIN) {
+    if named(argv0, KUBECTL_PLUGIN) {
         "kubectl coffer"
     } else {
         "coffer"
@@ -64,6 +74,16 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
+    if named(args.first(), kubectl_complete::HELPER) {
+        let words: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let answer = kubectl_complete::complete(&Cli::command(), &words);
+        // NB: a closed pipe is not an error here either.
+        let _ = std::io::stdout().write_all(kubectl_complete::render(answer).as_bytes());
+        return ExitCode::SUCCESS;
+    }
     let matches = Cli::command()
         .bin_name(bin_name(args.first()))
         .get_matches_from(&args);
@@ -97,6 +117,31 @@ mod tests {
         assert_eq!(name("/usr/bin/coffer"), "coffer");
         assert_eq!(name("kubectl-coffer-extra"), "coffer");
         assert_eq!(bin_name(None), "coffer");
+    }
+
+    #[test]
+    fn kubectl_completion_offers_subcommands_flags_and_fixed_values() {
+        let complete = |words: &[&str]| {
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            let (candidates, directive) = kubectl_complete::complete(&Cli::command(), &words);
+            let values: Vec<String> = candidates.into_iter().map(|(v, _)| v).collect();
+            (values, directive)
+        };
+        assert_eq!(complete(&["se"]), (vec!["seal".to_owned()], 4));
+        let (all, _) = complete(&[""]);
+        for sub in ["sops", "seal", "keygen", "reseal", "completions"] {
+            assert!(all.iter().any(|v| v == sub), "{sub} in {all:?}");
+        }
+        assert_eq!(complete(&["seal", "--sc"]), (vec!["--scope".to_owned()], 4));
+        assert_eq!(
+            complete(&["completions", ""]).0,
+            ["bash", "elvish", "fish", "powershell", "zsh"]
+        );
+        assert_eq!(complete(&["completions", "z"]), (vec!["zsh".to_owned()], 4));
+        // Paths are the shell's to complete.
+        assert_eq!(complete(&["reseal", ""]), (Vec::new(), 0));
+        assert_eq!(complete(&["seal", "--secret-file", ""]), (Vec::new(), 0));
+        assert!(complete(&["sops", ""]).0.iter().any(|v| v == "encrypt"));
     }
 
     #[test]

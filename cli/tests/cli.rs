@@ -210,6 +210,62 @@ fn kubectl_runs_coffer_as_a_plugin() {
     assert_eq!(json_docs(&sealed)[0]["kind"], "SealedSecret");
 }
 
+/// kubectl (1.26+) completes `kubectl coffer …` by asking
+/// `kubectl_complete-coffer` on PATH, a second link to the coffer binary.
+#[test]
+fn kubectl_completes_coffer_through_the_completion_helper() {
+    let Some(kubectl) = find_on_path("kubectl") else {
+        eprintln!("\n!!!!! SKIPPING kubectl completion test: kubectl is not on PATH !!!!!\n");
+        return;
+    };
+    let sb = Sandbox::new();
+    let dir = plugin_dir(&sb);
+    std::os::unix::fs::symlink(COFFER, dir.join("kubectl_complete-coffer")).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let complete = |words: &[&str]| {
+        let out = Command::new(&kubectl)
+            .arg("__complete")
+            .arg("coffer")
+            .args(words)
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", sb.dir.path())
+            .output()
+            .unwrap();
+        let text = ok(out);
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let directive = lines.pop().unwrap_or_default();
+        let values: Vec<String> = lines
+            .iter()
+            .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+            .collect();
+        (values, directive)
+    };
+    assert_eq!(
+        complete(&["se"]),
+        (vec!["seal".to_owned()], ":4".to_owned())
+    );
+    let (flags, _) = complete(&["seal", "--re"]);
+    assert_eq!(
+        flags,
+        [
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "--re-encrypt"
+        ]
+    );
+    assert_eq!(
+        complete(&["completions", "f"]),
+        (vec!["fish".to_owned()], ":4".to_owned())
+    );
+    // A path: kubectl's shell script completes files.
+    assert_eq!(complete(&["reseal", ""]), (Vec::new(), ":0".to_owned()));
+}
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
