@@ -82,6 +82,12 @@ pub struct Context {
     pub(crate) seen: Mutex<HashSet<String>>,
     /// Consecutive failures per ExternalSecret uid, for the retry backoff.
     pub(crate) retries: Mutex<HashMap<String, u32>>,
+    /// Per ExternalSecret uid, the refresh time and synced version of the
+    /// last sync whose status this process wrote. Until that status comes
+    /// back through the watch, the cached object still looks unsynced (or
+    /// synced earlier), and a reconcile triggered meanwhile (by the Secret
+    /// just written) must not read the provider again.
+    pub(crate) last_sync: Mutex<HashMap<String, (std::time::SystemTime, String)>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -119,6 +125,7 @@ impl Context {
             resolved: Mutex::default(),
             seen: Mutex::default(),
             retries: Mutex::default(),
+            last_sync: Mutex::default(),
         }
     }
 

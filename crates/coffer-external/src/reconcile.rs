@@ -157,10 +157,24 @@ async fn sync_if_due(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
             .secrets
             .get(&namespace, target)
             .is_some_and(|s| s.intact());
+    let mut refresh_time = status.refresh_time.as_ref().map(|t| SystemTime::from(t.0));
+    let mut synced_version = status.synced_resource_version.clone();
+    // The watch cache may not have our last status write yet.
+    if let Some((time, recorded)) = ctx
+        .last_sync
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&uid)
+        .cloned()
+        && refresh_time.is_none_or(|t| t < time)
+    {
+        refresh_time = Some(time);
+        synced_version = Some(recorded);
+    }
     let inputs = Inputs {
         now: SystemTime::now(),
-        refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
-        synced_current_version: status.synced_resource_version.as_deref() == Some(version.as_str()),
+        refresh_time,
+        synced_current_version: synced_version.as_deref() == Some(version.as_str()),
         secret_intact,
         interval,
         policy,
@@ -296,7 +310,15 @@ async fn mark_done(
     }
     ctx.metrics
         .ready(&es.namespace().unwrap_or_default(), &name, true);
-    patch_status(ctx, es, &status).await
+    patch_status(ctx, es, &status).await?;
+    ctx.last_sync
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(
+            es.meta().uid.clone().unwrap_or_default(),
+            (fetched, version.to_owned()),
+        );
+    Ok(())
 }
 
 async fn mark_failed(ctx: &Context, es: &ExternalSecret, error: &Error) {

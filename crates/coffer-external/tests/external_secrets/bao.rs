@@ -79,6 +79,25 @@ impl Bao {
             Some(json!({"type": "kv", "options": {"version": version}})),
         )
         .await;
+        if version == "2" {
+            // A new KV v2 mount upgrades itself in the background and
+            // refuses writes ("Upgrading from non-versioned to versioned
+            // data") until done; its config answers once it is ready.
+            for _ in 0..100 {
+                let mut request = self
+                    .http
+                    .get(format!("{}/v1/{path}/config", self.addr))
+                    .header("X-Vault-Token", &self.root);
+                if let Some(ns) = &self.namespace {
+                    request = request.header("X-Vault-Namespace", ns);
+                }
+                if request.send().await.is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the KV v2 mount {path} never became ready");
+        }
     }
 
     /// Writes `data` at `key` of the KV v2 engine at `mount`.
