@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::error::{Error, Result};
 use crate::meta::{object_ref, sealed_label, set_scope_annotations, strip_server_fields};
+use crate::unseal::{open_value, open_whole};
 
 /// Seals `secret` to `cert`, producing the SealedSecret kubeseal would write.
 ///
@@ -107,13 +108,7 @@ pub fn reencrypt(
     let label = sealed_label(sealed);
     let mut out = sealed.clone();
     for (key, value) in out.spec.encrypted_data.iter_mut() {
-        let unseal_error = |source| Error::Unseal {
-            object: object.clone(),
-            key: key.clone(),
-            source,
-        };
-        let opened =
-            coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(unseal_error)?;
+        let opened = open_value(&object, key, value, keys, &label)?;
         *value = coffer_crypto::seal_base64(cert, label.as_bytes(), opened.plaintext()).map_err(
             |source| Error::Seal {
                 object: object.clone(),
@@ -123,13 +118,7 @@ pub fn reencrypt(
         )?;
     }
     if let Some(data) = out.spec.data.as_mut().filter(|d| !d.is_empty()) {
-        let whole_error = |source| Error::UnsealWholeSecret {
-            object: object.clone(),
-            source,
-        };
-        let blob = coffer_crypto::decode_base64(data).map_err(whole_error)?;
-        let opened = coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &blob)
-            .map_err(whole_error)?;
+        let opened = open_whole(&object, data, keys, &label)?;
         let resealed =
             coffer_crypto::seal(cert, label.as_bytes(), opened.plaintext()).map_err(|source| {
                 Error::Seal {

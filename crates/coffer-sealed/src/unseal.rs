@@ -130,29 +130,47 @@ pub fn verify(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Vec<Fingerpr
             return Err(Error::BothDataForms { object });
         }
         Some(blob) => {
-            let whole_error = |source| Error::UnsealWholeSecret {
-                object: object.clone(),
-                source,
-            };
-            let bytes = coffer_crypto::decode_base64(blob).map_err(whole_error)?;
-            let opened = coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &bytes)
-                .map_err(whole_error)?;
+            let opened = open_whole(&object, blob, keys, &label)?;
             note_key(&mut fingerprints, opened.key_fingerprint());
         }
         None => {
             for (key, value) in &sealed.spec.encrypted_data {
-                let opened = coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(
-                    |source| Error::Unseal {
-                        object: object.clone(),
-                        key: key.clone(),
-                        source,
-                    },
-                )?;
+                let opened = open_value(&object, key, value, keys, &label)?;
                 note_key(&mut fingerprints, opened.key_fingerprint());
             }
         }
     }
     Ok(fingerprints)
+}
+
+/// Opens one `encryptedData` value; the error names the object and key.
+pub(crate) fn open_value(
+    object: &str,
+    key: &str,
+    value: &str,
+    keys: &[PrivateKey],
+    label: &str,
+) -> Result<coffer_crypto::Unsealed> {
+    coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(|source| Error::Unseal {
+        object: object.to_owned(),
+        key: key.to_owned(),
+        source,
+    })
+}
+
+/// Opens the deprecated whole-Secret blob (`spec.data`, base64).
+pub(crate) fn open_whole(
+    object: &str,
+    blob: &str,
+    keys: &[PrivateKey],
+    label: &str,
+) -> Result<coffer_crypto::Unsealed> {
+    let whole_error = |source| Error::UnsealWholeSecret {
+        object: object.to_owned(),
+        source,
+    };
+    let bytes = coffer_crypto::decode_base64(blob).map_err(whole_error)?;
+    coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &bytes).map_err(whole_error)
 }
 
 fn note_key(fingerprints: &mut Vec<Fingerprint>, fingerprint: Fingerprint) {
@@ -172,14 +190,7 @@ fn unseal_per_key(
     let mut data = BTreeMap::new();
     let mut template_data = Data::new();
     for (key, value) in &sealed.spec.encrypted_data {
-        let opened =
-            coffer_crypto::unseal_base64(keys, label.as_bytes(), value).map_err(|source| {
-                Error::Unseal {
-                    object: object.to_owned(),
-                    key: key.clone(),
-                    source,
-                }
-            })?;
+        let opened = open_value(object, key, value, keys, label)?;
         note_key(fingerprints, opened.key_fingerprint());
         template_data.insert(key.clone(), opened.plaintext().to_vec());
         data.insert(key.clone(), ByteString(opened.plaintext().to_vec()));
@@ -227,13 +238,7 @@ fn unseal_whole_secret(
     label: &str,
     fingerprints: &mut Vec<Fingerprint>,
 ) -> Result<Secret> {
-    let whole_error = |source| Error::UnsealWholeSecret {
-        object: object.to_owned(),
-        source,
-    };
-    let bytes = coffer_crypto::decode_base64(blob).map_err(whole_error)?;
-    let opened =
-        coffer_crypto::unseal_whole_secret(keys, label.as_bytes(), &bytes).map_err(whole_error)?;
+    let opened = open_whole(object, blob, keys, label)?;
     note_key(fingerprints, opened.key_fingerprint());
     let mut secret: Secret =
         serde_json::from_slice(opened.plaintext()).map_err(|e| json_error(object, &e))?;
