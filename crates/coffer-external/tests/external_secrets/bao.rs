@@ -37,16 +37,22 @@ impl Bao {
         }
     }
 
+    /// A request as root, in this handle's namespace.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", &self.root);
+        match &self.namespace {
+            Some(ns) => request.header("X-Vault-Namespace", ns),
+            None => request,
+        }
+    }
+
     /// Sends an admin request; panics unless OpenBao answers 2xx.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}/v1/{path}", self.addr))
-            .header("X-Vault-Token", &self.root);
-        if let Some(ns) = &self.namespace {
-            request = request.header("X-Vault-Namespace", ns);
-        }
+        let mut request = self.request(method.clone(), path);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -84,13 +90,7 @@ impl Bao {
             // refuses writes ("Upgrading from non-versioned to versioned
             // data") until done; its config answers once it is ready.
             for _ in 0..100 {
-                let mut request = self
-                    .http
-                    .get(format!("{}/v1/{path}/config", self.addr))
-                    .header("X-Vault-Token", &self.root);
-                if let Some(ns) = &self.namespace {
-                    request = request.header("X-Vault-Namespace", ns);
-                }
+                let request = self.request(reqwest::Method::GET, &format!("{path}/config"));
                 if request.send().await.is_ok_and(|r| r.status().is_success()) {
                     return;
                 }
