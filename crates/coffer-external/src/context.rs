@@ -55,6 +55,8 @@ pub(crate) struct Resolved {
     pub resource_version: String,
     pub at: Instant,
     pub config: StoreConfig,
+    /// The session scope (see `store::build_config`).
+    pub scope: Option<String>,
 }
 
 /// Shared state; see the module docs.

@@ -6,12 +6,15 @@
 //! while the store object is unchanged, so a steady state costs no API
 //! calls per reconcile; the session cache keeps the client (and its Vault
 //! token or AWS credentials) for as long as the configuration's fingerprint
-//! is the same.
+//! is the same. A ClusterSecretStore whose credentials are read in the
+//! ExternalSecret's namespace gets one client per such namespace, so one
+//! namespace never reads with another's login (see `build_config`).
 //!
 //! [`Config::store_config_ttl`]: crate::Config::store_config_ttl
 
 mod credentials;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
@@ -105,10 +108,10 @@ pub async fn resolve(
     if !class.is_empty() && class != ctx.config.controller_class {
         return Ok(None);
     }
-    let config = store_config(ctx, &object, &label, namespace).await?;
+    let (config, scope) = store_config(ctx, &object, &label, namespace).await?;
     let client = ctx
         .sessions
-        .client(&label, &config)
+        .client(&label, scope.as_deref(), &config)
         .await
         .map_err(|e| Error::StoreConfig {
             store: label.clone(),
@@ -117,13 +120,14 @@ pub async fn resolve(
     Ok(Some(ResolvedStore { label, client }))
 }
 
-/// The store's configuration, from the cache while fresh.
+/// The store's configuration and its session scope (see [`build_config`]),
+/// from the cache while fresh.
 async fn store_config(
     ctx: &Context,
     object: &StoreObject,
     label: &str,
     namespace: &str,
-) -> Result<StoreConfig> {
+) -> Result<(StoreConfig, Option<String>)> {
     let version = object.resource_version();
     // A ClusterSecretStore's credentials can depend on the ExternalSecret's
     // namespace (a secretRef without a namespace), so they are cached per
@@ -135,14 +139,15 @@ async fn store_config(
             && r.resource_version == version
             && r.at.elapsed() < ctx.config.store_config_ttl
         {
-            return Ok(r.config.clone());
+            return Ok((r.config.clone(), r.scope.clone()));
         }
     }
     let credentials_namespace = match object {
         StoreObject::Namespaced(_) => Some(namespace),
         StoreObject::Cluster(_) => None,
     };
-    let config = build_config(ctx, object.spec(), label, credentials_namespace, namespace).await?;
+    let (config, scope) =
+        build_config(ctx, object.spec(), label, credentials_namespace, namespace).await?;
     ctx.resolved
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -152,29 +157,37 @@ async fn store_config(
                 resource_version: version,
                 at: Instant::now(),
                 config: config.clone(),
+                scope: scope.clone(),
             },
         );
-    Ok(config)
+    Ok((config, scope))
 }
 
 /// Builds the provider configuration. `own_namespace` is the store's
 /// namespace for a SecretStore (references may not leave it) and `None` for
 /// a ClusterSecretStore (references name their namespace, defaulting to the
 /// ExternalSecret's, `es_namespace`).
+///
+/// Also returns the configuration's session scope: `Some(es_namespace)`
+/// when a reference was read in `es_namespace` for want of its own, so that
+/// the client (its login, its identity at the provider, its cached reads)
+/// serves that namespace alone; `None` when the configuration is the same
+/// for every namespace.
 pub(crate) async fn build_config(
     ctx: &Context,
     spec: &SecretStoreSpec,
     label: &str,
     own_namespace: Option<&str>,
     es_namespace: &str,
-) -> Result<StoreConfig> {
+) -> Result<(StoreConfig, Option<String>)> {
     let refs = Refs {
         ctx,
         label,
         own_namespace,
         es_namespace,
+        used_es_namespace: AtomicBool::new(false),
     };
-    match spec.provider.kind() {
+    let config = match spec.provider.kind() {
         ProviderKind::Aws(aws) => aws_config(&refs, aws).await.map(StoreConfig::Aws),
         ProviderKind::Vault(vault) => vault_config(&refs, vault).await.map(StoreConfig::Vault),
         ProviderKind::Unsupported(name) => Err(refs.config_error(format!(
@@ -185,7 +198,11 @@ pub(crate) async fn build_config(
             "exactly one provider must be configured, found {:?}",
             spec.provider.names()
         ))),
-    }
+    }?;
+    let scope = refs
+        .depends_on_es_namespace()
+        .then(|| es_namespace.to_owned());
+    Ok((config, scope))
 }
 
 /// Whether a ClusterSecretStore's `conditions` let `namespace` use it: no

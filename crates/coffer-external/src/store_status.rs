@@ -148,7 +148,7 @@ async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
             REASON_INVALID_PROVIDER_CONFIG,
             format!("unable to create client: {e}"),
         )),
-        Ok(config) => match ctx.sessions.client(&label, &config).await {
+        Ok((config, scope)) => match ctx.sessions.client(&label, scope.as_deref(), &config).await {
             Err(e) => Err((
                 REASON_INVALID_PROVIDER_CONFIG,
                 format!("unable to create client: {e}"),

@@ -26,12 +26,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::config::Region;
 use aws_sdk_secretsmanager::primitives::Blob;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 use self::backoff::Backoff;
 use self::errors::{Failure, classify};
 use crate::cache::ReadCache;
-use crate::session::Fingerprint;
+use crate::session::{Fingerprint, Fingerprinter};
 use crate::{
     CallObserver, CallStatus, Error, Fetched, Find, MetadataPolicy, ReadOptions, RemoteRef, Result,
     SecretValue, TokenSource,
@@ -102,8 +101,7 @@ pub enum AwsAuth {
 impl AwsConfig {
     /// See [`crate::StoreConfig::fingerprint`].
     pub fn fingerprint(&self) -> Fingerprint {
-        let mut h = Fingerprinter(Sha256::new());
-        h.str("aws-secrets-manager/1");
+        let mut h = Fingerprinter::new("aws-secrets-manager/1");
         h.str(&self.region);
         match &self.auth {
             AwsAuth::DefaultChain => h.str("default-chain"),
@@ -113,18 +111,22 @@ impl AwsConfig {
                 session_token,
             } => {
                 h.str("static");
-                h.str(access_key_id.expose_secret());
-                h.str(secret_access_key.expose_secret());
+                h.secret(access_key_id);
+                h.secret(secret_access_key);
                 h.opt(session_token.as_ref().map(|t| t.expose_secret()));
             }
-            AwsAuth::WebIdentity { identity, role, .. } => {
+            AwsAuth::WebIdentity {
+                identity,
+                role,
+                token,
+            } => {
                 h.str("web-identity");
-                h.str(identity);
+                h.token_source(identity, token.as_ref());
                 h.opt(role.as_deref());
             }
         }
         h.opt(self.role.as_deref());
-        h.0.update((self.additional_roles.len() as u64).to_le_bytes());
+        h.bytes(&(self.additional_roles.len() as u64).to_le_bytes());
         for role in &self.additional_roles {
             h.str(role);
         }
@@ -132,28 +134,7 @@ impl AwsConfig {
         h.opt(self.prefix.as_deref());
         h.opt(self.endpoint.as_deref());
         h.opt(self.sts_endpoint.as_deref());
-        h.0.finalize().into()
-    }
-}
-
-/// Length-prefixed fields, so that no two configurations hash alike by
-/// moving bytes between fields.
-struct Fingerprinter(Sha256);
-
-impl Fingerprinter {
-    fn str(&mut self, s: &str) {
-        self.0.update((s.len() as u64).to_le_bytes());
-        self.0.update(s.as_bytes());
-    }
-
-    fn opt(&mut self, s: Option<&str>) {
-        match s {
-            None => self.0.update([0]),
-            Some(s) => {
-                self.0.update([1]);
-                self.str(s);
-            }
-        }
+        h.finish()
     }
 }
 
@@ -489,10 +470,21 @@ mod tests {
         }
     }
 
-    fn web_identity(token: &str) -> AwsAuth {
+    /// Issues a new token on every call, like a service account's
+    /// TokenRequest source.
+    #[derive(Debug)]
+    struct Rotating;
+
+    impl TokenSource for Rotating {
+        fn token(&self) -> futures::future::BoxFuture<'_, Result<SecretString>> {
+            Box::pin(async { Ok(SecretString::from(format!("{:?}", Instant::now()))) })
+        }
+    }
+
+    fn web_identity(identity: &str) -> AwsAuth {
         AwsAuth::WebIdentity {
-            token: Arc::new(StaticToken(SecretString::from(token))),
-            identity: "system:serviceaccount:ns:sa".into(),
+            token: Arc::new(Rotating),
+            identity: identity.into(),
             role: None,
         }
     }
@@ -535,10 +527,20 @@ mod tests {
     #[test]
     fn a_web_identity_fingerprint_depends_on_the_account_not_the_token() {
         let mut one = base();
-        one.auth = web_identity("token-1");
+        one.auth = web_identity("system:serviceaccount:ns:sa");
         let mut two = base();
-        two.auth = web_identity("token-2");
+        two.auth = web_identity("system:serviceaccount:ns:sa");
         assert_eq!(one.fingerprint(), two.fingerprint());
+        let mut other = base();
+        other.auth = web_identity("system:serviceaccount:other:sa");
+        assert_ne!(one.fingerprint(), other.fingerprint());
+        let mut fixed = base();
+        fixed.auth = AwsAuth::WebIdentity {
+            token: Arc::new(StaticToken(SecretString::from("a-jwt"))),
+            identity: "system:serviceaccount:ns:sa".into(),
+            role: None,
+        };
+        assert_ne!(one.fingerprint(), fixed.fingerprint());
     }
 
     #[test]

@@ -141,9 +141,18 @@ pub struct ReadOptions {
 pub trait TokenSource: Send + Sync + fmt::Debug {
     /// A token valid for at least a few minutes.
     fn token(&self) -> BoxFuture<'_, Result<SecretString>>;
+
+    /// The token, for a source whose token never changes (a JWT read from
+    /// a Secret): a store's fingerprint then covers it, so that a rotated
+    /// JWT makes a new client and a new login. `None` (the default) for a
+    /// source that issues fresh tokens for one identity.
+    fn fixed(&self) -> Option<&SecretString> {
+        None
+    }
 }
 
-/// A fixed token (tests, or a JWT given directly in a Secret).
+/// A fixed token (tests, or a JWT given directly in a Secret). `Debug`
+/// shows no token.
 #[derive(Debug)]
 pub struct StaticToken(pub SecretString);
 
@@ -151,6 +160,10 @@ impl TokenSource for StaticToken {
     fn token(&self) -> BoxFuture<'_, Result<SecretString>> {
         let token = self.0.clone();
         Box::pin(async move { Ok(token) })
+    }
+
+    fn fixed(&self) -> Option<&SecretString> {
+        Some(&self.0)
     }
 }
 

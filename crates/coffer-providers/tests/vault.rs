@@ -494,14 +494,14 @@ async fn a_store_whose_server_hangs_does_not_hold_up_other_stores() {
         let sessions = sessions.clone();
         async move {
             let config = StoreConfig::Vault(hanging);
-            sessions.client("hanging", &config).await.map(|_| ())
+            sessions.client("hanging", None, &config).await.map(|_| ())
         }
     });
     // Its login is on the wire: the connect is in progress.
     let (_held, _) = listener.accept().await.unwrap();
 
     let good = StoreConfig::Vault(admin.root_config(Some("secret"), KvVersion::V2));
-    let client = sessions.client("good", &good).await.unwrap();
+    let client = sessions.client("good", None, &good).await.unwrap();
     client.validate().await.unwrap();
     assert!(
         !stuck.is_finished(),

@@ -1,8 +1,16 @@
 //! A store's credentials and settings: the Secrets, ConfigMaps and
 //! ServiceAccount tokens a SecretStore or ClusterSecretStore points at,
 //! read (with ESO's namespace rules) into a provider configuration.
+//!
+//! A ClusterSecretStore reference without a namespace is read in the
+//! namespace of the ExternalSecret using the store, so the credentials (and
+//! the identity they give at the provider) can differ per namespace;
+//! [`Refs`] records whether that happened, and the session cache then keeps
+//! one client per namespace. Credential bytes are wiped from the Secrets
+//! they were read from and live on only in [`SecretString`]s.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use coffer_api::external::{
     AwsProvider, AwsService, CaProviderType, SecretKeySelector, ServiceAccountSelector,
@@ -14,6 +22,7 @@ use coffer_providers::{StaticToken, TokenSource};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Api;
 use secrecy::SecretString;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -37,6 +46,9 @@ pub(super) struct Refs<'a> {
     pub(super) label: &'a str,
     pub(super) own_namespace: Option<&'a str>,
     pub(super) es_namespace: &'a str,
+    /// Set when a reference was resolved in `es_namespace` for want of
+    /// its own: the configuration then belongs to that namespace alone.
+    pub(super) used_es_namespace: AtomicBool,
 }
 
 impl Refs<'_> {
@@ -48,12 +60,36 @@ impl Refs<'_> {
     }
 
     fn namespace_of(&self, given: Option<&str>) -> String {
-        match self.own_namespace {
+        match (self.own_namespace, given) {
             // NB: ESO ignores the namespace of a namespaced store's
             // references, so one store cannot reach into another namespace.
-            Some(ns) => ns.to_owned(),
-            None => given.unwrap_or(self.es_namespace).to_owned(),
+            (Some(ns), _) => ns.to_owned(),
+            (None, Some(ns)) => ns.to_owned(),
+            // Matches ESO's resolvers: a ClusterSecretStore reference
+            // without a namespace is read in the ExternalSecret's.
+            (None, None) => {
+                self.used_es_namespace.store(true, Ordering::Relaxed);
+                self.es_namespace.to_owned()
+            }
         }
+    }
+
+    /// Whether any reference was resolved in the ExternalSecret's
+    /// namespace (see [`Refs::used_es_namespace`]).
+    pub(super) fn depends_on_es_namespace(&self) -> bool {
+        self.used_es_namespace.load(Ordering::Relaxed)
+    }
+
+    /// Where `sel` reads from, for a token source's identity (what the
+    /// store's fingerprint and its session are keyed by): namespace, name
+    /// and key, never the value.
+    fn secret_identity(&self, field: &str, sel: &SecretKeySelector, default_key: &str) -> String {
+        format!(
+            "{field} Secret {}/{} key {:?}",
+            self.namespace_of(sel.namespace.as_deref()),
+            sel.name(),
+            sel.key.as_deref().unwrap_or(default_key)
+        )
     }
 
     /// The value at `sel` (with `default_key` when the selector has none).
@@ -80,39 +116,27 @@ impl Refs<'_> {
             ),
             source: e,
         })?;
-        let secret = secret.ok_or_else(|| {
+        let mut secret = secret.ok_or_else(|| {
             self.config_error(format!(
                 "{field}: Secret {namespace}/{} not found",
                 sel.name()
             ))
         })?;
-        let bytes = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| b.0.clone())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|s| s.clone().into_bytes())
-            })
-            .ok_or_else(|| {
-                self.config_error(format!(
-                    "{field}: Secret {namespace}/{} has no key {key:?}",
-                    sel.name()
-                ))
-            })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
+        let bytes = take_value(&mut secret, key);
+        wipe(&mut secret);
+        let bytes = bytes.ok_or_else(|| {
             self.config_error(format!(
-                "{field}: Secret {namespace}/{} key {key:?} is not UTF-8",
+                "{field}: Secret {namespace}/{} has no key {key:?}",
                 sel.name()
             ))
         })?;
-        Ok(SecretString::from(
-            text.trim_end_matches(['\n', '\r']).to_owned(),
-        ))
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return Err(self.config_error(format!(
+                "{field}: Secret {namespace}/{} key {key:?} is not UTF-8",
+                sel.name()
+            )));
+        };
+        Ok(SecretString::from(text.trim_end_matches(['\n', '\r'])))
     }
 
     fn service_account(&self, sa: &ServiceAccountSelector) -> Arc<ServiceAccountToken> {
@@ -278,12 +302,11 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
                 (t, id)
             }
             (None, Some(sel)) => {
-                let jwt = refs
-                    .secret_value("auth.kubernetes.secretRef", sel, Some("token"))
-                    .await?;
+                let field = "auth.kubernetes.secretRef";
+                let jwt = refs.secret_value(field, sel, Some("token")).await?;
                 (
                     Arc::new(StaticToken(jwt)),
-                    format!("secretRef {}", sel.name()),
+                    refs.secret_identity(field, sel, "token"),
                 )
             }
             (None, None) => {
@@ -303,10 +326,11 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         let (token, identity): (Arc<dyn TokenSource>, String) =
             match (&jwt.secret_ref, &jwt.kubernetes_service_account_token) {
                 (Some(sel), _) => {
-                    let value = refs.secret_value("auth.jwt.secretRef", sel, None).await?;
+                    let field = "auth.jwt.secretRef";
+                    let value = refs.secret_value(field, sel, None).await?;
                     (
                         Arc::new(StaticToken(value)),
-                        format!("secretRef {}", sel.name()),
+                        refs.secret_identity(field, sel, ""),
                     )
                 }
                 (None, Some(sat)) => {
@@ -385,10 +409,16 @@ async fn ca_from_provider(
     match provider.type_ {
         CaProviderType::Secret => {
             let api: Api<Secret> = Api::namespaced(refs.ctx.client.clone(), &namespace);
-            let s = api.get(&provider.name).await.map_err(kube_error)?;
-            s.data
-                .and_then(|d| d.get(key).map(|b| b.0.clone()))
-                .ok_or_else(missing)
+            let mut s = api.get(&provider.name).await.map_err(kube_error)?;
+            // NB: a certificate is public, but the Secret holding it (a TLS
+            // Secret) may hold a private key beside it.
+            let ca = s
+                .data
+                .as_mut()
+                .and_then(|d| d.get_mut(key))
+                .map(|b| std::mem::take(&mut b.0));
+            wipe(&mut s);
+            ca.ok_or_else(missing)
         }
         CaProviderType::ConfigMap => {
             let api: Api<ConfigMap> = Api::namespaced(refs.ctx.client.clone(), &namespace);
@@ -397,5 +427,28 @@ async fn ca_from_provider(
                 .and_then(|d| d.get(key).map(|s| s.clone().into_bytes()))
                 .ok_or_else(missing)
         }
+    }
+}
+
+/// Takes the value of `key` out of `secret` (`data`, else `stringData`).
+fn take_value(secret: &mut Secret, key: &str) -> Option<Zeroizing<Vec<u8>>> {
+    if let Some(b) = secret.data.as_mut().and_then(|d| d.get_mut(key)) {
+        return Some(Zeroizing::new(std::mem::take(&mut b.0)));
+    }
+    secret
+        .string_data
+        .as_mut()
+        .and_then(|d| d.get_mut(key))
+        .map(|s| Zeroizing::new(std::mem::take(s).into_bytes()))
+}
+
+/// Wipes every value of a Secret read for a credential: the Secret may hold
+/// other credentials besides the one used.
+fn wipe(secret: &mut Secret) {
+    for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.0.zeroize();
+    }
+    for value in secret.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.zeroize();
     }
 }

@@ -20,5 +20,6 @@ mod stores;
 mod sync;
 mod targets;
 mod templates;
+mod tenancy;
 mod vault;
 mod vault_auth;

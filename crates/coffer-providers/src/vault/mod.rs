@@ -15,13 +15,12 @@ mod transport;
 use std::fmt;
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use secrecy::SecretString;
 
 pub use client::VaultClient;
 
 use crate::TokenSource;
-use crate::session::Fingerprint;
+use crate::session::{Fingerprint, Fingerprinter};
 
 /// ESO's `provider.vault`, credentials resolved. `Debug` shows no
 /// credential (tokens and secret ids are [`SecretString`]s).
@@ -109,12 +108,12 @@ impl fmt::Debug for VaultConfig {
 }
 
 impl VaultConfig {
-    /// See [`crate::StoreConfig::fingerprint`]: SHA-256 over every field,
-    /// credentials included; a token source counts by its `identity` (its
-    /// tokens rotate, the account does not).
+    /// See [`crate::StoreConfig::fingerprint`]: a keyed digest of every
+    /// field, credentials included; a token source counts by its
+    /// `identity` (its tokens rotate, the account does not) and, when its
+    /// token is fixed (a JWT from a Secret), by that token too.
     pub fn fingerprint(&self) -> Fingerprint {
-        let mut h = Fingerprinter(Sha256::new());
-        h.str("vault");
+        let mut h = Fingerprinter::new("vault");
         h.str(&self.server);
         h.opt(self.path.as_deref());
         h.str(match self.version {
@@ -126,7 +125,7 @@ impl VaultConfig {
         match &self.auth {
             VaultAuth::Token(token) => {
                 h.str("token");
-                h.str(token.expose_secret());
+                h.secret(token);
             }
             VaultAuth::AppRole {
                 path,
@@ -136,60 +135,32 @@ impl VaultConfig {
                 h.str("appRole");
                 h.str(path);
                 h.str(role_id);
-                h.str(secret_id.expose_secret());
+                h.secret(secret_id);
             }
             VaultAuth::Kubernetes {
                 mount_path,
                 role,
+                token,
                 identity,
-                ..
             } => {
                 h.str("kubernetes");
                 h.str(mount_path);
                 h.str(role);
-                h.str(identity);
+                h.token_source(identity, token.as_ref());
             }
             VaultAuth::Jwt {
                 path,
                 role,
+                token,
                 identity,
-                ..
             } => {
                 h.str("jwt");
                 h.str(path);
                 h.str(role);
-                h.str(identity);
+                h.token_source(identity, token.as_ref());
             }
         }
-        h.0.finalize().into()
-    }
-}
-
-/// Length-prefixed fields, so that `("ab", "c")` and `("a", "bc")` differ.
-struct Fingerprinter(Sha256);
-
-impl Fingerprinter {
-    fn bytes(&mut self, b: &[u8]) {
-        self.0.update((b.len() as u64).to_le_bytes());
-        self.0.update(b);
-    }
-
-    fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
-    }
-
-    fn opt(&mut self, s: Option<&str>) {
-        self.opt_bytes(s.map(str::as_bytes));
-    }
-
-    fn opt_bytes(&mut self, b: Option<&[u8]>) {
-        match b {
-            Some(b) => {
-                self.0.update([1]);
-                self.bytes(b);
-            }
-            None => self.0.update([0]),
-        }
+        h.finish()
     }
 }
 
@@ -243,24 +214,73 @@ mod tests {
         }
     }
 
+    /// Issues a new token on every call, like a service account's
+    /// TokenRequest source.
+    #[derive(Debug)]
+    struct Rotating;
+
+    impl TokenSource for Rotating {
+        fn token(&self) -> futures::future::BoxFuture<'_, crate::Result<SecretString>> {
+            Box::pin(async {
+                Ok(SecretString::from(format!(
+                    "{:?}",
+                    std::time::Instant::now()
+                )))
+            })
+        }
+    }
+
     #[test]
-    fn fingerprint_of_a_token_source_is_its_identity_not_its_token() {
-        let jwt = |token: &str, identity: &str| {
+    fn fingerprint_of_an_issuing_token_source_is_its_identity() {
+        let jwt = |identity: &str| {
             config(VaultAuth::Jwt {
                 path: "jwt".into(),
                 role: "r".into(),
-                token: Arc::new(StaticToken(SecretString::from(token))),
+                token: Arc::new(Rotating),
                 identity: identity.into(),
             })
         };
-        assert_eq!(
-            jwt("a", "ns/sa").fingerprint(),
-            jwt("b", "ns/sa").fingerprint()
-        );
-        assert_ne!(
-            jwt("a", "ns/sa").fingerprint(),
-            jwt("a", "ns/other").fingerprint()
-        );
+        assert_eq!(jwt("ns/sa").fingerprint(), jwt("ns/sa").fingerprint());
+        assert_ne!(jwt("ns/sa").fingerprint(), jwt("ns/other").fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_of_a_jwt_from_a_secret_covers_where_it_is_read_and_its_content() {
+        let fixed = |kubernetes: bool, token: &str, identity: &str| {
+            let token: Arc<dyn TokenSource> = Arc::new(StaticToken(SecretString::from(token)));
+            config(if kubernetes {
+                VaultAuth::Kubernetes {
+                    mount_path: "kubernetes".into(),
+                    role: "r".into(),
+                    token,
+                    identity: identity.into(),
+                }
+            } else {
+                VaultAuth::Jwt {
+                    path: "jwt".into(),
+                    role: "r".into(),
+                    token,
+                    identity: identity.into(),
+                }
+            })
+        };
+        for kubernetes in [true, false] {
+            let base = fixed(kubernetes, "jwt-a", "secret team-a/vault-jwt key token");
+            assert_eq!(
+                base.fingerprint(),
+                fixed(kubernetes, "jwt-a", "secret team-a/vault-jwt key token").fingerprint()
+            );
+            // Rotated in place: a new login.
+            assert_ne!(
+                base.fingerprint(),
+                fixed(kubernetes, "jwt-b", "secret team-a/vault-jwt key token").fingerprint()
+            );
+            // The same bytes read from another namespace's Secret.
+            assert_ne!(
+                base.fingerprint(),
+                fixed(kubernetes, "jwt-a", "secret team-b/vault-jwt key token").fingerprint()
+            );
+        }
     }
 
     #[test]
