@@ -16,6 +16,22 @@ pub enum Error {
         /// The key as given in the ExternalSecret.
         key: String,
     },
+    /// The provider answered "not found" in a way that does not prove the
+    /// secret is gone (Vault: a 404 outside a KV mount of the store's
+    /// version, from an unknown namespace, or from a proxy). Unlike
+    /// [`Error::NotFound`] it never counts as a deletion.
+    #[error(
+        "store {store}: reading {key:?}: not found, but not confirmed as a missing KV secret \
+         (so not treated as deleted): {reason}"
+    )]
+    NotFoundUnconfirmed {
+        /// The store's name.
+        store: String,
+        /// The key as given in the ExternalSecret.
+        key: String,
+        /// What answered and why it does not confirm the secret is gone.
+        reason: String,
+    },
     /// The secret exists but has no such property.
     #[error("store {store}: secret {key:?} has no property {property:?}")]
     PropertyNotFound {
@@ -81,7 +97,8 @@ fn key_suffix(key: &Option<String>) -> String {
 }
 
 impl Error {
-    /// The remote secret is gone (drives ESO's `deletionPolicy`).
+    /// The remote secret is gone, as the provider confirmed (drives ESO's
+    /// `deletionPolicy`); never true for [`Error::NotFoundUnconfirmed`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }

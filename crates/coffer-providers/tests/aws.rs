@@ -2,6 +2,8 @@
 //! coffer-testenv): values, properties, versions, batching and coalescing
 //! (counted through a `CallObserver`), find, and the credential chains.
 
+mod stub_http;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -229,6 +231,38 @@ async fn the_store_prefix_is_prepended_to_every_key() {
     let (client, _) = connect(&config).await;
     let got = client.get(&RemoteRef::key(key), FRESH).await.unwrap();
     assert_eq!(text(&got.value), "behind a prefix");
+}
+
+/// Every request answered by a proxy's HTML 404 page (an endpoint that
+/// routes Secrets Manager nowhere).
+fn misrouted(_: &str, _: &str) -> stub_http::Answer {
+    stub_http::html_404()
+}
+
+#[tokio::test]
+async fn a_misrouted_endpoints_html_404_is_never_not_found() {
+    let env = TestEnv::shared().await;
+    let mut config = config(env);
+    config.endpoint = Some(stub_http::serve(misrouted).await);
+    let (client, _) = connect(&config).await;
+    let refs = [
+        RemoteRef::key("coffer-test/behind-a-proxy"),
+        RemoteRef::key("coffer-test/also-behind-a-proxy"),
+    ];
+    let mut errors = vec![client.get(&refs[0], FRESH).await.unwrap_err()];
+    // BatchGetSecretValue, then each one singly.
+    errors.extend(
+        client
+            .get_many(&refs, FRESH)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_err()),
+    );
+    errors.push(client.find(&Find::default(), FRESH).await.unwrap_err());
+    for err in &errors {
+        assert!(!err.is_not_found(), "counted as deleted: {err:?}");
+        assert!(!err.to_string().contains("<html>"), "{err}");
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! properties, versions, extract, find, coalescing, and errors.
 //! Authentication and token lifetime are in `vault_auth.rs`.
 
+mod stub_http;
+mod vault_missing;
 mod vault_support;
 
 use std::collections::BTreeMap;

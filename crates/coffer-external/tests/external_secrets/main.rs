@@ -13,6 +13,7 @@ mod cluster;
 mod common;
 mod examples;
 mod identity;
+mod not_found;
 mod policies;
 mod refresh;
 mod remote_refs;

@@ -267,6 +267,7 @@ impl Auth {
         let body = transport
             .send(call, Some(&session.token))
             .await?
+            .found()
             .ok_or_else(|| access_denied(transport, "renew-self: token not found".into()))?;
         let reply: LoginReply = serde_json::from_slice(&body)
             .map_err(|e| unavailable(transport, format!("renew-self reply: {e}")))?;
@@ -321,6 +322,7 @@ async fn new_session(
     let body = transport
         .send(call, None)
         .await?
+        .found()
         .ok_or_else(|| access_denied(transport, format!("{path}: no such auth mount")))?;
     let reply: LoginReply = serde_json::from_slice(&body)
         .map_err(|_| access_denied(transport, format!("{path}: the reply holds no token")))?;
@@ -342,6 +344,7 @@ pub(super) async fn lookup_self(transport: &Transport, token: &SecretString) -> 
     let body = transport
         .send(call, Some(token))
         .await?
+        .found()
         .ok_or_else(|| access_denied(transport, "lookup-self: token not found".into()))?;
     let reply: LookupReply = serde_json::from_slice(&body)
         .map_err(|e| unavailable(transport, format!("lookup-self reply: {e}")))?;

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 
 use super::auth::{self, Auth};
 use super::kv::{self, Paths, SecretData};
-use super::transport::{Body, CALL_LIST, CALL_READ, CALL_READ_MOUNT, Call, Transport};
+use super::missing;
+use super::transport::{Answer, CALL_LIST, CALL_READ, Call, Transport};
 use super::{KvVersion, VaultConfig};
 use crate::cache::ReadCache;
 use crate::{
@@ -33,9 +34,9 @@ struct ReadKey {
     metadata: bool,
 }
 
-struct Inner {
-    paths: Paths,
-    transport: Transport,
+pub(super) struct Inner {
+    pub(super) paths: Paths,
+    pub(super) transport: Transport,
     auth: Auth,
     cache: ReadCache<ReadKey, Arc<SecretData>>,
 }
@@ -296,7 +297,7 @@ impl Inner {
     }
 
     async fn fetch(&self, key: &str, read: &ReadKey) -> Result<Arc<SecretData>> {
-        let body = self
+        let answer = self
             .authed(|| {
                 let mut call = Call::new(CALL_READ, Method::GET, &read.path);
                 call.key = Some(key);
@@ -305,8 +306,11 @@ impl Inner {
                 }
                 call
             })
-            .await?
-            .ok_or_else(|| self.not_found(key))?;
+            .await?;
+        let body = match answer {
+            Answer::Found(body) => body,
+            Answer::Missing(body) => return Err(self.missing(key, &read.path, &body).await),
+        };
         #[derive(Deserialize)]
         struct Reply {
             data: Option<Map<String, Value>>,
@@ -316,17 +320,26 @@ impl Inner {
             key: Some(key.to_owned()),
             reason: format!("reply to GET {} is not Vault's JSON: {e}", read.path),
         })?;
-        let mut outer = SecretData(reply.data.unwrap_or_default());
+        // NB: a 200 without `data` is no KV read (a proxy, another engine):
+        // taking it for an empty secret would empty the Secret.
+        let mut outer = SecretData(reply.data.ok_or_else(|| Error::Unavailable {
+            store: self.transport.store().to_owned(),
+            key: Some(key.to_owned()),
+            reason: format!("reply to GET {} holds no data", read.path),
+        })?);
         if read.metadata {
             return Ok(Arc::new(SecretData(kv::metadata_map(&outer.0))));
         }
         if self.paths.version == KvVersion::V1 {
             return Ok(Arc::new(outer));
         }
-        // KV v2 nests the data; a deleted or destroyed version has `null`.
+        // KV v2 nests the data; a deleted or destroyed version has `null`
+        // (older Vaults answered it with 200 rather than 404).
+        if missing::version_gone(&outer.0) {
+            return Err(self.not_found(key));
+        }
         match outer.0.remove("data") {
             Some(Value::Object(data)) => Ok(Arc::new(SecretData(data))),
-            Some(Value::Null) => Err(self.not_found(key)),
             _ => Err(self.config_error(format!(
                 "{} holds no KV v2 data: is the mount KV version v1?",
                 read.path
@@ -353,7 +366,7 @@ impl Inner {
                 .paths
                 .list_path(&folder)
                 .map_err(|reason| self.config_error(reason))?;
-            let body = self
+            let answer = self
                 .authed(|| {
                     let mut call = Call::new(
                         CALL_LIST,
@@ -363,9 +376,13 @@ impl Inner {
                     call.key = Some(&folder);
                     call
                 })
-                .await?
-                // Matches ESO: an empty or missing folder is "no secret".
-                .ok_or_else(|| self.not_found(&folder))?;
+                .await?;
+            let body = match answer {
+                Answer::Found(body) => body,
+                // Matches ESO: an empty or missing folder is "no secret"
+                // (when Vault confirms it is a folder of a KV mount).
+                Answer::Missing(body) => return Err(self.missing(&folder, &path, &body).await),
+            };
             let reply: Reply = serde_json::from_slice(&body).map_err(|e| Error::Unavailable {
                 store: self.transport.store().to_owned(),
                 key: Some(folder.clone()),
@@ -388,7 +405,7 @@ impl Inner {
     /// is no longer valid (revoked, expired), logs in again once and
     /// retries. A 403 from a valid token (a policy denying the path) is
     /// returned as is, without a login.
-    async fn authed<'a>(&self, make: impl Fn() -> Call<'a>) -> Result<Option<Body>> {
+    pub(super) async fn authed<'a>(&self, make: impl Fn() -> Call<'a>) -> Result<Answer> {
         let session = self.auth.usable(&self.transport).await?;
         match self.transport.send(make(), Some(&session.token)).await {
             Err(denied @ Error::AccessDenied { .. }) if self.auth.can_login() => {
@@ -408,59 +425,7 @@ impl Inner {
         }
     }
 
-    async fn validate_mount(&self) -> Result<()> {
-        let Some(mount) = &self.paths.mount else {
-            return Ok(());
-        };
-        let path = format!("sys/internal/ui/mounts/{mount}");
-        // Matches ESO: a failing mount lookup does not fail validation.
-        let Ok(body) = self
-            .authed(|| Call::new(CALL_READ_MOUNT, Method::GET, &path))
-            .await
-        else {
-            return Ok(());
-        };
-        let Some(body) = body else {
-            return Err(self.config_error(format!("vault mount path {mount:?} was not found")));
-        };
-        #[derive(Deserialize)]
-        struct Reply {
-            data: Option<MountData>,
-        }
-        #[derive(Deserialize)]
-        struct MountData {
-            #[serde(rename = "type", default)]
-            kind: String,
-            #[serde(default)]
-            options: Option<BTreeMap<String, String>>,
-        }
-        let Ok(Reply { data: Some(data) }) = serde_json::from_slice::<Reply>(&body) else {
-            return Ok(());
-        };
-        if data.kind != "kv" {
-            return Err(self.config_error(format!(
-                "vault mount path {mount:?} is not a kv secret engine, got {:?}",
-                data.kind
-            )));
-        }
-        let is_v2 = data
-            .options
-            .as_ref()
-            .and_then(|o| o.get("version"))
-            .is_some_and(|v| v == "2");
-        let wants_v2 = self.paths.version == KvVersion::V2;
-        if is_v2 != wants_v2 {
-            let name = |v2: bool| if v2 { "v2" } else { "v1" };
-            return Err(self.config_error(format!(
-                "vault mount path {mount:?} uses kv version {} but the store is configured for kv version {}",
-                name(is_v2),
-                name(wants_v2)
-            )));
-        }
-        Ok(())
-    }
-
-    fn not_found(&self, key: &str) -> Error {
+    pub(super) fn not_found(&self, key: &str) -> Error {
         Error::NotFound {
             store: self.transport.store().to_owned(),
             key: key.to_owned(),
@@ -475,7 +440,7 @@ impl Inner {
         }
     }
 
-    fn config_error(&self, reason: String) -> Error {
+    pub(super) fn config_error(&self, reason: String) -> Error {
         Error::Config {
             store: self.transport.store().to_owned(),
             reason,

@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 mod kv;
+mod missing;
 mod transport;
 
 use std::fmt;

@@ -41,6 +41,25 @@ const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// A response body; may hold secret values, so it is wiped when dropped.
 pub(super) type Body = Zeroizing<Vec<u8>>;
 
+/// A call's answer, when it is not an error.
+pub(super) enum Answer {
+    /// 2xx.
+    Found(Body),
+    /// 404, with its body: whoever answered says there is nothing there
+    /// (`missing` decides whether that proves anything).
+    Missing(Body),
+}
+
+impl Answer {
+    /// The body of a 2xx answer.
+    pub fn found(self) -> Option<Body> {
+        match self {
+            Answer::Found(body) => Some(body),
+            Answer::Missing(_) => None,
+        }
+    }
+}
+
 /// One Vault API call.
 pub(super) struct Call<'a> {
     /// The metric label.
@@ -172,9 +191,9 @@ impl Transport {
         url
     }
 
-    /// Sends `call` with `token`. `Ok(None)` is a 404 (missing secret,
-    /// deleted version, empty list).
-    pub async fn send(&self, call: Call<'_>, token: Option<&SecretString>) -> Result<Option<Body>> {
+    /// Sends `call` with `token`. A 404 (missing secret, deleted version,
+    /// empty list, but also an unknown path) is [`Answer::Missing`].
+    pub async fn send(&self, call: Call<'_>, token: Option<&SecretString>) -> Result<Answer> {
         self.check_backoff()?;
         let mut url = self.url(call.path);
         {
@@ -239,7 +258,11 @@ impl Transport {
             // secret and no error.
             self.observe(call.name, CallStatus::Success);
             self.reset_backoff();
-            return Ok(status.is_success().then_some(body));
+            return Ok(if status.is_success() {
+                Answer::Found(body)
+            } else {
+                Answer::Missing(body)
+            });
         }
         self.observe(call.name, CallStatus::Error);
         let mut redact = call.redact.clone();
@@ -354,7 +377,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Vault's `{"errors": [...]}` as one line, credentials cut out, bounded.
-fn vault_message(body: &[u8], redact: &[&str]) -> String {
+pub(super) fn vault_message(body: &[u8], redact: &[&str]) -> String {
     #[derive(serde::Deserialize)]
     struct Errors {
         #[serde(default)]
