@@ -159,32 +159,115 @@ async fn value_sealed_for_another_name_reports_synced_false_and_creates_no_secre
     );
 }
 
+/// Waits for a Warning Event with `reason` on SealedSecret `name`.
+async fn warning(world: &World, name: &str, reason: &str) -> Event {
+    let events: Api<Event> = Api::namespaced(world.client.clone(), world.ns.name());
+    eventually(&format!("a {reason} Event on {name}"), || {
+        let events = events.clone();
+        async move {
+            events
+                .list(&ListParams::default())
+                .await
+                .expect("list Events")
+                .items
+                .into_iter()
+                .find(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.type_.as_deref() == Some("Warning")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+        }
+    })
+    .await
+}
+
 #[tokio::test]
-async fn foreign_secret_is_not_overwritten() {
+async fn a_tenants_tls_secret_is_not_overwritten() {
     let world = World::new("foreign").await;
     let running = world.start().await;
-    world
+    let mut theirs = world.secret("tls", &[("tls.crt", "cert"), ("tls.key", "theirs")]);
+    theirs.type_ = Some("kubernetes.io/tls".into());
+    let before = world
         .secrets()
-        .create(
-            &PostParams::default(),
-            &world.secret("db", &[("password", "theirs")]),
-        )
+        .create(&PostParams::default(), &theirs)
         .await
         .unwrap();
-    world
-        .create_sealed(&running, &world.secret("db", &[("password", "ours")]))
-        .await;
+    let mut ours = world.secret("tls", &[("tls.crt", "x"), ("tls.key", "ours")]);
+    ours.type_ = Some("kubernetes.io/tls".into());
+    world.create_sealed(&running, &ours).await;
 
-    let condition = synced(&world, "db", "False").await;
+    let condition = synced(&world, "tls", "False").await;
     assert_eq!(condition.reason.as_deref(), Some("ErrUpdateFailed"));
     let message = condition.message.unwrap_or_default();
     assert!(
         message.contains("already exists and is not managed"),
         "{message}"
     );
-    let secret = world.secrets().get("db").await.unwrap();
-    assert_eq!(data_of(&secret)["password"], "theirs");
-    assert_eq!(secret.metadata.owner_references, None);
+    warning(&world, "tls", "ErrUpdateFailed").await;
+    let after = world.secrets().get("tls").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    assert_eq!(data_of(&after)["tls.key"], "theirs");
+    assert_eq!(after.metadata.owner_references, None);
+}
+
+/// Regression: with `skip-set-owner-references`, a Secret carrying this
+/// controller's inputs-hash annotation counted as ours even when another
+/// object controls it (another SealedSecret, or an earlier SealedSecret of
+/// the same name).
+#[tokio::test]
+async fn a_secret_controlled_by_another_sealed_secret_is_not_taken_over() {
+    let world = World::new("other-owner").await;
+    let running = world.start().await;
+    let other = world
+        .create_sealed(&running, &world.secret("other", &[("k", "v")]))
+        .await;
+    let owner = k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "bitnami.com/v1alpha1".into(),
+        kind: "SealedSecret".into(),
+        name: "other".into(),
+        uid: other.metadata.uid.clone().unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let mut skip = BTreeMap::new();
+    skip.insert(
+        "sealedsecrets.bitnami.com/skip-set-owner-references".to_owned(),
+        "true".to_owned(),
+    );
+    for (name, annotations) in [("plain", BTreeMap::new()), ("skipping", skip)] {
+        let mut theirs = world.secret(name, &[("password", "theirs")]);
+        theirs.metadata.owner_references = Some(vec![owner.clone()]);
+        theirs.metadata.annotations = Some(BTreeMap::from([(
+            "coffer.dev/sealed-inputs-hash".to_owned(),
+            "stamped-by-us-once".to_owned(),
+        )]));
+        let before = world
+            .secrets()
+            .create(&PostParams::default(), &theirs)
+            .await
+            .unwrap();
+        let mut ours = world.secret(name, &[("password", "ours")]);
+        ours.metadata.annotations = Some(annotations);
+        world.create_sealed(&running, &ours).await;
+        let condition = synced(&world, name, "False").await;
+        assert!(
+            condition
+                .message
+                .unwrap_or_default()
+                .contains("not managed by SealedSecret"),
+            "{name}"
+        );
+        warning(&world, name, "ErrUpdateFailed").await;
+        let after = world.secrets().get(name).await.unwrap();
+        assert_eq!(
+            after.metadata.resource_version, before.metadata.resource_version,
+            "{name}"
+        );
+        assert_eq!(data_of(&after)["password"], "theirs", "{name}");
+    }
 }
 
 #[tokio::test]

@@ -87,6 +87,22 @@ pub enum Error {
         /// `Kind/name` of its controller.
         owner: String,
     },
+    /// The target Secret exists and is not this ExternalSecret's to write
+    /// or delete (see `ownership`).
+    #[error(
+        "secret {secret:?} exists and was not created by this ExternalSecret: creationPolicy={policy} \
+         (and deletionPolicy=Delete) only touch a Secret that is already this ExternalSecret's; \
+         its owner can hand it over by annotating it with {adopt}={es}",
+        adopt = crate::ownership::ADOPT_ANNOTATION
+    )]
+    NotOurs {
+        /// The target Secret.
+        secret: String,
+        /// The creation policy.
+        policy: String,
+        /// The ExternalSecret's name.
+        es: String,
+    },
     /// The target Secret is immutable and its data or type would change.
     #[error("unable to update secret {secret:?}: secret is immutable")]
     Immutable {
@@ -118,6 +134,7 @@ impl Error {
         match self {
             Error::OwnedByOther { .. } => "target is owned by another ExternalSecret",
             Error::ForeignOwner { .. } => "failed to take ownership of target secret",
+            Error::NotOurs { .. } => "refused to take over target secret",
             Error::Immutable { .. } => "could not update secret, target is immutable",
             Error::DeleteNotOwner { .. } => "could not delete secret",
             // Matches ESO: templates render while the Secret is mutated, so
@@ -130,7 +147,9 @@ impl Error {
     }
 
     /// Retrying cannot help until the object or the Secret changes (ESO
-    /// does not requeue these).
+    /// does not requeue these). [`Error::NotOurs`] is retried with backoff:
+    /// the adopt annotation that resolves it is on a Secret the controller
+    /// does not watch.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,

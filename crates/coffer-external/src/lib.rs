@@ -21,6 +21,7 @@ pub mod error;
 pub mod fetch;
 pub mod hash;
 pub mod metrics;
+pub mod ownership;
 pub mod reconcile;
 pub mod schedule;
 pub mod secrets;

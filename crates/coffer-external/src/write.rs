@@ -11,24 +11,59 @@
 //! `Orphan` the decision is made from the watch's summary (no API call at
 //! all in the steady state); `Merge` reads the Secret first since its final
 //! data depends on keys others own.
+//!
+//! An existing Secret is written or deleted only under the rules of
+//! [`ownership`](crate::ownership): never one another tenant made. The
+//! Secrets read and written here hold values, so their data is wiped when
+//! they are dropped ([`Wiped`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
 
 use coffer_api::ExternalSecret;
 use coffer_api::external::CreationPolicy;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    ManagedFieldsEntry, ObjectMeta, OwnerReference,
-};
-use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::{Api, Resource, ResourceExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
+use kube::{Api, ResourceExt};
+use zeroize::Zeroize;
 
 use crate::build::Desired;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::hash::{CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by, data_hash};
+use crate::ownership;
 use crate::secrets::SecretSummary;
+
+/// A Secret whose values are wiped when it is dropped.
+#[derive(Clone, PartialEq)]
+struct Wiped(Secret);
+
+impl Deref for Wiped {
+    type Target = Secret;
+
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl DerefMut for Wiped {
+    fn deref_mut(&mut self) -> &mut Secret {
+        &mut self.0
+    }
+}
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        for value in self.0.data.iter_mut().flat_map(|d| d.values_mut()) {
+            value.0.zeroize();
+        }
+        for value in self.0.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+            value.zeroize();
+        }
+    }
+}
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +99,7 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
     if policy == CreationPolicy::None {
         return Ok(Written::NotWritten);
     }
+    ownership::check_desired(&desired)?;
     let es_name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
     let name = es.spec.target.secret_name(&es_name).to_owned();
@@ -94,41 +130,47 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
         field_manager: Some(manager.clone()),
         ..Default::default()
     };
-    let existing = api.get_opt(&name).await.map_err(kube_err("read"))?;
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(kube_err("read"))?
+        .map(Wiped);
 
     let Some(mut secret) = existing else {
         if policy == CreationPolicy::Merge {
             return Ok(Written::MergeTargetMissing);
         }
         if policy == CreationPolicy::Owner {
-            delete_orphans(ctx, &api, &namespace, &name, &owner_hash).await?;
+            delete_orphans(ctx, &api, es, &name, &owner_hash).await?;
         }
         let mut annotations = desired.annotations.clone();
         annotations.insert(DATA_HASH_ANNOTATION.to_owned(), hash_of(&desired));
-        let secret = Secret {
+        let secret = Wiped(Secret {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: Some(namespace.clone()),
                 labels: Some(labels),
                 annotations: Some(annotations),
                 finalizers: (!desired.finalizers.is_empty()).then(|| desired.finalizers.clone()),
-                owner_references: (policy == CreationPolicy::Owner).then(|| vec![owner_ref(es)]),
+                owner_references: (policy == CreationPolicy::Owner)
+                    .then(|| vec![ownership::owner_ref(es)]),
                 ..Default::default()
             },
             type_: Some(desired.type_.clone().unwrap_or_else(|| "Opaque".to_owned())),
             immutable: immutable.then_some(true),
             data: Some(to_data(&desired)),
             ..Default::default()
-        };
-        let created = api
-            .create(&params, &secret)
-            .await
-            .map_err(kube_err("create"))?;
+        });
+        let created = Wiped(
+            api.create(&params, &*secret)
+                .await
+                .map_err(kube_err("create"))?,
+        );
         ctx.secrets.record(&created);
         return Ok(Written::Created);
     };
 
-    check_owner(&secret, es, &name, policy)?;
+    ownership::check_write(&secret.metadata, es, policy)?;
     let owned = owned_fields(
         secret
             .metadata
@@ -140,14 +182,20 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
     let before = secret.clone();
 
     // Data: Owner/Orphan hold exactly ours; Merge keeps keys others own.
-    let mut data = if policy == CreationPolicy::Merge {
-        let mut d = secret.data.take().unwrap_or_default();
-        d.retain(|k, _| !owned.data.contains(k));
-        d
-    } else {
-        BTreeMap::new()
-    };
-    data.extend(to_data(&desired));
+    // Values dropped or replaced here are wiped.
+    let mut data = secret.data.take().unwrap_or_default();
+    let keep = |k: &str| policy == CreationPolicy::Merge && !owned.data.contains(k);
+    for (k, v) in data.iter_mut() {
+        if !keep(k) {
+            v.0.zeroize();
+        }
+    }
+    data.retain(|k, _| keep(k));
+    for (k, v) in to_data(&desired) {
+        if let Some(mut old) = data.insert(k, v) {
+            old.0.zeroize();
+        }
+    }
     let final_hash = data_hash(data.iter().map(|(k, v)| (k.as_str(), v.0.as_slice())));
     let type_changes = desired
         .type_
@@ -181,21 +229,17 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
             fs.push(f.clone());
         }
     }
-    let uid = es.meta().uid.clone().unwrap_or_default();
     let refs = meta.owner_references.get_or_insert_with(Vec::new);
-    match policy {
-        CreationPolicy::Owner if !refs.iter().any(|r| r.uid == uid) => refs.push(owner_ref(es)),
-        CreationPolicy::Orphan => refs.retain(|r| r.uid != uid),
-        _ => {}
-    }
+    ownership::set_owner(refs, es, policy);
     if secret == before {
         ctx.secrets.record(&secret);
         return Ok(Written::Unchanged);
     }
-    let updated = api
-        .replace(&name, &params, &secret)
-        .await
-        .map_err(kube_err("update"))?;
+    let updated = Wiped(
+        api.replace(&name, &params, &*secret)
+            .await
+            .map_err(kube_err("update"))?,
+    );
     ctx.secrets.record(&updated);
     Ok(Written::Updated)
 }
@@ -247,50 +291,6 @@ fn to_data(desired: &Desired) -> BTreeMap<String, ByteString> {
         .collect()
 }
 
-/// A controller owner reference to the ExternalSecret.
-fn owner_ref(es: &ExternalSecret) -> OwnerReference {
-    OwnerReference {
-        api_version: "external-secrets.io/v1".to_owned(),
-        kind: "ExternalSecret".to_owned(),
-        name: es.name_any(),
-        uid: es.meta().uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-/// Refuses a Secret controlled by another ExternalSecret, and (for `Owner`)
-/// one controlled by anything else.
-fn check_owner(
-    secret: &Secret,
-    es: &ExternalSecret,
-    name: &str,
-    policy: CreationPolicy,
-) -> Result<()> {
-    let Some(controller) = secret
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true))
-    else {
-        return Ok(());
-    };
-    let is_es = controller.kind == "ExternalSecret"
-        && controller.api_version.starts_with("external-secrets.io/");
-    if is_es && controller.name != es.name_any() {
-        return Err(Error::OwnedByOther {
-            secret: name.to_owned(),
-            owner: controller.name.clone(),
-        });
-    }
-    if !is_es && policy == CreationPolicy::Owner {
-        return Err(Error::ForeignOwner {
-            secret: name.to_owned(),
-            owner: format!("{}/{}", controller.kind, controller.name),
-        });
-    }
-    Ok(())
-}
-
 /// Keys a field manager owns, from `managedFields`.
 #[derive(Debug, Default)]
 struct Owned {
@@ -335,10 +335,12 @@ fn owned_fields(entries: &[ManagedFieldsEntry], manager: &str) -> Owned {
 async fn delete_orphans(
     ctx: &Context,
     api: &Api<Secret>,
-    namespace: &str,
+    es: &ExternalSecret,
     keep: &str,
     owner_hash: &str,
 ) -> Result<()> {
+    let namespace = es.namespace().unwrap_or_default();
+    let namespace = namespace.as_str();
     let list = api
         .list_metadata(&ListParams::default().labels(&format!("{CREATED_BY_LABEL}={owner_hash}")))
         .await
@@ -346,9 +348,23 @@ async fn delete_orphans(
             action: format!("list orphaned secrets in {namespace}"),
             source: e,
         })?;
-    for old in list.items.iter().filter(|s| s.name_any() != keep) {
+    // NB: only Secrets controlled by this ExternalSecret (or none): a
+    // created-by label alone is no licence to delete a Secret another
+    // controller now owns.
+    for old in list
+        .items
+        .iter()
+        .filter(|s| s.name_any() != keep && ownership::check_delete(&s.metadata, es).is_ok())
+    {
         let old_name = old.name_any();
-        match api.delete(&old_name, &DeleteParams::default()).await {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: old.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&old_name, &params).await {
             Ok(_) => ctx.secrets.remove(namespace, &old_name),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => {
@@ -363,7 +379,8 @@ async fn delete_orphans(
 }
 
 /// `deletionPolicy: Delete` found no data: deletes the Secret (only under
-/// `creationPolicy: Owner`). True when a Secret was deleted.
+/// `creationPolicy: Owner`, and only one this ExternalSecret may own; see
+/// [`ownership`](crate::ownership)). True when a Secret was deleted.
 pub async fn delete_target(ctx: &Context, es: &ExternalSecret) -> Result<bool> {
     let es_name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
@@ -376,15 +393,34 @@ pub async fn delete_target(ctx: &Context, es: &ExternalSecret) -> Result<bool> {
         });
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    match api.delete(&name, &DeleteParams::default()).await {
+    let kube_err = |action: &str| {
+        let action = format!("{action} secret {namespace}/{name}");
+        move |e| Error::Kube { action, source: e }
+    };
+    let Some(existing) = api
+        .get_metadata_opt(&name)
+        .await
+        .map_err(kube_err("read"))?
+    else {
+        ctx.secrets.remove(&namespace, &name);
+        return Ok(false);
+    };
+    ownership::check_delete(&existing.metadata, es)?;
+    // NB: the uid precondition keeps a Secret recreated meanwhile (by
+    // someone else) from being deleted in its place.
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: existing.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &params).await {
         Ok(_) => {
             ctx.secrets.remove(&namespace, &name);
             Ok(true)
         }
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
-        Err(e) => Err(Error::Kube {
-            action: format!("delete secret {namespace}/{name}"),
-            source: e,
-        }),
+        Err(e) => Err(kube_err("delete")(e)),
     }
 }

@@ -286,10 +286,9 @@ fn is_ours_and_unchanged(
     existing: &Secret,
     hash: &str,
 ) -> bool {
-    let ours = secret::is_controlled_by(existing, sealed.metadata.uid.as_deref())
-        || (secret::skips_owner_reference(sealed) && secret::has_inputs_hash(existing));
-    ours && secret::expected_keys(sealed)
-        .is_some_and(|expected| secret::is_unchanged(existing, hash, &expected, &ctx.keys))
+    secret::is_ours(existing, sealed)
+        && secret::expected_keys(sealed)
+            .is_some_and(|expected| secret::is_unchanged(existing, hash, &expected, &ctx.keys))
 }
 
 /// The body of [`sync`]: skip, refuse, or unseal and write.
@@ -302,15 +301,13 @@ async fn decide(
     hash: &str,
 ) -> Result<Outcome> {
     let name = sealed.name_any();
-    let uid = sealed.metadata.uid.as_deref();
     let set_owner = !secret::skips_owner_reference(sealed);
 
     if let Some(existing) = &existing {
         // NB: without an owner reference (skip-set-owner-references), the
         // Secret we wrote earlier is known by our inputs-hash annotation;
         // Bitnami instead refuses its own Secret on the next pass.
-        let ours = secret::is_controlled_by(existing, uid)
-            || (!set_owner && secret::has_inputs_hash(existing));
+        let ours = secret::is_ours(existing, sealed);
         if !ours && !secret::is_managed(existing) && !secret::is_patched(existing) {
             return Ok(Outcome::Failed {
                 reason: REASON_UPDATE_FAILED,

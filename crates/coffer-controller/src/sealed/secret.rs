@@ -89,6 +89,25 @@ pub fn is_controlled_by(secret: &Secret, uid: Option<&str>) -> bool {
         .any(|r| r.controller == Some(true) && r.uid == uid)
 }
 
+/// Whether `existing` is this SealedSecret's Secret, to be kept in sync
+/// without any annotation: its controller is this SealedSecret (by uid);
+/// or, when the SealedSecret asks for no owner reference
+/// (`skip-set-owner-references`), this controller stamped it and nothing
+/// controls it. A Secret controlled by anything else (another SealedSecret,
+/// or an earlier SealedSecret of the same name, by uid) is not ours, even
+/// if we stamped it once: only `sealedsecrets.bitnami.com/managed: "true"`
+/// hands it over, as in Bitnami.
+pub fn is_ours(existing: &Secret, sealed: &SealedSecret) -> bool {
+    let has_controller = existing
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true));
+    is_controlled_by(existing, sealed.metadata.uid.as_deref())
+        || (skips_owner_reference(sealed) && has_inputs_hash(existing) && !has_controller)
+}
+
 /// The Secret keys a SealedSecret produces, known without decrypting, or
 /// `None` for the deprecated whole-Secret form (whose keys are sealed).
 pub fn expected_keys(sealed: &SealedSecret) -> Option<BTreeSet<String>> {

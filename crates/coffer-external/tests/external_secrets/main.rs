@@ -19,6 +19,7 @@ mod refresh;
 mod remote_refs;
 mod stores;
 mod sync;
+mod takeover;
 mod targets;
 mod templates;
 mod tenancy;
