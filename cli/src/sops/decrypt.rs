@@ -43,14 +43,8 @@ fn extract(docs: &mut [coffer_sops::tree::Branch], path: &str, fmt: Format) -> R
         Value::Map(b) => format::emit_plain(&[b], fmt)?,
         other => match fmt {
             Format::Json | Format::Binary => format::json::write_value(&other).into_bytes(),
-            _ => {
-                let doc = vec![coffer_sops::tree::Item::new("v", other)];
-                let text = format::yaml::write(&[doc]);
-                text.strip_prefix("v:")
-                    .map(|s| s.trim_start_matches(' ').to_string())
-                    .unwrap_or(text)
-                    .into_bytes()
-            }
+            // sops's `EmitValue`: the value as a YAML document of its own.
+            _ => format::yaml::write_value(&other).into_bytes(),
         },
     })
 }

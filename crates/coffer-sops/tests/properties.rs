@@ -18,7 +18,111 @@ fn scalar() -> impl Strategy<Value = Value> {
             .prop_map(Value::Float),
         ".*".prop_map(Value::Str),
         "[a-z0-9 :#\\-\\n]{0,30}".prop_map(Value::Str),
+        yaml_hostile().prop_map(Value::Str),
+        // Not UTF-8: written as `!!binary`.
+        prop::collection::vec(any::<u8>(), 0..120).prop_map(|mut b| {
+            b.insert(0, 0xff);
+            Value::Bytes(b)
+        }),
     ]
+}
+
+/// Strings made of what decides go-yaml's quoting and block styles:
+/// indicators, quotes, blanks, line breaks, control and non-BMP characters,
+/// a byte order mark, and words that read as other types.
+fn yaml_hostile() -> impl Strategy<Value = String> {
+    // U+2028/U+2029 are left out: go-yaml (YAML 1.1) reads them as line
+    // breaks and writes them unescaped, while the YAML 1.2 reader here
+    // reads them as text (see the crate README's known gaps).
+    let piece = prop_oneof![
+        prop::sample::select(vec![
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\n\n",
+            "\r",
+            "\u{85}",
+            "\u{feff}",
+            "\u{a0}",
+            "\u{1}",
+            "\u{7f}",
+            "\0",
+            "😀",
+            "é",
+            "☃",
+            "\u{e000}",
+            "\u{fffe}",
+            ":",
+            ": ",
+            " #",
+            "#",
+            "-",
+            "- ",
+            "?",
+            "? ",
+            ",",
+            "[",
+            "]",
+            "{",
+            "}",
+            "&",
+            "*",
+            "!",
+            "|",
+            ">",
+            "'",
+            "\"",
+            "%",
+            "@",
+            "`",
+            "\\",
+            "---",
+            "...",
+            "<<",
+            "~",
+            "null",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "true",
+            "False",
+            "12",
+            "0x1F",
+            "0o7",
+            "1_0",
+            "1e3",
+            "1e400",
+            ".5",
+            ".inf",
+            "1:20",
+            "2024-01-02",
+            "12:30:00",
+        ])
+        .prop_map(str::to_string),
+        "[a-z]{1,6}",
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+}
+
+/// What the tree reads back as after sops's float formatting: an integral
+/// float below 1e6 is printed without a decimal point (`1`), as sops prints
+/// it, so it reads back as an integer.
+fn as_printed(v: &Value) -> Value {
+    match v {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e6 => Value::Int(*f as i64),
+        Value::Map(b) => Value::Map(
+            b.iter()
+                .map(|i| Item {
+                    key: i.key.clone(),
+                    value: as_printed(&i.value),
+                })
+                .collect(),
+        ),
+        Value::Seq(s) => Value::Seq(s.iter().map(as_printed).collect()),
+        other => other.clone(),
+    }
 }
 
 fn comment() -> impl Strategy<Value = Comment> {
@@ -40,7 +144,7 @@ fn value() -> impl Strategy<Value = Value> + Clone {
 fn branch(inner: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Branch> {
     prop::collection::vec(
         (
-            "[a-zA-Z_][a-zA-Z0-9_.-]{0,10}|.{0,8}",
+            prop_oneof!["[a-zA-Z_][a-zA-Z0-9_.-]{0,10}|.{0,8}", yaml_hostile()],
             inner,
             prop::option::of(comment()),
         ),
@@ -89,6 +193,11 @@ fn strip_value(v: &Value) -> Value {
                 .map(strip_value)
                 .collect(),
         ),
+        // JSON has no binary type: the writer puts such bytes as base64 text.
+        Value::Bytes(b) => {
+            use base64::Engine as _;
+            Value::Str(base64::engine::general_purpose::STANDARD.encode(b))
+        }
         other => other.clone(),
     }
 }
@@ -100,7 +209,14 @@ proptest! {
     fn yaml_write_then_read_gives_back_the_same_tree(docs in prop::collection::vec(doc(), 1..3)) {
         let text = format::yaml::write(&docs);
         let back = format::yaml::read(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        prop_assert_eq!(back, docs, "{}", text);
+        let expected: Vec<Branch> = docs
+            .iter()
+            .map(|d| match as_printed(&Value::Map(d.clone())) {
+                Value::Map(b) => b,
+                _ => unreachable!(),
+            })
+            .collect();
+        prop_assert_eq!(back, expected, "{}", text);
     }
 
     #[test]

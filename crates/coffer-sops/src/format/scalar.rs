@@ -2,8 +2,8 @@
 //! texts are nulls, booleans, integers, floats or timestamps. It follows
 //! go.yaml.in/yaml/v3's `resolve` (the library sops reads YAML with), so a
 //! value gets the same sops type (`int`, `float`, `bool`, `time`, `str`) here
-//! as in sops, and the writer quotes every string that would not read back
-//! as a string.
+//! as in sops, and the YAML writer quotes a string exactly when go-yaml does
+//! (when it would not read back as a string).
 
 use crate::timefmt::Timestamp;
 use crate::tree::Value;
@@ -83,6 +83,25 @@ fn is_yaml_style_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A float in go-yaml's `yamlStyleFloat` syntax that Go's `ParseFloat`
+/// accepts: out-of-range values (`1e400`) are an error there, so they stay
+/// strings.
+fn parse_go_float(s: &str) -> Option<f64> {
+    if !is_yaml_style_float(s) {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Go's `underscoreOK` for a decimal number: every `_` stands between two digits.
+fn underscores_between_digits(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, c)| {
+        *c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
+}
+
 /// Types an unquoted YAML scalar as go-yaml v3 does.
 pub fn resolve_plain(s: &str) -> Value {
     match s {
@@ -98,8 +117,10 @@ pub fn resolve_plain(s: &str) -> Value {
     }
     let first = s.as_bytes()[0];
     if first == b'.' {
-        if let Ok(f) = s.parse::<f64>()
-            && is_yaml_style_float(s)
+        // go-yaml hands these to `strconv.ParseFloat`, which allows `_`
+        // between digits.
+        if underscores_between_digits(s)
+            && let Some(f) = parse_go_float(&s.replace('_', ""))
         {
             return Value::Float(f);
         }
@@ -113,98 +134,11 @@ pub fn resolve_plain(s: &str) -> Value {
         if let Some(i) = parse_go_int(&plain) {
             return Value::Int(i);
         }
-        if is_yaml_style_float(&plain)
-            && let Ok(f) = plain.parse::<f64>()
-        {
+        if let Some(f) = parse_go_float(&plain) {
             return Value::Float(f);
         }
     }
     Value::Str(s.to_string())
-}
-
-/// Whether a string must be quoted to read back as the same string.
-pub fn needs_quotes(s: &str) -> bool {
-    if s.is_empty() || s != s.trim() {
-        return true;
-    }
-    if !matches!(resolve_plain(s), Value::Str(_)) {
-        return true;
-    }
-    // YAML 1.1 booleans, and things other parsers may read as numbers.
-    if matches!(
-        s,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
-            | "<<"
-            | "="
-    ) {
-        return true;
-    }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-x`, `:x` and `?x` are plain-safe in block context, but stay simple.
-        return true;
-    }
-    if first.is_ascii_digit() || first == '.' || first == '+' {
-        // Conservative: anything number-like (1_000, 0x1F, 1e3, 12:30) is quoted.
-        if s.chars()
-            .all(|c| c.is_ascii_hexdigit() || "._+-:xXoObB".contains(c))
-        {
-            return true;
-        }
-    }
-    s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.chars().any(|c| {
-            c.is_control()
-                || !is_printable(c)
-                || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}')
-        })
-}
-
-/// YAML's printable character set (c-printable), which may appear unescaped.
-pub fn is_printable(c: char) -> bool {
-    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
-}
-
-/// Writes `s` as a YAML double-quoted scalar.
-pub fn double_quoted(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            '\u{feff}' => out.push_str("\\ufeff"),
-            c if !is_printable(c) => match c as u32 {
-                n @ 0..=0xff => out.push_str(&format!("\\x{n:02x}")),
-                n @ 0x100..=0xffff => out.push_str(&format!("\\u{n:04x}")),
-                n => out.push_str(&format!("\\U{n:08x}")),
-            },
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -230,35 +164,9 @@ mod tests {
         );
         assert_eq!(resolve_plain("-"), Value::Str("-".into()));
         assert_eq!(resolve_plain("1.2.3"), Value::Str("1.2.3".into()));
-    }
-
-    #[test]
-    fn strings_that_look_typed_are_quoted() {
-        for s in [
-            "12",
-            "true",
-            "n",
-            "yes",
-            "",
-            " x",
-            "a: b",
-            "a #b",
-            "null",
-            "2024-01-01",
-            "1.2.3",
-            "- x",
-            "*a",
-        ] {
-            assert!(needs_quotes(s), "{s:?}");
-        }
-        for s in [
-            "value",
-            "ENC[AES256_GCM,data:YQ==,iv:x,tag:y,type:str]",
-            "a:b",
-            "hello world",
-            "age1abc",
-        ] {
-            assert!(!needs_quotes(s), "{s:?}");
-        }
+        // Out of range for ParseFloat, so a string for go-yaml.
+        assert_eq!(resolve_plain("1e400"), Value::Str("1e400".into()));
+        assert_eq!(resolve_plain(".5_5"), Value::Float(0.55));
+        assert_eq!(resolve_plain("._5"), Value::Str("._5".into()));
     }
 }

@@ -1,7 +1,15 @@
-//! YAML documents: multi-document streams with key order and comments kept.
+//! YAML documents: multi-document streams with key order and comments kept,
+//! written out exactly as sops (go-yaml v3) writes them.
 
+mod emit;
+mod emit_scalar;
+mod emit_text;
+mod events;
+mod node;
 mod read;
+mod read_scalar;
+mod style;
 mod write;
 
 pub use read::read;
-pub use write::write;
+pub use write::{write, write_value};

@@ -6,10 +6,9 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
+use granit_parser::{Event, Parser, Placement, Span, StructureStyle};
 
-use crate::format::scalar::resolve_plain;
+use crate::format::yaml::read_scalar::{err, scalar_value};
 use crate::tree::{Branch, Comment, Item, Key, Value};
 use crate::{Error, Result};
 
@@ -37,41 +36,8 @@ struct Reader {
     root: Option<Branch>,
     /// Comments before the current document's root collection.
     pre_root: Vec<Comment>,
-}
-
-fn err(span: &Span, reason: impl Into<String>) -> Error {
-    Error::Parse {
-        format: "YAML",
-        location: format!("line {} column {}", span.start.line(), span.start.col() + 1),
-        reason: reason.into(),
-    }
-}
-
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value> {
-    if let Some(tag) = tag {
-        if tag.is_yaml_core_schema() {
-            return match tag.suffix() {
-                "str" => Ok(Value::Str(text.to_string())),
-                "binary" => {
-                    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(cleaned)
-                        .map_err(|_| err(span, "!!binary value contains invalid base64 data"))?;
-                    Ok(match String::from_utf8(bytes) {
-                        Ok(s) => Value::Str(s),
-                        Err(e) => Value::Bytes(e.into_bytes()),
-                    })
-                }
-                _ => Ok(resolve_plain(text)),
-            };
-        }
-        // Matches go-yaml: values with custom tags decode as their text.
-        return Ok(Value::Str(text.to_string()));
-    }
-    Ok(match style {
-        ScalarStyle::Plain => resolve_plain(text),
-        _ => Value::Str(text.to_string()),
-    })
+    /// The last complete node was a flow collection (`{…}`, `[…]`).
+    flow_value_closed: bool,
 }
 
 impl Reader {
@@ -93,7 +59,29 @@ impl Reader {
             return;
         };
         if inline {
+            let own_line = Comment {
+                inline: false,
+                ..c.clone()
+            };
             match &mut top.body {
+                // Matches sops: go-yaml gives `key: {…} # c` to the collection,
+                // and sops makes it the collection's first (own-line) comment.
+                Body::Map { branch, key: None } if self.flow_value_closed => {
+                    match branch.last_mut().map(|i| &mut i.value) {
+                        Some(Value::Map(b)) => b.insert(
+                            0,
+                            Item {
+                                key: Key::Comment(own_line),
+                                value: Value::Null,
+                            },
+                        ),
+                        Some(Value::Seq(items)) => items.insert(0, Value::Comment(own_line)),
+                        _ => branch.push(Item {
+                            key: Key::Comment(own_line),
+                            value: Value::Null,
+                        }),
+                    }
+                }
                 Body::Map { branch, key: None } if !branch.is_empty() => {
                     let at = branch.len() - 1;
                     branch.insert(
@@ -104,9 +92,15 @@ impl Reader {
                         },
                     );
                 }
-                Body::Map { key: Some(_), .. } => {
-                    top.before_value.push(Comment { inline: false, ..c })
-                }
+                // Matches sops: `key: # c` is the key's line comment in
+                // go-yaml, which sops puts on its own line above the key.
+                Body::Map {
+                    branch,
+                    key: Some(_),
+                } => branch.push(Item {
+                    key: Key::Comment(own_line),
+                    value: Value::Null,
+                }),
                 Body::Map { branch, .. } => branch.push(Item {
                     key: Key::Comment(c),
                     value: Value::Null,
@@ -137,6 +131,19 @@ impl Reader {
                 value: Value::Null,
             }),
             Body::Seq(items) => items.push(Value::Comment(c)),
+        }
+    }
+
+    /// A comment after a bare `- `: it goes before the item's content (the
+    /// first entry of a collection item, or above a scalar item).
+    fn head_for_next_item(&mut self, text: &str) {
+        let c = Comment {
+            text: text.to_string(),
+            inline: false,
+        };
+        match self.stack.last_mut() {
+            Some(top) => top.before_value.push(c),
+            None => self.pre_root.push(c),
         }
     }
 
@@ -208,7 +215,10 @@ impl Reader {
                     branch.push(Item::new(k, value));
                 }
             },
-            Body::Seq(items) => items.push(value),
+            Body::Seq(items) => {
+                items.extend(top.before_value.drain(..).map(Value::Comment));
+                items.push(value)
+            }
         }
         Ok(())
     }
@@ -240,11 +250,25 @@ impl Reader {
         }
         let pending = std::mem::take(&mut frame.before_value);
         Self::push_comments(&mut frame, pending);
+        if !frame.block {
+            // Matches sops: go-yaml loses the comments of an empty flow
+            // collection (`{` + comment lines + `}`, as sops writes them).
+            match &mut frame.body {
+                Body::Map { branch, .. } if branch.iter().all(|i| i.name().is_none()) => {
+                    branch.clear()
+                }
+                Body::Seq(items) if items.iter().all(|v| matches!(v, Value::Comment(_))) => {
+                    items.clear()
+                }
+                _ => {}
+            }
+        }
         let value = match frame.body {
             Body::Map { branch, .. } => Value::Map(branch),
             Body::Seq(items) => Value::Seq(items),
         };
         self.node(value, frame.anchor, span)?;
+        self.flow_value_closed = !frame.block;
         match self.stack.last_mut() {
             Some(parent) => Self::push_comments(parent, frame.trailing),
             None => {
@@ -260,6 +284,15 @@ impl Reader {
     }
 }
 
+/// Whether only sequence indicators (`- `, `- - `) precede byte `at` on its line.
+fn after_bare_dash(input: &str, at: usize) -> bool {
+    let Some(before) = input.get(..at) else {
+        return false;
+    };
+    let line = before.rsplit('\n').next().unwrap_or(before).trim_end();
+    line.ends_with('-') && line.chars().all(|c| c == '-' || c == ' ')
+}
+
 /// Reads every document of a YAML stream.
 pub fn read(input: &str) -> Result<Vec<Branch>> {
     let mut r = Reader {
@@ -268,6 +301,7 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
         docs: Vec::new(),
         root: None,
         pre_root: Vec::new(),
+        flow_value_closed: false,
     };
     for ev in Parser::new_from_str(input) {
         let (event, span) = ev.map_err(|e| Error::Parse {
@@ -275,6 +309,9 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
             location: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
             reason: e.info().to_string(),
         })?;
+        if !matches!(event, Event::Comment(..)) {
+            r.flow_value_closed = false;
+        }
         match event {
             Event::StreamStart => {}
             Event::DocumentStart(..) => {
@@ -299,7 +336,18 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
                     }));
                 }
             }
-            Event::Comment(text, placement) => r.comment(&text, placement, &span),
+            Event::Comment(text, placement) => {
+                // Matches go-yaml: a comment after a bare `- ` is a head
+                // comment of what follows, not a line comment.
+                let placement = match span.start.byte_offset() {
+                    Some(at) if placement == Placement::Right && after_bare_dash(input, at) => {
+                        r.head_for_next_item(&text);
+                        continue;
+                    }
+                    _ => placement,
+                };
+                r.comment(&text, placement, &span)
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let v = scalar_value(&text, style, tag.as_deref(), &span)?;
                 r.node(v, anchor, &span)?;

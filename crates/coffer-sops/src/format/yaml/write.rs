@@ -1,387 +1,104 @@
-//! Writing the tree as YAML the way sops (go-yaml v3 with indent 4) lays it
-//! out: block mappings and sequences, sequences indented under their key,
-//! multi-line strings as literal blocks, comments as `#text` lines and
-//! inline comments after the value they were attached to.
+//! Writing the tree as YAML byte for byte as sops 3.13 does: sops builds
+//! go-yaml nodes from its tree ([`super::node`]), go-yaml's encoder turns
+//! them into events ([`super::events`]) and its emitter, set to indent 4,
+//! writes them ([`super::emit`], [`super::emit_scalar`]). Documents are
+//! separated by `---`.
 
-use std::borrow::Cow;
+use crate::format::yaml::emit::emit;
+use crate::format::yaml::events::{Ev, Event, push_node};
+use crate::format::yaml::node::{self, Node};
+use crate::tree::{Branch, Value};
 
-use base64::Engine as _;
-
-use crate::format::scalar::{double_quoted, needs_quotes};
-use crate::tree::{Branch, Comment, Key, Value};
-
-const INDENT: usize = 4;
-
-fn pad(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+fn stream<'n>(roots: &'n [Node<'n>]) -> Vec<Event<'n>> {
+    let mut events = vec![Event::bare(Ev::StreamStart)];
+    for root in roots {
+        events.push(Event::bare(Ev::DocStart));
+        push_node(root, "", true, &mut events);
+        events.push(Event::bare(Ev::DocEnd));
+    }
+    events.push(Event::bare(Ev::StreamEnd));
+    events
 }
 
-fn float_text(f: f64) -> String {
-    if f.is_nan() {
-        return ".nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        };
-    }
-    let s = format!("{f}");
-    // Keep it a float when read back (go-yaml would write `1`).
-    if s.contains(['.', 'e', 'E']) {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
-fn literal_ok(s: &str) -> bool {
-    s.contains('\n')
-        && !s.starts_with([' ', '\t', '\n'])
-        && !s.chars().any(|c| {
-            (c.is_control() && c != '\n' && c != '\t')
-                || !crate::format::scalar::is_printable(c)
-                || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}')
-        })
-        && !s.lines().any(|l| l.ends_with([' ', '\t']))
-}
-
-/// Writes a key or string scalar inline.
-fn string_inline(s: &str, out: &mut String) {
-    if needs_quotes(s) {
-        double_quoted(s, out);
-    } else {
-        out.push_str(s);
-    }
-}
-
-/// Writes a scalar that starts on the current line; block scalars continue
-/// on the following lines indented at `indent`.
-fn scalar(v: &Value, indent: usize, comment: &str, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&float_text(*f)),
-        Value::Time(t) => out.push_str(t),
-        Value::Str(s) if literal_ok(s) => {
-            let body = s.trim_end_matches('\n');
-            let trailing = s.len() - body.len();
-            out.push('|');
-            match trailing {
-                0 => out.push('-'),
-                1 => {}
-                _ => out.push('+'),
-            }
-            out.push_str(comment);
-            for line in s.split_inclusive('\n').map(|l| l.trim_end_matches('\n')) {
-                out.push('\n');
-                if !line.is_empty() {
-                    pad(out, indent);
-                    out.push_str(line);
-                }
-            }
-            out.push('\n');
-            return;
-        }
-        Value::Str(s) => string_inline(s, out),
-        Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => return scalar(&Value::Str(s.to_string()), indent, comment, out),
-            Err(_) => {
-                out.push_str("!!binary ");
-                out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
-            }
-        },
-        Value::Comment(c) => {
-            out.push('#');
-            out.push_str(&c.text);
-        }
-        Value::Map(_) | Value::Seq(_) => unreachable!("collections are not scalars"),
-    }
-    out.push_str(comment);
-    out.push('\n');
-}
-
-fn inline_comment(pending: &mut Vec<String>) -> String {
-    let s: String = pending.iter().map(|c| format!(" #{c}")).collect();
-    pending.clear();
-    s
-}
-
-fn is_empty_collection(v: &Value) -> bool {
-    match v {
-        Value::Map(b) => b.iter().all(|i| matches!(i.key, Key::Comment(_))),
-        Value::Seq(s) => s.iter().all(|i| matches!(i, Value::Comment(_))),
-        _ => false,
-    }
-}
-
-/// Writes a value after `key:` or `- `, which is already on the line.
-fn after_marker(v: &Value, indent: usize, comment: &str, out: &mut String) {
-    match v {
-        Value::Map(b) if !is_empty_collection(v) => {
-            out.push_str(comment);
-            out.push('\n');
-            branch(b, indent + INDENT, indent + INDENT, out);
-        }
-        Value::Seq(s) if !is_empty_collection(v) => {
-            out.push_str(comment);
-            out.push('\n');
-            seq(s, indent + INDENT, out);
-        }
-        Value::Map(b) => {
-            out.push_str(" {}");
-            out.push_str(comment);
-            out.push('\n');
-            trailing_comments(
-                b.iter().filter_map(|i| match &i.key {
-                    Key::Comment(c) => Some(c),
-                    Key::Name(_) => None,
-                }),
-                indent + INDENT,
-                out,
-            );
-        }
-        Value::Seq(s) => {
-            out.push_str(" []");
-            out.push_str(comment);
-            out.push('\n');
-            trailing_comments(
-                s.iter().filter_map(|v| match v {
-                    Value::Comment(c) => Some(c),
-                    _ => None,
-                }),
-                indent + INDENT,
-                out,
-            );
-        }
-        _ => {
-            out.push(' ');
-            scalar(v, indent + INDENT, comment, out);
-        }
-    }
-}
-
-fn trailing_comments<'a>(
-    comments: impl Iterator<Item = &'a Comment>,
-    indent: usize,
-    out: &mut String,
-) {
-    for c in comments {
-        pad(out, indent);
-        out.push('#');
-        out.push_str(&c.text);
-        out.push('\n');
-    }
-}
-
-fn own_line_comment(c: &Comment, indent: usize, out: &mut String) {
-    pad(out, indent);
-    out.push('#');
-    out.push_str(&c.text);
-    out.push('\n');
-}
-
-/// Writes a block mapping whose items start at column `indent`; nested
-/// collections and block scalars are indented from `base` (the mapping's own
-/// column, or the `- ` column for a mapping inside a sequence, as go-yaml does).
-pub fn branch(b: &Branch, indent: usize, base: usize, out: &mut String) {
-    let mut pending: Vec<String> = Vec::new();
-    for item in b {
-        match &item.key {
-            Key::Comment(c) if c.inline => pending.push(c.text.clone()),
-            Key::Comment(c) => own_line_comment(c, indent, out),
-            Key::Name(k) => {
-                let comment = if is_empty_collection(&item.value)
-                    || !matches!(item.value, Value::Map(_) | Value::Seq(_))
-                {
-                    inline_comment(&mut pending)
-                } else {
-                    // After `key:` a trailing comment would read back as the
-                    // nested collection's first comment: put it above instead.
-                    for c in pending.drain(..) {
-                        own_line_comment(
-                            &Comment {
-                                text: c,
-                                inline: false,
-                            },
-                            indent,
-                            out,
-                        );
-                    }
-                    String::new()
-                };
-                pad(out, indent);
-                string_inline(k, out);
-                out.push(':');
-                after_marker(&item.value, base, &comment, out);
-            }
-        }
-    }
-    for c in pending {
-        own_line_comment(
-            &Comment {
-                text: c,
-                inline: false,
-            },
-            indent,
-            out,
-        );
-    }
-}
-
-/// Writes a block sequence whose `- ` markers start at column `indent`.
-pub fn seq(items: &[Value], indent: usize, out: &mut String) {
-    let mut pending: Vec<String> = Vec::new();
-    for v in items {
-        match v {
-            Value::Comment(c) if c.inline => pending.push(c.text.clone()),
-            Value::Comment(c) => own_line_comment(c, indent, out),
-            _ => {
-                // Comments leading a nested collection go above its `- ` line.
-                let lifted = lift_leading_comments(v, indent, out);
-                let v = lifted.as_ref();
-                let comment =
-                    if is_empty_collection(v) || !matches!(v, Value::Map(_) | Value::Seq(_)) {
-                        inline_comment(&mut pending)
-                    } else {
-                        // On a `- key:` line a trailing comment would attach to
-                        // the nested entry when read back: put it above instead.
-                        for c in pending.drain(..) {
-                            own_line_comment(
-                                &Comment {
-                                    text: c,
-                                    inline: false,
-                                },
-                                indent,
-                                out,
-                            );
-                        }
-                        String::new()
-                    };
-                pad(out, indent);
-                out.push('-');
-                match v {
-                    Value::Map(b) if !is_empty_collection(v) => {
-                        // The first entry shares the `- ` line.
-                        let mut inner = String::new();
-                        branch(b, indent + 2, indent, &mut inner);
-                        let trimmed = inner.trim_start_matches(' ');
-                        if !trimmed.starts_with('#') {
-                            out.push(' ');
-                        }
-                        if trimmed.starts_with('#') {
-                            // The entry starts with a comment: open it on the next line.
-                            out.push_str(&comment);
-                            out.push('\n');
-                            out.push_str(&inner);
-                        } else {
-                            let (first, rest) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
-                            out.push_str(first);
-                            out.push_str(&comment);
-                            out.push('\n');
-                            out.push_str(rest);
-                        }
-                    }
-                    Value::Seq(s) if !is_empty_collection(v) => {
-                        let mut inner = String::new();
-                        seq(s, indent + 2, &mut inner);
-                        let trimmed = inner.trim_start_matches(' ');
-                        if !trimmed.starts_with('#') {
-                            out.push(' ');
-                        }
-                        if trimmed.starts_with('#') {
-                            // The entry starts with a comment: open it on the next line.
-                            out.push_str(&comment);
-                            out.push('\n');
-                            out.push_str(&inner);
-                        } else {
-                            let (first, rest) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
-                            out.push_str(first);
-                            out.push_str(&comment);
-                            out.push('\n');
-                            out.push_str(rest);
-                        }
-                    }
-                    _ => after_marker(v, indent, &comment, out),
-                }
-            }
-        }
-    }
-    for c in pending {
-        own_line_comment(
-            &Comment {
-                text: c,
-                inline: false,
-            },
-            indent,
-            out,
-        );
-    }
-}
-
-fn lift_leading_comments<'a>(v: &'a Value, indent: usize, out: &mut String) -> Cow<'a, Value> {
-    match v {
-        Value::Map(b) if !is_empty_collection(v) => {
-            let first = b
-                .iter()
-                .position(|i| matches!(i.key, Key::Name(_)))
-                .unwrap_or(0);
-            if first == 0 {
-                return Cow::Borrowed(v);
-            }
-            for item in &b[..first] {
-                if let Key::Comment(c) = &item.key {
-                    own_line_comment(c, indent, out);
-                }
-            }
-            Cow::Owned(Value::Map(b[first..].to_vec()))
-        }
-        Value::Seq(s) if !is_empty_collection(v) => {
-            let first = s
-                .iter()
-                .position(|i| !matches!(i, Value::Comment(_)))
-                .unwrap_or(0);
-            for item in &s[..first] {
-                if let Value::Comment(c) = item {
-                    own_line_comment(c, indent, out);
-                }
-            }
-            // The first entry shares this `- ` line too: lift its own leading comments.
-            let head = lift_leading_comments(&s[first], indent, out);
-            if first == 0 && matches!(head, Cow::Borrowed(_)) {
-                return Cow::Borrowed(v);
-            }
-            let mut rest = Vec::with_capacity(s.len() - first);
-            rest.push(head.into_owned());
-            rest.extend_from_slice(&s[first + 1..]);
-            Cow::Owned(Value::Seq(rest))
-        }
-        _ => Cow::Borrowed(v),
-    }
-}
-
-/// Writes documents separated by `---`, as sops does.
+/// Writes documents as sops's YAML store does (`EmitPlainFile`).
 pub fn write(docs: &[Branch]) -> String {
-    let mut out = String::new();
-    for (i, doc) in docs.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        if doc.iter().all(|it| matches!(it.key, Key::Comment(_))) {
-            trailing_comments(
-                doc.iter().filter_map(|i| match &i.key {
-                    Key::Comment(c) => Some(c),
-                    Key::Name(_) => None,
-                }),
-                0,
-                &mut out,
-            );
-            out.push_str("{}\n");
-        } else {
-            branch(doc, 0, 0, &mut out);
-        }
+    let roots: Vec<Node<'_>> = docs.iter().map(node::mapping).collect();
+    emit(&stream(&roots), 64)
+}
+
+/// Writes one value as a document of its own, as sops's `EmitValue` does
+/// for `decrypt --extract` of a value that is not a string.
+pub fn write_value(v: &Value) -> String {
+    let roots = [node::value(v)];
+    emit(&stream(&roots), 64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::yaml::read;
+
+    // Expected texts are what sops 3.13.3 printed for the same input.
+
+    #[test]
+    fn comments_land_where_sops_writes_them() {
+        let input = "# top\na: 1 # inline\nb:\n    # first\n    c: x\n    d: [] # d\n    e: {}\nlist:\n    - x # ix\n    - k: v\n      # in\n      k2: \"2\"\n    - - n\n# end\n";
+        let sops = "# top\na: 1 # inline\nb:\n    # first\n    c: x\n    d: []\n    # d\n    e: {}\nlist:\n    - x # ix\n    - k: v\n      # in\n      k2: \"2\"\n    - - \"n\"\n# end\n";
+        assert_eq!(write(&read(input).unwrap()), sops);
     }
-    out
+
+    #[test]
+    fn documents_are_separated_and_an_empty_one_is_braces() {
+        let input = "a: 1\n---\n# only a comment\n---\nb: |+\n    x\n\n";
+        let sops = "a: 1\n---\n# only a comment\n{}\n---\nb: |+\n    x\n\n";
+        assert_eq!(write(&read(input).unwrap()), sops);
+        assert_eq!(write(&[]), "");
+    }
+
+    #[test]
+    fn scalars_take_go_yaml_styles() {
+        let input = "a: 'a: b'\nb: \"x \"\nc: \"yes\"\nd: 1.0\nf: \"\\ufeffab\"\ng: \"a😀\"\nh: \"\\nabc\"\nm: \"<<\"\nn: 42\n";
+        let sops = "a: 'a: b'\nb: 'x '\nc: \"yes\"\nd: 1\nf: \"\\uFEFF\\x61\\x62\"\ng: \"a\\U0001F600\"\nh: |4-\n\n    abc\nm: !!merge <<\n\"n\": 42\n";
+        assert_eq!(write(&read(input).unwrap()), sops);
+    }
+
+    #[test]
+    fn unicode_line_separators_are_escaped_unlike_go_yaml() {
+        // sops prints `e: 'a<U+2028>    b'`, which only a YAML 1.1 reader
+        // takes back as `a<U+2028>b`.
+        let doc = vec![crate::tree::Item::new("e", Value::Str("a\u{2028}b".into()))];
+        let text = write(std::slice::from_ref(&doc));
+        assert_eq!(text, "e: \"a\\Lb\"\n");
+        assert_eq!(read(&text).unwrap(), vec![doc]);
+        // And sops's form reads back as sops reads it.
+        assert_eq!(read("e: 'a\u{2028}    b'\n").unwrap(), read(&text).unwrap());
+    }
+
+    #[test]
+    fn a_comment_go_yaml_would_put_before_an_empty_collection_follows_it() {
+        // sops prints `k: # c4` and `{}` on the next line at column 0,
+        // which no parser reads back.
+        let tree = read("l:\n    - {b: 2} # c4\nk: {}\n").unwrap();
+        let text = write(&tree);
+        assert_eq!(text, "l:\n    - b: 2\nk: {} # c4\n");
+        assert!(read(&text).is_ok());
+    }
+
+    #[test]
+    fn a_comment_holding_a_unicode_line_separator_stays_one_comment() {
+        let input = "# a\u{2028}b\nk: v\n";
+        let tree = read(input).unwrap();
+        assert_eq!(write(&tree), input);
+    }
+
+    #[test]
+    fn a_single_value_is_a_document_of_its_own() {
+        assert_eq!(write_value(&Value::Int(42)), "42\n");
+        assert_eq!(
+            write_value(&Value::Seq(vec![Value::Str("a".into()), Value::Bool(true)])),
+            "- a\n- true\n"
+        );
+        // go-yaml's form for a string that is not UTF-8.
+        assert_eq!(write_value(&Value::Bytes(vec![0xff])), "!!binary /w==\n");
+    }
 }
