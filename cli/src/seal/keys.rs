@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use coffer_crypto::PrivateKey;
+use coffer_manifest::Document;
 use k8s_openapi::api::core::v1::Secret;
-use serde_json::Value;
 
-use super::input::{self, Document};
+use super::input;
 
 /// Reads every private key in `paths`, each once (by fingerprint), in the
 /// order given. Fails on the first file that holds no usable key.
@@ -69,22 +69,18 @@ fn read_key_file(path: &Path) -> Result<Vec<PrivateKey>> {
 }
 
 /// Adds the Secrets in `doc` (a Secret or a List of them) to `out`.
-fn collect_secrets(doc: Document, source: &str, out: &mut Vec<Secret>) -> Result<()> {
-    let index = doc.index;
-    if input::kind_of(&doc.value) == Some("List") {
-        let items = match doc.value.get("items") {
-            Some(Value::Array(items)) => items.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => bail!("document {index} of {source}: the List's items are not an array"),
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            let item_doc = Document { index, value: item };
-            let secret = input::typed::<Secret>(item_doc, "Secret", source)
-                .with_context(|| format!("item {} of the List", i + 1))?;
-            out.push(secret);
-        }
-        return Ok(());
+fn collect_secrets(doc: Document<'_>, source: &str, out: &mut Vec<Secret>) -> Result<()> {
+    let is_list = input::kind_of(&doc.value) == Some("List");
+    for (i, item) in coffer_manifest::expand_list(doc, source)?
+        .into_iter()
+        .enumerate()
+    {
+        let secret = input::typed::<Secret>(item, "Secret", source);
+        out.push(if is_list {
+            secret.with_context(|| format!("item {} of the List", i + 1))?
+        } else {
+            secret?
+        });
     }
-    out.push(input::typed::<Secret>(doc, "Secret", source)?);
     Ok(())
 }
