@@ -2,10 +2,10 @@
 //! offline, as the Bitnami controller would, and writes it either as a key
 //! Secret manifest the controller (ours or Bitnami's) adopts, or as PEM files.
 //!
-//! The manifest matches what the Bitnami controller stores (its
-//! `pkg/controller/keys.go`): type `kubernetes.io/tls`, label
-//! `sealedsecrets.bitnami.com/sealed-secrets-key: active`, `tls.key` a PKCS#1
-//! `RSA PRIVATE KEY` PEM and `tls.crt` the certificate PEM.
+//! The manifest is the key Secret `coffer_sealed::key_secret` builds, the
+//! one the Bitnami controller stores (type `kubernetes.io/tls`, label
+//! `sealedsecrets.bitnami.com/sealed-secrets-key: active`, PKCS#1 `tls.key`,
+//! `tls.crt`), written in Bitnami's field order.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,15 +16,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use coffer_crypto::{KeyOptions, KeyPair, KeySize};
+use coffer_sealed::key_secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::seal::files::{self, Mode};
 use crate::seal::render::Format;
-
-/// The label that marks a Secret as a sealing key (matches Bitnami's
-/// `SealedSecretsKeyLabel`).
-pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -132,24 +130,26 @@ pub fn parse_validity(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// A Bitnami-format key Secret. Borrowed strings, so the only copies of the
-/// key material are the zeroizing buffers the caller holds.
+/// The key Secret as rendered: the fields of the Secret that
+/// `coffer_sealed::key_secret::build` makes, in the order Bitnami writes
+/// them, with borrowed strings so the only copies of the key material are
+/// zeroizing buffers.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct KeySecret<'a> {
+struct KeySecretView<'a> {
     api_version: &'static str,
     kind: &'static str,
     metadata: KeyMetadata<'a>,
     #[serde(rename = "type")]
-    type_: &'static str,
-    data: BTreeMap<&'static str, &'a str>,
+    type_: &'a str,
+    data: BTreeMap<&'a str, &'a str>,
 }
 
 #[derive(Serialize)]
 struct KeyMetadata<'a> {
     name: &'a str,
     namespace: &'a str,
-    labels: BTreeMap<&'static str, &'static str>,
+    labels: BTreeMap<&'a str, &'a str>,
 }
 
 /// Renders the key Secret for `pair` (the caller zeroizes the result).
@@ -159,22 +159,34 @@ fn key_secret(
     namespace: &str,
     format: Format,
 ) -> Result<Zeroizing<String>> {
-    let key_pem = pair.private_key().to_pkcs1_pem()?;
-    let key_b64 = Zeroizing::new(STANDARD.encode(key_pem.as_bytes()));
-    let cert_b64 = STANDARD.encode(pair.certificate().to_pem());
-    let secret = KeySecret {
+    let metadata = ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        ..ObjectMeta::default()
+    };
+    let built = key_secret::build(pair, metadata)?;
+    let encoded: Vec<(&str, Zeroizing<String>)> = built
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), Zeroizing::new(STANDARD.encode(&v.0))))
+        .collect();
+    let secret = KeySecretView {
         api_version: "v1",
         kind: "Secret",
         metadata: KeyMetadata {
             name,
             namespace,
-            labels: BTreeMap::from([(KEY_LABEL, "active")]),
+            labels: built
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
         },
-        type_: "kubernetes.io/tls",
-        data: BTreeMap::from([
-            ("tls.crt", cert_b64.as_str()),
-            ("tls.key", key_b64.as_str()),
-        ]),
+        type_: built.type_.as_deref().unwrap_or_default(),
+        data: encoded.iter().map(|(k, v)| (*k, v.as_str())).collect(),
     };
     let text = match format {
         Format::Json => {

@@ -1,16 +1,13 @@
 //! Reading `--recovery-private-key` files: PEM private keys, or backups of
 //! the controller's key Secrets (a Secret, several, or a `v1.List` of them,
-//! in YAML or JSON, each holding `tls.key`). Matches kubeseal's
+//! in YAML or JSON, each holding `tls.key`), through
+//! `coffer_sealed::key_secret::read_key_file`. Matches kubeseal's
 //! `readPrivKeysFromFile`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use coffer_crypto::PrivateKey;
-use k8s_openapi::api::core::v1::Secret;
-use serde_json::Value;
-
-use super::input::{self, Document};
 
 /// Reads every private key in `paths`, each once (by fingerprint), in the
 /// order given. Fails on the first file that holds no usable key.
@@ -22,69 +19,16 @@ pub fn read_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
     }
     let mut keys: Vec<PrivateKey> = Vec::new();
     for path in paths {
-        for key in read_key_file(path)? {
+        let name = path.display().to_string();
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the private key file {name}"))?,
+        );
+        for key in coffer_sealed::key_secret::read_key_file(&bytes, &name)? {
             if !keys.iter().any(|k| k.fingerprint() == key.fingerprint()) {
                 keys.push(key);
             }
         }
     }
     Ok(keys)
-}
-
-fn read_key_file(path: &Path) -> Result<Vec<PrivateKey>> {
-    let name = path.display().to_string();
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).with_context(|| format!("cannot read the private key file {name}"))?,
-    );
-    let text = std::str::from_utf8(&bytes).with_context(|| {
-        format!("the private key file {name} is neither PEM nor a Secret (not UTF-8)")
-    })?;
-    if text.trim_start().starts_with("-----BEGIN") {
-        let key = PrivateKey::from_pem(text)
-            .with_context(|| format!("cannot read the private key in {name}"))?;
-        return Ok(vec![key]);
-    }
-    let mut secrets = Vec::new();
-    for doc in input::parse_documents(&bytes, &name)? {
-        collect_secrets(doc, &name, &mut secrets)?;
-    }
-    if secrets.is_empty() {
-        bail!("{name} holds no private key: expected PEM, or key Secrets with tls.key");
-    }
-    secrets
-        .iter()
-        .map(|secret| {
-            let secret_name = secret.metadata.name.as_deref().unwrap_or("<unnamed>");
-            let tls_key = secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get("tls.key"))
-                .with_context(|| format!("Secret {secret_name} in {name} has no tls.key"))?;
-            let pem = std::str::from_utf8(&tls_key.0)
-                .with_context(|| format!("tls.key of Secret {secret_name} in {name} is not PEM"))?;
-            PrivateKey::from_pem(pem)
-                .with_context(|| format!("cannot read tls.key of Secret {secret_name} in {name}"))
-        })
-        .collect()
-}
-
-/// Adds the Secrets in `doc` (a Secret or a List of them) to `out`.
-fn collect_secrets(doc: Document, source: &str, out: &mut Vec<Secret>) -> Result<()> {
-    let index = doc.index;
-    if input::kind_of(&doc.value) == Some("List") {
-        let items = match doc.value.get("items") {
-            Some(Value::Array(items)) => items.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => bail!("document {index} of {source}: the List's items are not an array"),
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            let item_doc = Document { index, value: item };
-            let secret = input::typed::<Secret>(item_doc, "Secret", source)
-                .with_context(|| format!("item {} of the List", i + 1))?;
-            out.push(secret);
-        }
-        return Ok(());
-    }
-    out.push(input::typed::<Secret>(doc, "Secret", source)?);
-    Ok(())
 }

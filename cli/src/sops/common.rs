@@ -1,5 +1,6 @@
 //! What every `coffer sops` subcommand shares: picking formats, reading the
-//! input, opening an encrypted file with the user's identities, building
+//! input, opening an encrypted file with the user's identities (the one-call
+//! `coffer_sops::document` API), building
 //! encryption options from flags and `.sops.yaml`, and writing output
 //! atomically (temp file in the same directory, then rename) so a failed
 //! write never damages the original.
@@ -10,11 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use coffer_sops::crypt::CryptRule;
-use coffer_sops::envelope::{EncryptOptions, Session, data_key};
-use coffer_sops::format::{self, Format};
-use coffer_sops::keys::{Identities, ProcessEnv};
+use coffer_sops::document::{self, Opened};
+use coffer_sops::envelope::{EncryptOptions, MacPolicy};
+use coffer_sops::format::Format;
+use coffer_sops::keys::{EnvIdentities, Identities, ProcessEnv};
 use coffer_sops::metadata::Metadata;
-use coffer_sops::tree::Branch;
 
 use super::{codes, exit};
 
@@ -174,27 +175,23 @@ pub fn identities(meta: &Metadata) -> Identities {
     Identities::load(&ProcessEnv, &recipient)
 }
 
-/// An encrypted file, decrypted in memory.
-pub struct Opened {
-    pub docs: Vec<Branch>,
-    pub meta: Metadata,
-    pub session: Session,
-}
-
-/// Loads and decrypts an encrypted file.
+/// Loads and decrypts an encrypted file with the user's identities (read
+/// on first use, as sops reads them), through `coffer_sops::document::open`.
 pub fn open(bytes: &[u8], fmt: Format, ignore_mac: bool, path: &Path) -> Result<Opened> {
-    let (mut docs, meta) = format::load_encrypted(bytes, fmt)
-        .with_context(|| format!("failed to load {}", path.display()))?;
-    let ids = identities(&meta);
-    let key = data_key(&meta, &ids).context("failed to get the data key")?;
-    let mut session = Session::new(key);
-    session
-        .decrypt(&mut docs, &meta, ignore_mac)
-        .with_context(|| format!("failed to decrypt {}", path.display()))?;
-    Ok(Opened {
-        docs,
-        meta,
-        session,
+    let policy = if ignore_mac {
+        MacPolicy::Skip
+    } else {
+        MacPolicy::Verify
+    };
+    document::open(bytes, fmt, &EnvIdentities::new(&ProcessEnv), policy).map_err(|e| {
+        let step = match &e {
+            coffer_sops::Error::NoDataKey(_) => "failed to get the data key".to_owned(),
+            coffer_sops::Error::ValueFormat { .. }
+            | coffer_sops::Error::ValueDecrypt { .. }
+            | coffer_sops::Error::MacMismatch => format!("failed to decrypt {}", path.display()),
+            _ => format!("failed to load {}", path.display()),
+        };
+        anyhow::Error::new(e).context(step)
     })
 }
 

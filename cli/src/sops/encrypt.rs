@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::envelope::{Session, new_metadata};
-use coffer_sops::format;
+use coffer_sops::{document, format};
 
 use super::common::{Context, Output, RuleArgs, read_input};
 use super::{codes, exit};
@@ -35,7 +34,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> Result<()> {
     let name = args.filename_override.as_ref().unwrap_or(&args.file);
     let (input_fmt, output_fmt) = ctx.formats(name);
     let bytes = read_input(&args.file)?;
-    let mut docs = format::load_plain(&bytes, input_fmt)
+    let docs = format::load_plain(&bytes, input_fmt)
         .with_context(|| format!("failed to load {}", args.file.display()))?;
     if format::has_metadata(&docs, input_fmt) {
         return Err(exit(
@@ -44,8 +43,6 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> Result<()> {
         ));
     }
     let opts = args.rules.options(ctx, name)?;
-    let (mut meta, key) = new_metadata(&opts)?;
-    Session::new(key).encrypt(&mut docs, &mut meta)?;
-    let encrypted = format::emit_encrypted(&docs, &meta, output_fmt)?;
+    let encrypted = document::encrypt_docs(docs, output_fmt, &opts)?;
     out.write(&encrypted)
 }

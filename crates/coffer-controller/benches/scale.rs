@@ -65,36 +65,15 @@ async fn main() -> anyhow::Result<()> {
         size: key_size,
         ..KeyOptions::default()
     })?;
-    let key_secret = Secret {
-        metadata: ObjectMeta {
+    let key_secret = coffer_sealed::key_secret::build(
+        &pair,
+        ObjectMeta {
             name: Some("sealed-secrets-key-scale".to_owned()),
-            labels: Some(
-                [(
-                    "sealedsecrets.bitnami.com/sealed-secrets-key".to_owned(),
-                    "active".to_owned(),
-                )]
-                .into(),
-            ),
             ..ObjectMeta::default()
         },
-        type_: Some("kubernetes.io/tls".to_owned()),
-        data: Some(
-            [
-                (
-                    "tls.crt".to_owned(),
-                    ByteString(pair.certificate().to_pem().into_bytes()),
-                ),
-                (
-                    "tls.key".to_owned(),
-                    ByteString(pair.private_key().to_pkcs1_pem()?.as_bytes().to_vec()),
-                ),
-            ]
-            .into(),
-        ),
-        ..Secret::default()
-    };
+    )?;
     Api::<Secret>::namespaced(client.clone(), ctrl_ns)
-        .create(&PostParams::default(), &key_secret)
+        .create(&PostParams::default(), &*key_secret)
         .await?;
 
     let started = Instant::now();

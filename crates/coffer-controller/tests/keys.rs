@@ -5,43 +5,18 @@
 mod common;
 
 use coffer_crypto::{KeyOptions, KeyPair, KeySize};
+use coffer_sealed::key_secret;
 use common::{World, eventually, secret_with_data};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 
-const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-
 fn bitnami_key_secret(namespace: &str, name: &str, pair: &KeyPair) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            labels: Some([(KEY_LABEL.to_owned(), "active".to_owned())].into()),
-            ..ObjectMeta::default()
-        },
-        type_: Some("kubernetes.io/tls".into()),
-        data: Some(
-            [
-                (
-                    "tls.crt".to_owned(),
-                    ByteString(pair.certificate().to_pem().into_bytes()),
-                ),
-                (
-                    "tls.key".to_owned(),
-                    ByteString(
-                        pair.private_key()
-                            .to_pkcs1_pem()
-                            .unwrap()
-                            .as_bytes()
-                            .to_vec(),
-                    ),
-                ),
-            ]
-            .into(),
-        ),
-        ..Secret::default()
-    }
+    let metadata = ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(namespace.into()),
+        ..ObjectMeta::default()
+    };
+    key_secret::build(pair, metadata).unwrap().into_secret()
 }
 
 #[tokio::test]
@@ -50,7 +25,7 @@ async fn first_start_creates_one_bitnami_format_key_secret() {
     let running = world.start().await;
     let api: Api<Secret> = Api::namespaced(world.client.clone(), world.ctrl_ns.name());
     let list = api
-        .list(&ListParams::default().labels(&format!("{KEY_LABEL}=active")))
+        .list(&ListParams::default().labels(&key_secret::selector()))
         .await
         .unwrap();
     assert_eq!(list.items.len(), 1);
@@ -250,7 +225,7 @@ async fn key_is_renewed_after_the_renew_period_and_old_values_still_unseal() {
     .await;
     let api: Api<Secret> = Api::namespaced(world.client.clone(), world.ctrl_ns.name());
     let stored = api
-        .list(&ListParams::default().labels(&format!("{KEY_LABEL}=active")))
+        .list(&ListParams::default().labels(&key_secret::selector()))
         .await
         .unwrap();
     assert!(
@@ -304,7 +279,7 @@ async fn key_cutoff_time_after_the_newest_key_makes_a_new_key_at_start() {
     );
     let api: Api<Secret> = Api::namespaced(world.client.clone(), world.ctrl_ns.name());
     let stored = api
-        .list(&ListParams::default().labels(&format!("{KEY_LABEL}=active")))
+        .list(&ListParams::default().labels(&key_secret::selector()))
         .await
         .unwrap();
     assert_eq!(stored.items.len(), 2, "the new key is stored");

@@ -17,7 +17,9 @@
 //! - [`reencrypt`]: the same SealedSecret with every value sealed to a new
 //!   certificate (key rotation);
 //! - [`inputs_hash`]: a stable hash of everything the Secret is made from,
-//!   so a controller can skip decryption when nothing changed.
+//!   so a controller can skip decryption when nothing changed;
+//! - [`key_secret`]: the Bitnami key Secret a sealing key pair is stored in
+//!   (build, read, label), for the controller, keygen and offline keys.
 //!
 //! Plaintext never appears in errors or `Debug` output; decrypted values live
 //! in the returned Secret only (whose own `Debug` the [`Unsealed`] wrapper
@@ -27,6 +29,7 @@
 
 mod error;
 mod hash;
+pub mod key_secret;
 mod meta;
 mod seal;
 mod unseal;

@@ -13,7 +13,7 @@ use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::tree::{Comment, Value};
 use crate::{Error, Result};
@@ -213,14 +213,37 @@ fn value_of(kind: &str, plain: Vec<u8>, path: &str) -> Result<Value> {
 pub struct Cipher {
     aead: SopsGcm,
     stash: HashMap<(String, &'static str, Vec<u8>), [u8; IV_LEN]>,
+    /// Whether decrypted values' IVs are remembered (for re-encryption).
+    remember: bool,
+}
+
+impl Drop for Cipher {
+    fn drop(&mut self) {
+        // The stash is keyed by plaintext.
+        for ((_, _, mut plain), _) in self.stash.drain() {
+            plain.zeroize();
+        }
+    }
 }
 
 impl Cipher {
-    /// A cipher for `key`.
+    /// A cipher for `key` that remembers the IV of every value it decrypts,
+    /// so an unchanged value encrypts to the same ciphertext again.
     pub fn new(key: &DataKey) -> Cipher {
         Cipher {
             aead: SopsGcm::new_from_slice(key.as_bytes()).expect("32-byte key"),
             stash: HashMap::new(),
+            remember: true,
+        }
+    }
+
+    /// A cipher for `key` that keeps no copy of what it decrypts: for
+    /// reading only (re-encrypting with it draws fresh IVs).
+    pub fn read_only(key: &DataKey) -> Cipher {
+        Cipher {
+            aead: SopsGcm::new_from_slice(key.as_bytes()).expect("32-byte key"),
+            stash: HashMap::new(),
+            remember: false,
         }
     }
 
@@ -297,6 +320,9 @@ impl Cipher {
                 path: aad.to_string(),
             })?;
         let value = value_of(&e.kind, plain, aad)?;
+        if !self.remember {
+            return Ok(value);
+        }
         if let Some((bytes, kind)) = plaintext_of(&value) {
             let mut iv = [0u8; IV_LEN];
             iv.copy_from_slice(&e.iv);

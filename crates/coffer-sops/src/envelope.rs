@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::cipher::{Cipher, DataKey};
 use crate::crypt::{CryptRule, decrypt_tree, encrypt_tree};
-use crate::keys::{Identities, wrap};
+use crate::keys::{Identities, Unwrapper, wrap};
 use crate::metadata::{AgeKey, MasterKey, Metadata};
 use crate::timefmt::Timestamp;
 use crate::tree::{Branch, Value};
@@ -15,6 +15,31 @@ use crate::{Error, Result, shamir};
 
 /// The sops version whose file format this crate writes (what `version` says).
 pub const SOPS_FORMAT_VERSION: &str = "3.13.3";
+
+/// What to do with the MAC when decrypting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MacPolicy {
+    /// A mismatch is an error (sops's behaviour).
+    #[default]
+    Verify,
+    /// A mismatch is reported ([`MacCheck::Mismatch`]), the values still
+    /// decrypted: for documents changed after encryption by a tool that
+    /// cannot re-encrypt (kustomize adding a namespace or labels).
+    Warn,
+    /// The MAC is not checked (sops's `--ignore-mac`).
+    Skip,
+}
+
+/// What came of the MAC check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacCheck {
+    /// The MAC matches the decrypted values.
+    Verified,
+    /// It does not (only under [`MacPolicy::Warn`]).
+    Mismatch,
+    /// It was not checked ([`MacPolicy::Skip`]).
+    Skipped,
+}
 
 /// What `encrypt` needs: recipients per key group and the rules.
 #[derive(Clone, Debug)]
@@ -32,16 +57,26 @@ pub struct EncryptOptions {
 /// Recovers the data key with the given identities. When nothing works the
 /// error says, per key group, what was tried and why it failed.
 pub fn data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey> {
+    data_key_with(meta, ids).map(|(key, _)| key)
+}
+
+/// Recovers the data key with any [`Unwrapper`], and says which age
+/// recipients' entries opened it (one per key group used). Master keys of
+/// other types (pgp, kms, ...) are named in the error when nothing else
+/// opens a group.
+pub fn data_key_with(meta: &Metadata, keys: &dyn Unwrapper) -> Result<(DataKey, Vec<String>)> {
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let mut used: Vec<String> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     for (gi, group) in meta.key_groups.iter().enumerate() {
         let mut got = None;
         let mut group_reasons = Vec::new();
         for key in group {
             match key {
-                MasterKey::Age(a) => match ids.unwrap(&a.enc) {
+                MasterKey::Age(a) => match keys.unwrap_key(&a.recipient, &a.enc) {
                     Ok(p) => {
                         got = Some(p);
+                        used.push(a.recipient.clone());
                         break;
                     }
                     Err(e) => group_reasons.push(format!("age recipient {}: {e}", a.recipient)),
@@ -67,13 +102,14 @@ pub fn data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey> {
     }
     let explain = |reasons: &[String]| {
         let mut msg = reasons.join(". ");
-        if !ids.notes.is_empty() {
+        let notes = keys.notes();
+        if !notes.is_empty() {
             msg.push_str(". Identity sources: ");
-            msg.push_str(&ids.notes.join("; "));
+            msg.push_str(&notes.join("; "));
         }
         msg
     };
-    if meta.key_groups.len() > 1 {
+    let key = if meta.key_groups.len() > 1 {
         let threshold = if meta.shamir_threshold == 0 {
             meta.key_groups.len()
         } else {
@@ -89,13 +125,14 @@ pub fn data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey> {
         }
         let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
         let key = shamir::combine(&refs)?;
-        DataKey::from_slice(&key)
+        DataKey::from_slice(&key)?
     } else {
         match parts.first() {
-            Some(p) => DataKey::from_slice(p),
-            None => Err(Error::NoDataKey(explain(&reasons))),
+            Some(p) => DataKey::from_slice(p)?,
+            None => return Err(Error::NoDataKey(explain(&reasons))),
         }
-    }
+    };
+    Ok((key, used))
 }
 
 /// Wraps `key` for every age recipient in `meta` (splitting it with Shamir
@@ -146,6 +183,13 @@ impl Session {
         Session { key, cipher }
     }
 
+    /// A session that only reads: it keeps no copy of decrypted values
+    /// (see [`Cipher::read_only`]).
+    pub fn read_only(key: DataKey) -> Session {
+        let cipher = Cipher::read_only(&key);
+        Session { key, cipher }
+    }
+
     /// The data key.
     pub fn key(&self) -> &DataKey {
         &self.key
@@ -158,23 +202,42 @@ impl Session {
         meta: &Metadata,
         ignore_mac: bool,
     ) -> Result<()> {
+        let policy = if ignore_mac {
+            MacPolicy::Skip
+        } else {
+            MacPolicy::Verify
+        };
+        self.decrypt_with(docs, meta, policy).map(drop)
+    }
+
+    /// Decrypts the documents in place and checks the MAC as `policy` says:
+    /// a mismatch is an error under [`MacPolicy::Verify`] and reported as
+    /// [`MacCheck::Mismatch`] under [`MacPolicy::Warn`].
+    pub fn decrypt_with(
+        &mut self,
+        docs: &mut [Branch],
+        meta: &Metadata,
+        policy: MacPolicy,
+    ) -> Result<MacCheck> {
         let computed = decrypt_tree(docs, &meta.rule, meta.mac_only_encrypted, &mut self.cipher)?;
-        if ignore_mac {
-            return Ok(());
+        if policy == MacPolicy::Skip {
+            return Ok(MacCheck::Skipped);
         }
-        let stored = match self
+        let matches = match self
             .cipher
             .decrypt(&meta.mac, &meta.last_modified.to_rfc3339())
         {
-            Ok(Value::Str(s)) => s,
-            _ => return Err(Error::MacMismatch),
+            Ok(Value::Str(stored)) => {
+                stored.len() == computed.len()
+                    && constant_time_eq(stored.as_bytes(), computed.as_bytes())
+            }
+            _ => false,
         };
-        if stored.len() != computed.len()
-            || !constant_time_eq(stored.as_bytes(), computed.as_bytes())
-        {
-            return Err(Error::MacMismatch);
+        match (matches, policy) {
+            (true, _) => Ok(MacCheck::Verified),
+            (false, MacPolicy::Warn) => Ok(MacCheck::Mismatch),
+            (false, _) => Err(Error::MacMismatch),
         }
-        Ok(())
     }
 
     /// Encrypts plaintext documents in place; sets `lastmodified`, the MAC and the version.

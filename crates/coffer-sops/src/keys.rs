@@ -138,10 +138,81 @@ fn ssh_key_type(pem: &[u8]) -> Option<String> {
     String::from_utf8(string(&mut p)?).ok()
 }
 
+/// Whatever unwraps a document's data key: [`Identities`], or a caller's
+/// wrapper around them (a cache shared across documents, identities loaded
+/// on first use). Shared across threads, so `Sync`.
+pub trait Unwrapper: Sync {
+    /// Unwraps `enc`, the armored age file holding the data key (or a
+    /// Shamir part) for `recipient`. The error says why, never with key
+    /// material.
+    fn unwrap_key(
+        &self,
+        recipient: &str,
+        enc: &str,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String>;
+
+    /// What was looked at and gave nothing, to explain a failure.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl Unwrapper for Identities {
+    fn unwrap_key(
+        &self,
+        _recipient: &str,
+        enc: &str,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        self.unwrap(enc)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+}
+
+/// Identities loaded from the environment as `coffer sops` reads them
+/// ([`Identities::load`]), on first use: the first recipient asked for is
+/// the one `SOPS_AGE_KEY_CMD` is told about (`SOPS_AGE_RECIPIENT`), as sops
+/// tells it the file's first age recipient.
+pub struct EnvIdentities<'e> {
+    env: &'e (dyn Env + Sync),
+    loaded: std::sync::OnceLock<Identities>,
+}
+
+impl<'e> EnvIdentities<'e> {
+    /// Nothing loaded yet.
+    pub fn new(env: &'e (dyn Env + Sync)) -> EnvIdentities<'e> {
+        EnvIdentities {
+            env,
+            loaded: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self, recipient: &str) -> &Identities {
+        self.loaded
+            .get_or_init(|| Identities::load(self.env, recipient))
+    }
+}
+
+impl Unwrapper for EnvIdentities<'_> {
+    fn unwrap_key(
+        &self,
+        recipient: &str,
+        enc: &str,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        self.get(recipient).unwrap(enc)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.get("").notes.clone()
+    }
+}
+
 /// The age identities available to unwrap data keys, with notes about
 /// sources that were absent or unusable (never their contents).
 pub struct Identities {
-    ids: Vec<Box<dyn age::Identity + Send>>,
+    ids: Vec<Box<dyn age::Identity + Send + Sync>>,
     /// What was looked at and why it gave nothing.
     pub notes: Vec<String>,
 }
@@ -227,6 +298,12 @@ fn run_command(cmd: &str, recipient: &str) -> std::result::Result<Zeroizing<Vec<
     Ok(Zeroizing::new(out.stdout))
 }
 
+impl Default for Identities {
+    fn default() -> Identities {
+        Identities::empty()
+    }
+}
+
 impl Identities {
     /// No identities.
     pub fn empty() -> Identities {
@@ -234,6 +311,12 @@ impl Identities {
             ids: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// Adds every identity and note of `other`.
+    pub fn extend(&mut self, other: Identities) {
+        self.ids.extend(other.ids);
+        self.notes.extend(other.notes);
     }
 
     /// How many identities were loaded.

@@ -8,11 +8,14 @@
 //!
 //! The usual flow is [`format::load_encrypted`] → [`keys::Identities::load`]
 //! → [`envelope::data_key`] → [`envelope::Session::decrypt`] →
-//! [`format::emit_plain`], and the reverse for encryption.
+//! [`format::emit_plain`], and the reverse for encryption; [`document`]
+//! runs it in one call ([`document::open`], [`document::decrypt`],
+//! [`document::encrypt`]) with a MAC policy (verify, warn, skip).
 
 pub mod cipher;
 pub mod config;
 pub mod crypt;
+pub mod document;
 pub mod envelope;
 mod error;
 pub mod flatten;

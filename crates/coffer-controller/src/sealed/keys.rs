@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use aws_lc_rs::{digest, hmac};
 use coffer_crypto::{Certificate, KeyOptions, KeyPair, KeySize, PrivateKey};
+use coffer_sealed::key_secret;
 use futures::StreamExt;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
@@ -23,12 +23,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-
-/// Label that marks a key Secret (matches Bitnami's `SealedSecretsKeyLabel`).
-pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
-/// The label value of a key in use (Bitnami also knows `compromised`, which
-/// is not loaded).
-pub const KEY_LABEL_ACTIVE: &str = "active";
 
 /// One sealing key and where it came from.
 pub struct LoadedKey {
@@ -129,7 +123,7 @@ impl KeyRegistry {
         });
         let api: Api<Secret> = Api::namespaced(client, namespace);
         let list = api
-            .list(&ListParams::default().labels(&selector()))
+            .list(&ListParams::default().labels(&key_secret::selector()))
             .await
             .map_err(Error::kube(format!("list key Secrets in {namespace}")))?;
         for secret in &list.items {
@@ -155,7 +149,7 @@ impl KeyRegistry {
         // may not have reached this replica's watch yet.
         let api: Api<Secret> = Api::namespaced(client, &self.namespace);
         let list = api
-            .list(&ListParams::default().labels(&selector()))
+            .list(&ListParams::default().labels(&key_secret::selector()))
             .await
             .map_err(Error::kube(format!(
                 "list key Secrets in {}",
@@ -189,35 +183,14 @@ impl KeyRegistry {
             .await
             .map_err(|_| Error::KeyGeneration(coffer_crypto::Error::KeyGeneration))?
             .map_err(Error::KeyGeneration)?;
-        let key_pem = pair
-            .private_key()
-            .to_pkcs1_pem()
-            .map_err(Error::KeyGeneration)?;
-        let secret = Secret {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{}-", self.prefix)),
-                namespace: Some(self.namespace.clone()),
-                labels: Some([(KEY_LABEL.to_owned(), KEY_LABEL_ACTIVE.to_owned())].into()),
-                ..ObjectMeta::default()
-            },
-            type_: Some("kubernetes.io/tls".to_owned()),
-            data: Some(
-                [
-                    (
-                        "tls.crt".to_owned(),
-                        ByteString(pair.certificate().to_pem().into_bytes()),
-                    ),
-                    (
-                        "tls.key".to_owned(),
-                        ByteString(key_pem.as_bytes().to_vec()),
-                    ),
-                ]
-                .into(),
-            ),
-            ..Secret::default()
+        let metadata = ObjectMeta {
+            generate_name: Some(format!("{}-", self.prefix)),
+            namespace: Some(self.namespace.clone()),
+            ..ObjectMeta::default()
         };
+        let secret = key_secret::build(&pair, metadata).map_err(Error::KeyGeneration)?;
         let created = api
-            .create(&PostParams::default(), &secret)
+            .create(&PostParams::default(), &*secret)
             .await
             .map_err(Error::kube(format!(
                 "create key Secret in {}",
@@ -238,23 +211,11 @@ impl KeyRegistry {
     /// was new.
     pub fn insert(&self, secret: &Secret) -> Result<bool> {
         let name = secret.metadata.name.clone().unwrap_or_default();
-        let bad = |reason: String| Error::BadKeySecret {
+        let pair = key_secret::read_pair(secret).map_err(|e| Error::BadKeySecret {
             namespace: self.namespace.clone(),
             name: name.clone(),
-            reason,
-        };
-        let field = |key: &str| {
-            secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .ok_or_else(|| bad(format!("it has no {key}")))
-                .and_then(|v| {
-                    std::str::from_utf8(&v.0).map_err(|_| bad(format!("its {key} is not PEM text")))
-                })
-        };
-        let pair = KeyPair::from_pem(field("tls.key")?, field("tls.crt")?)
-            .map_err(|e| bad(e.to_string()))?;
+            reason: e.to_string(),
+        })?;
         if self
             .keys()
             .iter()
@@ -324,7 +285,7 @@ impl KeyRegistry {
     /// after start, and registers them. Runs until the task is aborted.
     pub async fn watch(self: Arc<Self>, client: kube::Client) {
         let api: Api<Secret> = Api::namespaced(client, &self.namespace);
-        let config = watcher::Config::default().labels(&selector());
+        let config = watcher::Config::default().labels(&key_secret::selector());
         let mut stream = watcher(api, config)
             .default_backoff()
             .applied_objects()
@@ -369,10 +330,6 @@ impl KeyRegistry {
     }
 }
 
-fn selector() -> String {
-    format!("{KEY_LABEL}={KEY_LABEL_ACTIVE}")
-}
-
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -389,33 +346,12 @@ mod tests {
     }
 
     fn key_secret(name: &str, created_secs: i64, pair: &KeyPair) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                creation_timestamp: Some(Time(Timestamp::from_second(created_secs).unwrap())),
-                ..ObjectMeta::default()
-            },
-            data: Some(
-                [
-                    (
-                        "tls.crt".to_owned(),
-                        ByteString(pair.certificate().to_pem().into_bytes()),
-                    ),
-                    (
-                        "tls.key".to_owned(),
-                        ByteString(
-                            pair.private_key()
-                                .to_pkcs1_pem()
-                                .unwrap()
-                                .as_bytes()
-                                .to_vec(),
-                        ),
-                    ),
-                ]
-                .into(),
-            ),
-            ..Secret::default()
-        }
+        let metadata = ObjectMeta {
+            name: Some(name.into()),
+            creation_timestamp: Some(Time(Timestamp::from_second(created_secs).unwrap())),
+            ..ObjectMeta::default()
+        };
+        key_secret::build(pair, metadata).unwrap().into_secret()
     }
 
     fn pair() -> KeyPair {

@@ -29,7 +29,21 @@ struct Frame {
     before_value: Vec<Comment>,
 }
 
+/// Nodes a stream may expand to, aliases copied out: far more than any
+/// real file, and a bound on what alias bombs ("billion laughs") can cost.
+const MAX_NODES: usize = 1_000_000;
+
+fn node_count(value: &Value) -> usize {
+    match value {
+        Value::Map(b) => 1 + b.iter().map(|i| node_count(&i.value)).sum::<usize>(),
+        Value::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
 struct Reader {
+    /// Nodes produced so far, alias copies included.
+    nodes: usize,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     docs: Vec<Branch>,
@@ -296,6 +310,7 @@ fn after_bare_dash(input: &str, at: usize) -> bool {
 /// Reads every document of a YAML stream.
 pub fn read(input: &str) -> Result<Vec<Branch>> {
     let mut r = Reader {
+        nodes: 0,
         stack: Vec::new(),
         anchors: HashMap::new(),
         docs: Vec::new(),
@@ -349,32 +364,66 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
                 r.comment(&text, placement, &span)
             }
             Event::Scalar(text, style, anchor, tag) => {
+                r.nodes += 1;
                 let v = scalar_value(&text, style, tag.as_deref(), &span)?;
                 r.node(v, anchor, &span)?;
             }
             Event::Alias(id) => {
-                let v = r
+                let anchored = r
                     .anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| err(&span, "alias to an unknown anchor"))?;
+                r.nodes = r.nodes.saturating_add(node_count(anchored));
+                if r.nodes > MAX_NODES {
+                    return Err(err(
+                        &span,
+                        format!(
+                            "the document expands to more than {MAX_NODES} nodes through aliases"
+                        ),
+                    ));
+                }
+                let v = anchored.clone();
                 r.node(v, 0, &span)?;
             }
             Event::SequenceStart(style, anchor, _) => {
+                r.nodes += 1;
                 r.open(Body::Seq(Vec::new()), style, anchor, &span)
             }
-            Event::MappingStart(style, anchor, _) => r.open(
-                Body::Map {
-                    branch: Vec::new(),
-                    key: None,
-                },
-                style,
-                anchor,
-                &span,
-            ),
+            Event::MappingStart(style, anchor, _) => {
+                r.nodes += 1;
+                r.open(
+                    Body::Map {
+                        branch: Vec::new(),
+                        key: None,
+                    },
+                    style,
+                    anchor,
+                    &span,
+                )
+            }
             Event::SequenceEnd | Event::MappingEnd => r.close(&span)?,
             _ => {}
         }
     }
     Ok(r.docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_bombs_are_refused_before_they_expand() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            let refs = vec![format!("*a{p}"); 8].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = read(&doc).expect_err("refused").to_string();
+        assert!(err.contains("through aliases"), "{err}");
+        // A few aliases are fine.
+        let ok = read("a: &x {b: 1}\nc: *x\n").unwrap();
+        assert_eq!(ok[0].len(), 2);
+    }
 }
