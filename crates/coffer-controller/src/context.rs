@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use kube::runtime::events::{Recorder, Reporter};
 
+use coffer_external::RenderPool;
+
 use crate::lease::Leadership;
 use crate::metrics::Metrics;
 use crate::sealed::keys::KeyRegistry;
@@ -40,6 +42,12 @@ pub struct Context {
     /// The ExternalSecret controller's metrics (ESO's names), rendered on
     /// the same `/metrics`.
     pub external_metrics: Arc<coffer_external::Metrics>,
+    /// Where unseals (RSA decryption and template rendering) run: blocking
+    /// threads, a few at a time, never the async runtime. Shared with the
+    /// ExternalSecret controller.
+    pub renders: RenderPool,
+    /// What rendering one SealedSecret's templates may cost.
+    pub template_limits: coffer_template::Limits,
 }
 
 impl Context {
@@ -59,7 +67,15 @@ impl Context {
             last_failure: Mutex::default(),
             retries: Mutex::default(),
             written: Arc::default(),
+            renders: RenderPool::default(),
+            template_limits: coffer_template::Limits::default(),
         }
+    }
+
+    /// The same context, rendering SealedSecret templates within `limits`.
+    pub fn with_template_limits(mut self, limits: coffer_template::Limits) -> Context {
+        self.template_limits = limits;
+        self
     }
 
     /// The same context, with writers gated by `leadership`.

@@ -37,6 +37,15 @@ pub enum Error {
     #[error("no sealing key is loaded")]
     NoKeys,
 
+    /// Rendering a SealedSecret's template ran past its deadline (already
+    /// reported in its status and an Event); retried with backoff, since
+    /// it may finish on a less busy machine.
+    #[error("rendering the templates of SealedSecret {object} ran out of time; retrying")]
+    RenderTimedOut {
+        /// `namespace/name` of the SealedSecret.
+        object: String,
+    },
+
     /// An HTTP listener could not be bound.
     #[error("failed to listen on {addr}: {source}")]
     Listen {
@@ -56,6 +65,7 @@ impl Error {
             Error::BadKeySecret { .. } => "bad_key_secret",
             Error::KeyGeneration(_) => "key_generation",
             Error::NoKeys => "no_keys",
+            Error::RenderTimedOut { .. } => "render_timeout",
             Error::Listen { .. } => "listen",
         }
     }

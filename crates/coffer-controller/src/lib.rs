@@ -71,6 +71,10 @@ pub struct Config {
     pub sealed_secrets: bool,
     /// Run the ExternalSecret controllers, with this configuration.
     pub external_secrets: Option<coffer_external::Config>,
+    /// What rendering one SealedSecret's `spec.template.data` may cost
+    /// (steps, bytes, values, time); the ExternalSecret controller has its
+    /// own in `external_secrets`.
+    pub template_limits: coffer_template::Limits,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             leader_election: None,
             sealed_secrets: true,
             external_secrets: None,
+            template_limits: coffer_template::Limits::default(),
         }
     }
 }
@@ -265,7 +270,9 @@ pub async fn start_with_metrics(
         }
     };
     let context = Arc::new(
-        Context::new(client.clone(), keys.clone(), metrics).with_leadership(leadership.clone()),
+        Context::new(client.clone(), keys.clone(), metrics)
+            .with_leadership(leadership.clone())
+            .with_template_limits(config.template_limits),
     );
     let mut running = Running {
         context: context.clone(),
@@ -312,7 +319,11 @@ pub async fn start_with_metrics(
         running.spawn_writer("external-secrets", move |mut stop| {
             let (client, config, metrics) = (
                 ctx.client.clone(),
-                external.clone(),
+                // NB: one render pool for the whole process.
+                coffer_external::Config {
+                    renders: ctx.renders.clone(),
+                    ..external.clone()
+                },
                 ctx.external_metrics.clone(),
             );
             async move {

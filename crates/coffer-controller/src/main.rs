@@ -89,6 +89,11 @@ struct Args {
     /// --rate-limit applies.
     #[arg(long, default_value_t = 2)]
     rate_limit_burst: u32,
+    /// Longest one template render may take (SealedSecret and
+    /// ExternalSecret templates; e.g. 2s, 1m). Renders also stop at fixed
+    /// step, size and value limits long before this in practice.
+    #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+    template_timeout: Duration,
 }
 
 /// `:8080` (Go style, all interfaces) or a full socket address.
@@ -110,6 +115,14 @@ fn parse_rfc1123(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| {
             format!("{text:?} is not a time like \"Mon, 02 Jan 2006 15:04:05 -0700\": {e}")
         })
+}
+
+/// A period (see [`parse_period`]) that is not zero.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_period(text)? {
+        Duration::ZERO => Err(format!("{text:?}: a timeout must be longer than 0")),
+        d => Ok(d),
+    }
 }
 
 /// `2048`, `3072` or `4096`.
@@ -158,9 +171,14 @@ async fn main() -> anyhow::Result<()> {
         grace: args.lease_renew_grace,
         ..LeaseConfig::new(&args.lease_name, &args.namespace)
     });
+    let template_limits = coffer_template::Limits {
+        max_duration: args.template_timeout,
+        ..coffer_template::Limits::default()
+    };
     let external_secrets = args.external_secrets.then(|| coffer_external::Config {
         namespaces: namespaces.clone(),
         controller_class: args.controller_class.clone(),
+        template_limits,
         ..coffer_external::Config::default()
     });
     let config = Config {
@@ -180,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
             burst: args.rate_limit_burst.max(1),
         }),
         leader_election,
+        template_limits,
     };
     let kube_config = kube::Config::infer()
         .await
@@ -232,6 +251,15 @@ mod tests {
         assert_eq!(t.to_string(), "2006-01-02T22:04:05Z");
         let err = parse_rfc1123("2006-01-02").unwrap_err();
         assert!(err.contains("\"2006-01-02\" is not a time like"), "{err}");
+    }
+
+    #[test]
+    fn template_timeout_defaults_to_two_seconds_and_refuses_zero() {
+        let args = Args::try_parse_from(["coffer-controller"]).unwrap();
+        assert_eq!(args.template_timeout, Duration::from_secs(2));
+        let set = Args::try_parse_from(["coffer-controller", "--template-timeout", "1m"]).unwrap();
+        assert_eq!(set.template_timeout, Duration::from_secs(60));
+        assert!(Args::try_parse_from(["coffer-controller", "--template-timeout", "0"]).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! when they create, change and delete SealedSecrets and Secrets.
 
 mod common;
+mod hostile_templates;
 
 use std::collections::BTreeMap;
 

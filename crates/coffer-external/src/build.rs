@@ -3,7 +3,13 @@
 //! errors), `templateFrom`, `mergePolicy`, and the metadata copied onto the
 //! Secret.
 //!
-//! Template errors name the template key and position, never a value.
+//! Template errors name the template key and position, never a value; a
+//! template whose text comes from a Secret (`templateFrom.secret`) is
+//! secret data itself, so its errors name only the Secret and key. Renders
+//! run on the [`RenderPool`](crate::RenderPool), within the configured
+//! template limits, never on the async runtime. What a template renders
+//! into keys, labels and annotations is checked here ([`crate::rendered`])
+//! so the API server's validation errors never quote it.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +19,13 @@ use coffer_api::external::{
     TemplateTarget,
 };
 use coffer_providers::SecretValue;
-use coffer_template::{Data, Options, Template};
+use coffer_template::{Data, Limits, Options, Template};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::rendered::{self, Origin};
 use crate::transform::SecretData;
 
 /// What the Secret should hold (the controller adds its own labels and
@@ -43,6 +50,9 @@ struct Source {
     target: TemplateTarget,
     /// (output key or `None` for KeysAndValues, template text)
     items: Vec<(Option<String>, String)>,
+    /// The Secret the texts were read from (`templateFrom.secret`): they
+    /// are secret data, so errors must not show them.
+    secret: Option<String>,
 }
 
 /// Builds the Secret's content from `provider` data.
@@ -63,7 +73,11 @@ pub async fn build(ctx: &Context, es: &ExternalSecret, provider: SecretData) -> 
     for (i, from) in template.template_from.iter().enumerate() {
         sources.extend(read_source(ctx, namespace, i, from).await?);
     }
-    render(template, provider, &sources)
+    let (template, limits) = (template.clone(), ctx.config.template_limits);
+    ctx.config
+        .renders
+        .run(move || render(&template, provider, &sources, &limits))
+        .await
 }
 
 /// kubectl's bookkeeping annotation is about the ExternalSecret, not the
@@ -103,15 +117,18 @@ async fn read_source(
             source: e,
         })?;
         let data = secret.and_then(|s| s.data).unwrap_or_default();
-        out.push(items(target, r, "secret", |k| {
+        let mut source = items(target, r, "secret", |k| {
             data.get(k)
                 .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-        })?);
+        })?;
+        source.secret = Some(r.name.clone());
+        out.push(source);
     }
     if let Some(literal) = &from.literal {
         out.push(Source {
             target,
             items: vec![(None, literal.clone())],
+            secret: None,
         });
     }
     Ok(out)
@@ -137,27 +154,46 @@ fn items(
         };
         items.push((key, text));
     }
-    Ok(Source { target, items })
+    Ok(Source {
+        target,
+        items,
+        secret: None,
+    })
 }
 
-/// The synchronous part: templates render over provider data held in the
-/// engine's (single-threaded) values.
+/// The synchronous part, run on the render pool: templates render over
+/// provider data held in the engine's (single-threaded) values.
 fn render(
     template: &ExternalSecretTemplate,
     provider: SecretData,
     sources: &[Source],
+    limits: &Limits,
 ) -> Result<Desired> {
     let mut dot = Data::new();
     for (k, v) in &provider {
-        dot.insert(k.clone(), v.expose().to_vec());
+        dot.insert(k.clone(), v.expose());
     }
-    let options = Options::eso();
-    let run = |name: &str, text: &str| -> Result<Vec<u8>> {
-        let t = Template::parse(name, text).map_err(|e| Error::Template(e.to_string()))?;
-        let out = t
-            .render(&dot, &options)
-            .map_err(|e| Error::Template(e.to_string()))?;
-        Ok(out.to_vec())
+    let options = Options {
+        limits: *limits,
+        ..Options::eso()
+    };
+    // `from_secret`: the Secret whose data is the text (see `Source`).
+    let run = |name: &str, text: &str, from_secret: Option<&str>| -> Result<Vec<u8>> {
+        let rendered = Template::parse(name, text).and_then(|t| t.render(&dot, &options));
+        match (rendered, from_secret) {
+            // NB: moved out; the emptied buffer is zeroized on drop.
+            (Ok(mut out), _) => Ok(std::mem::take(&mut *out)),
+            (Err(e), None) => Err(Error::Template(e.to_string())),
+            (Err(e), Some(secret)) => Err(Error::Template(format!(
+                "the template in Secret {secret:?} for {name:?} does not {} (details withheld: \
+                 the template text is Secret data)",
+                if e.is_parse_error() {
+                    "parse"
+                } else {
+                    "render"
+                }
+            ))),
+        }
     };
 
     let mut desired = Desired {
@@ -171,16 +207,17 @@ fn render(
     }
 
     for source in sources {
+        let secret = source.secret.as_deref();
         for (key, text) in &source.items {
             let pairs: Vec<(String, Vec<u8>)> = match key {
-                Some(key) => vec![(key.clone(), run(key, text)?)],
+                Some(key) => vec![(key.clone(), run(key, text, secret)?)],
                 None => {
-                    let rendered = run("templateFrom", text)?;
-                    let text = String::from_utf8(rendered).map_err(|_| {
+                    let rendered = zeroize::Zeroizing::new(run("templateFrom", text, secret)?);
+                    let text = std::str::from_utf8(&rendered).map_err(|_| {
                         Error::Template("KeysAndValues output is not UTF-8".to_owned())
                     })?;
                     let map: BTreeMap<String, String> =
-                        serde_saphyr::from_str(&text).map_err(|_| {
+                        serde_saphyr::from_str(text).map_err(|_| {
                             Error::Template(
                                 "KeysAndValues output is not a YAML map of strings".to_owned(),
                             )
@@ -188,42 +225,69 @@ fn render(
                     map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
                 }
             };
+            let origin = if key.is_some() {
+                Origin::SpecKey
+            } else {
+                Origin::RenderedKey
+            };
             for (k, v) in pairs {
-                place(&mut desired, source.target, k, v)?;
+                place(&mut desired, source.target, k, v, origin)?;
             }
         }
     }
     for (key, text) in &template.data {
-        let value = run(key, text)?;
+        let value = run(key, text, None)?;
         desired.data.insert(key.clone(), SecretValue::new(value));
     }
     for (key, text) in &template.metadata.labels {
-        let value = run(key, text)?;
-        place(&mut desired, TemplateTarget::Labels, key.clone(), value)?;
+        let value = run(key, text, None)?;
+        place(
+            &mut desired,
+            TemplateTarget::Labels,
+            key.clone(),
+            value,
+            Origin::SpecKey,
+        )?;
     }
     for (key, text) in &template.metadata.annotations {
-        let value = run(key, text)?;
+        let value = run(key, text, None)?;
         place(
             &mut desired,
             TemplateTarget::Annotations,
             key.clone(),
             value,
+            Origin::SpecKey,
         )?;
     }
     Ok(desired)
 }
 
-fn place(desired: &mut Desired, target: TemplateTarget, key: String, value: Vec<u8>) -> Result<()> {
+/// Puts a rendered entry where `target` says, after checking that the API
+/// server will take it (see [`crate::rendered`]).
+fn place(
+    desired: &mut Desired,
+    target: TemplateTarget,
+    key: String,
+    value: Vec<u8>,
+    origin: Origin,
+) -> Result<()> {
     match target {
         TemplateTarget::Data => {
+            rendered::check_data_key(&key, origin).map_err(Error::Template)?;
             desired.data.insert(key, SecretValue::new(value));
         }
         TemplateTarget::Labels | TemplateTarget::Annotations => {
+            let what = match origin {
+                Origin::SpecKey => format!("{target:?} {key:?}"),
+                Origin::RenderedKey => format!("{target:?} (KeysAndValues)"),
+            };
             let text = String::from_utf8(value)
-                .map_err(|_| Error::Template(format!("{target:?} {key:?}: value is not UTF-8")))?;
+                .map_err(|_| Error::Template(format!("{what}: value is not UTF-8")))?;
             let map = if target == TemplateTarget::Labels {
+                rendered::check_label(&key, &text, origin).map_err(Error::Template)?;
                 &mut desired.labels
             } else {
+                rendered::check_annotation(&key, origin).map_err(Error::Template)?;
                 &mut desired.annotations
             };
             map.insert(key, text);
@@ -247,6 +311,10 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
     fn text(d: &Desired, k: &str) -> String {
         String::from_utf8(d.data[k].expose().to_vec()).unwrap()
     }
@@ -256,7 +324,13 @@ mod tests {
         let t = template(
             "type: kubernetes.io/basic-auth\ndata:\n  url: 'postgres://{{ .user }}:{{ .password | upper }}@db'\n",
         );
-        let d = render(&t, provider(&[("user", "app"), ("password", "pw")]), &[]).unwrap();
+        let d = render(
+            &t,
+            provider(&[("user", "app"), ("password", "pw")]),
+            &[],
+            &limits(),
+        )
+        .unwrap();
         assert_eq!(d.data.keys().collect::<Vec<_>>(), ["url"]);
         assert_eq!(text(&d, "url"), "postgres://app:PW@db");
         assert_eq!(d.type_.as_deref(), Some("kubernetes.io/basic-auth"));
@@ -265,7 +339,7 @@ mod tests {
     #[test]
     fn merge_policy_keeps_provider_data_beside_templates() {
         let t = template("mergePolicy: Merge\ndata:\n  extra: '{{ .user }}-x'\n");
-        let d = render(&t, provider(&[("user", "app")]), &[]).unwrap();
+        let d = render(&t, provider(&[("user", "app")]), &[], &limits()).unwrap();
         assert_eq!(text(&d, "user"), "app");
         assert_eq!(text(&d, "extra"), "app-x");
     }
@@ -275,7 +349,7 @@ mod tests {
         let t = template(
             "metadata:\n  labels:\n    team: '{{ .team }}'\n  annotations:\n    note: fixed\n",
         );
-        let d = render(&t, provider(&[("team", "payments")]), &[]).unwrap();
+        let d = render(&t, provider(&[("team", "payments")]), &[], &limits()).unwrap();
         assert_eq!(text(&d, "team"), "payments");
         assert_eq!(d.labels["team"], "payments");
         assert_eq!(d.annotations["note"], "fixed");
@@ -284,10 +358,54 @@ mod tests {
     #[test]
     fn a_missing_key_is_an_error_that_names_the_key_not_values() {
         let t = template("data:\n  url: '{{ .nope }}'\n");
-        let err = render(&t, provider(&[("password", "hunter2")]), &[])
+        let err = render(&t, provider(&[("password", "hunter2")]), &[], &limits())
             .unwrap_err()
             .to_string();
         assert!(err.contains("nope"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_template_read_from_a_secret_fails_without_showing_its_text() {
+        let t = template("templateFrom:\n- secret: {name: tpl, items: [{key: k}]}\n");
+        for text in ["{{ hunter2 }}", "{{ index (list) (len \"hunter2\") }}"] {
+            let sources = [Source {
+                target: TemplateTarget::Data,
+                items: vec![(Some("k".to_owned()), text.to_owned())],
+                secret: Some("tpl".to_owned()),
+            }];
+            let err = render(&t, provider(&[]), &sources, &limits())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("Secret \"tpl\""), "{err}");
+            assert!(!err.contains("hunter2") && !err.contains(":1:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rendered_keys_and_labels_the_api_server_would_refuse_fail_without_quoting_them() {
+        let t = template("metadata:\n  labels:\n    team: '{{ .password }}'\n");
+        let err = render(&t, provider(&[("password", "hunter2!!")]), &[], &limits())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"team\"") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let t = template("templateFrom:\n- literal: 'x'\n");
+        let sources = [Source {
+            target: TemplateTarget::Data,
+            items: vec![(None, "'{{ .password }}': x\n".to_owned())],
+            secret: None,
+        }];
+        let err = render(
+            &t,
+            provider(&[("password", "hunter2!!")]),
+            &sources,
+            &limits(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(!err.contains("hunter2"), "{err}");
     }
 
@@ -297,8 +415,9 @@ mod tests {
         let sources = [Source {
             target: TemplateTarget::Data,
             items: vec![(None, "a: '{{ .user }}'\nb: two\n".to_owned())],
+            secret: None,
         }];
-        let d = render(&t, provider(&[("user", "app")]), &sources).unwrap();
+        let d = render(&t, provider(&[("user", "app")]), &sources, &limits()).unwrap();
         assert_eq!(text(&d, "a"), "app");
         assert_eq!(text(&d, "b"), "two");
         assert!(

@@ -11,6 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::metrics::Metrics;
+use crate::pool::RenderPool;
 use crate::secrets::SecretIndex;
 
 /// Name under which Events are reported (ESO's recorder name).
@@ -33,6 +34,11 @@ pub struct Config {
     /// Run the ClusterExternalSecret controller (cluster-wide); off when
     /// several controllers share a cluster in tests.
     pub cluster_external_secrets: bool,
+    /// What one template render may cost (`target.template`, `templateFrom`).
+    pub template_limits: coffer_template::Limits,
+    /// Where templates render (off the async runtime, a few at a time);
+    /// the controller binary shares one with the SealedSecret controller.
+    pub renders: RenderPool,
 }
 
 impl Default for Config {
@@ -43,6 +49,8 @@ impl Default for Config {
             controller_class: String::new(),
             store_config_ttl: Duration::from_secs(60),
             cluster_external_secrets: true,
+            template_limits: coffer_template::Limits::default(),
+            renders: RenderPool::default(),
         }
     }
 }

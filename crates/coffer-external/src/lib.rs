@@ -22,7 +22,9 @@ pub mod fetch;
 pub mod hash;
 pub mod metrics;
 pub mod ownership;
+pub mod pool;
 pub mod reconcile;
+pub mod rendered;
 pub mod schedule;
 pub mod secrets;
 pub mod selector;
@@ -46,6 +48,7 @@ use kube::{Api, ResourceExt};
 pub use context::{Config, Context};
 pub use error::{Error, Result};
 pub use metrics::Metrics;
+pub use pool::RenderPool;
 
 /// Runs the ExternalSecret, store and ClusterExternalSecret controllers
 /// until `shutdown` fires, then lets in-flight reconciles finish.

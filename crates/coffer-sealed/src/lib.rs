@@ -11,7 +11,8 @@
 //!
 //! - [`seal_secret`]: Secret → SealedSecret, as kubeseal writes it;
 //! - [`unseal`]: SealedSecret → Secret (without owner reference), as the
-//!   controller creates it, with the key fingerprints that opened it;
+//!   controller creates it, with the key fingerprints that opened it
+//!   ([`unseal_with`] renders templates within the caller's limits);
 //! - [`verify`]: whether keys open every value, without rendering the
 //!   template (what the controller tells anonymous callers);
 //! - [`reencrypt`]: the same SealedSecret with every value sealed to a new
@@ -41,4 +42,4 @@ pub use meta::{
     SKIP_SET_OWNER_REFERENCES_ANNOTATION, object_ref, sealed_scope, strip_server_fields,
 };
 pub use seal::{reencrypt, seal_secret};
-pub use unseal::{Unsealed, unseal, verify};
+pub use unseal::{Unsealed, unseal, unseal_with, verify};

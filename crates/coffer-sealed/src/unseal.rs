@@ -1,12 +1,18 @@
 //! SealedSecret → Secret: the conversion the controller's reconcile and the
 //! CLI's offline unseal share. Matches Bitnami's `SealedSecret.Unseal`.
+//!
+//! Plaintext is held in zeroizing buffers until it goes into the Secret
+//! being built (whose values [`Unsealed`] zeroizes on drop), and the Secret
+//! data under construction is zeroized if a later value or template fails:
+//! one copy per value for the Secret, one for the template engine when
+//! there are templates, nothing left behind in freed memory.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use coffer_api::SealedSecret;
 use coffer_crypto::{Fingerprint, PrivateKey};
-use coffer_template::{Data, Options, Template};
+use coffer_template::{Data, Limits, Options, Template};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use zeroize::Zeroize;
@@ -76,6 +82,19 @@ impl Drop for Unsealed {
 /// `encryptedData` is empty. Errors name the SealedSecret and the key that
 /// failed (the first in key order).
 pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Unsealed> {
+    unseal_with(sealed, keys, &Limits::default())
+}
+
+/// [`unseal`], rendering `spec.template.data` within `limits` (the
+/// controller's configured limits; [`unseal`] uses the defaults). The
+/// caller should run this where a slow render cannot block other work:
+/// RSA decryption and rendering are CPU-bound, and a template that runs to
+/// its limits takes up to `limits.max_duration`.
+pub fn unseal_with(
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    limits: &Limits,
+) -> Result<Unsealed> {
     let object = object_ref(&sealed.metadata);
     let name = sealed
         .metadata
@@ -91,7 +110,7 @@ pub fn unseal(sealed: &SealedSecret, keys: &[PrivateKey]) -> Result<Unsealed> {
             return Err(Error::BothDataForms { object });
         }
         Some(blob) => unseal_whole_secret(&object, blob, keys, &label, &mut fingerprints)?,
-        None => unseal_per_key(sealed, &object, keys, &label, &mut fingerprints)?,
+        None => unseal_per_key(sealed, &object, keys, &label, limits, &mut fingerprints)?,
     };
 
     // Matches Bitnami: the Secret is always named after its SealedSecret.
@@ -179,22 +198,51 @@ fn note_key(fingerprints: &mut Vec<Fingerprint>, fingerprint: Fingerprint) {
     }
 }
 
+/// Secret data being built: zeroized on drop unless taken out.
+#[derive(Default)]
+struct PlainData(BTreeMap<String, ByteString>);
+
+impl PlainData {
+    fn take(mut self) -> BTreeMap<String, ByteString> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for PlainData {
+    fn drop(&mut self) {
+        for value in self.0.values_mut() {
+            value.0.zeroize();
+        }
+    }
+}
+
 fn unseal_per_key(
     sealed: &SealedSecret,
     object: &str,
     keys: &[PrivateKey],
     label: &str,
+    limits: &Limits,
     fingerprints: &mut Vec<Fingerprint>,
 ) -> Result<Secret> {
     let template = sealed.spec.template.clone().unwrap_or_default();
-    let mut data = BTreeMap::new();
+    let templated = template.data.as_ref().is_some_and(|d| !d.is_empty());
+    let mut data = PlainData::default();
     let mut template_data = Data::new();
     for (key, value) in &sealed.spec.encrypted_data {
         let opened = open_value(object, key, value, keys, label)?;
         note_key(fingerprints, opened.key_fingerprint());
-        template_data.insert(key.clone(), opened.plaintext().to_vec());
-        data.insert(key.clone(), ByteString(opened.plaintext().to_vec()));
+        if templated {
+            // NB: Data keeps its own (zeroizing) copy.
+            template_data.insert(key.clone(), opened.plaintext());
+        }
+        let mut plaintext = opened.into_plaintext();
+        data.0
+            .insert(key.clone(), ByteString(std::mem::take(&mut *plaintext)));
     }
+    let options = Options {
+        limits: *limits,
+        ..Options::bitnami()
+    };
     let entries = template.data.iter().flatten();
     for (key, text) in entries.clone() {
         if let Some(text) = text
@@ -205,7 +253,9 @@ fn unseal_per_key(
     }
     for (key, text) in entries {
         let Some(text) = text else {
-            data.remove(key);
+            if let Some(mut removed) = data.0.remove(key) {
+                removed.0.zeroize();
+            }
             continue;
         };
         let template_error = |source| Error::Template {
@@ -215,18 +265,20 @@ fn unseal_per_key(
         };
         // NB: rendered (and its errors reported) even when the sealed value
         // wins, as Bitnami does.
-        let rendered = Template::parse(key, text)
-            .and_then(|t| t.render(&template_data, &Options::bitnami()))
+        let mut rendered = Template::parse(key, text)
+            .and_then(|t| t.render(&template_data, &options))
             .map_err(template_error)?;
         if !sealed.spec.encrypted_data.contains_key(key) {
-            data.insert(key.clone(), ByteString(rendered.to_vec()));
+            // NB: moved, not copied: the emptied buffer is zeroized on drop.
+            data.0
+                .insert(key.clone(), ByteString(std::mem::take(&mut *rendered)));
         }
     }
     Ok(Secret {
         metadata: template.metadata.unwrap_or_default(),
         type_: template.type_,
         immutable: template.immutable,
-        data: Some(data),
+        data: Some(data.take()),
         ..Secret::default()
     })
 }

@@ -1,11 +1,21 @@
 //! The one error type of the crate: which template, where in it (line and
 //! column), and what went wrong.
 //!
-//! Template data are secrets, so no variant carries a data *value*: errors
-//! name keys, functions, types and positions only. Tests in `tests/hygiene.rs`
-//! check this for every error the engine can produce from secret input.
+//! Template data are secrets, and whoever may write a template may often
+//! read its errors (in a SealedSecret's or ExternalSecret's status) but not
+//! the Secret it makes. So the rule is: an error carries only what the
+//! template text and the configured limits fix (the template's name, a
+//! position in its text, a function, field or variable name written there,
+//! the type a function expects, the number of arguments written, a limit)
+//! and never anything computed while rendering: no value, byte, index,
+//! length, count, offset or the type of a value. Messages computed at run
+//! time are `&'static str`, so the compiler keeps it that way. (Which error
+//! a template hits, if any, depends on the data like any other branch; the
+//! README says what that means.) `tests/hygiene.rs` checks the rule with a
+//! table of templates built to leak.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A failure to parse or render a template.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +34,13 @@ impl Error {
     /// Whether this error was found while parsing (as opposed to rendering).
     pub fn is_parse_error(&self) -> bool {
         matches!(self.kind, ErrorKind::Syntax(_))
+    }
+
+    /// Whether rendering ran past its deadline. Unlike every other error,
+    /// this one depends on how busy the machine was: the same template and
+    /// data may render when tried again, so callers retry it (with backoff).
+    pub fn is_deadline(&self) -> bool {
+        matches!(self.kind, ErrorKind::Limit(Limit::Deadline(_)))
     }
 }
 
@@ -78,13 +95,12 @@ pub enum ErrorKind {
     /// `MissingKey::Error` (External Secrets' `missingkey=error`).
     #[error("map has no entry for key {0:?}")]
     MissingKey(String),
-    /// A field reference on something that is not a map.
-    #[error("can't evaluate field {field} in type {type_name}")]
+    /// A field reference on something that is not a map. (Go names the
+    /// value's type; that type can depend on the data, so we do not.)
+    #[error("can't evaluate field {field} in a value that is not a map")]
     NotAMap {
         /// The field name.
         field: String,
-        /// The type of the value the field was looked up in.
-        type_name: &'static str,
     },
     /// A field reference on nil with `MissingKey::Error`.
     #[error("nil data; no entry for key {0:?}")]
@@ -105,27 +121,26 @@ pub enum ErrorKind {
         /// How many it got.
         got: usize,
     },
-    /// A function argument has the wrong type.
-    #[error("error calling {func}: wrong type for value; expected {expected}; got {got}")]
+    /// A function argument has the wrong type (or is nil). Go also names
+    /// the type given; that can depend on the data, so we do not.
+    #[error("error calling {func}: wrong type for value; expected {expected}")]
     ArgType {
         /// The function.
         func: String,
-        /// The expected type.
+        /// The expected type (fixed by the function).
         expected: &'static str,
-        /// The type given.
-        got: &'static str,
     },
     /// A function failed for another reason.
     #[error("error calling {func}: {reason}")]
     Call {
         /// The function.
         func: String,
-        /// Why; never contains data values.
-        reason: String,
+        /// Why: a fixed text, never anything computed from the data.
+        reason: &'static str,
     },
     /// `if`, `with` or `range` over a value it cannot use.
     #[error("{0}")]
-    Control(String),
+    Control(&'static str),
     /// Comparison of values of incompatible types.
     #[error("error calling {func}: {reason}")]
     Comparison {
@@ -155,6 +170,17 @@ pub enum Limit {
     /// Values or template structures nested too deeply.
     #[error("nesting deeper than {0} levels")]
     Depth(usize),
+    /// The functions together read and wrote more than
+    /// `Limits::max_total_bytes`.
+    #[error("template functions process more than {0} bytes in total")]
+    TotalBytes(usize),
+    /// The functions together built more than `Limits::max_values` values
+    /// (strings, list elements, map entries).
+    #[error("template builds more than {0} values")]
+    Values(u64),
+    /// Rendering ran past `Limits::max_duration`.
+    #[error("rendering takes longer than {} ms", .0.as_millis())]
+    Deadline(Duration),
 }
 
 /// Shorthand for the crate's results.

@@ -1,6 +1,8 @@
 //! Executes a parsed template against data: walks the tree, evaluates
 //! pipelines, applies the missing-key mode, and enforces the limits that
-//! stop runaway templates (steps, output size).
+//! stop runaway templates: steps and the deadline (through the render's
+//! [`Budget`], which functions charge too) and the output size, checked
+//! while printing into the output buffer, not after.
 //!
 //! Follows Go's `text/template` exec rules: variables live until the end of
 //! the enclosing control structure, `range` over a map visits keys in
@@ -9,9 +11,11 @@
 
 use zeroize::Zeroizing;
 
+use crate::budget::Budget;
+use crate::buf::{Buf, Full};
 use crate::error::{ErrorKind, Limit, Located};
 use crate::format;
-use crate::funcs::{self, Ctx, Lookup};
+use crate::funcs::{self, Lookup};
 use crate::parser::{Arg, ArgKind, Command, Control, Node, Pipe};
 use crate::value::Value;
 use crate::{MissingKey, Options};
@@ -35,54 +39,36 @@ pub(crate) fn execute(
     check_functions(nodes, opts)?;
     let mut st = State {
         opts,
-        ctx: Ctx {
-            max_value: opts.limits.max_value_bytes,
-        },
+        budget: Budget::new(opts.limits),
         vars: vec![("$".to_owned(), dot.clone())],
-        out: Zeroizing::new(Vec::new()),
-        steps: 0,
+        out: Buf::new(opts.limits.max_output_bytes),
     };
     st.walk_list(&dot, nodes)?;
-    Ok(st.out)
+    Ok(st.out.into_bytes())
 }
 
 struct State<'a> {
     opts: &'a Options,
-    ctx: Ctx,
+    budget: Budget,
     vars: Vec<(String, Value)>,
-    out: Zeroizing<Vec<u8>>,
-    steps: u64,
+    /// The output: zeroizing, and it refuses to grow past the output limit.
+    out: Buf,
+}
+
+/// A tripped limit, located at `pos`.
+fn limit(pos: usize) -> impl FnOnce(Limit) -> Located {
+    move |l| Located::new(pos, ErrorKind::Limit(l))
 }
 
 impl State<'_> {
     fn step(&mut self, pos: usize) -> ExecResult<()> {
-        self.steps += 1;
-        if self.steps > self.opts.limits.max_steps {
-            return Err(Located::new(
-                pos,
-                ErrorKind::Limit(Limit::Steps(self.opts.limits.max_steps)),
-            ));
-        }
-        Ok(())
+        self.budget.step().map_err(limit(pos))
     }
 
-    /// Appends to the output, growing it without leaving copies of the
-    /// secret output in freed memory.
-    fn write(&mut self, bytes: &[u8], pos: usize) -> ExecResult<()> {
+    /// The output limit, located at `pos`.
+    fn output_full(&self, pos: usize) -> impl FnOnce(Full) -> Located + use<> {
         let max = self.opts.limits.max_output_bytes;
-        if self.out.len() + bytes.len() > max {
-            return Err(Located::new(pos, ErrorKind::Limit(Limit::OutputSize(max))));
-        }
-        if self.out.capacity() - self.out.len() < bytes.len() {
-            let cap = (self.out.len() + bytes.len())
-                .max(self.out.capacity() * 2)
-                .max(64);
-            let mut bigger = Zeroizing::new(Vec::with_capacity(cap));
-            bigger.extend_from_slice(&self.out);
-            self.out = bigger; // the old buffer is zeroized on drop
-        }
-        self.out.extend_from_slice(bytes);
-        Ok(())
+        move |Full| Located::new(pos, ErrorKind::Limit(Limit::OutputSize(max)))
     }
 
     fn walk_list(&mut self, dot: &Value, nodes: &[Node]) -> ExecResult<Flow> {
@@ -99,19 +85,22 @@ impl State<'_> {
         match node {
             Node::Text(t) => {
                 self.step(0)?;
-                self.write(t.as_bytes(), 0)?;
+                let full = self.output_full(0);
+                self.out.extend(t.as_bytes()).map_err(full)?;
             }
             Node::Action(pipe) => {
                 self.step(pipe.pos)?;
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    let mut buf = Zeroizing::new(Vec::new());
+                    let full = self.output_full(pipe.pos);
                     match &v {
                         // matches Go: a missing value prints as <no value>
-                        Value::Nil => buf.extend_from_slice(b"<no value>"),
-                        other => format::write_v(&mut buf, other),
+                        Value::Nil => self.out.extend(b"<no value>"),
+                        // NB: straight into the output, which stops at its
+                        // limit while printing
+                        other => format::write_v(&mut self.out, other),
                     }
-                    self.write(&buf, pipe.pos)?;
+                    .map_err(full)?;
                 }
             }
             Node::If(c) | Node::With(c) => {
@@ -138,54 +127,48 @@ impl State<'_> {
         Ok(Flow::Normal)
     }
 
+    /// `range`: over a list's elements, a map's entries (in key order) or
+    /// the integers below n, one at a time (nothing is collected first, so
+    /// `range 1000000000` costs only the steps it runs).
     fn walk_range(&mut self, dot: &Value, c: &Control) -> ExecResult<Flow> {
         self.step(c.pipe.pos)?;
         let mark = self.vars.len();
         let v = self.eval_commands(dot, &c.pipe.cmds)?;
-        let items: Vec<(Value, Value)> = match &v {
-            Value::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
-                .collect(),
-            Value::Map(m) => m
-                .entries
-                .iter()
-                .map(|(k, e)| (Value::str(k), e.clone()))
-                .collect(),
+        let items: Box<dyn Iterator<Item = (Value, Value)> + '_> = match &v {
+            Value::List(l) => Box::new(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, e)| (Value::Int(i as i64), e.clone())),
+            ),
+            Value::Map(m) => Box::new(m.entries().iter().map(|(k, e)| {
+                // NB: charged by the loop below (one value, its bytes)
+                (Value::str(k), e.clone())
+            })),
             Value::Int(n) => {
                 if c.pipe.decl.len() > 1 {
                     return Err(Located::new(
                         c.pipe.pos,
-                        ErrorKind::Control(
-                            "can't use two variables when ranging over an integer".into(),
-                        ),
+                        ErrorKind::Control("can't use two variables when ranging over an integer"),
                     ));
                 }
-                let n = (*n).clamp(
-                    0,
-                    i64::try_from(self.opts.limits.max_steps).unwrap_or(i64::MAX),
-                );
-                (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                Box::new((0..(*n).max(0)).map(|i| (Value::Int(i), Value::Int(i))))
             }
-            Value::Nil => Vec::new(),
-            other => {
+            Value::Nil => Box::new(std::iter::empty()),
+            _ => {
                 return Err(Located::new(
                     c.pipe.pos,
-                    ErrorKind::Control(format!(
-                        "range can't iterate over type {}",
-                        other.type_name()
-                    )),
+                    ErrorKind::Control("range can't iterate over a value of this type"),
                 ));
             }
         };
-        if items.is_empty() {
-            let flow = self.walk_list(dot, &c.else_list)?;
-            self.vars.truncate(mark);
-            return Ok(flow);
-        }
+        let mut empty = true;
         for (key, elem) in items {
+            empty = false;
             self.step(c.pipe.pos)?;
+            if let Value::Str(k) = &key {
+                self.budget.values(1).map_err(limit(c.pipe.pos))?;
+                self.budget.bytes(k.len()).map_err(limit(c.pipe.pos))?;
+            }
             let vals = match c.pipe.decl.len() {
                 0 => vec![],
                 1 => vec![elem.clone()],
@@ -203,6 +186,11 @@ impl State<'_> {
             if flow == Flow::Break {
                 break;
             }
+        }
+        if empty {
+            let flow = self.walk_list(dot, &c.else_list)?;
+            self.vars.truncate(mark);
+            return Ok(flow);
         }
         Ok(Flow::Normal)
     }
@@ -290,7 +278,7 @@ impl State<'_> {
     fn fields(&self, mut v: Value, fields: &[String], pos: usize) -> ExecResult<Value> {
         for f in fields {
             v = match &v {
-                Value::Map(m) => match m.entries.get(f) {
+                Value::Map(m) => match m.entries().get(f) {
                     Some(x) => x.clone(),
                     None => match self.opts.missing_key {
                         MissingKey::Error => {
@@ -306,14 +294,8 @@ impl State<'_> {
                     }
                     _ => Value::Nil,
                 },
-                other => {
-                    return Err(Located::new(
-                        pos,
-                        ErrorKind::NotAMap {
-                            field: f.clone(),
-                            type_name: other.type_name(),
-                        },
-                    ));
+                _ => {
+                    return Err(Located::new(pos, ErrorKind::NotAMap { field: f.clone() }));
                 }
             };
         }
@@ -344,7 +326,9 @@ impl State<'_> {
                 ErrorKind::UndefinedFunction(name.to_owned()),
             ));
         };
-        f(&self.ctx, &vals).map_err(|e| Located::new(pos, e.into_kind(name, vals.len())))
+        let max_value = self.opts.limits.max_value_bytes;
+        f(&self.budget, &vals)
+            .map_err(|e| Located::new(pos, e.into_kind(name, vals.len(), max_value)))
     }
 
     /// `and` returns its first false argument or its last; `or` its first

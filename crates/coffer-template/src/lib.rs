@@ -21,6 +21,8 @@
 
 #![forbid(unsafe_code)]
 
+mod budget;
+mod buf;
 mod error;
 mod exec;
 mod format;
@@ -30,12 +32,13 @@ mod parser;
 mod value;
 
 use std::fmt;
+use std::time::Duration;
 
 pub use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Limit, Pos, Result};
 pub use funcs::FunctionSet;
-pub use value::{Data, Map, MapKind, Str, Value};
+pub use value::{Data, List, Map, MapKind, Str, Value};
 
 /// What a reference to a missing map key (`{{ .nokey }}`) does. `index`
 /// is not affected: as in Go it always yields the map's zero value.
@@ -52,25 +55,48 @@ pub enum MissingKey {
     Error,
 }
 
-/// Guards against runaway templates.
+/// Guards against runaway templates: whoever writes a template must not be
+/// able to make a render run long or use much memory. Every function's cost
+/// is proportional to what it reads and builds, and that is counted against
+/// these limits as it happens, so a render stops at whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Most bytes the output may have.
+    /// Most bytes the output may have; writing stops there.
     pub max_output_bytes: usize,
     /// Most evaluation steps (actions, function calls, range iterations).
     pub max_steps: u64,
-    /// Most bytes in a string, or elements in a list or map, that a
-    /// function may build.
+    /// Most a string, list or map that a function builds may hold: bytes of
+    /// a string; for a list or map, one per element plus the bytes of its
+    /// strings and keys, a shared element counted as often as it appears
+    /// (as printing it would copy it).
     pub max_value_bytes: usize,
+    /// Most bytes all function calls of one render may read and write
+    /// together: with the step limit, this bounds the render's work.
+    pub max_total_bytes: usize,
+    /// Most values (strings, list elements, map entries) one render may
+    /// build: this bounds its memory.
+    pub max_values: u64,
+    /// Longest a render may take, checked every few steps and inside long
+    /// functions. A render cannot be cancelled from outside (callers run it
+    /// on a blocking thread), so this is what ends it. `Duration::MAX`
+    /// means no deadline.
+    pub max_duration: Duration,
 }
 
 impl Default for Limits {
-    /// 4 MiB of output (a Secret is at most 1 MiB), a million steps.
+    /// 4 MiB of output and per value (a Secret is at most 1 MiB), a million
+    /// steps, 64 MiB read and written and 250,000 values built in total,
+    /// and 2 seconds: orders of magnitude above what real Secret templates
+    /// use (microseconds, kilobytes), and small enough that a controller
+    /// rendering a few at once stays responsive.
     fn default() -> Self {
         Limits {
             max_output_bytes: 4 << 20,
             max_steps: 1_000_000,
             max_value_bytes: 4 << 20,
+            max_total_bytes: 64 << 20,
+            max_values: 250_000,
+            max_duration: Duration::from_secs(2),
         }
     }
 }

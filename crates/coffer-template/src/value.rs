@@ -31,7 +31,7 @@ pub enum Value {
     /// A byte string (Go `string`).
     Str(Str),
     /// A list (Go `[]interface{}`).
-    List(Rc<Vec<Value>>),
+    List(Rc<List>),
     /// A map with string keys, iterated in key order as Go's `range` does.
     Map(Rc<Map>),
 }
@@ -69,6 +69,58 @@ impl From<Zeroizing<Vec<u8>>> for Str {
     }
 }
 
+/// How big and how deep a list or map is, computed once when it is built
+/// from its elements' own shapes, so no function ever walks a value to
+/// measure it. (Walking is what made `$a = list $a $a` exponential: the
+/// halves are shared, but a walk visits each as often as it appears.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    /// See [`Value::weight`].
+    weight: usize,
+    /// See [`Value::depth`].
+    depth: usize,
+}
+
+impl Shape {
+    /// The shape of a collection of `children`, each with the length of
+    /// its key (0 in a list).
+    fn of<'a>(children: impl Iterator<Item = (usize, &'a Value)>) -> Shape {
+        let mut shape = Shape {
+            weight: 1,
+            depth: 1,
+        };
+        for (key_len, child) in children {
+            shape.weight = shape
+                .weight
+                .saturating_add(key_len)
+                .saturating_add(child.weight());
+            shape.depth = shape.depth.max(child.depth().saturating_add(1));
+        }
+        shape
+    }
+}
+
+/// A list value: its elements and their [`Shape`].
+pub struct List {
+    items: Vec<Value>,
+    shape: Shape,
+}
+
+impl List {
+    /// The elements.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = [Value];
+
+    fn deref(&self) -> &[Value] {
+        &self.items
+    }
+}
+
 /// What a missing key of a map yields under `index` (and under field access
 /// with `MissingKey::Zero`): Go's zero value of the map's element type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +131,25 @@ pub enum MapKind {
     Any,
 }
 
-/// A map value: sorted entries plus the kind that decides its zero value.
-#[derive(Clone)]
+/// A map value: sorted entries, the kind that decides its zero value, and
+/// its [`Shape`].
 pub struct Map {
-    /// The entries, sorted by key.
-    pub entries: BTreeMap<String, Value>,
-    /// What a missing key yields.
-    pub kind: MapKind,
+    entries: BTreeMap<String, Value>,
+    kind: MapKind,
+    shape: Shape,
 }
 
 impl Map {
+    /// The entries, sorted by key.
+    pub fn entries(&self) -> &BTreeMap<String, Value> {
+        &self.entries
+    }
+
+    /// What a missing key yields.
+    pub fn kind(&self) -> MapKind {
+        self.kind
+    }
+
     /// Go's zero value for this map's elements.
     pub fn zero(&self) -> Value {
         match self.kind {
@@ -109,14 +170,20 @@ impl Value {
         Value::Str(Str::from(v))
     }
 
-    /// A list value.
+    /// A list value. Costs one pass over `items` (not over what they hold).
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Rc::new(items))
+        let shape = Shape::of(items.iter().map(|v| (0, v)));
+        Value::List(Rc::new(List { items, shape }))
     }
 
-    /// A map value.
+    /// A map value. Costs one pass over `entries` (not over what they hold).
     pub fn map(entries: BTreeMap<String, Value>, kind: MapKind) -> Value {
-        Value::Map(Rc::new(Map { entries, kind }))
+        let shape = Shape::of(entries.iter().map(|(k, v)| (k.len(), v)));
+        Value::Map(Rc::new(Map {
+            entries,
+            kind,
+            shape,
+        }))
     }
 
     /// The Go type name used in error messages ("expected string; got int").
@@ -150,17 +217,34 @@ impl Value {
     }
 
     /// How deeply lists and maps nest inside this value (a scalar is 0).
+    /// Constant time: recorded when the value was built.
     pub(crate) fn depth(&self) -> usize {
         match self {
-            Value::List(l) => 1 + l.iter().map(Value::depth).max().unwrap_or(0),
-            Value::Map(m) => 1 + m.entries.values().map(Value::depth).max().unwrap_or(0),
+            Value::List(l) => l.shape.depth,
+            Value::Map(m) => m.shape.depth,
             _ => 0,
+        }
+    }
+
+    /// How much this value holds, as Go would copy it when printing it: one
+    /// per list, map and scalar, plus the bytes of every string and map key,
+    /// a shared element counted as often as it appears. Printing, encoding
+    /// or sorting a value is proportional to this. Constant time: recorded
+    /// when the value was built.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Value::List(l) => l.shape.weight,
+            Value::Map(m) => m.shape.weight,
+            Value::Str(s) => s.len().max(1),
+            _ => 1,
         }
     }
 }
 
 impl fmt::Debug for Value {
-    /// Shows the shape, never the contents of strings: they may be secrets.
+    /// Shows the kind and size only: strings, map keys (which `fromJson`
+    /// can take from a secret) and numbers may be secrets, and a list may
+    /// share its elements exponentially often, so nothing is walked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Nil => f.write_str("Nil"),
@@ -168,8 +252,8 @@ impl fmt::Debug for Value {
             Value::Int(_) => f.write_str("Int(..)"),
             Value::Float(_) => f.write_str("Float(..)"),
             Value::Str(s) => write!(f, "Str(<{} bytes redacted>)", s.len()),
-            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Map(m) => f.debug_map().entries(m.entries.iter()).finish(),
+            Value::List(l) => write!(f, "List(<{} items>)", l.len()),
+            Value::Map(m) => write!(f, "Map(<{} entries>)", m.entries.len()),
         }
     }
 }
@@ -257,5 +341,22 @@ mod tests {
         let v = Value::list(vec![Value::list(vec![Value::Int(1)]), Value::Nil]);
         assert_eq!(v.depth(), 2);
         assert_eq!(Value::Int(1).depth(), 0);
+    }
+
+    #[test]
+    fn weight_counts_shared_parts_as_often_as_they_appear_without_walking() {
+        let mut a = Value::list(vec![Value::str("abc")]);
+        assert_eq!(a.weight(), 1 + 3);
+        // 2^60 copies of "abc" if expanded: computed in 60 steps, saturating.
+        for _ in 0..60 {
+            a = Value::list(vec![a.clone(), a]);
+        }
+        assert!(a.weight() > 1 << 61, "{}", a.weight());
+        assert_eq!(a.depth(), 61);
+        let m = Value::map(
+            [("key".to_owned(), Value::str("vv"))].into_iter().collect(),
+            MapKind::Any,
+        );
+        assert_eq!(m.weight(), 1 + 3 + 2);
     }
 }

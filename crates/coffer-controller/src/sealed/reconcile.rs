@@ -63,11 +63,14 @@ enum Outcome {
     /// reported, and trying again would fail the same way.
     Repeated,
     /// A failure that retrying cannot fix until the SealedSecret, the
-    /// Secret or the keys change (each of which triggers a reconcile).
+    /// Secret or the keys change (each of which triggers a reconcile);
+    /// except with `retry`: a template that ran out of time, which may
+    /// render when tried again (with backoff) on a less busy machine.
     Failed {
         reason: &'static str,
         metric: &'static str,
         message: String,
+        retry: bool,
     },
 }
 
@@ -182,9 +185,11 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         Ok((outcome, attempt)) => {
             let mut failures = ctx.last_failure.lock().unwrap_or_else(|e| e.into_inner());
             match &outcome {
-                Outcome::Failed { .. } => failures.insert(uid, attempt),
+                Outcome::Failed { retry: false, .. } => failures.insert(uid, attempt),
                 Outcome::Repeated => None,
-                Outcome::Unchanged | Outcome::Written => failures.remove(&uid),
+                Outcome::Failed { retry: true, .. } | Outcome::Unchanged | Outcome::Written => {
+                    failures.remove(&uid)
+                }
             };
             outcome
         }
@@ -224,11 +229,15 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             reason,
             metric,
             message,
+            retry,
         } => {
             tracing::warn!(sealed_secret = %object, reason, %message, "cannot sync SealedSecret");
             ctx.metrics.unseal_error(metric, &namespace);
             publish(&ctx, &sealed, EventType::Warning, reason, &message).await;
             write_status(&ctx, &sealed, false, reason, &message).await?;
+            if retry {
+                return Err(Error::RenderTimedOut { object });
+            }
         }
     }
     Ok(Action::await_change())
@@ -315,6 +324,7 @@ async fn decide(
                 message: format!(
                     "Resource {name:?} already exists and is not managed by SealedSecret"
                 ),
+                retry: false,
             });
         }
         if let Some(expected) = secret::expected_keys(sealed)
@@ -327,13 +337,22 @@ async fn decide(
 
     ctx.metrics.decryption();
     let keys = ctx.keys.private_keys();
-    let unsealed = match coffer_sealed::unseal(sealed, &keys) {
+    let (owned, limits) = (sealed.clone(), ctx.template_limits);
+    // NB: RSA decryption and templates are CPU-bound and a tenant chooses
+    // how much: they run on the render pool, never on the async runtime.
+    let opened = ctx
+        .renders
+        .run(move || coffer_sealed::unseal_with(&owned, &keys, &limits).map_err(Box::new))
+        .await;
+    let unsealed = match opened {
         Ok(unsealed) => unsealed,
         Err(e) => {
+            let retry = matches!(&*e, coffer_sealed::Error::Template { source, .. } if source.is_deadline());
             return Ok(Outcome::Failed {
                 reason: REASON_UNSEAL_FAILED,
                 metric: "unseal",
                 message: format!("Failed to unseal: {e}"),
+                retry,
             });
         }
     };
@@ -374,6 +393,7 @@ async fn decide(
                  is marked as immutable, it is not possible to revert this change nor to mutate \
                  the contents of the data field. You can only delete and recreate the Secret."
             ),
+            retry: false,
         }),
         Err(e) => Err(Error::kube(format!("update Secret {namespace}/{name}"))(e)),
     }

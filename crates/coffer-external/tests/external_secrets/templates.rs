@@ -345,3 +345,63 @@ spec:
     let kept = world.secrets().get("svc").await.unwrap();
     assert_eq!(rv(&kept), rv(&good));
 }
+
+#[tokio::test]
+async fn a_template_bomb_fails_fast_naming_key_and_limit_while_others_sync() {
+    let world = World::new("template-bomb").await;
+    let path = vault_source(&world, "app", serde_json::json!({"user": "app"})).await;
+    // 45 doublings of a shared list: 2^46 elements if anything walked it.
+    for (name, template) in [
+        (
+            "bomb",
+            "{{ $a := list 1 }}{{ range 45 }}{{ $a = list $a $a }}{{ end }}",
+        ),
+        ("fine", "{{ .user | upper }}"),
+    ] {
+        world
+            .apply(&format!(
+                r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {name}
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: vault
+  target:
+    template:
+      data:
+        out: "{template}"
+  dataFrom:
+  - extract:
+      key: {path}
+"#
+            ))
+            .await;
+    }
+    let condition = world
+        .wait_ready("bomb", "the bomb to fail", |c| c.status == "False")
+        .await;
+    let message = condition.message.unwrap_or_default();
+    assert_eq!(condition.reason.as_deref(), Some("SecretSyncedError"));
+    assert!(
+        message.contains("template out:1:")
+            && message.contains("a value exceeds 4194304 bytes or elements"),
+        "{message}"
+    );
+    let event = world.wait_event("bomb", "UpdateFailed").await;
+    assert!(
+        event
+            .message
+            .unwrap_or_default()
+            .contains("a value exceeds 4194304 bytes or elements")
+    );
+    world
+        .wait_secret("fine", "the other ExternalSecret's Secret", |s| {
+            value(s, "out").as_deref() == Some("APP")
+        })
+        .await;
+    assert!(world.secrets().get_opt("bomb").await.unwrap().is_none());
+}

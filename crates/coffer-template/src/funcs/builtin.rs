@@ -1,10 +1,16 @@
 //! Go `text/template` builtins: `not`, `len`, `index`, `print`, `printf`,
 //! `println` and the comparisons `eq ne lt le gt ge`. (`and` and `or`
 //! short-circuit, so the executor evaluates them.)
+//!
+//! Go's errors here name the offending index or types (`index out of range:
+//! 5`); ours do not, since the index may be a byte of a secret
+//! (`{{ index (list) (index .password 0) }}`).
 
 use std::cmp::Ordering;
 
-use super::{Ctx, FResult, Func, FuncError, arity, arity_min, int_arg, str_arg, string_result};
+use super::{
+    Budget, FResult, Func, FuncError, arity, arity_min, finish, int_arg, result_buf, str_arg,
+};
 use crate::format;
 use crate::value::Value;
 
@@ -13,59 +19,61 @@ pub(super) fn find(name: &str) -> Option<Func> {
         "not" => not,
         "len" => len,
         "index" => index,
-        "print" => |c, a| string_result(c, format::sprint(a)),
-        "println" => |c, a| string_result(c, format::sprintln(a)),
+        "print" => |c, a| {
+            let mut out = result_buf(c, 0);
+            let built = format::sprint(&mut out, a);
+            finish(c, out, built)
+        },
+        "println" => |c, a| {
+            let mut out = result_buf(c, 0);
+            let built = format::sprintln(&mut out, a);
+            finish(c, out, built)
+        },
         "printf" => printf,
         "eq" => eq,
         "ne" => ne,
-        "lt" => |_, a| ordered(a, "lt", |o| o == Ordering::Less),
-        "le" => |_, a| ordered(a, "le", |o| o != Ordering::Greater),
-        "gt" => |_, a| ordered(a, "gt", |o| o == Ordering::Greater),
-        "ge" => |_, a| ordered(a, "ge", |o| o != Ordering::Less),
+        "lt" => |c, a| ordered(c, a, |o| o == Ordering::Less),
+        "le" => |c, a| ordered(c, a, |o| o != Ordering::Greater),
+        "gt" => |c, a| ordered(c, a, |o| o == Ordering::Greater),
+        "ge" => |c, a| ordered(c, a, |o| o != Ordering::Less),
         _ => return None,
     })
 }
 
-fn not(_: &Ctx, args: &[Value]) -> FResult {
+fn not(_: &Budget, args: &[Value]) -> FResult {
     arity(args, 1)?;
     Ok(Value::Bool(!args[0].is_true()))
 }
 
-fn len(_: &Ctx, args: &[Value]) -> FResult {
+fn len(_: &Budget, args: &[Value]) -> FResult {
     arity(args, 1)?;
     let n = match &args[0] {
         Value::Str(s) => s.len(),
         Value::List(l) => l.len(),
-        Value::Map(m) => m.entries.len(),
-        other => {
-            return Err(FuncError::Other(format!(
-                "len of type {}",
-                other.type_name()
-            )));
-        }
+        Value::Map(m) => m.entries().len(),
+        _ => return Err(FuncError::Other("len of a value that has no length")),
     };
     Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
 /// Go's `index`: a missing map key yields the map's zero value (never an
 /// error, whatever `missingkey` says), an index past a list's end is an error.
-fn index(_: &Ctx, args: &[Value]) -> FResult {
+fn index(ctx: &Budget, args: &[Value]) -> FResult {
     arity_min(args, 1)?;
     let mut item = args[0].clone();
     for key in &args[1..] {
         item = match &item {
             Value::Map(m) => {
-                let k = str_arg(key).map_err(|_| {
-                    FuncError::Other(format!(
-                        "value has type {}; should be string",
-                        key.type_name()
-                    ))
-                })?;
-                let k = String::from_utf8_lossy(k);
-                m.entries
-                    .get(k.as_ref())
-                    .cloned()
-                    .unwrap_or_else(|| m.zero())
+                let k = str_arg(key).map_err(|_| FuncError::Other("map index is not a string"))?;
+                ctx.bytes(k.len())?;
+                match std::str::from_utf8(k) {
+                    Ok(k) => m.entries().get(k).cloned(),
+                    Err(_) => m
+                        .entries()
+                        .get(String::from_utf8_lossy(k).as_ref())
+                        .cloned(),
+                }
+                .unwrap_or_else(|| m.zero())
             }
             Value::List(l) => {
                 let i = position(key, l.len())?;
@@ -75,82 +83,79 @@ fn index(_: &Ctx, args: &[Value]) -> FResult {
                 let i = position(key, s.len())?;
                 Value::Int(i64::from(s.as_bytes()[i]))
             }
-            Value::Nil => return Err(FuncError::Other("index of untyped nil".into())),
-            other => {
-                return Err(FuncError::Other(format!(
-                    "can't index item of type {}",
-                    other.type_name()
-                )));
-            }
+            Value::Nil => return Err(FuncError::Other("index of untyped nil")),
+            _ => return Err(FuncError::Other("can't index item of this type")),
         };
     }
     Ok(item)
 }
 
 fn position(key: &Value, len: usize) -> Result<usize, FuncError> {
-    let i = int_arg(key).map_err(|_| {
-        FuncError::Other(format!(
-            "cannot index slice/array with type {}",
-            key.type_name()
-        ))
-    })?;
+    let i =
+        int_arg(key).map_err(|_| FuncError::Other("cannot index slice/array with this type"))?;
     match usize::try_from(i) {
         Ok(i) if i < len => Ok(i),
-        _ => Err(FuncError::Other(format!("index out of range: {i}"))),
+        _ => Err(FuncError::Other("index out of range")),
     }
 }
 
-fn printf(ctx: &Ctx, args: &[Value]) -> FResult {
+fn printf(ctx: &Budget, args: &[Value]) -> FResult {
     arity_min(args, 1)?;
     let f = str_arg(&args[0])?;
-    string_result(ctx, format::sprintf(f, &args[1..]))
+    let mut out = result_buf(ctx, f.len());
+    let built = format::sprintf(&mut out, f, &args[1..]);
+    finish(ctx, out, built)
 }
 
-fn incompatible(a: &Value, b: &Value) -> FuncError {
-    FuncError::Other(format!(
-        "incompatible types for comparison: {} and {}",
-        a.type_name(),
-        b.type_name()
-    ))
-}
+const INCOMPATIBLE: &str = "incompatible types for comparison";
+const NON_COMPARABLE: &str = "non-comparable types";
 const BAD_TYPE: &str = "invalid type for comparison";
+
+/// Charges comparing two strings: at most the shorter one is read.
+fn charge_compare(ctx: &Budget, a: &[u8], b: &[u8]) -> Result<(), FuncError> {
+    ctx.bytes(a.len().min(b.len()))?;
+    Ok(())
+}
 
 /// Equality of basic values as Go's `eq` defines it: ints and floats do not
 /// compare with each other; nil equals only nil; lists and maps are not
 /// comparable.
-fn equal(a: &Value, b: &Value) -> Result<bool, FuncError> {
+fn equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Nil, _) | (_, Value::Nil) => false,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x.as_bytes() == y.as_bytes(),
-        (Value::List(_) | Value::Map(_), Value::List(_) | Value::Map(_)) => {
-            return Err(FuncError::Other("non-comparable types".into()));
+        (Value::Str(x), Value::Str(y)) => {
+            charge_compare(ctx, x.as_bytes(), y.as_bytes())?;
+            x.as_bytes() == y.as_bytes()
         }
-        _ => return Err(incompatible(a, b)),
+        (Value::List(_) | Value::Map(_), Value::List(_) | Value::Map(_)) => {
+            return Err(FuncError::Other(NON_COMPARABLE));
+        }
+        _ => return Err(FuncError::Other(INCOMPATIBLE)),
     })
 }
 
-fn eq(_: &Ctx, args: &[Value]) -> FResult {
+fn eq(ctx: &Budget, args: &[Value]) -> FResult {
     if args.len() < 2 {
-        return Err(FuncError::Other("missing argument for comparison".into()));
+        return Err(FuncError::Other("missing argument for comparison"));
     }
     for b in &args[1..] {
-        if equal(&args[0], b)? {
+        if equal(ctx, &args[0], b)? {
             return Ok(Value::Bool(true));
         }
     }
     Ok(Value::Bool(false))
 }
 
-fn ne(_: &Ctx, args: &[Value]) -> FResult {
+fn ne(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 2)?;
-    Ok(Value::Bool(!equal(&args[0], &args[1])?))
+    Ok(Value::Bool(!equal(ctx, &args[0], &args[1])?))
 }
 
-fn ordered(args: &[Value], _name: &str, want: fn(Ordering) -> bool) -> FResult {
+fn ordered(ctx: &Budget, args: &[Value], want: fn(Ordering) -> bool) -> FResult {
     arity(args, 2)?;
     let o = match (&args[0], &args[1]) {
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
@@ -158,14 +163,17 @@ fn ordered(args: &[Value], _name: &str, want: fn(Ordering) -> bool) -> FResult {
             Some(o) => o,
             None => return Ok(Value::Bool(false)), // NaN compares false
         },
-        (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (
-            a @ (Value::Int(_) | Value::Float(_) | Value::Str(_)),
-            b @ (Value::Int(_) | Value::Float(_) | Value::Str(_)),
-        ) => {
-            return Err(incompatible(a, b));
+        (Value::Str(x), Value::Str(y)) => {
+            charge_compare(ctx, x.as_bytes(), y.as_bytes())?;
+            x.as_bytes().cmp(y.as_bytes())
         }
-        _ => return Err(FuncError::Other(BAD_TYPE.into())),
+        (
+            Value::Int(_) | Value::Float(_) | Value::Str(_),
+            Value::Int(_) | Value::Float(_) | Value::Str(_),
+        ) => {
+            return Err(FuncError::Other(INCOMPATIBLE));
+        }
+        _ => return Err(FuncError::Other(BAD_TYPE)),
     };
     Ok(Value::Bool(want(o)))
 }

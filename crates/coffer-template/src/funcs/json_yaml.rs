@@ -6,33 +6,44 @@
 //! sorted keys, `<`, `>`, `&`, U+2028 and U+2029 escaped (except in
 //! `toRawJson`), Go's float format, invalid UTF-8 replaced by U+FFFD.
 //! Parsed JSON numbers become floats, as Go's `interface{}` decoding does.
+//!
+//! Encoding writes into a [`Buf`] (pretty JSON and YAML indent each level,
+//! so their output can be much larger than the value: the buffer stops it
+//! at the value limit). Decoding goes through `decode::Seed`, which
+//! charges each value to the budget and refuses nesting past the value
+//! depth limit. Parse errors are a fixed text: serde's messages name
+//! offsets and quote input, which here is secret.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeSeed;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-use super::{Ctx, FResult, Func, FuncError, arity, str_arg, string_result};
+use super::decode::{Seed, parsed_or};
+use super::{Budget, FResult, Func, FuncError, arity, finish, read, result_buf, str_arg};
+use crate::buf::{Buf, Full};
 use crate::format::float_json;
 use crate::value::{MapKind, Value};
 
 pub(super) fn find(name: &str) -> Option<Func> {
     Some(match name {
         // sprig swallows encoding errors in toJson/toPrettyJson: "" results
-        "toJson" => |c, a| to_json(c, a, Style::Compact, true).or_else(|_| Ok(Value::str(""))),
-        "toPrettyJson" => |c, a| to_json(c, a, Style::Pretty, true).or_else(|_| Ok(Value::str(""))),
+        // (limits are not encoding errors: they still stop the render)
+        "toJson" => |c, a| swallow(to_json(c, a, Style::Compact, true)),
+        "toPrettyJson" => |c, a| swallow(to_json(c, a, Style::Pretty, true)),
         "toRawJson" => |c, a| to_json(c, a, Style::Compact, false),
         "mustToJson" => |c, a| to_json(c, a, Style::Compact, true),
         "mustToPrettyJson" => |c, a| to_json(c, a, Style::Pretty, true),
         "mustToRawJson" => |c, a| to_json(c, a, Style::Compact, false),
-        "fromJson" => |_, a| {
+        "fromJson" => |c, a| {
             arity(a, 1)?;
-            Ok(from_json(str_arg(&a[0])?).unwrap_or(Value::Nil))
+            swallow_to(from_json(c, str_arg(&a[0])?), Value::Nil)
         },
-        "mustFromJson" => |_, a| {
+        "mustFromJson" => |c, a| {
             arity(a, 1)?;
-            from_json(str_arg(&a[0])?)
+            from_json(c, str_arg(&a[0])?)
         },
         _ => return None,
     })
@@ -47,153 +58,207 @@ pub(super) fn find_eso(name: &str) -> Option<Func> {
     })
 }
 
+/// `""` instead of an encoding error; limits pass through.
+fn swallow(r: FResult) -> FResult {
+    swallow_to(r, Value::str(""))
+}
+
+fn swallow_to(r: FResult, instead: Value) -> FResult {
+    match r {
+        Err(FuncError::Other(_)) => Ok(instead),
+        other => other,
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Style {
     Compact,
     Pretty,
 }
 
-fn to_json(ctx: &Ctx, args: &[Value], style: Style, escape_html: bool) -> FResult {
+fn to_json(ctx: &Budget, args: &[Value], style: Style, escape_html: bool) -> FResult {
     arity(args, 1)?;
-    let mut out = Vec::new();
-    write_json(&mut out, &args[0], style, escape_html, 0)?;
-    string_result(ctx, out)
+    let mut out = result_buf(ctx, 0);
+    let written = write_json(&mut out, &args[0], style, escape_html, 0);
+    ctx.bytes(out.len())?;
+    match written {
+        Ok(()) => finish(ctx, out, Ok(())),
+        Err(Json::Full) => Err(FuncError::Full),
+        Err(Json::NonFinite) => Err(FuncError::Other(
+            "json: unsupported value: non-finite float",
+        )),
+    }
+}
+
+/// Why JSON encoding stopped.
+enum Json {
+    Full,
+    NonFinite,
+}
+
+impl From<Full> for Json {
+    fn from(_: Full) -> Self {
+        Json::Full
+    }
 }
 
 fn write_json(
-    out: &mut Vec<u8>,
+    out: &mut Buf,
     v: &Value,
     style: Style,
     html: bool,
     level: usize,
-) -> Result<(), FuncError> {
-    let newline = |out: &mut Vec<u8>, level: usize| {
+) -> Result<(), Json> {
+    let newline = |out: &mut Buf, level: usize| -> Result<(), Full> {
         if style == Style::Pretty {
-            out.push(b'\n');
-            out.resize(out.len() + 2 * level, b' ');
+            out.push(b'\n')?;
+            out.fill(b' ', 2 * level)?;
         }
+        Ok(())
     };
     match v {
-        Value::Nil => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Float(f) => {
-            let s = float_json(*f).ok_or_else(|| {
-                FuncError::Other("json: unsupported value: non-finite float".into())
-            })?;
-            out.extend_from_slice(s.as_bytes());
-        }
-        Value::Str(s) => json_string(out, s.as_bytes(), html),
+        Value::Nil => out.extend(b"null")?,
+        Value::Bool(b) => out.extend(if *b { b"true" } else { b"false" })?,
+        Value::Int(i) => out.extend(i.to_string().as_bytes())?,
+        Value::Float(f) => out.extend(float_json(*f).ok_or(Json::NonFinite)?.as_bytes())?,
+        Value::Str(s) => json_string(out, s.as_bytes(), html)?,
         Value::List(l) => {
-            out.push(b'[');
+            out.push(b'[')?;
             for (i, e) in l.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(b',')?;
                 }
-                newline(out, level + 1);
+                newline(out, level + 1)?;
                 write_json(out, e, style, html, level + 1)?;
             }
             if !l.is_empty() {
-                newline(out, level);
+                newline(out, level)?;
             }
-            out.push(b']');
+            out.push(b']')?;
         }
         Value::Map(m) => {
-            out.push(b'{');
-            for (i, (k, e)) in m.entries.iter().enumerate() {
+            out.push(b'{')?;
+            for (i, (k, e)) in m.entries().iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(b',')?;
                 }
-                newline(out, level + 1);
-                json_string(out, k.as_bytes(), html);
-                out.push(b':');
+                newline(out, level + 1)?;
+                json_string(out, k.as_bytes(), html)?;
+                out.push(b':')?;
                 if style == Style::Pretty {
-                    out.push(b' ');
+                    out.push(b' ')?;
                 }
                 write_json(out, e, style, html, level + 1)?;
             }
-            if !m.entries.is_empty() {
-                newline(out, level);
+            if !m.entries().is_empty() {
+                newline(out, level)?;
             }
-            out.push(b'}');
+            out.push(b'}')?;
         }
     }
     Ok(())
 }
 
-fn json_string(out: &mut Vec<u8>, s: &[u8], html: bool) {
-    out.push(b'"');
+fn json_string(out: &mut Buf, s: &[u8], html: bool) -> Result<(), Full> {
+    let escaped = |out: &mut Buf, c: char| out.extend(format!("\\u{:04x}", c as u32).as_bytes());
+    out.push(b'"')?;
     for chunk in s.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\x08' => out.extend_from_slice(b"\\b"),
-                '\x0c' => out.extend_from_slice(b"\\f"),
-                '<' | '>' | '&' if html => {
-                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-                }
-                '\u{2028}' | '\u{2029}' => {
-                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-                }
-                c if (c as u32) < 0x20 => {
-                    out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-                }
-                c => {
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
+                '"' => out.extend(b"\\\"")?,
+                '\\' => out.extend(b"\\\\")?,
+                '\n' => out.extend(b"\\n")?,
+                '\r' => out.extend(b"\\r")?,
+                '\t' => out.extend(b"\\t")?,
+                '\x08' => out.extend(b"\\b")?,
+                '\x0c' => out.extend(b"\\f")?,
+                '<' | '>' | '&' if html => escaped(out, c)?,
+                '\u{2028}' | '\u{2029}' => escaped(out, c)?,
+                c if (c as u32) < 0x20 => escaped(out, c)?,
+                c => out.push_char(c)?,
             }
         }
         if !chunk.invalid().is_empty() {
-            out.extend_from_slice(b"\\ufffd");
+            out.extend(b"\\ufffd")?;
         }
     }
-    out.push(b'"');
+    out.push(b'"')
 }
 
-/// Parses JSON into template values (numbers as floats, like Go). The
-/// parser's message names a line and column, never the input.
-fn from_json(s: &[u8]) -> FResult {
-    serde_json::from_slice::<Value>(s).map_err(|e| {
-        FuncError::Other(format!(
-            "json: invalid document at line {} column {}",
-            e.line(),
-            e.column()
-        ))
-    })
+/// Parses JSON into template values (numbers as floats, like Go).
+fn from_json(ctx: &Budget, s: &[u8]) -> FResult {
+    read(ctx, &[s])?;
+    let tripped = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(s);
+    let parsed = Seed::new(ctx, &tripped)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    parsed_or(parsed, &tripped, "json: invalid document")
 }
 
 /// External Secrets' `toYaml`: YAML of the value without the trailing
 /// newline; "" if it cannot be encoded.
-fn to_yaml(ctx: &Ctx, args: &[Value]) -> FResult {
+fn to_yaml(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 1)?;
-    match serde_saphyr::to_string(&args[0]) {
-        Ok(s) => string_result(ctx, s.trim_end_matches('\n').as_bytes().to_vec()),
+    let mut out = result_buf(ctx, 0);
+    let mut writer = YamlOut {
+        buf: &mut out,
+        full: false,
+    };
+    let written = serde_saphyr::to_fmt_writer(&mut writer, &args[0]);
+    let full = writer.full;
+    ctx.bytes(out.len())?;
+    match written {
+        Ok(()) => {
+            out.trim_end(b'\n');
+            finish(ctx, out, Ok(()))
+        }
+        Err(_) if full => Err(FuncError::Full),
         Err(_) => Ok(Value::str("")),
+    }
+}
+
+/// [`Buf`] as the `fmt::Write` the YAML emitter writes to; `full` tells a
+/// full buffer from the emitter's own errors.
+struct YamlOut<'a> {
+    buf: &'a mut Buf,
+    full: bool,
+}
+
+impl fmt::Write for YamlOut<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.buf.extend(s.as_bytes()).map_err(|Full| {
+            self.full = true;
+            fmt::Error
+        })
     }
 }
 
 /// External Secrets' `fromYaml`: a map; on failure, a map whose `Error`
 /// entry says what went wrong (the template goes on).
-fn from_yaml(_: &Ctx, args: &[Value]) -> FResult {
+fn from_yaml(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 1)?;
-    let text = String::from_utf8_lossy(str_arg(&args[0])?).into_owned();
-    let parsed = serde_saphyr::from_str::<Value>(&text);
-    Ok(match parsed {
-        Ok(v @ Value::Map(_)) => v,
-        Ok(Value::Nil) => Value::map(BTreeMap::new(), MapKind::Any),
-        Ok(other) => error_map(format!("cannot unmarshal {} into a map", other.type_name())),
-        Err(_) => error_map("yaml: invalid document".into()),
-    })
+    let bytes = str_arg(&args[0])?;
+    read(ctx, &[bytes])?;
+    let text = String::from_utf8_lossy(bytes);
+    let tripped = Cell::new(None);
+    let parsed = serde_saphyr::with_deserializer_from_str(&text, |de| {
+        Seed::new(ctx, &tripped).deserialize(de)
+    });
+    Ok(
+        match parsed_or(parsed, &tripped, "yaml: invalid document") {
+            Ok(v @ Value::Map(_)) => v,
+            Ok(Value::Nil) => Value::map(BTreeMap::new(), MapKind::Any),
+            Ok(_) => error_map("cannot unmarshal this value into a map"),
+            Err(FuncError::Other(msg)) => error_map(msg),
+            Err(limit) => return Err(limit),
+        },
+    )
 }
 
-fn error_map(msg: String) -> Value {
+fn error_map(msg: &str) -> Value {
     let mut m = BTreeMap::new();
-    m.insert("Error".to_owned(), Value::string(msg.into_bytes()));
+    m.insert("Error".to_owned(), Value::str(msg));
     Value::map(m, MapKind::Any)
 }
 
@@ -213,89 +278,11 @@ impl Serialize for Value {
                 seq.end()
             }
             Value::Map(m) => {
-                let mut map = s.serialize_map(Some(m.entries.len()))?;
-                for (k, e) in &m.entries {
+                let mut map = s.serialize_map(Some(m.entries().len()))?;
+                for (k, e) in m.entries() {
                     map.serialize_entry(k, e)?;
                 }
                 map.end()
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON or YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    // Go decodes every JSON number into float64
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Float(i as f64))
-    }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::Float(u as f64))
-    }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Float(f))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::str(s))
-    }
-    fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
-        Ok(Value::str(b))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element::<Value>()? {
-            items.push(v);
-        }
-        Ok(Value::list(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = BTreeMap::new();
-        while let Some(k) = map.next_key::<KeyString>()? {
-            entries.insert(k.0, map.next_value::<Value>()?);
-        }
-        Ok(Value::map(entries, MapKind::Any))
-    }
-}
-
-/// A map key; YAML keys that are numbers or booleans become their text.
-struct KeyString(String);
-
-impl<'de> Deserialize<'de> for KeyString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
-        let v = Value::deserialize(d)?;
-        match v {
-            Value::Str(s) => Ok(KeyString(
-                String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            )),
-            Value::Map(_) | Value::List(_) => Err(de::Error::custom("map keys must be scalars")),
-            other => {
-                let mut out = Vec::new();
-                crate::format::write_v(&mut out, &other);
-                Ok(KeyString(String::from_utf8_lossy(&out).into_owned()))
             }
         }
     }

@@ -2,15 +2,18 @@
 //! `coalesce`, `ternary`, `list`, `dict`, `get`, `hasKey`, `keys`,
 //! `sortAlpha`, `first`, `last`, `has`, `append`, `atoi`, `int`, `int64`,
 //! `add`, `add1`, `sub`.
+//!
+//! A new list or map costs one step per element: it records its size and
+//! depth from its elements' (see `Value::weight`), never by walking them,
+//! and each element it holds is charged as a value built.
 
 use std::collections::BTreeMap;
 
-use super::{Ctx, FResult, Func, FuncError, arity, arity_min, str_arg, strval};
-use crate::error::Limit;
+use super::{
+    Budget, FResult, Func, FuncError, arity, arity_min, collection, finish, map_result, read,
+    result_buf, str_arg, write_strval,
+};
 use crate::value::{MapKind, Value};
-
-/// How deeply lists and dicts built by templates may nest.
-pub(crate) const MAX_VALUE_DEPTH: usize = 64;
 
 pub(super) fn find(name: &str) -> Option<Func> {
     Some(match name {
@@ -36,86 +39,105 @@ pub(super) fn find(name: &str) -> Option<Func> {
             arity(a, 3)?;
             match &a[2] {
                 Value::Bool(b) => Ok(if *b { a[0].clone() } else { a[1].clone() }),
-                other => Err(FuncError::Type {
-                    expected: "bool",
-                    got: other.type_name(),
-                }),
+                _ => Err(FuncError::Type("bool")),
             }
         },
-        "list" => |c, a| collection(c, Value::list(a.to_vec()), a.len()),
+        "list" => |c, a| {
+            c.values(a.len() + 1)?;
+            collection(c, Value::list(a.to_vec()))
+        },
         "dict" => dict,
-        "get" => |_, a| {
+        "get" => |c, a| {
             arity(a, 2)?;
-            let key = key_arg(&a[1])?;
+            let key = key_arg(c, &a[1])?;
             Ok(map_arg(&a[0])?
                 .get(&key)
                 .cloned()
                 .unwrap_or_else(|| Value::str("")))
         },
-        "hasKey" => |_, a| {
+        "hasKey" => |c, a| {
             arity(a, 2)?;
-            let key = key_arg(&a[1])?;
+            let key = key_arg(c, &a[1])?;
             Ok(Value::Bool(map_arg(&a[0])?.contains_key(&key)))
         },
         // Go map order is random, so sprig's `keys` is usually piped to
         // `sortAlpha`; ours are always sorted.
-        "keys" => |_, a| {
+        "keys" => |c, a| {
             let mut keys = Vec::new();
             for m in a {
-                keys.extend(map_arg(m)?.keys().map(Value::str));
+                for k in map_arg(m)?.keys() {
+                    c.values(1)?;
+                    c.bytes(k.len())?;
+                    keys.push(Value::str(k));
+                }
             }
-            Ok(Value::list(keys))
+            collection(c, Value::list(keys))
         },
-        "sortAlpha" => |_, a| {
-            arity(a, 1)?;
-            let mut items: Vec<Vec<u8>> = match &a[0] {
-                Value::List(l) => l.iter().map(strval).collect(),
-                other => vec![strval(other)],
-            };
-            items.sort();
-            Ok(Value::list(items.into_iter().map(Value::string).collect()))
-        },
+        "sortAlpha" => sort_alpha,
         "first" => |_, a| {
             arity(a, 1)?;
-            Ok(list_arg(&a[0])?.first().cloned().unwrap_or(Value::Nil))
+            Ok(
+                list_arg(&a[0], "cannot find first on a value that is not a list")?
+                    .first()
+                    .cloned()
+                    .unwrap_or(Value::Nil),
+            )
         },
         "last" => |_, a| {
             arity(a, 1)?;
-            Ok(list_arg(&a[0])?.last().cloned().unwrap_or(Value::Nil))
+            Ok(
+                list_arg(&a[0], "cannot find last on a value that is not a list")?
+                    .last()
+                    .cloned()
+                    .unwrap_or(Value::Nil),
+            )
         },
-        "has" => |_, a| {
+        "has" => |c, a| {
             arity(a, 2)?;
-            let found = list_arg(&a[1])?.iter().any(|v| same(v, &a[0]));
-            Ok(Value::Bool(found))
+            for v in list_arg(&a[1], "cannot find has on a value that is not a list")? {
+                if same(c, v, &a[0])? {
+                    return Ok(Value::Bool(true));
+                }
+            }
+            Ok(Value::Bool(false))
         },
         "append" | "push" => |c, a| {
             arity(a, 2)?;
-            let mut items = list_arg(&a[0])?.to_vec();
+            let old = list_arg(&a[0], "cannot push on a value that is not a list")?;
+            c.values(old.len() + 2)?;
+            let mut items = Vec::with_capacity(old.len() + 1);
+            items.extend_from_slice(old);
             items.push(a[1].clone());
-            let n = items.len();
-            collection(c, Value::list(items), n)
+            collection(c, Value::list(items))
         },
-        "atoi" => |_, a| {
+        "atoi" => |c, a| {
             arity(a, 1)?;
-            let s = String::from_utf8_lossy(str_arg(&a[0])?).into_owned();
-            Ok(Value::Int(s.parse().unwrap_or(0)))
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            // NB: parsed in place; a copy would leave the secret in memory.
+            let n = std::str::from_utf8(s).ok().and_then(|t| t.parse().ok());
+            Ok(Value::Int(n.unwrap_or(0)))
         },
-        "int" | "int64" => |_, a| {
+        "int" | "int64" => |c, a| {
             arity(a, 1)?;
-            Ok(Value::Int(cast_int(&a[0])))
+            Ok(Value::Int(cast_int(c, &a[0])?))
         },
-        "add" => |_, a| {
-            Ok(Value::Int(
-                a.iter().map(cast_int).fold(0i64, i64::wrapping_add),
-            ))
+        "add" => |c, a| {
+            let mut sum = 0i64;
+            for v in a {
+                sum = sum.wrapping_add(cast_int(c, v)?);
+            }
+            Ok(Value::Int(sum))
         },
-        "add1" => |_, a| {
+        "add1" => |c, a| {
             arity(a, 1)?;
-            Ok(Value::Int(cast_int(&a[0]).wrapping_add(1)))
+            Ok(Value::Int(cast_int(c, &a[0])?.wrapping_add(1)))
         },
-        "sub" => |_, a| {
+        "sub" => |c, a| {
             arity(a, 2)?;
-            Ok(Value::Int(cast_int(&a[0]).wrapping_sub(cast_int(&a[1]))))
+            Ok(Value::Int(
+                cast_int(c, &a[0])?.wrapping_sub(cast_int(c, &a[1])?),
+            ))
         },
         _ => return None,
     })
@@ -123,77 +145,97 @@ pub(super) fn find(name: &str) -> Option<Func> {
 
 /// spf13/cast's `ToInt64`, as sprig uses it: numbers truncate, strings
 /// parse (0 when they do not), booleans are 0/1, anything else is 0.
-fn cast_int(v: &Value) -> i64 {
-    match v {
+fn cast_int(ctx: &Budget, v: &Value) -> Result<i64, FuncError> {
+    Ok(match v {
         Value::Int(i) => *i,
         Value::Float(f) if f.is_finite() => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => {
-            let t = String::from_utf8_lossy(s.as_bytes());
+            read(ctx, &[s.as_bytes()])?;
+            // NB: parsed in place (invalid UTF-8 never parses), no copy.
+            let t = std::str::from_utf8(s.as_bytes()).unwrap_or("");
             let t = t.trim_start_matches('+');
             t.parse::<i64>()
                 .unwrap_or_else(|_| t.parse::<f64>().map_or(0, |f| f as i64))
         }
         _ => 0,
-    }
+    })
 }
 
 /// Go's `==` on interface values, as sprig's `has` uses it.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+fn same(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
+    Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x.as_bytes() == y.as_bytes(),
+        (Value::Str(x), Value::Str(y)) => {
+            ctx.bytes(x.len().min(y.len()))?;
+            x.as_bytes() == y.as_bytes()
+        }
         _ => false,
-    }
+    })
 }
 
-fn key_arg(v: &Value) -> Result<String, FuncError> {
-    Ok(String::from_utf8_lossy(str_arg(v)?).into_owned())
+fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
+    let k = str_arg(v)?;
+    read(ctx, &[k])?;
+    Ok(String::from_utf8_lossy(k).into_owned())
 }
 
 fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
     match v {
-        Value::Map(m) => Ok(&m.entries),
-        other => Err(FuncError::Type {
-            expected: "map[string]interface {}",
-            got: other.type_name(),
-        }),
+        Value::Map(m) => Ok(m.entries()),
+        _ => Err(FuncError::Type("map[string]interface {}")),
     }
 }
 
-fn list_arg(v: &Value) -> Result<&[Value], FuncError> {
+/// A list parameter (nil is an empty list); `refusal` for anything else.
+fn list_arg<'a>(v: &'a Value, refusal: &'static str) -> Result<&'a [Value], FuncError> {
     match v {
         Value::List(l) => Ok(l),
         Value::Nil => Ok(&[]),
-        other => Err(FuncError::Other(format!(
-            "cannot find first on type {}",
-            other.type_name()
-        ))),
+        _ => Err(FuncError::Other(refusal)),
     }
 }
 
 /// sprig's `dict k1 v1 k2 v2 ...`; keys are printed `%v`, a missing last
 /// value is `""`.
-fn dict(ctx: &Ctx, args: &[Value]) -> FResult {
+fn dict(ctx: &Budget, args: &[Value]) -> FResult {
     let mut entries = BTreeMap::new();
     for pair in args.chunks(2) {
-        let key = String::from_utf8_lossy(&strval(&pair[0])).into_owned();
+        let mut key = result_buf(ctx, 0);
+        let built = write_strval(&mut key, &pair[0]);
+        ctx.bytes(key.len())?;
+        built?;
+        ctx.values(1)?;
+        let key = String::from_utf8_lossy(key.as_slice()).into_owned();
         entries.insert(key, pair.get(1).cloned().unwrap_or_else(|| Value::str("")));
     }
-    let n = entries.len();
-    collection(ctx, Value::map(entries, MapKind::Any), n)
+    ctx.values(1)?;
+    map_result(ctx, entries, MapKind::Any)
 }
 
-/// Guards collections templates build: element count and nesting depth.
-fn collection(ctx: &Ctx, v: Value, len: usize) -> FResult {
-    if len > ctx.max_value {
-        return Err(FuncError::Limit(Limit::ValueSize(ctx.max_value)));
+/// sprig's `sortAlpha`: the elements printed `%v` and sorted (a non-list is
+/// a one-element list).
+fn sort_alpha(ctx: &Budget, args: &[Value]) -> FResult {
+    arity(args, 1)?;
+    let one = [args[0].clone()];
+    let items: &[Value] = match &args[0] {
+        Value::List(l) => l,
+        _ => &one,
+    };
+    let mut texts = Vec::with_capacity(items.len());
+    for v in items {
+        let mut out = result_buf(ctx, 0);
+        let built = write_strval(&mut out, v);
+        texts.push(finish(ctx, out, built)?);
     }
-    if v.depth() > MAX_VALUE_DEPTH {
-        return Err(FuncError::Limit(Limit::Depth(MAX_VALUE_DEPTH)));
-    }
-    Ok(v)
+    // NB: comparisons read at most what was just charged, times log n.
+    texts.sort_by(|a, b| match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+        _ => std::cmp::Ordering::Equal,
+    });
+    ctx.values(1)?;
+    collection(ctx, Value::list(texts))
 }

@@ -6,15 +6,25 @@
 //! with sprig's `TxtFuncMap()` minus `env` and `expandenv`, plus its own
 //! `toYaml`/`fromYaml` (and PKCS#12/PEM/JWK helpers we leave out). A sprig
 //! name we do not implement yields a distinct "not supported" error.
+//!
+//! Every function charges its work to the render's [`Budget`] as it goes
+//! (bytes read and written, values built), builds strings in a [`Buf`] that
+//! stops at the value limit, and uses only algorithms linear in what it
+//! reads and writes, so no call costs more than the limits allow. Errors
+//! are fixed texts: nothing computed from the data (see `crate::error`).
 
 mod builtin;
+mod decode;
 mod encoding;
 mod json_yaml;
 mod lists;
 mod strings;
 
+pub(crate) use crate::budget::Budget;
+use crate::buf::{Buf, Full};
 use crate::error::{ErrorKind, Limit};
-use crate::value::Value;
+use crate::format;
+use crate::value::{MapKind, Value};
 
 /// Which caller's function set a template may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,46 +36,61 @@ pub enum FunctionSet {
     Eso,
 }
 
-/// Limits functions must respect while building values.
-pub(crate) struct Ctx {
-    pub(crate) max_value: usize,
-}
-
-/// Why a function call failed; the caller adds the function name.
+/// Why a function call failed; the caller adds the function name. Every
+/// reason is a fixed text (`&'static str`): see `crate::error`.
 #[derive(Debug)]
 pub(crate) enum FuncError {
+    /// Wrong argument count; what it accepts (`2`, `at least 1`).
     Arity(String),
-    Type {
-        expected: &'static str,
-        got: &'static str,
-    },
+    /// An argument of the wrong type (the expected one).
+    Type(&'static str),
+    /// A nil argument where a value of this type is expected.
     Invalid(&'static str),
-    Other(String),
+    /// Anything else.
+    Other(&'static str),
+    /// A result would pass the value limit.
+    Full,
+    /// A render-wide limit.
     Limit(Limit),
 }
 
+impl From<Limit> for FuncError {
+    fn from(l: Limit) -> Self {
+        FuncError::Limit(l)
+    }
+}
+
+impl From<Full> for FuncError {
+    fn from(_: Full) -> Self {
+        FuncError::Full
+    }
+}
+
 impl FuncError {
-    pub(crate) fn into_kind(self, func: &str, got: usize) -> ErrorKind {
+    /// The error of calling `func` with `got` arguments, under a value
+    /// limit of `max_value` bytes.
+    pub(crate) fn into_kind(self, func: &str, got: usize, max_value: usize) -> ErrorKind {
         let func = func.to_owned();
         match self {
             FuncError::Arity(want) => ErrorKind::ArgCount { func, want, got },
-            FuncError::Type { expected, got } => ErrorKind::ArgType {
-                func,
-                expected,
-                got,
-            },
+            FuncError::Type(expected) => ErrorKind::ArgType { func, expected },
             FuncError::Invalid(expected) => ErrorKind::Call {
                 func,
-                reason: format!("invalid value; expected {expected}"),
+                reason: match expected {
+                    "string" => "invalid value; expected string",
+                    "int" => "invalid value; expected int",
+                    _ => "invalid value",
+                },
             },
             FuncError::Other(reason) => ErrorKind::Call { func, reason },
+            FuncError::Full => ErrorKind::Limit(Limit::ValueSize(max_value)),
             FuncError::Limit(l) => ErrorKind::Limit(l),
         }
     }
 }
 
 pub(crate) type FResult = Result<Value, FuncError>;
-pub(crate) type Func = fn(&Ctx, &[Value]) -> FResult;
+pub(crate) type Func = fn(&Budget, &[Value]) -> FResult;
 
 /// The result of looking a function name up.
 pub(crate) enum Lookup {
@@ -352,10 +377,7 @@ pub(crate) fn str_arg(v: &Value) -> Result<&[u8], FuncError> {
     match v {
         Value::Str(s) => Ok(s.as_bytes()),
         Value::Nil => Err(FuncError::Invalid("string")),
-        other => Err(FuncError::Type {
-            expected: "string",
-            got: other.type_name(),
-        }),
+        _ => Err(FuncError::Type("string")),
     }
 }
 
@@ -366,36 +388,81 @@ pub(crate) fn int_arg(v: &Value) -> Result<i64, FuncError> {
         Value::Int(i) => Ok(*i),
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(*f as i64),
         Value::Nil => Err(FuncError::Invalid("int")),
-        other => Err(FuncError::Type {
-            expected: "int",
-            got: other.type_name(),
-        }),
+        _ => Err(FuncError::Type("int")),
     }
 }
 
-/// sprig's `strval`: strings as they are, anything else as `%v`.
-pub(crate) fn strval(v: &Value) -> Vec<u8> {
+/// sprig's `strval`, appended to `out`: strings as they are, anything else
+/// as `%v`.
+pub(crate) fn write_strval(out: &mut Buf, v: &Value) -> Result<(), Full> {
     match v {
-        Value::Str(s) => s.as_bytes().to_vec(),
-        other => {
-            let mut out = Vec::new();
-            crate::format::write_v(&mut out, other);
-            out
-        }
+        Value::Str(s) => out.extend(s.as_bytes()),
+        other => format::write_v(out, other),
     }
 }
 
-/// Refuses strings longer than the value limit.
-pub(crate) fn check_len(ctx: &Ctx, len: usize) -> Result<(), FuncError> {
-    if len > ctx.max_value {
-        Err(FuncError::Limit(Limit::ValueSize(ctx.max_value)))
+/// Refuses a result of `len` bytes (or elements) past the value limit,
+/// before it is built.
+pub(crate) fn check_len(ctx: &Budget, len: usize) -> Result<(), FuncError> {
+    if len > ctx.max_value() {
+        Err(FuncError::Full)
     } else {
         Ok(())
     }
 }
 
-/// A string result, within the value limit.
-pub(crate) fn string_result(ctx: &Ctx, v: Vec<u8>) -> FResult {
-    check_len(ctx, v.len())?;
-    Ok(Value::string(v))
+/// An empty buffer for a function's string result (at most the value
+/// limit), with room for `capacity` bytes.
+pub(crate) fn result_buf(ctx: &Budget, capacity: usize) -> Buf {
+    Buf::with_capacity(capacity, ctx.max_value())
+}
+
+/// A string result built into `out` by `built`: what was written is charged
+/// whether or not building finished, then the string is returned.
+pub(crate) fn finish(ctx: &Budget, out: Buf, built: Result<(), Full>) -> FResult {
+    ctx.bytes(out.len())?;
+    built?;
+    ctx.values(1)?;
+    Ok(out.into_value())
+}
+
+/// A string result that is a copy of `bytes` (a slice of an argument).
+pub(crate) fn copied(ctx: &Budget, bytes: &[u8]) -> FResult {
+    check_len(ctx, bytes.len())?;
+    let mut out = result_buf(ctx, bytes.len());
+    let built = out.extend(bytes);
+    finish(ctx, out, built)
+}
+
+/// Charges reading `args`' strings (a function that scans them).
+pub(crate) fn read(ctx: &Budget, args: &[&[u8]]) -> Result<(), FuncError> {
+    for a in args {
+        ctx.bytes(a.len())?;
+    }
+    Ok(())
+}
+
+/// How deeply lists and dicts built by templates may nest.
+pub(crate) const MAX_VALUE_DEPTH: usize = 64;
+
+/// Guards a collection a function built (its elements were charged as
+/// they were added): its weight (what printing it would copy) against the
+/// value limit, and its nesting depth. Both are known without walking it.
+pub(crate) fn collection(ctx: &Budget, v: Value) -> FResult {
+    if v.weight() > ctx.max_value() {
+        return Err(FuncError::Full);
+    }
+    if v.depth() > MAX_VALUE_DEPTH {
+        return Err(FuncError::Limit(Limit::Depth(MAX_VALUE_DEPTH)));
+    }
+    Ok(v)
+}
+
+/// A map of the given kind from `entries`, guarded as a [`collection`].
+pub(crate) fn map_result(
+    ctx: &Budget,
+    entries: std::collections::BTreeMap<String, Value>,
+    kind: MapKind,
+) -> FResult {
+    collection(ctx, Value::map(entries, kind))
 }

@@ -1,77 +1,73 @@
 //! sprig's string functions, on byte strings with Go's `strings` semantics:
 //! case mapping rune by rune (invalid UTF-8 becomes U+FFFD), trimming of
 //! Unicode white space, and byte-wise search.
+//!
+//! Each is linear in what it reads and writes (substring search is
+//! `memchr::memmem`, never the quadratic window scan), refuses a result past
+//! the value limit before or while building it, and charges its work.
+
+use std::collections::BTreeMap;
+
+use memchr::memmem::Finder;
+use zeroize::Zeroizing;
 
 use super::{
-    Ctx, FResult, Func, FuncError, arity, check_len, int_arg, str_arg, string_result, strval,
+    Budget, FResult, Func, FuncError, arity, check_len, collection, copied, finish, int_arg,
+    map_result, read, result_buf, str_arg, write_strval,
 };
+use crate::buf::{Buf, Full};
 use crate::format;
 use crate::value::{MapKind, Value};
 
 pub(super) fn find(name: &str) -> Option<Func> {
     Some(match name {
-        "trim" => |c, a| unary(c, a, |s| trim_by(s, char::is_whitespace).to_vec()),
-        "nospace" => |c, a| {
-            unary(c, a, |s| {
-                map_chars(s, |ch| (!ch.is_whitespace()).then_some(ch))
-            })
+        "trim" => |c, a| {
+            arity(a, 1)?;
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            copied(c, trim_by(s, char::is_whitespace))
         },
-        "upper" => |c, a| {
-            unary(c, a, |s| {
-                map_chars(s, |ch| Some(simple_case(ch.to_uppercase(), ch)))
-            })
-        },
-        "lower" => |c, a| {
-            unary(c, a, |s| {
-                map_chars(s, |ch| Some(simple_case(ch.to_lowercase(), ch)))
-            })
-        },
+        "nospace" => |c, a| mapped(c, a, |ch| (!ch.is_whitespace()).then_some(ch)),
+        "upper" => |c, a| mapped(c, a, |ch| Some(simple_case(ch.to_uppercase(), ch))),
+        "lower" => |c, a| mapped(c, a, |ch| Some(simple_case(ch.to_lowercase(), ch))),
         "trimAll" | "trimall" => |c, a| {
             arity(a, 2)?;
-            let cut = String::from_utf8_lossy(str_arg(&a[0])?).into_owned();
-            string_result(c, trim_by(str_arg(&a[1])?, |ch| cut.contains(ch)).to_vec())
+            let (cut, s) = (str_arg(&a[0])?, str_arg(&a[1])?);
+            read(c, &[cut, s])?;
+            let mut set: Zeroizing<Vec<char>> =
+                Zeroizing::new(String::from_utf8_lossy(cut).chars().collect());
+            set.sort_unstable();
+            copied(c, trim_by(s, |ch| set.binary_search(&ch).is_ok()))
         },
         "trimPrefix" => |c, a| {
             arity(a, 2)?;
             let (p, s) = (str_arg(&a[0])?, str_arg(&a[1])?);
-            string_result(c, s.strip_prefix(p).unwrap_or(s).to_vec())
+            read(c, &[p])?;
+            copied(c, s.strip_prefix(p).unwrap_or(s))
         },
         "trimSuffix" => |c, a| {
             arity(a, 2)?;
             let (p, s) = (str_arg(&a[0])?, str_arg(&a[1])?);
-            string_result(c, s.strip_suffix(p).unwrap_or(s).to_vec())
+            read(c, &[p])?;
+            copied(c, s.strip_suffix(p).unwrap_or(s))
         },
-        "contains" => |_, a| predicate(a, |sub, s| find_bytes(s, sub).is_some()),
-        "hasPrefix" => |_, a| predicate(a, |p, s| s.starts_with(p)),
-        "hasSuffix" => |_, a| predicate(a, |p, s| s.ends_with(p)),
+        "contains" => |c, a| predicate(c, a, |sub, s| find_bytes(s, sub).is_some()),
+        "hasPrefix" => |c, a| predicate(c, a, |p, s| s.starts_with(p)),
+        "hasSuffix" => |c, a| predicate(c, a, |p, s| s.ends_with(p)),
         "repeat" => repeat,
         "substr" => substr,
         "trunc" => trunc,
         "replace" => replace,
         "indent" => |c, a| indent(c, a, false),
         "nindent" => |c, a| indent(c, a, true),
-        "quote" => |c, a| {
-            let parts = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| {
-                let mut q = Vec::new();
-                format::quote(&mut q, &strval(v));
-                q
-            });
-            string_result(c, parts.collect::<Vec<_>>().join(&b' '))
-        },
-        "squote" => |c, a| {
-            let parts = a
-                .iter()
-                .filter(|v| !matches!(v, Value::Nil))
-                .map(|v| [b"'".as_slice(), &strval(v), b"'"].concat());
-            string_result(c, parts.collect::<Vec<_>>().join(&b' '))
-        },
-        "cat" => |c, a| {
-            let parts = a.iter().filter(|v| !matches!(v, Value::Nil)).map(strval);
-            string_result(c, parts.collect::<Vec<_>>().join(&b' '))
-        },
+        "quote" => |c, a| joined(c, a, |out, v| quoted(out, v, b'"')),
+        "squote" => |c, a| joined(c, a, |out, v| quoted(out, v, b'\'')),
+        "cat" => |c, a| joined(c, a, write_strval),
         "toString" => |c, a| {
             arity(a, 1)?;
-            string_result(c, strval(&a[0]))
+            let mut out = result_buf(c, 0);
+            let built = write_strval(&mut out, &a[0]);
+            finish(c, out, built)
         },
         "split" => |c, a| split_map(c, a, None),
         "splitn" => |c, a| {
@@ -79,24 +75,35 @@ pub(super) fn find(name: &str) -> Option<Func> {
             let n = int_arg(&a[1])?;
             split_map(c, &[a[0].clone(), a[2].clone()], Some(n))
         },
-        "splitList" => |_, a| {
+        "splitList" => |c, a| {
             arity(a, 2)?;
-            let parts = split(str_arg(&a[1])?, str_arg(&a[0])?, -1);
-            Ok(Value::list(parts.into_iter().map(Value::str).collect()))
+            let mut parts = Vec::new();
+            split(c, str_arg(&a[1])?, str_arg(&a[0])?, -1, |p| {
+                parts.push(p);
+                Ok(())
+            })?;
+            collection(c, Value::list(parts))
         },
         "join" => join,
         _ => return None,
     })
 }
 
-fn unary(ctx: &Ctx, args: &[Value], f: impl Fn(&[u8]) -> Vec<u8>) -> FResult {
+/// A function mapping each rune of its one string argument.
+fn mapped(ctx: &Budget, args: &[Value], f: impl Fn(char) -> Option<char>) -> FResult {
     arity(args, 1)?;
-    string_result(ctx, f(str_arg(&args[0])?))
+    let s = str_arg(&args[0])?;
+    read(ctx, &[s])?;
+    let mut out = result_buf(ctx, s.len());
+    let built = map_chars(&mut out, s, f);
+    finish(ctx, out, built)
 }
 
-fn predicate(args: &[Value], f: impl Fn(&[u8], &[u8]) -> bool) -> FResult {
+fn predicate(ctx: &Budget, args: &[Value], f: impl Fn(&[u8], &[u8]) -> bool) -> FResult {
     arity(args, 2)?;
-    Ok(Value::Bool(f(str_arg(&args[0])?, str_arg(&args[1])?)))
+    let (a, b) = (str_arg(&args[0])?, str_arg(&args[1])?);
+    read(ctx, &[a, b])?;
+    Ok(Value::Bool(f(a, b)))
 }
 
 /// Go's `unicode.ToUpper`/`ToLower` map one rune to one rune; where Rust's
@@ -109,107 +116,138 @@ fn simple_case(mut mapped: impl Iterator<Item = char>, orig: char) -> char {
 }
 
 /// Maps each rune (invalid bytes count as U+FFFD, as Go's `strings.Map`).
-fn map_chars(s: &[u8], f: impl Fn(char) -> Option<char>) -> Vec<u8> {
-    let mut out = String::with_capacity(s.len());
+fn map_chars(out: &mut Buf, s: &[u8], f: impl Fn(char) -> Option<char>) -> Result<(), Full> {
     for chunk in s.utf8_chunks() {
-        out.extend(chunk.valid().chars().filter_map(&f));
+        for c in chunk.valid().chars().filter_map(&f) {
+            out.push_char(c)?;
+        }
         for _ in chunk.invalid() {
-            out.extend(f('\u{fffd}'));
+            if let Some(c) = f('\u{fffd}') {
+                out.push_char(c)?;
+            }
         }
     }
-    out.into_bytes()
+    Ok(())
 }
 
-/// The runes of `s` with their byte ranges; invalid bytes are one rune each.
-fn runes(s: &[u8]) -> Vec<(usize, usize, Option<char>)> {
-    let mut v = Vec::new();
-    let mut at = 0;
-    for chunk in s.utf8_chunks() {
-        for (i, c) in chunk.valid().char_indices() {
-            v.push((at + i, at + i + c.len_utf8(), Some(c)));
-        }
-        at += chunk.valid().len();
-        for _ in chunk.invalid() {
-            v.push((at, at + 1, None));
-            at += 1;
-        }
+/// The runes of a byte string with their byte ranges, as Go's
+/// `utf8.DecodeRune` sees them: an invalid byte is one rune (`None`).
+struct Runes<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Runes<'_> {
+    type Item = (usize, usize, Option<char>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.s.get(self.at..).filter(|r| !r.is_empty())?;
+        let len = match rest[0] {
+            0x00..=0x7f => 1,
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 0,
+        };
+        let c = rest
+            .get(..len)
+            .filter(|_| len > 0)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.chars().next());
+        let start = self.at;
+        self.at += if c.is_some() { len } else { 1 };
+        Some((start, self.at, c))
     }
-    v
 }
 
+fn runes(s: &[u8]) -> Runes<'_> {
+    Runes { s, at: 0 }
+}
+
+/// `s` without leading and trailing runes that `cut` matches (invalid bytes
+/// are never cut), in one pass.
 fn trim_by(s: &[u8], cut: impl Fn(char) -> bool) -> &[u8] {
-    let r = runes(s);
-    let keep = |&&(_, _, c): &&(usize, usize, Option<char>)| !c.is_some_and(&cut);
-    let start = r.iter().find(keep).map_or(s.len(), |x| x.0);
-    let end = r.iter().rev().find(keep).map_or(start, |x| x.1);
-    &s[start..end.max(start)]
+    let mut kept: Option<(usize, usize)> = None;
+    for (a, b, c) in runes(s) {
+        if !c.is_some_and(&cut) {
+            kept = Some((kept.map_or(a, |(start, _)| start), b));
+        }
+    }
+    kept.map_or(&s[s.len()..], |(a, b)| &s[a..b])
 }
 
+/// Where `needle` first occurs in `hay`, in time linear in both.
 pub(super) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
-/// Go's `strings.SplitN`: an empty separator splits into runes; `n < 0`
+/// Go's `strings.SplitN`, each part handed to `each` as a new string value
+/// (charged as it is made): an empty separator splits into runes; `n < 0`
 /// means no limit and `n == 0` gives nothing.
-fn split(s: &[u8], sep: &[u8], n: i64) -> Vec<Vec<u8>> {
+fn split(
+    ctx: &Budget,
+    s: &[u8],
+    sep: &[u8],
+    n: i64,
+    mut each: impl FnMut(Value) -> Result<(), FuncError>,
+) -> Result<(), FuncError> {
+    read(ctx, &[s, sep])?;
     if n == 0 {
-        return Vec::new();
+        return Ok(());
     }
-    let limit = if n < 0 {
-        usize::MAX
-    } else {
-        usize::try_from(n).unwrap_or(usize::MAX)
-    };
-    let mut parts = Vec::new();
+    let limit = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut part = |bytes: &[u8]| each(copied(ctx, bytes)?);
     if sep.is_empty() {
-        let r = runes(s);
-        for (i, &(a, b, _)) in r.iter().enumerate() {
-            if parts.len() + 1 == limit {
-                parts.push(s[a..].to_vec());
-                return parts;
+        for (i, (a, b, _)) in runes(s).enumerate() {
+            if i + 1 == limit {
+                return part(&s[a..]);
             }
-            let _ = i;
-            parts.push(s[a..b].to_vec());
+            part(&s[a..b])?;
         }
-        return parts;
+        return Ok(());
     }
+    let finder = Finder::new(sep);
     let mut rest = s;
-    while parts.len() + 1 < limit {
-        match find_bytes(rest, sep) {
-            Some(i) => {
-                parts.push(rest[..i].to_vec());
-                rest = &rest[i + sep.len()..];
-            }
-            None => break,
-        }
+    let mut made = 0;
+    while made + 1 < limit {
+        let Some(i) = finder.find(rest) else { break };
+        part(&rest[..i])?;
+        made += 1;
+        rest = &rest[i + sep.len()..];
     }
-    parts.push(rest.to_vec());
-    parts
+    part(rest)
 }
 
 /// sprig's `split`/`splitn` return a map `_0`, `_1`, ... of the parts.
-fn split_map(_: &Ctx, args: &[Value], n: Option<i64>) -> FResult {
+fn split_map(ctx: &Budget, args: &[Value], n: Option<i64>) -> FResult {
     arity(args, 2)?;
-    let parts = split(str_arg(&args[1])?, str_arg(&args[0])?, n.unwrap_or(-1));
-    let entries = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (format!("_{i}"), Value::string(p)))
-        .collect();
-    Ok(Value::map(entries, MapKind::Strings))
+    let mut entries = BTreeMap::new();
+    split(
+        ctx,
+        str_arg(&args[1])?,
+        str_arg(&args[0])?,
+        n.unwrap_or(-1),
+        |p| {
+            entries.insert(format!("_{}", entries.len()), p);
+            Ok(())
+        },
+    )?;
+    map_result(ctx, entries, MapKind::Strings)
 }
 
-fn repeat(ctx: &Ctx, args: &[Value]) -> FResult {
+fn repeat(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 2)?;
     let n = int_arg(&args[0])?;
     let s = str_arg(&args[1])?;
-    let n = usize::try_from(n)
-        .map_err(|_| FuncError::Other("strings: negative Repeat count".into()))?;
-    check_len(ctx, s.len().saturating_mul(n))?;
-    string_result(ctx, s.repeat(n))
+    let n = usize::try_from(n).map_err(|_| FuncError::Other("strings: negative Repeat count"))?;
+    if s.is_empty() {
+        return copied(ctx, b"");
+    }
+    let len = s.len().saturating_mul(n);
+    check_len(ctx, len)?;
+    let mut out = result_buf(ctx, len);
+    let built = (0..n).try_for_each(|_| out.extend(s));
+    finish(ctx, out, built)
 }
 
 const OUT_OF_RANGE: &str = "runtime error: slice bounds out of range";
@@ -217,7 +255,7 @@ const OUT_OF_RANGE: &str = "runtime error: slice bounds out of range";
 /// sprig's `substr start end s`, byte offsets; a negative start means 0 and
 /// a negative or too large end means the end. Go panics (an error here)
 /// when the bounds are otherwise out of range.
-fn substr(ctx: &Ctx, args: &[Value]) -> FResult {
+fn substr(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 3)?;
     let (start, end, s) = (int_arg(&args[0])?, int_arg(&args[1])?, str_arg(&args[2])?);
     let len = s.len() as i64;
@@ -229,13 +267,13 @@ fn substr(ctx: &Ctx, args: &[Value]) -> FResult {
         (start, end)
     };
     if a > b || b > len || b < 0 {
-        return Err(FuncError::Other(OUT_OF_RANGE.into()));
+        return Err(FuncError::Other(OUT_OF_RANGE));
     }
-    string_result(ctx, s[a as usize..b as usize].to_vec())
+    copied(ctx, &s[a as usize..b as usize])
 }
 
 /// sprig's `trunc n s`: the first n bytes, or the last -n bytes.
-fn trunc(ctx: &Ctx, args: &[Value]) -> FResult {
+fn trunc(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 2)?;
     let (c, s) = (int_arg(&args[0])?, str_arg(&args[1])?);
     let len = s.len() as i64;
@@ -246,75 +284,130 @@ fn trunc(ctx: &Ctx, args: &[Value]) -> FResult {
     } else {
         s
     };
-    string_result(ctx, out.to_vec())
+    copied(ctx, out)
 }
 
 /// sprig's `replace old new s` (all occurrences; an empty `old` inserts
 /// `new` around every rune, as Go's `strings.Replace`).
-fn replace(ctx: &Ctx, args: &[Value]) -> FResult {
+fn replace(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 3)?;
     let (old, new, s) = (str_arg(&args[0])?, str_arg(&args[1])?, str_arg(&args[2])?);
-    let mut out = Vec::with_capacity(s.len());
-    if old.is_empty() {
-        check_len(
-            ctx,
-            s.len()
-                .saturating_add(new.len().saturating_mul(s.len() + 1)),
-        )?;
-        out.extend_from_slice(new);
-        for (a, b, _) in runes(s) {
-            out.extend_from_slice(&s[a..b]);
-            out.extend_from_slice(new);
+    read(ctx, &[old, new, s])?;
+    let mut out = result_buf(ctx, s.len());
+    let built = (|| {
+        if old.is_empty() {
+            out.extend(new)?;
+            for (a, b, _) in runes(s) {
+                out.extend(&s[a..b])?;
+                out.extend(new)?;
+            }
+            return Ok(());
         }
-        return string_result(ctx, out);
-    }
-    let mut rest = s;
-    while let Some(i) = find_bytes(rest, old) {
-        out.extend_from_slice(&rest[..i]);
-        out.extend_from_slice(new);
-        check_len(ctx, out.len())?;
-        rest = &rest[i + old.len()..];
-    }
-    out.extend_from_slice(rest);
-    string_result(ctx, out)
+        let finder = Finder::new(old);
+        let mut rest = s;
+        while let Some(i) = finder.find(rest) {
+            out.extend(&rest[..i])?;
+            out.extend(new)?;
+            rest = &rest[i + old.len()..];
+        }
+        out.extend(rest)
+    })();
+    finish(ctx, out, built)
 }
 
-fn indent(ctx: &Ctx, args: &[Value], leading_newline: bool) -> FResult {
+fn indent(ctx: &Budget, args: &[Value], leading_newline: bool) -> FResult {
     arity(args, 2)?;
     let n = int_arg(&args[0])?;
     let s = str_arg(&args[1])?;
-    let n = usize::try_from(n)
-        .map_err(|_| FuncError::Other("strings: negative Repeat count".into()))?;
+    let n = usize::try_from(n).map_err(|_| FuncError::Other("strings: negative Repeat count"))?;
+    read(ctx, &[s])?;
     let lines = s.iter().filter(|&&b| b == b'\n').count() + 1;
-    check_len(ctx, s.len().saturating_add(n.saturating_mul(lines)))?;
-    let pad = vec![b' '; n];
-    let mut out = Vec::new();
-    if leading_newline {
-        out.push(b'\n');
-    }
-    out.extend_from_slice(&pad);
-    for &b in s {
-        out.push(b);
-        if b == b'\n' {
-            out.extend_from_slice(&pad);
+    let len = s
+        .len()
+        .saturating_add(n.saturating_mul(lines))
+        .saturating_add(usize::from(leading_newline));
+    check_len(ctx, len)?;
+    let mut out = result_buf(ctx, len);
+    let built = (|| {
+        if leading_newline {
+            out.push(b'\n')?;
         }
+        out.fill(b' ', n)?;
+        for line in s.split_inclusive(|&b| b == b'\n') {
+            out.extend(line)?;
+            if line.ends_with(b"\n") {
+                out.fill(b' ', n)?;
+            }
+        }
+        Ok(())
+    })();
+    finish(ctx, out, built)
+}
+
+/// `quote`/`squote` of one value: its `strval` between `q`s (`"` with Go
+/// escapes, `'` as it is).
+fn quoted(out: &mut Buf, v: &Value, q: u8) -> Result<(), Full> {
+    let text = match v {
+        Value::Str(s) => s.as_bytes(),
+        other => {
+            let mut scratch = Buf::new(out.room());
+            format::write_v(&mut scratch, other)?;
+            return quoted(out, &scratch.into_value(), q);
+        }
+    };
+    if q == b'"' {
+        format::quote(out, text)
+    } else {
+        out.push(q)?;
+        out.extend(text)?;
+        out.push(q)
     }
-    string_result(ctx, out)
+}
+
+/// sprig's `quote`, `squote`, `cat`: each non-nil argument written by
+/// `write`, separated by spaces.
+fn joined(
+    ctx: &Budget,
+    args: &[Value],
+    write: impl Fn(&mut Buf, &Value) -> Result<(), Full>,
+) -> FResult {
+    let mut out = result_buf(ctx, 0);
+    let built = (|| {
+        for (i, v) in args.iter().filter(|v| !matches!(v, Value::Nil)).enumerate() {
+            if i > 0 {
+                out.push(b' ')?;
+            }
+            write(&mut out, v)?;
+        }
+        Ok(())
+    })();
+    finish(ctx, out, built)
 }
 
 /// sprig's `join sep list`: nil elements are skipped, others printed `%v`;
 /// a non-list is a one-element list, nil an empty one.
-fn join(ctx: &Ctx, args: &[Value]) -> FResult {
+fn join(ctx: &Budget, args: &[Value]) -> FResult {
     arity(args, 2)?;
     let sep = str_arg(&args[0])?;
-    let parts: Vec<Vec<u8>> = match &args[1] {
-        Value::List(l) => l
+    let one = [args[1].clone()];
+    let items: &[Value] = match &args[1] {
+        Value::List(l) => l,
+        Value::Nil => &[],
+        _ => &one,
+    };
+    let mut out = result_buf(ctx, 0);
+    let built = (|| {
+        for (i, v) in items
             .iter()
             .filter(|v| !matches!(v, Value::Nil))
-            .map(strval)
-            .collect(),
-        Value::Nil => Vec::new(),
-        other => vec![strval(other)],
-    };
-    string_result(ctx, parts.join(sep))
+            .enumerate()
+        {
+            if i > 0 {
+                out.extend(sep)?;
+            }
+            write_strval(&mut out, v)?;
+        }
+        Ok(())
+    })();
+    finish(ctx, out, built)
 }
