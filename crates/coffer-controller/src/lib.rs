@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 
 pub use context::Context;
 pub use error::{Error, Result};
+pub use http::HttpLimits;
 pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
@@ -63,8 +64,11 @@ pub struct Config {
     /// Where to serve `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
     /// Limit on `/v1/verify` and `/v1/rotate` (Bitnami's `--rate-limit`,
-    /// `--rate-limit-burst`); `None` serves them without one.
+    /// `--rate-limit-burst`), weighed by RSA operations; `None` serves them
+    /// without one.
     pub rate_limit: Option<RateLimit>,
+    /// Timeouts, connection and value caps of both listeners.
+    pub http_limits: HttpLimits,
     /// Leader election; `None` makes this replica always the leader.
     pub leader_election: Option<LeaseConfig>,
     /// Run the SealedSecret controller (and key creation and renewal).
@@ -89,6 +93,7 @@ impl Default for Config {
             listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
             rate_limit: Some(RateLimit::default()),
+            http_limits: HttpLimits::default(),
             leader_election: None,
             sealed_secrets: true,
             external_secrets: None,
@@ -287,14 +292,21 @@ pub async fn start_with_metrics(
             http::Endpoints::Api,
             context.clone(),
             config.rate_limit,
+            config.http_limits,
         )
         .await?;
         running.listen_addr = Some(bound);
         running.background.push(task);
     }
     if let Some(addr) = config.metrics_addr {
-        let (bound, task) =
-            http::serve(addr, http::Endpoints::Metrics, context.clone(), None).await?;
+        let (bound, task) = http::serve(
+            addr,
+            http::Endpoints::Metrics,
+            context.clone(),
+            None,
+            config.http_limits,
+        )
+        .await?;
         running.metrics_addr = Some(bound);
         running.background.push(task);
     }
