@@ -8,7 +8,8 @@
 //! ([`http`]), bound before any controller lists anything; and, only on the
 //! replica that holds the leader Lease ([`lease`]), the *writers*: key
 //! creation and renewal and the SealedSecret controller
-//! ([`sealed::reconcile`]). [`Running::shutdown`] stops gracefully: writers
+//! ([`sealed::reconcile`]), whose API client refuses writes once the lease
+//! may expire. [`Running::shutdown`] stops gracefully: writers
 //! finish in-flight reconciles, then the Lease is released. Tests call
 //! [`start`] in-process and read [`Running::context`] (keys, metrics).
 
@@ -269,8 +270,11 @@ pub async fn start_with_metrics(
             (Leadership::always(), None)
         }
     };
+    // NB: the writers' client refuses writes the moment this replica may
+    // no longer make them; reads (and the election's own client) go on.
+    let writers_client = lease::guarded_client(client.clone(), leadership.clone());
     let context = Arc::new(
-        Context::new(client.clone(), keys.clone(), metrics).with_leadership(leadership.clone()),
+        Context::new(writers_client, keys.clone(), metrics).with_leadership(leadership.clone()),
     );
     let mut running = Running {
         context: context.clone(),

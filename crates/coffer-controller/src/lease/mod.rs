@@ -1,35 +1,39 @@
 //! Leader election: one replica writes, the others serve HTTP and wait.
 //!
 //! A `coordination.k8s.io/v1` Lease in the controller's namespace (through
-//! `kube-lease-manager`) elects the replica that reconciles and generates or
-//! renews keys. Every replica still watches the key Secrets (so followers
-//! serve the current certificate) and serves HTTP and metrics.
+//! `kube-lease-manager`, [`elect`]) elects the replica that reconciles and
+//! generates or renews keys. Every replica still watches the key Secrets
+//! (so followers serve the current certificate) and serves HTTP and
+//! metrics.
 //!
-//! [`Leadership`] is the shared answer to "may I write now?": writers are
-//! run under [`while_leader`], which starts them on gaining the lease and
-//! stops them on losing it or at shutdown. A failed lease renewal counts as
-//! lost leadership at once (the lease may expire before the next attempt),
-//! and the election starts over under a fresh identity so a stale view of
-//! the lease can never make two leaders.
+//! [`Leadership`] is the shared answer to "may I write now?". Leading is
+//! not enough: a replica may write only until a deadline derived from the
+//! Lease as stored (its `renewTime` plus its duration, minus a margin of
+//! half the renew grace), so its writes stop before any other replica can
+//! see the lease expire, even when a renewal hangs or fails late. Each
+//! successful renewal moves the deadline. Three things enforce it:
+//! - writers are run under [`while_leader`], which starts them on gaining
+//!   the lease, tells them to stop on losing it, and drops them at the
+//!   deadline at the latest;
+//! - every request of the writers' client ([`guarded_client`]) that changes
+//!   something is refused once this replica has stepped down or its
+//!   deadline has passed;
+//! - the election steps down when the deadline passes without a renewal,
+//!   and starts over under a fresh identity so a stale view of the lease
+//!   can never make two leaders.
 
-use std::future::Future;
+mod campaign;
+mod guard;
+mod writers;
+
 use std::time::Duration;
 
-use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use crate::Shutdown;
-
-/// How long a writer may take to finish its in-flight work after being told
-/// to stop, before it is dropped mid-way (reconciles are idempotent).
-pub const WRITER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Pause before starting the election over after an API error.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
-
-/// How often a follower re-reads the Lease (client-go's retry period).
-const FOLLOWER_POLL: Duration = Duration::from_secs(2);
+pub use campaign::elect;
+pub use guard::{NotLeader, guarded_client};
+pub use writers::{WRITER_STOP_TIMEOUT, while_leader};
 
 /// Where and how to hold the Lease.
 #[derive(Debug, Clone)]
@@ -43,7 +47,9 @@ pub struct LeaseConfig {
     /// How long the lease is valid after its last renewal: the longest a
     /// dead leader blocks a takeover.
     pub duration: Duration,
-    /// How long before expiry the leader renews (must be below `duration`).
+    /// How long before expiry the leader renews (must be below `duration`);
+    /// writes stop half of it before expiry when the renewal has not
+    /// succeeded by then.
     pub grace: Duration,
 }
 
@@ -58,6 +64,24 @@ impl LeaseConfig {
             duration: Duration::from_secs(15),
             grace: Duration::from_secs(5),
         }
+    }
+
+    /// The duration and grace in whole seconds as the Lease holds them.
+    /// NB: kube-lease-manager panics on a zero duration or a grace not
+    /// below the duration; clamping here means a bad flag cannot panic the
+    /// controller.
+    fn seconds(&self) -> (u64, u64) {
+        let duration = self.duration.as_secs().max(2);
+        let grace = self.grace.as_secs().clamp(1, duration - 1);
+        (duration, grace)
+    }
+
+    /// How long before the lease expires writes stop: half the grace, so
+    /// a renewal (due a whole grace before expiry) has the other half to
+    /// succeed, and a write sent just before the deadline still has this
+    /// long to reach the API server before anyone may take over.
+    fn margin(&self) -> Duration {
+        Duration::from_secs(self.seconds().1) / 2
     }
 }
 
@@ -81,35 +105,133 @@ pub fn identity() -> String {
     format!("{host}_{suffix}")
 }
 
+/// What the election says: leading or not, and until when the current
+/// term allows writing (`None`: no end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State {
+    leading: bool,
+    valid_until: Option<Instant>,
+    /// Counts terms, so a late renewal of an old term cannot move the
+    /// deadline of a new one.
+    term: u64,
+}
+
+impl State {
+    fn may_write(&self, now: Instant) -> bool {
+        self.leading && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
 /// Whether this replica may write now, shared by every writer.
 #[derive(Debug, Clone)]
 pub struct Leadership {
-    rx: watch::Receiver<bool>,
+    rx: watch::Receiver<State>,
+}
+
+/// The election's side of a [`Leadership`].
+#[derive(Debug)]
+struct Holder {
+    tx: watch::Sender<State>,
+}
+
+impl Holder {
+    /// A follower, with no right to write.
+    fn new() -> (Holder, Leadership) {
+        let (tx, rx) = watch::channel(State {
+            leading: false,
+            valid_until: Some(Instant::now()),
+            term: 0,
+        });
+        (Holder { tx }, Leadership { rx })
+    }
+
+    fn is_leading(&self) -> bool {
+        self.tx.borrow().leading
+    }
+
+    fn current_term(&self) -> u64 {
+        self.tx.borrow().term
+    }
+
+    #[cfg(test)]
+    fn valid_until(&self) -> Instant {
+        self.tx.borrow().valid_until.unwrap_or_else(Instant::now)
+    }
+
+    /// Writes of `term` may go on until `until` (a renewal succeeded);
+    /// nothing changes once that term is over.
+    fn extend(&self, term: u64, until: Instant) {
+        self.tx.send_if_modified(|state| {
+            let current = state.leading && state.term == term;
+            if current {
+                state.valid_until = Some(until);
+            }
+            current
+        });
+    }
+
+    /// Leads from now until `until`: the deadline is set in the same step
+    /// that tells writers to start. Returns the new term.
+    fn lead(&self, until: Instant) -> u64 {
+        let mut term = 0;
+        self.tx.send_modify(|state| {
+            state.term += 1;
+            term = state.term;
+            state.leading = true;
+            state.valid_until = Some(until);
+        });
+        term
+    }
+
+    /// Stops leading; returns whether it was leading.
+    fn step_down(&self) -> bool {
+        let mut was = false;
+        self.tx.send_if_modified(|state| {
+            was = state.leading;
+            state.leading = false;
+            was
+        });
+        was
+    }
 }
 
 impl Leadership {
-    /// Leadership without election: always the leader (a single replica,
-    /// `--leader-elect=false`, tests).
+    /// Leadership without election: always the leader, without deadline
+    /// (a single replica, `--leader-elect=false`, tests).
     pub fn always() -> Leadership {
-        let (_, rx) = watch::channel(true);
+        let (_, rx) = watch::channel(State {
+            leading: true,
+            valid_until: None,
+            term: 0,
+        });
         Leadership { rx }
     }
 
     /// Whether this replica leads right now.
     pub fn is_leader(&self) -> bool {
-        *self.rx.borrow()
+        self.rx.borrow().leading
     }
 
-    /// A receiver of every change (`true` = leading).
-    pub fn subscribe(&self) -> watch::Receiver<bool> {
-        self.rx.clone()
+    /// Until when the current term allows writing (`None`: no end).
+    pub fn valid_until(&self) -> Option<Instant> {
+        self.rx.borrow().valid_until
     }
 
-    /// Resolves once this replica leads (at once if it does); never, once
-    /// the election has ended as a follower (shutdown).
+    /// Whether a write may be sent now: leading, and before the deadline.
+    pub fn may_write(&self) -> bool {
+        self.rx.borrow().may_write(Instant::now())
+    }
+
+    /// Resolves once this replica leads with time left to write (at once if
+    /// it does); never, once the election has ended as a follower
+    /// (shutdown).
     pub async fn until_leader(&self) {
         let mut rx = self.rx.clone();
-        if rx.wait_for(|leading| *leading).await.is_err() {
+        if rx
+            .wait_for(|state| state.may_write(Instant::now()))
+            .await
+            .is_err()
+        {
             std::future::pending::<()>().await;
         }
     }
@@ -118,166 +240,34 @@ impl Leadership {
     /// [`Leadership::always`].
     pub async fn until_follower(&self) {
         let mut rx = self.rx.clone();
-        if rx.wait_for(|leading| !*leading).await.is_err() {
+        if rx.wait_for(|state| !state.leading).await.is_err() {
             std::future::pending::<()>().await;
         }
     }
-}
 
-/// Runs `writer` each time this replica gains leadership, until shutdown.
-///
-/// The writer gets a [`Shutdown`] that fires when leadership is lost or the
-/// process shuts down; it should then stop taking new work and return once
-/// in-flight work is done. It is dropped if that takes longer than
-/// [`WRITER_STOP_TIMEOUT`]. A writer that returns by itself is restarted
-/// (after a pause) while leadership lasts.
-pub async fn while_leader<F, Fut>(
-    name: &'static str,
-    leadership: Leadership,
-    mut shutdown: Shutdown,
-    mut writer: F,
-) where
-    F: FnMut(Shutdown) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    loop {
-        tokio::select! {
-            () = leadership.until_leader() => {}
-            () = shutdown.wait() => return,
-        }
-        tracing::info!(writer = name, "leading: starting");
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let run = writer(Shutdown::from_receiver(stop_rx));
-        tokio::pin!(run);
-        let shutting_down = tokio::select! {
-            () = &mut run => {
-                tracing::warn!(writer = name, "writer ended by itself; restarting");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-            () = leadership.until_follower() => false,
-            () = shutdown.wait() => true,
-        };
-        tracing::info!(
-            writer = name,
-            shutting_down,
-            "stopping: finishing in-flight work"
-        );
-        let _ = stop_tx.send(true);
-        if tokio::time::timeout(WRITER_STOP_TIMEOUT, run)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                writer = name,
-                "in-flight work did not finish in time; dropped"
-            );
-        }
-        if shutting_down {
-            return;
-        }
-    }
-}
-
-/// Starts the election on a spawned task. The task runs until `shutdown`
-/// fires, then releases the Lease (if held) so another replica takes over
-/// at once rather than after the lease expires.
-pub fn elect(
-    client: kube::Client,
-    config: LeaseConfig,
-    shutdown: Shutdown,
-) -> (Leadership, JoinHandle<()>) {
-    let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(campaign(client, config, tx, shutdown));
-    (Leadership { rx }, task)
-}
-
-async fn campaign(
-    client: kube::Client,
-    config: LeaseConfig,
-    tx: watch::Sender<bool>,
-    mut shutdown: Shutdown,
-) {
-    let mut identity = config.identity.clone();
-    let mut errors: u32 = 0;
-    loop {
-        let manager = tokio::select! {
-            built = build(client.clone(), &config, &identity) => built,
-            () = shutdown.wait() => return,
-        };
-        let manager = match manager {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, lease = %config.name, "cannot set up the leader Lease; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(RETRY_AFTER) => continue,
-                    () = shutdown.wait() => return,
-                }
-            }
-        };
+    /// Resolves once the deadline has passed (following it as renewals
+    /// move it); never for [`Leadership::always`].
+    pub async fn until_expired(&self) {
+        let mut rx = self.rx.clone();
         loop {
-            let leading = *tx.borrow();
+            let Some(until) = rx.borrow_and_update().valid_until else {
+                return std::future::pending().await;
+            };
+            if Instant::now() >= until {
+                return;
+            }
             tokio::select! {
-                changed = manager.changed() => match changed {
-                    Ok(leading) => {
-                        tracing::info!(identity = %identity, leading, lease = %config.name, "leadership changed");
-                        tx.send_replace(leading);
+                () = tokio::time::sleep_until(until) => {}
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        // The election is gone: the deadline is final.
+                        tokio::time::sleep_until(until).await;
+                        return;
                     }
-                    Err(e) => {
-                        if tx.send_replace(false) {
-                            tracing::warn!(error = %e, identity = %identity, "lease renewal failed; stepping down");
-                        } else {
-                            tracing::warn!(error = %e, "leader election failed; retrying");
-                        }
-                        let _ = tokio::time::timeout(RETRY_AFTER, manager.release()).await;
-                        // A fresh identity: the old one may still be on the
-                        // Lease, and claiming it back from a stale view could
-                        // make two leaders. The old lease is released or
-                        // expires.
-                        errors = errors.saturating_add(1);
-                        identity = format!("{}-{errors}", config.identity);
-                        tokio::select! {
-                            () = tokio::time::sleep(RETRY_AFTER) => break,
-                            () = shutdown.wait() => return,
-                        }
-                    }
-                },
-                // NB: a kube-lease-manager follower sleeps until the lease it
-                // last saw expires, so it would miss a release (a graceful
-                // handover) for up to a lease duration. Re-reading the Lease
-                // every FOLLOWER_POLL, as client-go's retry period does,
-                // takes a released Lease at once. Same identity: the fresh
-                // read is the server's truth, so no stale claim is possible.
-                () = tokio::time::sleep(FOLLOWER_POLL), if !leading => break,
-                () = shutdown.wait() => {
-                    tx.send_replace(false);
-                    match manager.release().await {
-                        Ok(()) => tracing::info!(identity = %identity, "released the leader Lease"),
-                        Err(e) => tracing::warn!(error = %e, "cannot release the leader Lease; it will expire"),
-                    }
-                    return;
                 }
             }
         }
     }
-}
-
-async fn build(
-    client: kube::Client,
-    config: &LeaseConfig,
-    identity: &str,
-) -> Result<LeaseManager, kube_lease_manager::LeaseManagerError> {
-    // NB: kube-lease-manager panics on a zero duration or a grace not below
-    // the duration; clamp here so a bad flag cannot panic the controller.
-    let duration = config.duration.as_secs().max(2);
-    let grace = config.grace.as_secs().clamp(1, duration - 1);
-    LeaseManagerBuilder::new(client, &config.name)
-        .with_namespace(&config.namespace)
-        .with_identity(identity)
-        .with_duration(duration)
-        .with_grace(grace)
-        .build()
-        .await
 }
 
 #[cfg(test)]
@@ -287,47 +277,47 @@ mod tests {
     #[tokio::test]
     async fn always_leads_and_never_steps_down() {
         let leadership = Leadership::always();
-        assert!(leadership.is_leader());
+        assert!(leadership.is_leader() && leadership.may_write());
         leadership.until_leader().await;
         let stepped_down =
             tokio::time::timeout(Duration::from_millis(50), leadership.until_follower()).await;
         assert!(stepped_down.is_err(), "always() never becomes a follower");
+        let expired =
+            tokio::time::timeout(Duration::from_millis(50), leadership.until_expired()).await;
+        assert!(expired.is_err(), "always() has no deadline");
     }
 
     #[tokio::test]
-    async fn writer_runs_only_while_leading_and_is_told_to_stop() {
-        let (tx, rx) = watch::channel(false);
-        let leadership = Leadership { rx };
-        let (stop_tx, shutdown) = Shutdown::new();
-        let (runs_tx, mut runs) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
-        let task = tokio::spawn(while_leader(
-            "test",
-            leadership,
-            shutdown,
-            move |mut stop| {
-                let runs = runs_tx.clone();
-                async move {
-                    let _ = runs.send("started");
-                    stop.wait().await;
-                    let _ = runs.send("stopped");
-                }
-            },
-        ));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(runs.try_recv().is_err(), "a follower does not write");
-        tx.send_replace(true);
-        assert_eq!(runs.recv().await, Some("started"));
-        tx.send_replace(false);
-        assert_eq!(
-            runs.recv().await,
-            Some("stopped"),
-            "losing the lease stops it"
-        );
-        tx.send_replace(true);
-        assert_eq!(runs.recv().await, Some("started"), "regaining restarts it");
-        let _ = stop_tx.send(true);
-        assert_eq!(runs.recv().await, Some("stopped"), "shutdown stops it");
-        task.await.unwrap();
+    async fn writes_are_allowed_only_while_leading_and_before_the_deadline() {
+        let (holder, leadership) = Holder::new();
+        assert!(!leadership.may_write(), "a follower does not write");
+        let term = holder.lead(Instant::now() + Duration::from_secs(3600));
+        assert!(leadership.may_write());
+        // A renewal moves the deadline; a late one of an old term does not.
+        let far = Instant::now() + Duration::from_secs(7200);
+        holder.extend(term - 1, far);
+        assert!(leadership.valid_until() < Some(far));
+        holder.extend(term, Instant::now() + Duration::from_millis(100));
+        assert!(leadership.may_write(), "renewed");
+        tokio::time::timeout(Duration::from_secs(5), leadership.until_expired())
+            .await
+            .expect("the deadline passes");
+        assert!(leadership.is_leader() && !leadership.may_write(), "deadline passed while still leading");
+        assert!(holder.step_down());
+        assert!(!holder.step_down(), "already a follower");
+        assert!(!leadership.may_write(), "stepped down");
+    }
+
+    #[test]
+    fn margin_is_half_the_grace_as_the_lease_holds_it() {
+        let mut config = LeaseConfig::new("l", "ns");
+        assert_eq!(config.seconds(), (15, 5));
+        assert_eq!(config.margin(), Duration::from_millis(2500));
+        config.duration = Duration::from_secs(3);
+        config.grace = Duration::from_secs(9);
+        assert_eq!(config.seconds(), (3, 2), "clamped below the duration");
+        config.grace = Duration::ZERO;
+        assert_eq!(config.margin(), Duration::from_millis(500));
     }
 
     #[test]
