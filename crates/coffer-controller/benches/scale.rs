@@ -1,6 +1,9 @@
 //! Scale benchmark (figures, not a timed test): N SealedSecrets of three
 //! keys each in one namespace of a fresh local control plane, unsealed by
-//! the controller binary running as a child process.
+//! the controller binary running as a child process; optionally next to U
+//! unrelated Secrets of B random bytes each in the same namespace (what
+//! Helm releases and other tools keep there), which the controller should
+//! neither hold nor read.
 //!
 //! Prints, for a cold start and for a restart over the converged state:
 //! wall time to converge, SealedSecrets decrypted, API requests the
@@ -9,6 +12,7 @@
 //!
 //! ```text
 //! COFFER_SCALE_N=2000 COFFER_SCALE_KEY_BITS=4096 \
+//!     COFFER_SCALE_UNRELATED=10000 COFFER_SCALE_UNRELATED_BYTES=8192 \
 //!     cargo bench -p coffer-controller --bench scale
 //! ```
 
@@ -43,6 +47,8 @@ async fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse().ok())
         .unwrap_or_else(|| env_or("COFFER_SCALE_N", 2000));
     let bits: usize = env_or("COFFER_SCALE_KEY_BITS", 4096);
+    let unrelated: usize = env_or("COFFER_SCALE_UNRELATED", 0);
+    let unrelated_bytes: usize = env_or("COFFER_SCALE_UNRELATED_BYTES", 8192);
     let key_size = KeySize::from_bits(bits).context("COFFER_SCALE_KEY_BITS")?;
 
     let env = TestEnv::start().await.context("start the control plane")?;
@@ -97,6 +103,15 @@ async fn main() -> anyhow::Result<()> {
         .create(&PostParams::default(), &key_secret)
         .await?;
 
+    if unrelated > 0 {
+        let started = Instant::now();
+        create_unrelated(&client, ns, unrelated, unrelated_bytes).await?;
+        println!(
+            "created {unrelated} unrelated Secrets of {unrelated_bytes} bytes in {:.1?}",
+            started.elapsed()
+        );
+    }
+
     let started = Instant::now();
     let sealed_api: Api<coffer_api::SealedSecret> = Api::namespaced(client.clone(), ns);
     futures::stream::iter(0..n)
@@ -130,8 +145,8 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    let cold = run(&env, &client, ns, ctrl_ns, n, Converged::AllSecrets).await?;
-    let warm = run(&env, &client, ns, ctrl_ns, n, Converged::AllReconciled).await?;
+    let cold = run(&env, &client, ns, ctrl_ns, (n, unrelated), Converged::AllSecrets).await?;
+    let warm = run(&env, &client, ns, ctrl_ns, (n, unrelated), Converged::AllReconciled).await?;
     println!();
     println!("| run | converged in | decryptions | API requests | peak RSS |");
     println!("|---|---|---|---|---|");
@@ -168,7 +183,7 @@ async fn run(
     client: &kube::Client,
     ns: &str,
     ctrl_ns: &str,
-    n: usize,
+    (n, unrelated): (usize, usize),
     converged: Converged,
 ) -> anyhow::Result<Figures> {
     let api_port = free_port()?;
@@ -195,7 +210,7 @@ async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let done = match converged {
-            Converged::AllSecrets => count_secrets(&secrets).await? >= n,
+            Converged::AllSecrets => count_secrets(&secrets).await? >= n + unrelated,
             Converged::AllReconciled => {
                 sample(
                     &metrics_url,
@@ -231,6 +246,39 @@ async fn run(
         requests,
         peak_rss_kib,
     })
+}
+
+/// `count` Secrets named `unrelated-*` of `bytes` random bytes each.
+async fn create_unrelated(
+    client: &kube::Client,
+    ns: &str,
+    count: usize,
+    bytes: usize,
+) -> anyhow::Result<()> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let mut value = vec![0u8; bytes];
+            let api = api.clone();
+            async move {
+                aws_lc_rs::rand::fill(&mut value)
+                    .map_err(|_| anyhow::anyhow!("no random bytes"))?;
+                let secret = Secret {
+                    metadata: ObjectMeta {
+                        name: Some(format!("unrelated-{i:05}")),
+                        ..ObjectMeta::default()
+                    },
+                    data: Some([("release".to_owned(), ByteString(value))].into()),
+                    ..Secret::default()
+                };
+                api.create(&PostParams::default(), &secret).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
 }
 
 /// Secrets in the namespace (metadata only, in pages).

@@ -23,6 +23,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::sealed::secret::Plain;
 
 /// Label that marks a key Secret (matches Bitnami's `SealedSecretsKeyLabel`).
 pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
@@ -193,7 +194,9 @@ impl KeyRegistry {
             .private_key()
             .to_pkcs1_pem()
             .map_err(Error::KeyGeneration)?;
-        let secret = Secret {
+        // NB: the request and the answer both hold the private key: wiped
+        // when dropped.
+        let secret = Plain(Secret {
             metadata: ObjectMeta {
                 generate_name: Some(format!("{}-", self.prefix)),
                 namespace: Some(self.namespace.clone()),
@@ -215,19 +218,16 @@ impl KeyRegistry {
                 .into(),
             ),
             ..Secret::default()
-        };
-        let created = api
-            .create(&PostParams::default(), &secret)
-            .await
-            .map_err(Error::kube(format!(
-                "create key Secret in {}",
-                self.namespace
-            )))?;
+        });
+        let created = Plain(api.create(&PostParams::default(), &secret).await.map_err(
+            Error::kube(format!("create key Secret in {}", self.namespace)),
+        )?);
         let name = created.metadata.name.clone().unwrap_or_default();
         tracing::info!(key = %name, fingerprint = %pair.fingerprint(), "created new sealing key");
         let time = created
             .metadata
             .creation_timestamp
+            .as_ref()
             .map_or_else(Timestamp::now, |t| t.0);
         let key = Arc::new(LoadedKey::new(name, time, pair)?);
         self.add(key.clone());
