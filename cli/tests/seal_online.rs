@@ -646,10 +646,14 @@ async fn an_unreachable_controller_is_named_with_the_api_servers_reason() {
     assert!(err.contains("document 1 of sealed.yaml"), "{err}");
 }
 
-/// One flooding client: its own connection, a SealedSecret of 128 values
-/// sealed to the controller's key, posted to /v1/verify as fast as 429s
-/// come back (Retry-After ignored). Counts the answers by status.
-async fn flood(url: String, body: Vec<u8>, answers: Arc<Mutex<BTreeMap<u16, u64>>>) {
+/// One flooding client: its own connection, `body` posted to /v1/verify
+/// every `pause` (Retry-After ignored). Counts the answers by status.
+async fn flood(
+    url: String,
+    body: Vec<u8>,
+    pause: Duration,
+    answers: Arc<Mutex<BTreeMap<u16, u64>>>,
+) {
     let http = reqwest::Client::new();
     loop {
         let sent = http
@@ -665,8 +669,27 @@ async fn flood(url: String, body: Vec<u8>, answers: Arc<Mutex<BTreeMap<u16, u64>
                 .entry(response.status().as_u16())
                 .or_default() += 1;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
     }
+}
+
+/// A SealedSecret named `name` of `values` values sealed to `key`, as JSON.
+fn sealed_json(name: &str, ns: &str, values: usize, key: &coffer_crypto::PublicKey) -> Vec<u8> {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(ns.to_owned()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(
+            (0..values)
+                .map(|i| (format!("k{i}"), format!("v{i}")))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    let sealed = coffer_sealed::seal_secret(&secret, key, None).unwrap();
+    serde_json::to_vec(&sealed).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -694,27 +717,27 @@ async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working
     let ns = ctl.ns.name();
     seal_to(&sb, &key.certificate().to_pem(), "db", ns, "good.yaml");
 
-    let values: BTreeMap<String, String> = (0..128)
-        .map(|i| (format!("k{i}"), format!("v{i}")))
-        .collect();
-    let big = Secret {
-        metadata: ObjectMeta {
-            name: Some("big".to_owned()),
-            namespace: Some(ns.to_owned()),
-            ..ObjectMeta::default()
-        },
-        string_data: Some(values),
-        ..Secret::default()
-    };
-    let sealed = coffer_sealed::seal_secret(&big, key.certificate().public_key(), None).unwrap();
-    let body = serde_json::to_vec(&sealed).unwrap();
+    // 16 connections posting SealedSecrets of 128 values (the most one
+    // request may hold), 4 posting 4000 values (1.5 MB, within the body
+    // limit: hours of RSA work a minute if each were decrypted).
+    let public = key.certificate().public_key();
+    let (large, huge) = (
+        sealed_json("large", ns, 128, public),
+        sealed_json("huge", ns, 4000, public),
+    );
     let base = format!("http://{}", ctl.running.listen_addr.unwrap());
     let answers = Arc::new(Mutex::new(BTreeMap::new()));
-    let flooders: Vec<_> = (0..24)
-        .map(|_| {
+    let flooders: Vec<_> = (0..20)
+        .map(|i| {
+            let (body, pause) = if i < 16 {
+                (large.clone(), Duration::from_millis(100))
+            } else {
+                (huge.clone(), Duration::from_millis(250))
+            };
             tokio::spawn(flood(
                 format!("{base}/v1/verify"),
-                body.clone(),
+                body,
+                pause,
                 answers.clone(),
             ))
         })
@@ -767,6 +790,7 @@ async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working
         flooder.abort();
     }
     let answers = answers.lock().unwrap().clone();
-    assert!(answers.get(&429).copied().unwrap_or(0) > 0, "{answers:?}");
-    assert!(answers.get(&200).copied().unwrap_or(0) > 0, "{answers:?}");
+    for status in [200, 413, 429] {
+        assert!(answers.get(&status).copied().unwrap_or(0) > 0, "{answers:?}");
+    }
 }
