@@ -760,7 +760,12 @@ async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working
 
     // `coffer seal --validate` gets through, waiting out the 429s.
     let flags = ctl.flags();
-    let out = coffer(&sb, &["seal", "--validate", "-f", "good.yaml"], &flags, None);
+    let out = coffer(
+        &sb,
+        &["seal", "--validate", "-f", "good.yaml"],
+        &flags,
+        None,
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{err}");
 
@@ -791,6 +796,9 @@ async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working
     }
     let answers = answers.lock().unwrap().clone();
     for status in [200, 413, 429] {
-        assert!(answers.get(&status).copied().unwrap_or(0) > 0, "{answers:?}");
+        assert!(
+            answers.get(&status).copied().unwrap_or(0) > 0,
+            "{answers:?}"
+        );
     }
 }

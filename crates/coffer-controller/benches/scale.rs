@@ -145,8 +145,24 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    let cold = run(&env, &client, ns, ctrl_ns, (n, unrelated), Converged::AllSecrets).await?;
-    let warm = run(&env, &client, ns, ctrl_ns, (n, unrelated), Converged::AllReconciled).await?;
+    let cold = run(
+        &env,
+        &client,
+        ns,
+        ctrl_ns,
+        (n, unrelated),
+        Converged::AllSecrets,
+    )
+    .await?;
+    let warm = run(
+        &env,
+        &client,
+        ns,
+        ctrl_ns,
+        (n, unrelated),
+        Converged::AllReconciled,
+    )
+    .await?;
     println!();
     println!("| run | converged in | decryptions | API requests | peak RSS |");
     println!("|---|---|---|---|---|");

@@ -264,10 +264,7 @@ mod tests {
     fn http_limits_default_to_the_documented_values_and_refuse_zero() {
         let args = Args::try_parse_from(["coffer-controller"]).unwrap();
         assert_eq!(args.read_timeout, Duration::from_secs(30));
-        assert_eq!(
-            (args.max_connections, args.max_request_values),
-            (512, 128)
-        );
+        assert_eq!((args.max_connections, args.max_request_values), (512, 128));
         for flag in [
             "--read-timeout=0",
             "--max-connections=0",
@@ -278,8 +275,7 @@ mod tests {
                 "{flag}"
             );
         }
-        let args =
-            Args::try_parse_from(["coffer-controller", "--read-timeout", "2m"]).unwrap();
+        let args = Args::try_parse_from(["coffer-controller", "--read-timeout", "2m"]).unwrap();
         assert_eq!(args.read_timeout, Duration::from_secs(120));
     }
 

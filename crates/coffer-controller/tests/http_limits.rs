@@ -197,10 +197,7 @@ fn sealed_with(
     let data: Vec<(String, String)> = (0..values)
         .map(|i| (format!("k{i}"), format!("v{i}")))
         .collect();
-    let refs: Vec<(&str, &str)> = data
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let refs: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     coffer_sealed::seal_secret(&world.secret(name, &refs), key, None).unwrap()
 }
 

@@ -371,12 +371,9 @@ async fn a_leader_whose_renewals_hang_writes_nothing_once_its_lease_may_expire()
                     string_data: Some([("n".to_owned(), i.to_string())].into()),
                     ..Default::default()
                 };
-                let sealed = coffer_sealed::seal_secret(
-                    &secret,
-                    key.certificate().public_key(),
-                    None,
-                )
-                .unwrap();
+                let sealed =
+                    coffer_sealed::seal_secret(&secret, key.certificate().public_key(), None)
+                        .unwrap();
                 api.create(&kube::api::PostParams::default(), &sealed)
                     .await
                     .unwrap();
@@ -407,7 +404,10 @@ async fn a_leader_whose_renewals_hang_writes_nothing_once_its_lease_may_expire()
         let value = i.to_string();
         secret_with_data(&world, &format!("s-{i}"), &[("n", value.as_str())]).await;
     }
-    assert!(b.context.metrics.decryptions() >= 1, "the new leader unseals");
+    assert!(
+        b.context.metrics.decryptions() >= 1,
+        "the new leader unseals"
+    );
 
     let writes = tap.writes.lock().unwrap().clone();
     let late: Vec<&String> = writes

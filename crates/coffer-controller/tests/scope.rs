@@ -165,9 +165,13 @@ async fn secrets_written_before_the_label_are_labelled_without_decrypting() {
     drop(first);
 
     // What an older coffer wrote: the same Secret and digest, no label.
-    let keys = KeyRegistry::load(world.client.clone(), world.ctrl_ns.name(), "sealed-secrets-key")
-        .await
-        .unwrap();
+    let keys = KeyRegistry::load(
+        world.client.clone(),
+        world.ctrl_ns.name(),
+        "sealed-secrets-key",
+    )
+    .await
+    .unwrap();
     let mut legacy = world.secrets().get("db").await.unwrap();
     let labels = legacy.metadata.labels.get_or_insert_default();
     labels.remove(secret::OWNED_LABEL);

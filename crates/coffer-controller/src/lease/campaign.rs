@@ -114,11 +114,9 @@ async fn keep_term(
             () = tokio::time::sleep_until(current.valid_until) => break EXPIRED,
             () = tokio::time::sleep_until(next) => {}
         }
-        let read = tokio::time::timeout_at(
-            current.valid_until,
-            read_term(&leases, &config, &identity),
-        )
-        .await;
+        let read =
+            tokio::time::timeout_at(current.valid_until, read_term(&leases, &config, &identity))
+                .await;
         match read {
             Err(_) => break EXPIRED,
             Ok(Ok(None)) => break "another replica holds the lease",

@@ -10,7 +10,9 @@ use super::Leadership;
 
 /// The error a refused write gets.
 #[derive(Debug, thiserror::Error)]
-#[error("refused to write: this replica no longer holds the leader Lease, or its lease is about to expire")]
+#[error(
+    "refused to write: this replica no longer holds the leader Lease, or its lease is about to expire"
+)]
 pub struct NotLeader;
 
 /// `client`, with every request other than GET, HEAD and OPTIONS (reads,
@@ -59,9 +61,9 @@ mod tests {
                     "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}
                 }))
                 .unwrap();
-                Ok::<_, std::convert::Infallible>(
-                    http::Response::new(kube::client::Body::from(body)),
-                )
+                Ok::<_, std::convert::Infallible>(http::Response::new(kube::client::Body::from(
+                    body,
+                )))
             }
         });
         (kube::Client::new(service, "default"), seen)
@@ -77,7 +79,9 @@ mod tests {
 
         let refused = write().await.unwrap_err();
         assert!(
-            refused.to_string().contains("no longer holds the leader Lease"),
+            refused
+                .to_string()
+                .contains("no longer holds the leader Lease"),
             "{refused}"
         );
         api.get("x").await.expect("a follower reads");

@@ -302,7 +302,10 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), leadership.until_expired())
             .await
             .expect("the deadline passes");
-        assert!(leadership.is_leader() && !leadership.may_write(), "deadline passed while still leading");
+        assert!(
+            leadership.is_leader() && !leadership.may_write(),
+            "deadline passed while still leading"
+        );
         assert!(holder.step_down());
         assert!(!holder.step_down(), "already a follower");
         assert!(!leadership.may_write(), "stepped down");

@@ -138,14 +138,19 @@ mod tests {
         }
         let mut flag = Some(Flag(Some(dropped_tx)));
         holder.lead(Instant::now() + Duration::from_secs(1));
-        tokio::spawn(while_leader("stubborn", leadership, shutdown, move |_stop| {
-            let flag = flag.take();
-            async move {
-                let _flag = flag;
-                // Busy until long after the lease is gone, stop or not.
-                std::future::pending::<()>().await;
-            }
-        }));
+        tokio::spawn(while_leader(
+            "stubborn",
+            leadership,
+            shutdown,
+            move |_stop| {
+                let flag = flag.take();
+                async move {
+                    let _flag = flag;
+                    // Busy until long after the lease is gone, stop or not.
+                    std::future::pending::<()>().await;
+                }
+            },
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
         holder.step_down();
         // Dropped at the deadline (1 s), not after WRITER_STOP_TIMEOUT.
@@ -161,13 +166,18 @@ mod tests {
         let (_stop_tx, shutdown) = Shutdown::new();
         let (runs_tx, mut runs) = tokio::sync::mpsc::unbounded_channel::<Instant>();
         holder.lead(Instant::now() + Duration::from_millis(200));
-        tokio::spawn(while_leader("renewal-hung", leadership, shutdown, move |mut stop| {
-            let runs = runs_tx.clone();
-            async move {
-                stop.wait().await;
-                let _ = runs.send(Instant::now());
-            }
-        }));
+        tokio::spawn(while_leader(
+            "renewal-hung",
+            leadership,
+            shutdown,
+            move |mut stop| {
+                let runs = runs_tx.clone();
+                async move {
+                    stop.wait().await;
+                    let _ = runs.send(Instant::now());
+                }
+            },
+        ));
         let stopped = tokio::time::timeout(Duration::from_secs(5), runs.recv())
             .await
             .expect("told to stop")
@@ -176,6 +186,9 @@ mod tests {
             holder.is_leading(),
             "the election has not noticed (a hung renewal)"
         );
-        assert!(stopped >= holder.valid_until(), "told to stop at the deadline");
+        assert!(
+            stopped >= holder.valid_until(),
+            "told to stop at the deadline"
+        );
     }
 }

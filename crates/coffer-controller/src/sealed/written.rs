@@ -58,7 +58,12 @@ impl WrittenSecret {
     /// digest with `keys`.
     pub fn of(secret: &Secret, keys: &KeyRegistry) -> Option<WrittenSecret> {
         let inputs_hash = secret::inputs_hash_of(secret)?;
-        let data_keys: BTreeSet<String> = secret.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let data_keys: BTreeSet<String> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
         Some(WrittenSecret {
             intact: secret::is_unchanged(secret, inputs_hash, &data_keys, keys),
             inputs_hash: inputs_hash.to_owned(),

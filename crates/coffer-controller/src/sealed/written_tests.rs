@@ -98,8 +98,14 @@ async fn keeps_a_digest_summary_of_written_secrets_and_never_their_data() {
     let written = cache.get("a", "db").expect("kept");
     assert!(cache.get("a", "theirs").is_none(), "not written by us");
     assert!(written.is_unchanged_for(&sealed("uid-1"), "h"));
-    assert!(!written.is_unchanged_for(&sealed("uid-2"), "h"), "another owner");
-    assert!(!written.is_unchanged_for(&sealed("uid-1"), "h2"), "new inputs");
+    assert!(
+        !written.is_unchanged_for(&sealed("uid-2"), "h"),
+        "another owner"
+    );
+    assert!(
+        !written.is_unchanged_for(&sealed("uid-1"), "h2"),
+        "new inputs"
+    );
 
     let debug = format!("{cache:?} {written:?}");
     assert!(debug.contains("password"), "{debug}");
@@ -117,16 +123,25 @@ async fn an_edited_secret_is_not_unchanged_and_deleted_ones_are_forgotten() {
     let cache = Arc::new(WrittenSecrets::default());
     let mut recorder = cache.recorder(None, keys.clone());
     let mut edited = secret("a", "db", true, &keys);
-    edited.data.as_mut().unwrap().insert(
-        "password".into(),
-        ByteString(b"tampered".to_vec()),
-    );
+    edited
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("password".into(), ByteString(b"tampered".to_vec()));
     recorder.record(&Event::Apply(edited));
     let written = cache.get("a", "db").expect("still one of ours");
-    assert!(!written.is_unchanged_for(&sealed("uid-1"), "h"), "digest fails");
+    assert!(
+        !written.is_unchanged_for(&sealed("uid-1"), "h"),
+        "digest fails"
+    );
 
     recorder.record(&Event::Apply(secret("a", "db", true, &keys)));
-    assert!(cache.get("a", "db").unwrap().is_unchanged_for(&sealed("uid-1"), "h"));
+    assert!(
+        cache
+            .get("a", "db")
+            .unwrap()
+            .is_unchanged_for(&sealed("uid-1"), "h")
+    );
     // Someone strips our annotations: no longer a shortcut.
     recorder.record(&Event::Apply(secret("a", "db", false, &keys)));
     assert!(cache.get("a", "db").is_none());
@@ -149,7 +164,9 @@ fn wiping_an_event_zeroes_its_values_and_keeps_its_name() {
         ..Secret::default()
     });
     wipe(&mut event);
-    let Event::Apply(s) = event else { unreachable!() };
+    let Event::Apply(s) = event else {
+        unreachable!()
+    };
     assert_eq!(s.metadata.name.as_deref(), Some("db"));
     assert!(s.data.unwrap()["password"].0.iter().all(|b| *b == 0));
 }
