@@ -15,6 +15,9 @@
 //!     COFFER_SCALE_UNRELATED=10000 COFFER_SCALE_UNRELATED_BYTES=8192 \
 //!     cargo bench -p coffer-controller --bench scale
 //! ```
+//!
+//! `COFFER_SCALE_BIN=path` runs that controller binary instead of this
+//! build's (the flags used here exist since the first release).
 
 #![allow(clippy::print_stdout)]
 
@@ -207,7 +210,11 @@ async fn run(
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
     let log = std::fs::File::create(env.dir().join(format!("scale-{converged:?}.log")))?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
+    // COFFER_SCALE_BIN measures another build (e.g. an older commit's
+    // binary, for a before/after figure) against the same workload.
+    let binary = std::env::var_os("COFFER_SCALE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
+    let mut child = tokio::process::Command::new(binary)
         .env("KUBECONFIG", env.kubeconfig())
         .env("RUST_LOG", "warn")
         .args(["--namespace", ctrl_ns, "--namespaces", ns])
