@@ -21,14 +21,17 @@
 
 mod seal_harness;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::Output;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_api::SealedSecret;
 use coffer_controller::{Config, RateLimit, Running};
 use coffer_crypto::KeySize;
 use coffer_testenv::{TestEnv, TestNamespace};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Container, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod,
     PodSpec, Secret, Service, ServicePort, ServiceSpec,
@@ -72,29 +75,33 @@ struct Controller {
 
 impl Controller {
     async fn start(test: &str) -> Controller {
-        Controller::start_limited(test, Some(RateLimit::default())).await
+        Controller::start_with(test, |_| {}).await
     }
 
     /// With `limit` on /v1/verify and /v1/rotate (the default is Bitnami's).
     async fn start_limited(test: &str, limit: Option<RateLimit>) -> Controller {
+        Controller::start_with(test, |config| config.rate_limit = limit).await
+    }
+
+    /// With the configuration `adjust` makes of the default one.
+    async fn start_with(test: &str, adjust: impl FnOnce(&mut Config)) -> Controller {
         let env = TestEnv::shared().await;
         let client = env.client().await;
         let ns = env.namespace(test).await;
         let ip = routable_ip();
-        let running = coffer_controller::start(
-            env.client().await,
-            Config {
-                controller_namespace: ns.name().to_owned(),
-                key_size: KeySize::Rsa2048,
-                watch_namespaces: vec![ns.name().to_owned()],
-                listen_addr: Some(SocketAddr::new(ip, 0)),
-                metrics_addr: None,
-                rate_limit: limit,
-                ..Config::default()
-            },
-        )
-        .await
-        .expect("controller starts");
+        let mut config = Config {
+            controller_namespace: ns.name().to_owned(),
+            key_size: KeySize::Rsa2048,
+            watch_namespaces: vec![ns.name().to_owned()],
+            listen_addr: Some(SocketAddr::new(ip, 0)),
+            metrics_addr: None,
+            rate_limit: Some(RateLimit::default()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let running = coffer_controller::start(env.client().await, config)
+            .await
+            .expect("controller starts");
         let addr = running.listen_addr.expect("the API listener is bound");
         let controller = Controller {
             env,
@@ -637,4 +644,161 @@ async fn an_unreachable_controller_is_named_with_the_api_servers_reason() {
         "{err}"
     );
     assert!(err.contains("document 1 of sealed.yaml"), "{err}");
+}
+
+/// One flooding client: its own connection, `body` posted to /v1/verify
+/// every `pause` (Retry-After ignored). Counts the answers by status.
+async fn flood(
+    url: String,
+    body: Vec<u8>,
+    pause: Duration,
+    answers: Arc<Mutex<BTreeMap<u16, u64>>>,
+) {
+    let http = reqwest::Client::new();
+    loop {
+        let sent = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            *answers
+                .lock()
+                .unwrap()
+                .entry(response.status().as_u16())
+                .or_default() += 1;
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// A SealedSecret named `name` of `values` values sealed to `key`, as JSON.
+fn sealed_json(name: &str, ns: &str, values: usize, key: &coffer_crypto::PublicKey) -> Vec<u8> {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(ns.to_owned()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(
+            (0..values)
+                .map(|i| (format!("k{i}"), format!("v{i}")))
+                .collect(),
+        ),
+        ..Secret::default()
+    };
+    let sealed = coffer_sealed::seal_secret(&secret, key, None).unwrap();
+    serde_json::to_vec(&sealed).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working() {
+    const LEASE: &str = "flooded";
+    let ctl = Controller::start_with("online-flood", |config| {
+        config.leader_election = Some(coffer_controller::LeaseConfig {
+            duration: Duration::from_secs(10),
+            grace: Duration::from_secs(4),
+            ..coffer_controller::LeaseConfig::new(LEASE, config.controller_namespace.clone())
+        });
+    })
+    .await;
+    let leadership = ctl.running.leadership.clone();
+    tokio::time::timeout(TIMEOUT, leadership.until_leader())
+        .await
+        .expect("the controller leads");
+    let key = loop {
+        if let Ok(key) = ctl.running.context.keys.newest() {
+            break key;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sb = Sandbox::new();
+    let ns = ctl.ns.name();
+    seal_to(&sb, &key.certificate().to_pem(), "db", ns, "good.yaml");
+
+    // 16 connections posting SealedSecrets of 128 values (the most one
+    // request may hold), 4 posting 4000 values (1.5 MB, within the body
+    // limit: hours of RSA work a minute if each were decrypted).
+    let public = key.certificate().public_key();
+    let (large, huge) = (
+        sealed_json("large", ns, 128, public),
+        sealed_json("huge", ns, 4000, public),
+    );
+    let base = format!("http://{}", ctl.running.listen_addr.unwrap());
+    let answers = Arc::new(Mutex::new(BTreeMap::new()));
+    let flooders: Vec<_> = (0..20)
+        .map(|i| {
+            let (body, pause) = if i < 16 {
+                (large.clone(), Duration::from_millis(100))
+            } else {
+                (huge.clone(), Duration::from_millis(250))
+            };
+            tokio::spawn(flood(
+                format!("{base}/v1/verify"),
+                body,
+                pause,
+                answers.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Health and the certificate answer promptly (a generous bound: the
+    // machine is shared) while the flood goes on.
+    let http = reqwest::Client::new();
+    for path in ["/healthz", "/v1/cert.pem", "/healthz", "/v1/cert.pem"] {
+        let response = tokio::time::timeout(
+            Duration::from_secs(5),
+            http.get(format!("{base}{path}")).send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path} did not answer within 5 s during the flood"))
+        .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+
+    // `coffer seal --validate` gets through, waiting out the 429s.
+    let flags = ctl.flags();
+    let out = coffer(
+        &sb,
+        &["seal", "--validate", "-f", "good.yaml"],
+        &flags,
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+
+    // The Lease kept being renewed through all of it.
+    let leases: Api<Lease> = Api::namespaced(ctl.client.clone(), ns);
+    let renewed = || async {
+        let lease = leases.get(LEASE).await.unwrap();
+        lease.spec.and_then(|s| s.renew_time).map(|t| t.0)
+    };
+    let first = renewed().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let mut seen = vec![first];
+    while seen.len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Lease was not renewed during the flood: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = renewed().await;
+        if now != *seen.last().unwrap() {
+            seen.push(now);
+        }
+    }
+    assert!(leadership.is_leader(), "still the leader");
+
+    for flooder in flooders {
+        flooder.abort();
+    }
+    let answers = answers.lock().unwrap().clone();
+    for status in [200, 413, 429] {
+        assert!(
+            answers.get(&status).copied().unwrap_or(0) > 0,
+            "{answers:?}"
+        );
+    }
 }

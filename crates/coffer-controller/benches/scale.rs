@@ -1,6 +1,9 @@
 //! Scale benchmark (figures, not a timed test): N SealedSecrets of three
 //! keys each in one namespace of a fresh local control plane, unsealed by
-//! the controller binary running as a child process.
+//! the controller binary running as a child process; optionally next to U
+//! unrelated Secrets of B random bytes each in the same namespace (what
+//! Helm releases and other tools keep there), which the controller should
+//! neither hold nor read.
 //!
 //! Prints, for a cold start and for a restart over the converged state:
 //! wall time to converge, SealedSecrets decrypted, API requests the
@@ -9,8 +12,12 @@
 //!
 //! ```text
 //! COFFER_SCALE_N=2000 COFFER_SCALE_KEY_BITS=4096 \
+//!     COFFER_SCALE_UNRELATED=10000 COFFER_SCALE_UNRELATED_BYTES=8192 \
 //!     cargo bench -p coffer-controller --bench scale
 //! ```
+//!
+//! `COFFER_SCALE_BIN=path` runs that controller binary instead of this
+//! build's (the flags used here exist since the first release).
 
 #![allow(clippy::print_stdout)]
 
@@ -43,6 +50,8 @@ async fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse().ok())
         .unwrap_or_else(|| env_or("COFFER_SCALE_N", 2000));
     let bits: usize = env_or("COFFER_SCALE_KEY_BITS", 4096);
+    let unrelated: usize = env_or("COFFER_SCALE_UNRELATED", 0);
+    let unrelated_bytes: usize = env_or("COFFER_SCALE_UNRELATED_BYTES", 8192);
     let key_size = KeySize::from_bits(bits).context("COFFER_SCALE_KEY_BITS")?;
 
     let env = TestEnv::start().await.context("start the control plane")?;
@@ -75,6 +84,15 @@ async fn main() -> anyhow::Result<()> {
     Api::<Secret>::namespaced(client.clone(), ctrl_ns)
         .create(&PostParams::default(), &*key_secret)
         .await?;
+
+    if unrelated > 0 {
+        let started = Instant::now();
+        create_unrelated(&client, ns, unrelated, unrelated_bytes).await?;
+        println!(
+            "created {unrelated} unrelated Secrets of {unrelated_bytes} bytes in {:.1?}",
+            started.elapsed()
+        );
+    }
 
     let started = Instant::now();
     let sealed_api: Api<coffer_api::SealedSecret> = Api::namespaced(client.clone(), ns);
@@ -109,8 +127,24 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    let cold = run(&env, &client, ns, ctrl_ns, n, Converged::AllSecrets).await?;
-    let warm = run(&env, &client, ns, ctrl_ns, n, Converged::AllReconciled).await?;
+    let cold = run(
+        &env,
+        &client,
+        ns,
+        ctrl_ns,
+        (n, unrelated),
+        Converged::AllSecrets,
+    )
+    .await?;
+    let warm = run(
+        &env,
+        &client,
+        ns,
+        ctrl_ns,
+        (n, unrelated),
+        Converged::AllReconciled,
+    )
+    .await?;
     println!();
     println!("| run | converged in | decryptions | API requests | peak RSS |");
     println!("|---|---|---|---|---|");
@@ -147,7 +181,7 @@ async fn run(
     client: &kube::Client,
     ns: &str,
     ctrl_ns: &str,
-    n: usize,
+    (n, unrelated): (usize, usize),
     converged: Converged,
 ) -> anyhow::Result<Figures> {
     let api_port = free_port()?;
@@ -155,7 +189,11 @@ async fn run(
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
     let log = std::fs::File::create(env.dir().join(format!("scale-{converged:?}.log")))?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
+    // COFFER_SCALE_BIN measures another build (e.g. an older commit's
+    // binary, for a before/after figure) against the same workload.
+    let binary = std::env::var_os("COFFER_SCALE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
+    let mut child = tokio::process::Command::new(binary)
         .env("KUBECONFIG", env.kubeconfig())
         .env("RUST_LOG", "warn")
         .args(["--namespace", ctrl_ns, "--namespaces", ns])
@@ -174,7 +212,7 @@ async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let done = match converged {
-            Converged::AllSecrets => count_secrets(&secrets).await? >= n,
+            Converged::AllSecrets => count_secrets(&secrets).await? >= n + unrelated,
             Converged::AllReconciled => {
                 sample(
                     &metrics_url,
@@ -210,6 +248,39 @@ async fn run(
         requests,
         peak_rss_kib,
     })
+}
+
+/// `count` Secrets named `unrelated-*` of `bytes` random bytes each.
+async fn create_unrelated(
+    client: &kube::Client,
+    ns: &str,
+    count: usize,
+    bytes: usize,
+) -> anyhow::Result<()> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let mut value = vec![0u8; bytes];
+            let api = api.clone();
+            async move {
+                aws_lc_rs::rand::fill(&mut value)
+                    .map_err(|_| anyhow::anyhow!("no random bytes"))?;
+                let secret = Secret {
+                    metadata: ObjectMeta {
+                        name: Some(format!("unrelated-{i:05}")),
+                        ..ObjectMeta::default()
+                    },
+                    data: Some([("release".to_owned(), ByteString(value))].into()),
+                    ..Secret::default()
+                };
+                api.create(&PostParams::default(), &secret).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
 }
 
 /// Secrets in the namespace (metadata only, in pages).

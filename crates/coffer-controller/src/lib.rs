@@ -8,7 +8,8 @@
 //! ([`http`]), bound before any controller lists anything; and, only on the
 //! replica that holds the leader Lease ([`lease`]), the *writers*: key
 //! creation and renewal and the SealedSecret controller
-//! ([`sealed::reconcile`]). [`Running::shutdown`] stops gracefully: writers
+//! ([`sealed::reconcile`]), whose API client refuses writes once the lease
+//! may expire. [`Running::shutdown`] stops gracefully: writers
 //! finish in-flight reconciles, then the Lease is released. Tests call
 //! [`start`] in-process and read [`Running::context`] (keys, metrics).
 
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use context::Context;
 pub use error::{Error, Result};
+pub use http::HttpLimits;
 pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
@@ -63,8 +65,11 @@ pub struct Config {
     /// Where to serve `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
     /// Limit on `/v1/verify` and `/v1/rotate` (Bitnami's `--rate-limit`,
-    /// `--rate-limit-burst`); `None` serves them without one.
+    /// `--rate-limit-burst`), weighed by RSA operations; `None` serves them
+    /// without one.
     pub rate_limit: Option<RateLimit>,
+    /// Timeouts, connection and value caps of both listeners.
+    pub http_limits: HttpLimits,
     /// Leader election; `None` makes this replica always the leader.
     pub leader_election: Option<LeaseConfig>,
     /// Run the SealedSecret controller (and key creation and renewal).
@@ -93,6 +98,7 @@ impl Default for Config {
             listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
             rate_limit: Some(RateLimit::default()),
+            http_limits: HttpLimits::default(),
             leader_election: None,
             sealed_secrets: true,
             external_secrets: None,
@@ -269,8 +275,11 @@ pub async fn start_with_metrics(
             (Leadership::always(), None)
         }
     };
+    // NB: the writers' client refuses writes the moment this replica may
+    // no longer make them; reads (and the election's own client) go on.
+    let writers_client = lease::guarded_client(client.clone(), leadership.clone());
     let context = Arc::new(
-        Context::new(client.clone(), keys.clone(), metrics)
+        Context::new(writers_client, keys.clone(), metrics)
             .with_leadership(leadership.clone())
             .with_template_limits(config.template_limits),
     );
@@ -294,14 +303,21 @@ pub async fn start_with_metrics(
             http::Endpoints::Api,
             context.clone(),
             config.rate_limit,
+            config.http_limits,
         )
         .await?;
         running.listen_addr = Some(bound);
         running.background.push(task);
     }
     if let Some(addr) = config.metrics_addr {
-        let (bound, task) =
-            http::serve(addr, http::Endpoints::Metrics, context.clone(), None).await?;
+        let (bound, task) = http::serve(
+            addr,
+            http::Endpoints::Metrics,
+            context.clone(),
+            None,
+            config.http_limits,
+        )
+        .await?;
         running.metrics_addr = Some(bound);
         running.background.push(task);
     }

@@ -94,6 +94,19 @@ struct Args {
     /// step, size and value limits long before this in practice.
     #[arg(long, default_value = "2s", value_parser = parse_timeout)]
     template_timeout: Duration,
+    /// Longest wait for a request's headers (also closes idle keep-alive
+    /// connections), and again for its body (Bitnami's flag, whose default
+    /// is 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    read_timeout: Duration,
+    /// Connections each HTTP listener serves at once; more wait until one
+    /// closes.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Values (sealed values to decrypt) one /v1/verify or /v1/rotate
+    /// request may hold.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    max_request_values: u32,
 }
 
 /// `:8080` (Go style, all interfaces) or a full socket address.
@@ -117,11 +130,11 @@ fn parse_rfc1123(text: &str) -> Result<Timestamp, String> {
         })
 }
 
-/// A period (see [`parse_period`]) that is not zero.
+/// A period as [`parse_period`] reads it, but not zero.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     match parse_period(text)? {
         Duration::ZERO => Err(format!("{text:?}: a timeout must be longer than 0")),
-        d => Ok(d),
+        timeout => Ok(timeout),
     }
 }
 
@@ -197,6 +210,11 @@ async fn main() -> anyhow::Result<()> {
             per_second: args.rate_limit,
             burst: args.rate_limit_burst.max(1),
         }),
+        http_limits: coffer_controller::HttpLimits {
+            read_timeout: args.read_timeout,
+            max_connections: args.max_connections as usize,
+            max_values: args.max_request_values as usize,
+        },
         leader_election,
         template_limits,
     };
@@ -260,6 +278,25 @@ mod tests {
         let set = Args::try_parse_from(["coffer-controller", "--template-timeout", "1m"]).unwrap();
         assert_eq!(set.template_timeout, Duration::from_secs(60));
         assert!(Args::try_parse_from(["coffer-controller", "--template-timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn http_limits_default_to_the_documented_values_and_refuse_zero() {
+        let args = Args::try_parse_from(["coffer-controller"]).unwrap();
+        assert_eq!(args.read_timeout, Duration::from_secs(30));
+        assert_eq!((args.max_connections, args.max_request_values), (512, 128));
+        for flag in [
+            "--read-timeout=0",
+            "--max-connections=0",
+            "--max-request-values=0",
+        ] {
+            assert!(
+                Args::try_parse_from(["coffer-controller", flag]).is_err(),
+                "{flag}"
+            );
+        }
+        let args = Args::try_parse_from(["coffer-controller", "--read-timeout", "2m"]).unwrap();
+        assert_eq!(args.read_timeout, Duration::from_secs(120));
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! High availability: replicas elect one writer through a Lease. Followers
 //! serve the certificate, health and metrics but never reconcile; when the
-//! leader goes away (gracefully or killed) another takes over and unseals.
+//! leader goes away (gracefully or killed) another takes over and unseals;
+//! a leader whose renewals stop landing stops writing before its lease can
+//! expire.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use coffer_controller::{LeaseConfig, Running};
 use coffer_testenv::free_port;
@@ -278,4 +282,142 @@ async fn sigterm_stops_the_process_cleanly_and_releases_the_lease() {
         process.log()
     );
     assert!(process.log().contains("SIGTERM"), "{}", process.log());
+}
+
+/// What one replica's API client saw: when each of its writes (other than
+/// to the Lease) was sent, and a switch that makes its Lease updates hang
+/// (an API server that stops answering this replica's renewals).
+#[derive(Clone, Default)]
+struct Tap {
+    writes: Arc<Mutex<Vec<(SystemTime, String)>>>,
+    hang_lease_updates: Arc<AtomicBool>,
+}
+
+impl Tap {
+    /// `client`, seen through this tap.
+    fn client(&self, client: kube::Client) -> kube::Client {
+        let namespace = client.default_namespace().to_owned();
+        let tap = self.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let (client, tap) = (client.clone(), tap.clone());
+            async move {
+                let path = request.uri().path().to_owned();
+                let writes = !matches!(
+                    *request.method(),
+                    http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+                );
+                if writes && path.contains("/leases/") {
+                    if tap.hang_lease_updates.load(Ordering::SeqCst) {
+                        return std::future::pending().await;
+                    }
+                } else if writes {
+                    let line = format!("{} {path}", request.method());
+                    tap.writes.lock().unwrap().push((SystemTime::now(), line));
+                }
+                client.send(request).await
+            }
+        });
+        kube::Client::new(service, namespace)
+    }
+}
+
+#[tokio::test]
+async fn a_leader_whose_renewals_hang_writes_nothing_once_its_lease_may_expire() {
+    const DURATION: Duration = Duration::from_secs(8);
+    let world = World::new("ha-hang").await;
+    let lease = |identity: &str| LeaseConfig {
+        identity: identity.to_owned(),
+        duration: DURATION,
+        grace: Duration::from_secs(4),
+        ..LeaseConfig::new("ha-hang", world.ctrl_ns.name())
+    };
+    let tap = Tap::default();
+    let a = coffer_controller::start(
+        tap.client(world.env.client().await),
+        coffer_controller::Config {
+            leader_election: Some(lease("replica-a")),
+            ..world.config()
+        },
+    )
+    .await
+    .unwrap();
+    leads(&a).await;
+    let b = world
+        .start_with(coffer_controller::Config {
+            leader_election: Some(lease("replica-b")),
+            ..world.config()
+        })
+        .await;
+    let key = eventually("the leader's key", || {
+        let keys = a.context.keys.clone();
+        async move { keys.newest().ok() }
+    })
+    .await;
+
+    // SealedSecrets keep coming, so whoever leads keeps writing.
+    let created = Arc::new(AtomicUsize::new(0));
+    let creator = {
+        let (api, created) = (world.sealed_secrets(), created.clone());
+        let ns = world.ns.name().to_owned();
+        tokio::spawn(async move {
+            loop {
+                let i = created.load(Ordering::SeqCst);
+                let secret = k8s_openapi::api::core::v1::Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(format!("s-{i}")),
+                        namespace: Some(ns.clone()),
+                        ..Default::default()
+                    },
+                    string_data: Some([("n".to_owned(), i.to_string())].into()),
+                    ..Default::default()
+                };
+                let sealed =
+                    coffer_sealed::seal_secret(&secret, key.certificate().public_key(), None)
+                        .unwrap();
+                api.create(&kube::api::PostParams::default(), &sealed)
+                    .await
+                    .unwrap();
+                created.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    secret_with_data(&world, "s-0", &[("n", "0")]).await;
+    assert!(!tap.writes.lock().unwrap().is_empty(), "the leader wrote");
+
+    // From now on the leader's renewals hang. Once any renewal already in
+    // flight has landed, the Lease shows when its lease expires.
+    tap.hang_lease_updates.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(world.client.clone(), world.ctrl_ns.name());
+    let spec = leases.get("ha-hang").await.unwrap().spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("replica-a"));
+    let expiry = SystemTime::from(spec.renew_time.unwrap().0) + DURATION;
+
+    // The other replica takes over.
+    leads(&b).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    creator.abort();
+    let n = created.load(Ordering::SeqCst);
+    for i in [0, n / 2, n - 1] {
+        let value = i.to_string();
+        secret_with_data(&world, &format!("s-{i}"), &[("n", value.as_str())]).await;
+    }
+    assert!(
+        b.context.metrics.decryptions() >= 1,
+        "the new leader unseals"
+    );
+
+    let writes = tap.writes.lock().unwrap().clone();
+    let late: Vec<&String> = writes
+        .iter()
+        .filter(|(at, _)| *at >= expiry)
+        .map(|(_, line)| line)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the old leader wrote after its lease could expire: {late:?}"
+    );
+    assert!(!a.leadership.is_leader(), "the old leader follows");
 }

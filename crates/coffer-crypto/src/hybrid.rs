@@ -322,6 +322,23 @@ mod tests {
     }
 
     #[test]
+    fn each_key_tried_counts_one_private_key_operation() {
+        use crate::keys::{KeySize, private_key_operations};
+        let newer = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let keys = [newer, key_2048().clone()];
+        let sealed = seal(keys[1].public_key(), b"ns/a", b"v").unwrap();
+        let before = private_key_operations();
+        unseal(&keys, b"ns/a", &sealed).unwrap();
+        assert_eq!(private_key_operations() - before, 2, "newer key first");
+        let before = private_key_operations();
+        unseal(&keys, b"ns/other", &sealed).unwrap_err();
+        assert_eq!(private_key_operations() - before, 2, "every key tried");
+        let before = private_key_operations();
+        unseal(&keys, b"ns/a", &sealed[..40]).unwrap_err();
+        assert_eq!(private_key_operations() - before, 0, "no RSA work");
+    }
+
+    #[test]
     fn split_rejects_each_framing_error() {
         assert!(matches!(
             split_sealed(&[]),

@@ -6,6 +6,7 @@
 //! shows only its fingerprint and size; serialized forms come back in
 //! `Zeroizing` buffers.
 
+use std::cell::Cell;
 use std::fmt;
 
 use aws_lc_rs::encoding::AsDer;
@@ -277,6 +278,7 @@ impl PrivateKey {
         if block.len() != self.key.key_size_bytes() {
             return None;
         }
+        PRIVATE_KEY_OPERATIONS.with(|n| n.set(n.get().wrapping_add(1)));
         let oaep = OaepPrivateDecryptingKey::new(self.key.clone()).ok()?;
         let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
         let len = oaep
@@ -286,6 +288,20 @@ impl PrivateKey {
         out.truncate(len);
         Some(out)
     }
+}
+
+thread_local! {
+    static PRIVATE_KEY_OPERATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many RSA private-key operations (one per key tried on a sealed value)
+/// this thread has performed so far. The difference between two readings
+/// around a piece of work on one thread is what that work cost; the
+/// controller charges its `/v1/verify` and `/v1/rotate` callers by it,
+/// since a value sealed to an old key costs one operation per newer key
+/// tried first. Wraps around (never in practice).
+pub fn private_key_operations() -> u64 {
+    PRIVATE_KEY_OPERATIONS.with(Cell::get)
 }
 
 impl fmt::Debug for PrivateKey {

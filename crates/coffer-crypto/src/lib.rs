@@ -43,7 +43,7 @@ pub use hybrid::{
     split_sealed, unseal, unseal_base64, unseal_whole_secret,
 };
 pub use keypair::{DEFAULT_VALIDITY, KeyOptions, KeyPair, self_signed_certificate};
-pub use keys::{Fingerprint, KeySize, PrivateKey, PublicKey};
+pub use keys::{Fingerprint, KeySize, PrivateKey, PublicKey, private_key_operations};
 pub use scope::{CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION, Scope};
 
 /// One 2048-bit key shared by the unit tests (generating keys is slow).

@@ -101,23 +101,26 @@ pub async fn run(
         index.clone(),
     ));
 
-    let mut tasks = Vec::new();
+    // NB: a JoinSet aborts its tasks when dropped, so a caller that gives
+    // up waiting (the controller at its lease deadline) stops them all
+    // rather than leaving them running detached.
+    let mut tasks = tokio::task::JoinSet::new();
     // The store controllers consume the store watches (which feed the
     // caches) and keep each store's Ready condition.
     for watch in store_watches {
-        tasks.push(tokio::spawn(store_status::run_namespaced(
+        tasks.spawn(store_status::run_namespaced(
             ctx.clone(),
             watch,
             shutdown.clone(),
-        )));
+        ));
     }
-    tasks.push(tokio::spawn(store_status::run_cluster(
+    tasks.spawn(store_status::run_cluster(
         ctx.clone(),
         cluster_watch,
         shutdown.clone(),
-    )));
+    ));
     if config.cluster_external_secrets {
-        tasks.push(tokio::spawn(cluster::run(ctx.clone(), shutdown.clone())));
+        tasks.spawn(cluster::run(ctx.clone(), shutdown.clone()));
     }
 
     // ExternalSecrets wait for the caches, so that a missing entry means a
@@ -142,7 +145,7 @@ pub async fn run(
         let known = index.clone();
         let ctx = ctx.clone();
         let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             controller
                 .watches_stream(secret_events, move |secret: Secret| {
                     owners_of(&es_store, &known, &secret)
@@ -155,10 +158,10 @@ pub async fn run(
                     }
                 })
                 .await;
-        }));
+        });
     }
     tracing::info!("ExternalSecret controller started");
-    futures::future::join_all(tasks).await;
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Waits until the store caches and the Secret index have their initial

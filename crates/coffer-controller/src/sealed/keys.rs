@@ -23,6 +23,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::sealed::secret::Plain;
 
 /// One sealing key and where it came from.
 pub struct LoadedKey {
@@ -189,18 +190,16 @@ impl KeyRegistry {
             ..ObjectMeta::default()
         };
         let secret = key_secret::build(&pair, metadata).map_err(Error::KeyGeneration)?;
-        let created = api
-            .create(&PostParams::default(), &*secret)
-            .await
-            .map_err(Error::kube(format!(
-                "create key Secret in {}",
-                self.namespace
-            )))?;
+        // NB: the answer holds the private key too: wiped when dropped.
+        let created = Plain(api.create(&PostParams::default(), &*secret).await.map_err(
+            Error::kube(format!("create key Secret in {}", self.namespace)),
+        )?);
         let name = created.metadata.name.clone().unwrap_or_default();
         tracing::info!(key = %name, fingerprint = %pair.fingerprint(), "created new sealing key");
         let time = created
             .metadata
             .creation_timestamp
+            .as_ref()
             .map_or_else(Timestamp::now, |t| t.0);
         let key = Arc::new(LoadedKey::new(name, time, pair)?);
         self.add(key.clone());

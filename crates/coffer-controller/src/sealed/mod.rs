@@ -1,10 +1,11 @@
 //! The SealedSecret controller: the key registry, the Secret it builds, the
-//! reconcile that keeps the two in step and the cache of Secrets it wrote;
-//! [`lead`] is what the leader runs.
+//! reconcile that keeps the two in step, the Secret watches that wake it
+//! and the cache of Secrets it wrote; [`lead`] is what the leader runs.
 
 pub mod keys;
 pub mod reconcile;
 pub mod secret;
+pub mod watches;
 pub mod written;
 
 use std::sync::Arc;

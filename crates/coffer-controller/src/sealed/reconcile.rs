@@ -12,21 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_api::{SealedSecret, SealedSecretCondition, SealedSecretStatus};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::Shutdown;
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
-use crate::sealed::secret;
+use crate::sealed::{secret, watches};
 
 /// Event reason and condition reason on success (matches Bitnami).
 pub const REASON_UNSEALED: &str = "Unsealed";
@@ -77,39 +76,41 @@ enum Outcome {
 /// Runs the SealedSecret controller over one namespace (or all) until
 /// `stop` fires, then lets in-flight reconciles finish and returns.
 /// SealedSecrets are watched through `label_selector` (if any): one it does
-/// not match is never unsealed. Owned Secrets are watched by name (a Secret
-/// is made from the SealedSecret of the same name, as in Bitnami), so a
-/// deleted or edited Secret is put back; a new key re-triggers everything.
+/// not match is never unsealed. Secrets are watched by name (see
+/// [`watches`]), so a deleted or edited Secret is put back; a new key
+/// re-triggers everything.
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<String>,
     label_selector: Option<String>,
     stop: Shutdown,
 ) {
-    let (sealed_api, secret_api): (Api<SealedSecret>, Api<Secret>) = match &namespace {
+    let (sealed_api, secret_api, secret_meta_api) = match &namespace {
         Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
+            Api::<SealedSecret>::namespaced(ctx.client.clone(), ns),
+            Api::<Secret>::namespaced(ctx.client.clone(), ns),
             Api::namespaced(ctx.client.clone(), ns),
         ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        None => (
+            Api::all(ctx.client.clone()),
+            Api::all(ctx.client.clone()),
+            Api::all(ctx.client.clone()),
+        ),
     };
     let mut sealed_watch = watcher::Config::default();
     if let Some(selector) = &label_selector {
         sealed_watch = sealed_watch.labels(selector);
     }
     let key_changes = changes(ctx.keys.subscribe());
-    let mut recorder = ctx.written.recorder(namespace.clone());
-    let secrets = watcher(secret_api, watcher::Config::default())
-        .default_backoff()
-        .map_ok(move |event| {
-            recorder.record(&event);
-            event
+    let recorder = ctx.written.recorder(namespace.clone(), ctx.keys.clone());
+    let controller = Controller::new(sealed_api, sealed_watch);
+    let sealed_secrets = controller.store();
+    controller
+        .watches_stream(watches::owned(secret_api, recorder), |s: Secret| {
+            watches::sealed_secret_of(&s.metadata)
         })
-        .touched_objects();
-    Controller::new(sealed_api, sealed_watch)
-        .watches_stream(secrets, |s: Secret| {
-            let ns = s.namespace()?;
-            Some(ObjectRef::<SealedSecret>::new(&s.name_any()).within(&ns))
+        .watches_stream(watches::others(secret_meta_api), move |s| {
+            watches::existing_sealed_secret(&sealed_secrets, &s.metadata)
         })
         .with_config(controller::Config::default().concurrency(CONCURRENCY))
         .reconcile_all_on(key_changes)
@@ -253,7 +254,7 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
     let hash = coffer_sealed::inputs_hash(sealed);
     ctx.written.ready(namespace).await;
     if let Some(cached) = ctx.written.get(namespace, &name)
-        && is_ours_and_unchanged(sealed, ctx, &cached, &hash)
+        && cached.is_unchanged_for(sealed, &hash)
     {
         // NB: no API request; a stale entry cannot get here, since every
         // change to the Secret updates the cache before it triggers us.
@@ -263,7 +264,8 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
     let existing = secrets
         .get_opt(&name)
         .await
-        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?;
+        .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?
+        .map(secret::Plain);
     let uid = sealed.metadata.uid.as_deref();
     let attempt = format!(
         "{hash} {} {}",
@@ -286,27 +288,13 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
     Ok((outcome, attempt))
 }
 
-/// The Secret is ours (owned, or stamped by us when owner references are
-/// skipped) and exactly what these inputs make: the same test [`decide`]
-/// skips on.
-fn is_ours_and_unchanged(
-    sealed: &SealedSecret,
-    ctx: &Context,
-    existing: &Secret,
-    hash: &str,
-) -> bool {
-    secret::is_ours(existing, sealed)
-        && secret::expected_keys(sealed)
-            .is_some_and(|expected| secret::is_unchanged(existing, hash, &expected, &ctx.keys))
-}
-
 /// The body of [`sync`]: skip, refuse, or unseal and write.
 async fn decide(
     sealed: &SealedSecret,
     ctx: &Context,
     namespace: &str,
     secrets: &Api<Secret>,
-    existing: Option<Secret>,
+    existing: Option<secret::Plain>,
     hash: &str,
 ) -> Result<Outcome> {
     let name = sealed.name_any();
@@ -331,6 +319,9 @@ async fn decide(
             && (ours || !set_owner)
             && secret::is_unchanged(existing, hash, &expected, &ctx.keys)
         {
+            if !secret::is_labelled(existing.metadata.labels.as_ref()) {
+                relabel(secrets, existing, hash, ctx).await?;
+            }
             return Ok(Outcome::Unchanged);
         }
     }
@@ -356,7 +347,7 @@ async fn decide(
             });
         }
     };
-    let mut desired = unsealed.into_secret();
+    let mut desired = secret::Plain(unsealed.into_secret());
     desired.metadata.owner_references = if set_owner {
         secret::owner_reference(sealed).map(|r| vec![r])
     } else {
@@ -368,13 +359,14 @@ async fn decide(
         // the digest covers what is stored.
         desired.type_.get_or_insert_with(|| "Opaque".to_owned());
         secret::stamp(&mut desired, hash, &ctx.keys);
-        secrets
+        let created = secrets
             .create(&PostParams::default(), &desired)
             .await
             .map_err(Error::kube(format!("create Secret {namespace}/{name}")))?;
+        drop(secret::Plain(created));
         return Ok(Outcome::Written);
     };
-    let mut target = secret::merge(&existing, desired);
+    let mut target = secret::Plain(secret::merge(&existing, desired.take()));
     secret::stamp(&mut target, hash, &ctx.keys);
     if !secret::differs(&existing, &target) {
         return Ok(Outcome::Written);
@@ -383,7 +375,10 @@ async fn decide(
         .replace(&name, &PostParams::default(), &target)
         .await
     {
-        Ok(_) => Ok(Outcome::Written),
+        Ok(written) => {
+            drop(secret::Plain(written));
+            Ok(Outcome::Written)
+        }
         Err(e) if is_immutable_error(&e) => Ok(Outcome::Failed {
             reason: REASON_UPDATE_FAILED,
             metric: "update",
@@ -397,6 +392,30 @@ async fn decide(
         }),
         Err(e) => Err(Error::kube(format!("update Secret {namespace}/{name}"))(e)),
     }
+}
+
+/// Labels a Secret written before [`secret::OWNED_LABEL`] existed (by an
+/// older coffer), without decrypting: its data is verified unchanged, only
+/// the label and the digest over it are new. From then on the Secret watch
+/// sees it.
+async fn relabel(
+    secrets: &Api<Secret>,
+    existing: &Secret,
+    hash: &str,
+    ctx: &Context,
+) -> Result<()> {
+    let mut target = secret::Plain(existing.clone());
+    secret::stamp(&mut target, hash, &ctx.keys);
+    let name = existing.name_any();
+    let written = secrets
+        .replace(&name, &PostParams::default(), &target)
+        .await
+        .map_err(Error::kube(format!(
+            "label Secret {}/{name}",
+            existing.namespace().unwrap_or_default()
+        )))?;
+    drop(secret::Plain(written));
+    Ok(())
 }
 
 /// The API server's refusal to change an immutable Secret.

@@ -10,8 +10,15 @@
 //! the values would let anyone who can read annotations test guesses; the
 //! HMAC needs a private key. Any edit to the Secret, or to the SealedSecret,
 //! makes one of them differ, and the next reconcile decrypts and rewrites.
+//!
+//! Every Secret written also carries the label [`OWNED_LABEL`], so the
+//! controller watches (and holds) only its own Secrets' data. Secrets
+//! written before the label existed, by an older coffer or by Bitnami's
+//! controller, are read with a GET and labelled by their first reconcile.
+//! Copies of Secrets holding plaintext are [`Plain`], wiped when dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
 
 use aws_lc_rs::hmac;
 use coffer_api::SealedSecret;
@@ -19,6 +26,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use serde::Serialize;
+use zeroize::Zeroize;
 
 use crate::sealed::keys::KeyRegistry;
 
@@ -32,6 +40,13 @@ pub const MANAGED_ANNOTATION: &str = "sealedsecrets.bitnami.com/managed";
 /// On an existing Secret: the controller only patches the sealed keys into
 /// it (matches Bitnami).
 pub const PATCH_ANNOTATION: &str = "sealedsecrets.bitnami.com/patch";
+
+/// Label on every Secret this controller writes: its Secret watch selects
+/// on it. (ESO marks its Secrets the same way, with
+/// `reconcile.external-secrets.io/managed=true`.)
+pub const OWNED_LABEL: &str = "coffer.dev/sealed-secret";
+/// The label selector of the controller's Secret watch.
+pub const OWNED_SELECTOR: &str = "coffer.dev/sealed-secret=true";
 
 /// Length of the key id (a fingerprint prefix) in the digest annotation.
 const KEY_ID_LEN: usize = 16;
@@ -48,6 +63,67 @@ fn annotation<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
 /// The Secret carries an inputs-hash annotation: this controller wrote it.
 pub fn has_inputs_hash(secret: &Secret) -> bool {
     annotation(secret, INPUTS_HASH_ANNOTATION).is_some()
+}
+
+/// The inputs hash the Secret was written for, if this controller wrote it.
+pub fn inputs_hash_of(secret: &Secret) -> Option<&str> {
+    annotation(secret, INPUTS_HASH_ANNOTATION)
+}
+
+/// The Secret carries [`OWNED_LABEL`].
+pub fn is_labelled(labels: Option<&BTreeMap<String, String>>) -> bool {
+    labels
+        .and_then(|l| l.get(OWNED_LABEL))
+        .is_some_and(|v| v == "true")
+}
+
+/// Overwrites every value of `secret` with zeros (its keys stay).
+pub fn wipe(secret: &mut Secret) {
+    for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.0.zeroize();
+    }
+    for value in secret.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.zeroize();
+    }
+}
+
+/// A Secret holding plaintext values, wiped when dropped.
+#[derive(Default)]
+pub struct Plain(pub Secret);
+
+impl Plain {
+    /// Takes the Secret out (to hand it to something that consumes it);
+    /// what is left to wipe is empty.
+    pub fn take(&mut self) -> Secret {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Deref for Plain {
+    type Target = Secret;
+    fn deref(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl DerefMut for Plain {
+    fn deref_mut(&mut self) -> &mut Secret {
+        &mut self.0
+    }
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plain")
+            .field("secret", &coffer_sealed::object_ref(&self.0.metadata))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The Secret carries `sealedsecrets.bitnami.com/managed: "true"`.
@@ -153,6 +229,7 @@ pub fn merge(existing: &Secret, desired: Secret) -> Secret {
             out.metadata.owner_references = desired.metadata.owner_references;
         }
     } else {
+        wipe(&mut out);
         out.data = desired.data;
         out.metadata.labels = desired.metadata.labels;
         out.metadata.annotations = desired.metadata.annotations;
@@ -223,9 +300,20 @@ fn digest_input(secret: &Secret, keys: &BTreeSet<String>) -> Vec<u8> {
     serde_json::to_vec(&digested).unwrap_or_default()
 }
 
-/// Sets the inputs-hash and digest annotations on `secret`, the Secret about
-/// to be written, keyed with the newest key.
+/// Sets [`OWNED_LABEL`], the inputs-hash and the digest annotations on
+/// `secret`, the Secret about to be written, keyed with the newest key.
 pub fn stamp(secret: &mut Secret, inputs_hash: &str, registry: &KeyRegistry) {
+    secret
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert(OWNED_LABEL.to_owned(), "true".to_owned());
+    stamp_digest(secret, inputs_hash, registry);
+}
+
+/// The annotations of [`stamp`] without the label: what coffer wrote
+/// before the label existed (tests make such Secrets with it).
+pub fn stamp_digest(secret: &mut Secret, inputs_hash: &str, registry: &KeyRegistry) {
     secret
         .metadata
         .annotations

@@ -1,27 +1,34 @@
-//! The Secrets this controller wrote, kept from the Secret watch the
-//! SealedSecret controller runs anyway, so that a reconcile finding nothing
-//! changed (every SealedSecret after a restart or a key change) makes no API
-//! request at all.
+//! What this controller knows of the Secrets it wrote, kept from the
+//! Secret watch the SealedSecret controller runs anyway, so that a
+//! reconcile finding nothing changed (every SealedSecret after a restart or
+//! a key change) makes no API request at all.
 //!
-//! Only Secrets carrying the inputs-hash annotation are kept: memory grows
+//! The watch selects Secrets by [`secret::OWNED_LABEL`], and only a
+//! summary of each is kept, never its data: the inputs hash it was written
+//! for, its keys, its controller owners, and whether its digest (the keyed
+//! HMAC [`secret::stamp`] wrote) still matched its content when the watch
+//! last delivered it. So the cache holds no plaintext and its memory grows
 //! with the SealedSecrets, not with every Secret in the cluster (Helm
 //! release Secrets can be large). The cache only ever shortcuts to
 //! "unchanged"; anything else reads the Secret from the API server. It is
 //! updated before the watch event triggers the reconcile, so an edit or a
-//! deletion is seen by the reconcile it causes. Reconciles wait (a bounded
-//! time) for the watch's first full list, which otherwise races the
-//! SealedSecret list on every start.
+//! deletion is seen by the reconcile it causes; a relist drops the entries
+//! of Secrets deleted meanwhile. Reconciles wait (a bounded time) for the
+//! watch's first full list, which otherwise races the SealedSecret list on
+//! every start.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use coffer_api::SealedSecret;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 
+use crate::sealed::keys::KeyRegistry;
 use crate::sealed::secret;
 
 type Key = (String, String);
@@ -32,10 +39,63 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Watch scopes: a namespace, or `None` for all.
 type Scopes = HashSet<Option<String>>;
 
+/// What is kept of one Secret this controller wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenSecret {
+    /// The inputs hash it was written for.
+    inputs_hash: String,
+    /// Its data keys.
+    keys: BTreeSet<String>,
+    /// The uids of its controller owner references.
+    controllers: Vec<String>,
+    /// Its digest matched all of its data (with a key of the registry):
+    /// nobody changed it since it was written.
+    intact: bool,
+}
+
+impl WrittenSecret {
+    /// Summarizes `secret` if this controller wrote it, checking its
+    /// digest with `keys`.
+    pub fn of(secret: &Secret, keys: &KeyRegistry) -> Option<WrittenSecret> {
+        let inputs_hash = secret::inputs_hash_of(secret)?;
+        let data_keys: BTreeSet<String> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        Some(WrittenSecret {
+            intact: secret::is_unchanged(secret, inputs_hash, &data_keys, keys),
+            inputs_hash: inputs_hash.to_owned(),
+            keys: data_keys,
+            controllers: secret
+                .owner_references()
+                .iter()
+                .filter(|r| r.controller == Some(true))
+                .map(|r| r.uid.clone())
+                .collect(),
+        })
+    }
+
+    /// The Secret is ours (controlled by `sealed`, or made for it without
+    /// an owner reference and controlled by nothing, as `secret::is_ours`) and exactly what inputs with `inputs_hash` make:
+    /// the test `sealed::reconcile` skips on, made without the data. A
+    /// Secret with more keys than the SealedSecret makes is not decided
+    /// here (the reconcile reads it).
+    pub fn is_unchanged_for(&self, sealed: &SealedSecret, inputs_hash: &str) -> bool {
+        let uid = sealed.metadata.uid.as_deref();
+        let ours = uid.is_some_and(|uid| self.controllers.iter().any(|c| c == uid))
+            || (secret::skips_owner_reference(sealed) && self.controllers.is_empty());
+        ours && self.intact
+            && self.inputs_hash == inputs_hash
+            && secret::expected_keys(sealed).is_some_and(|expected| expected == self.keys)
+    }
+}
+
 /// Secrets written by this controller, by namespace and name.
 #[derive(Debug)]
 pub struct WrittenSecrets {
-    secrets: RwLock<HashMap<Key, Arc<Secret>>>,
+    secrets: RwLock<HashMap<Key, WrittenSecret>>,
     /// Scopes with a recorder, and those whose first list is complete.
     registered: RwLock<Scopes>,
     ready: watch::Sender<Scopes>,
@@ -52,8 +112,9 @@ impl Default for WrittenSecrets {
 }
 
 impl WrittenSecrets {
-    /// The Secret `namespace/name` as last seen, if this controller wrote it.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+    /// What is known of the Secret `namespace/name`, if this controller
+    /// wrote it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<WrittenSecret> {
         self.secrets
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -84,25 +145,18 @@ impl WrittenSecrets {
         let _ = tokio::time::timeout(READY_TIMEOUT, rx.wait_for(|scopes| covers(scopes))).await;
     }
 
-    /// A recorder for one watch over `scope` (a namespace, or all).
-    pub fn recorder(self: &Arc<Self>, scope: Option<String>) -> Recorder {
+    /// A recorder for one watch over `scope` (a namespace, or all), whose
+    /// digests are checked with `keys`.
+    pub fn recorder(self: &Arc<Self>, scope: Option<String>, keys: Arc<KeyRegistry>) -> Recorder {
         self.registered
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(scope.clone());
         Recorder {
             cache: self.clone(),
+            keys,
             scope,
             relist: None,
-        }
-    }
-
-    fn put(map: &mut HashMap<Key, Arc<Secret>>, secret: &Secret) {
-        let key = (secret.namespace().unwrap_or_default(), secret.name_any());
-        if secret::has_inputs_hash(secret) {
-            map.insert(key, Arc::new(secret.clone()));
-        } else {
-            map.remove(&key);
         }
     }
 }
@@ -113,18 +167,28 @@ impl WrittenSecrets {
 #[derive(Debug)]
 pub struct Recorder {
     cache: Arc<WrittenSecrets>,
+    keys: Arc<KeyRegistry>,
     scope: Option<String>,
-    relist: Option<HashMap<Key, Arc<Secret>>>,
+    relist: Option<HashMap<Key, WrittenSecret>>,
 }
 
 impl Recorder {
+    fn put(&self, map: &mut HashMap<Key, WrittenSecret>, secret: &Secret) {
+        let key = (secret.namespace().unwrap_or_default(), secret.name_any());
+        match WrittenSecret::of(secret, &self.keys) {
+            Some(written) => map.insert(key, written),
+            None => map.remove(&key),
+        };
+    }
+
     /// Records `event`.
     pub fn record(&mut self, event: &Event<Secret>) {
         match event {
             Event::Init => self.relist = Some(HashMap::new()),
             Event::InitApply(secret) => {
-                if let Some(relist) = &mut self.relist {
-                    WrittenSecrets::put(relist, secret);
+                if let Some(mut relist) = self.relist.take() {
+                    self.put(&mut relist, secret);
+                    self.relist = Some(relist);
                 }
             }
             Event::InitDone => {
@@ -148,7 +212,7 @@ impl Recorder {
                     .secrets
                     .write()
                     .unwrap_or_else(|e| e.into_inner());
-                WrittenSecrets::put(&mut map, secret);
+                self.put(&mut map, secret);
             }
             Event::Delete(secret) => {
                 let key = (secret.namespace().unwrap_or_default(), secret.name_any());
@@ -160,6 +224,17 @@ impl Recorder {
                 map.remove(&key);
             }
         }
+    }
+}
+
+/// Wipes the values of the Secret an event carries, once it is recorded
+/// (what follows only needs its name).
+pub fn wipe(event: &mut Event<Secret>) {
+    match event {
+        Event::Apply(secret) | Event::InitApply(secret) | Event::Delete(secret) => {
+            secret::wipe(secret);
+        }
+        Event::Init | Event::InitDone => {}
     }
 }
 
@@ -185,86 +260,5 @@ impl Drop for Recorder {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use kube::api::ObjectMeta;
-
-    use super::*;
-
-    fn secret(ns: &str, name: &str, ours: bool) -> Secret {
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some(ns.into()),
-                annotations: ours.then(|| {
-                    BTreeMap::from([(secret::INPUTS_HASH_ANNOTATION.to_owned(), "h".to_owned())])
-                }),
-                ..ObjectMeta::default()
-            },
-            ..Secret::default()
-        }
-    }
-
-    #[test]
-    fn keeps_only_written_secrets_and_forgets_deleted_ones() {
-        let cache = Arc::new(WrittenSecrets::default());
-        let mut recorder = cache.recorder(None);
-        recorder.record(&Event::Apply(secret("a", "ours", true)));
-        recorder.record(&Event::Apply(secret("a", "theirs", false)));
-        assert!(cache.get("a", "ours").is_some());
-        assert!(cache.get("a", "theirs").is_none(), "not written by us");
-
-        // Someone strips our annotation: no longer a shortcut.
-        recorder.record(&Event::Apply(secret("a", "ours", false)));
-        assert!(cache.get("a", "ours").is_none());
-        recorder.record(&Event::Apply(secret("a", "ours", true)));
-        recorder.record(&Event::Delete(secret("a", "ours", true)));
-        assert!(cache.is_empty());
-    }
-
-    #[tokio::test]
-    async fn ready_waits_for_the_first_full_list_of_a_covering_watch() {
-        let cache = Arc::new(WrittenSecrets::default());
-        // No watch covers "x": no wait.
-        tokio::time::timeout(Duration::from_millis(50), cache.ready("x"))
-            .await
-            .expect("uncovered namespaces do not wait");
-        let mut recorder = cache.recorder(Some("a".into()));
-        recorder.record(&Event::Init);
-        let early = tokio::time::timeout(Duration::from_millis(50), cache.ready("a")).await;
-        assert!(early.is_err(), "waits while the first list is running");
-        recorder.record(&Event::InitDone);
-        tokio::time::timeout(Duration::from_millis(50), cache.ready("a"))
-            .await
-            .expect("ready after InitDone");
-    }
-
-    #[test]
-    fn relist_replaces_only_its_own_namespace() {
-        let cache = Arc::new(WrittenSecrets::default());
-        let mut a = cache.recorder(Some("a".into()));
-        let mut b = cache.recorder(Some("b".into()));
-        a.record(&Event::Apply(secret("a", "gone", true)));
-        b.record(&Event::Apply(secret("b", "kept", true)));
-
-        a.record(&Event::Init);
-        a.record(&Event::InitApply(secret("a", "new", true)));
-        assert!(
-            cache.get("a", "gone").is_some(),
-            "served until the relist ends"
-        );
-        a.record(&Event::InitDone);
-        assert!(
-            cache.get("a", "gone").is_none(),
-            "deleted while the watch was down"
-        );
-        assert!(cache.get("a", "new").is_some());
-        assert!(cache.get("b", "kept").is_some(), "another watch's scope");
-
-        // A stopped watch forgets its scope, which then waits for nothing.
-        drop(b);
-        assert!(cache.get("b", "kept").is_none());
-        assert!(cache.get("a", "new").is_some());
-    }
-}
+#[path = "written_tests.rs"]
+mod tests;
