@@ -424,3 +424,72 @@ fn the_generator_builds_secrets_from_encrypted_files_envs_and_binary_files() {
     );
     no_plaintext(&stdout, &[PW, PW2]);
 }
+
+#[test]
+fn sources_are_decrypted_on_a_copy_before_kustomize_builds_them() {
+    let sb = Sandbox::new();
+    // A SOPS resource encrypted whole (kind and name too) and a dotenv
+    // generator input: a namespace transformer works on the plaintext.
+    sb.sops_encrypt("src/secret.yaml", secret("db", PW).as_bytes(), &[]);
+    sb.sops_encrypt("src/app.env", format!("PASSWORD={PW2}\n").as_bytes(), &[]);
+    sb.write(
+        "src/kustomization.yaml",
+        "namespace: moved\nresources: [secret.yaml]\nsecretGenerator:\n- name: gen\n  options: {disableNameSuffixHash: true}\n  envs: [app.env]\n",
+    );
+    let before = std::fs::read(sb.path("src/secret.yaml")).unwrap();
+    let kustomize = tools_dir().join("kustomize").display().to_string();
+    let out = succeeded(&sb.render(
+        &[
+            "--age-identity",
+            &sb.p("keys.txt"),
+            "--sources",
+            &sb.p("src"),
+            "--kustomize",
+            &kustomize,
+        ],
+        None,
+    ));
+    use base64::Engine;
+    assert!(
+        out.contains(PW) && out.contains("namespace: moved"),
+        "{out}"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(PW2);
+    assert!(out.contains(&format!("PASSWORD: {b64}")), "{out}");
+    assert_eq!(
+        std::fs::read(sb.path("src/secret.yaml")).unwrap(),
+        before,
+        "the sources are not touched"
+    );
+
+    // A build that fails: kustomize's messages (which may quote decrypted
+    // files) are withheld; nothing on stdout.
+    sb.write(
+        "src/kustomization.yaml",
+        "resources: [secret.yaml, missing.yaml]\n",
+    );
+    let err = failed(
+        &sb.render(
+            &[
+                "--age-identity",
+                &sb.p("keys.txt"),
+                "--sources",
+                &sb.p("src"),
+                "--kustomize",
+                &kustomize,
+            ],
+            None,
+        ),
+        &[PW, PW2],
+    );
+    assert!(
+        err.contains("build failed") && err.contains("withheld"),
+        "{err}"
+    );
+    // Flags that only make sense together are refused by name.
+    let out = sb.render(&["--kustomize", &kustomize], Some(PLAIN.as_bytes()));
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sources"));
+    let out = sb.render(&["--sources", &sb.p("src"), &sb.p("x.yaml")], None);
+    assert!(!out.status.success() && out.stdout.is_empty());
+}

@@ -9,6 +9,7 @@
 //! function (see `krm`).
 
 mod krm;
+mod sources;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -91,10 +92,23 @@ pub struct RenderArgs {
     /// change resources after encryption and so invalidate their MAC)
     #[arg(long, value_enum, default_value_t = MacArg::Verify)]
     pub mac: MacArg,
+    /// Instead of reading manifests: copy the kustomization DIR into a private
+    /// temporary directory, decrypt there the files it refers to (resources,
+    /// components, patches, secretGenerator files and envs, as Flux does),
+    /// run `kustomize build` on the copy, and decrypt its output as usual.
+    /// The copy is removed afterwards
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    pub sources: Option<PathBuf>,
+    /// The kustomize binary --sources runs (default: `kustomize` on PATH)
+    #[arg(long, value_name = "BIN", requires = "sources")]
+    pub kustomize: Option<PathBuf>,
 }
 
 /// Runs `coffer render`; the exit code (1 when anything failed).
 pub fn run(args: RenderArgs) -> Result<u8> {
+    if let Some(dir) = &args.sources {
+        return run_sources(&args, dir);
+    }
     let inputs = read_inputs(&args.paths)?;
     if let [(_, bytes)] = inputs.as_slice()
         && let Some(list) = krm::resource_list(bytes)?
@@ -110,7 +124,28 @@ pub fn run(args: RenderArgs) -> Result<u8> {
             bytes: bytes.as_slice(),
         })
         .collect();
-    match decryptor.decrypt_inputs(&named) {
+    finish(decryptor.decrypt_inputs(&named))
+}
+
+/// `--sources DIR`: decrypt a copy of the sources, build it, decrypt the
+/// build.
+fn run_sources(args: &RenderArgs, dir: &Path) -> Result<u8> {
+    let keyring = build_keyring(&args.age_identities, &args.sealing_keys, &args.keyrings)?;
+    let decryptor = Decryptor::with_options(keyring, options(args));
+    let built = match sources::build(&decryptor, dir, args.kustomize.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("coffer: error: {e:#}");
+            return Ok(1);
+        }
+    };
+    let name = format!("kustomize build {}", dir.display());
+    finish(decryptor.decrypt_stream(&built, &name))
+}
+
+/// Prints a run's output, or its error and nothing on stdout.
+fn finish(result: coffer_gitops::Result<coffer_gitops::Decrypted>) -> Result<u8> {
+    match result {
         Ok(out) => {
             for w in &out.report.warnings {
                 eprintln!("coffer: warning: {w}");
