@@ -493,3 +493,63 @@ fn sources_are_decrypted_on_a_copy_before_kustomize_builds_them() {
     let out = sb.render(&["--sources", &sb.p("src"), &sb.p("x.yaml")], None);
     assert!(!out.status.success() && out.stdout.is_empty());
 }
+
+#[test]
+fn the_legacy_exec_plugin_layout_works_with_kustomizes_legacy_plugin_loading() {
+    let sb = Sandbox::new();
+    let out = succeeded(&sb.render(&["install", &sb.p("plugins")], None));
+    for (dir, kind) in [("render", "Render"), ("secretgenerator", "SecretGenerator")] {
+        let path = sb.path(&format!("plugins/coffer.dev/v1/{dir}/{kind}"));
+        assert!(out.contains(path.to_str().unwrap()), "{out}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o111,
+            0o111
+        );
+    }
+    sb.sops_encrypt("k/secret.yaml", secret("db", PW).as_bytes(), ER);
+    sb.sops_encrypt("k/app.env", format!("PASSWORD={PW2}\n").as_bytes(), &[]);
+    sb.write("k/gen.yaml", "apiVersion: coffer.dev/v1\nkind: SecretGenerator\nmetadata: {name: gen}\nsecretFrom:\n- metadata: {name: app}\n  envs: [app.env]\n");
+    sb.write(
+        "k/tr.yaml",
+        "apiVersion: coffer.dev/v1\nkind: Render\nmetadata: {name: tr}\n",
+    );
+    sb.write(
+        "k/kustomization.yaml",
+        "resources: [secret.yaml]\ngenerators: [gen.yaml]\ntransformers: [tr.yaml]\n",
+    );
+    let plugins = sb.p("plugins");
+    let keys = sb.p("keys.txt");
+    let env = [
+        ("KUSTOMIZE_PLUGIN_HOME", plugins.as_str()),
+        ("SOPS_AGE_KEY_FILE", keys.as_str()),
+    ];
+    let built = String::from_utf8(sb.tool(
+        "kustomize",
+        &["build", "--enable-alpha-plugins", "k"],
+        &env,
+        None,
+    ))
+    .unwrap();
+    use base64::Engine;
+    assert!(built.contains(PW) && !built.contains("ENC["), "{built}");
+    assert!(
+        built.contains(&format!(
+            "PASSWORD: {}",
+            base64::engine::general_purpose::STANDARD.encode(PW2)
+        )),
+        "{built}"
+    );
+    // Without the key the build fails and no plaintext shows.
+    let cmd_env = [("KUSTOMIZE_PLUGIN_HOME", plugins.as_str())];
+    let mut cmd = std::process::Command::new(tools_dir().join("kustomize"));
+    cmd.args(["build", "--enable-alpha-plugins", "k"])
+        .current_dir(sb.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", sb.dir.path())
+        .envs(cmd_env);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success() && out.stdout.is_empty());
+    no_plaintext(&String::from_utf8_lossy(&out.stderr), &[PW, PW2]);
+}

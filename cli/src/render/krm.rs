@@ -12,7 +12,7 @@
 //! off each item before decryption (they were added after encryption and
 //! would break the MAC) and put back on its output.
 
-mod config;
+pub(super) mod config;
 
 use anyhow::Result;
 use coffer_gitops::{Decryptor, Input, Options};
@@ -93,6 +93,19 @@ impl KrmResult {
             }
         }
         Value::Map(b)
+    }
+}
+
+/// The output items and warning messages, or the error messages (for the
+/// legacy exec plugin, which frames them differently).
+pub(super) fn answer(
+    args: &RenderArgs,
+    list: &Branch,
+) -> Result<(Vec<Branch>, Vec<String>), Vec<String>> {
+    let mut results = Vec::new();
+    match process(args, list, &mut results) {
+        Ok(items) => Ok((items, results.into_iter().map(|r| r.message).collect())),
+        Err(errors) => Err(errors.into_iter().map(|r| r.message).collect()),
     }
 }
 

@@ -9,6 +9,7 @@
 //! function (see `krm`).
 
 mod krm;
+mod legacy;
 mod sources;
 
 use std::io::{Read, Write};
@@ -63,8 +64,10 @@ impl From<MacArg> for MacPolicy {
 /// and error; its functionConfig may name key files and generate Secrets
 /// from encrypted files (apiVersion coffer.dev/v1, see the README).
 #[derive(Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 pub struct RenderArgs {
+    #[command(subcommand)]
+    pub command: Option<RenderCommand>,
     /// Manifest files (YAML streams or JSON); none or "-": standard input
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -102,10 +105,35 @@ pub struct RenderArgs {
     /// The kustomize binary --sources runs (default: `kustomize` on PATH)
     #[arg(long, value_name = "BIN", requires = "sources")]
     pub kustomize: Option<PathBuf>,
+    /// Run as a kustomize legacy exec plugin with this config file (what
+    /// the scripts `coffer render install` writes do)
+    #[arg(long, value_name = "CONFIG", hide = true, conflicts_with_all = ["paths", "sources"])]
+    pub exec_plugin: Option<PathBuf>,
+}
+
+/// `coffer render` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum RenderCommand {
+    /// Lay out kustomize's legacy exec-plugin directory for coffer's
+    /// coffer.dev/v1 Render and SecretGenerator configs:
+    /// DIR/coffer.dev/v1/<kind lowercase>/<Kind>, scripts running this
+    /// binary. Use it with `kustomize build --enable-alpha-plugins` and
+    /// KUSTOMIZE_PLUGIN_HOME=DIR (no config.kubernetes.io/function
+    /// annotation on the config then)
+    Install {
+        /// The plugin directory (e.g. ~/.config/kustomize/plugin)
+        dir: PathBuf,
+    },
 }
 
 /// Runs `coffer render`; the exit code (1 when anything failed).
 pub fn run(args: RenderArgs) -> Result<u8> {
+    if let Some(RenderCommand::Install { dir }) = &args.command {
+        return legacy::install(dir);
+    }
+    if let Some(config) = &args.exec_plugin {
+        return legacy::run(&args, config);
+    }
     if let Some(dir) = &args.sources {
         return run_sources(&args, dir);
     }

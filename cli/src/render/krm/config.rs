@@ -123,13 +123,13 @@ impl FunctionConfig {
     }
 
     /// Whether the config generates anything.
-    pub fn generates(&self) -> bool {
+    pub(super) fn generates(&self) -> bool {
         !self.files.is_empty() || !self.secrets.is_empty()
     }
 
     /// The generated items: the decrypted `files`, then one Secret per
     /// `secretFrom` entry.
-    pub fn generate(
+    pub(super) fn generate(
         &self,
         decryptor: &Decryptor,
         results: &mut Vec<KrmResult>,
