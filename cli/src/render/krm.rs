@@ -342,3 +342,47 @@ fn put_krm_annotations(item: &mut Branch, taken: Branch) {
         annotations.extend(taken);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(yaml: &str) -> Branch {
+        format::load_plain(yaml.as_bytes(), Format::Yaml)
+            .unwrap()
+            .pop()
+            .unwrap()
+    }
+
+    #[test]
+    fn kustomize_annotations_are_taken_off_and_put_back_in_place() {
+        let original = "kind: Secret\nmetadata:\n  name: a\n  annotations:\n    config.kubernetes.io/index: '0'\n    mine: kept\n    internal.config.kubernetes.io/path: a.yaml\n";
+        let mut item = tree(original);
+        let taken = take_krm_annotations(&mut item);
+        assert_eq!(taken.len(), 2);
+        assert_eq!(
+            format::yaml::write(&[item.clone()]),
+            "kind: Secret\nmetadata:\n    name: a\n    annotations:\n        mine: kept\n"
+        );
+        put_krm_annotations(&mut item, taken);
+        let text = format::yaml::write(&[item]);
+        assert!(
+            text.contains("mine: kept")
+                && text.contains("config.kubernetes.io/index")
+                && text.contains("path: a.yaml"),
+            "{text}"
+        );
+
+        // Only kustomize's annotations: the mapping goes, and comes back.
+        let mut item = tree(
+            "kind: X\nmetadata:\n  name: b\n  annotations:\n    kustomize.config.k8s.io/id: x\n",
+        );
+        let taken = take_krm_annotations(&mut item);
+        assert_eq!(
+            format::yaml::write(&[item.clone()]),
+            "kind: X\nmetadata:\n    name: b\n"
+        );
+        put_krm_annotations(&mut item, taken);
+        assert!(format::yaml::write(&[item]).contains("kustomize.config.k8s.io/id: x"));
+    }
+}

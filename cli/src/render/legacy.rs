@@ -44,7 +44,7 @@ pub fn install(dir: &Path) -> Result<u8> {
         std::fs::write(&tmp, script).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-        println!("{}", path.display());
+        write_stdout(format!("{}\n", path.display()).as_bytes())?;
     }
     Ok(0)
 }
