@@ -14,6 +14,7 @@
 mod completions;
 mod keygen;
 mod kubectl_complete;
+mod render;
 mod seal;
 mod sops;
 
@@ -42,6 +43,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Re-encrypt every SealedSecret in files and directories, through the controller or offline
     Reseal(seal::reseal::ResealArgs),
+    /// Decrypt SOPS documents and unseal SealedSecrets in manifests, right before apply
+    Render(Box<render::RenderArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
 }
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Seal(args) => seal::run(*args),
         Command::Keygen(args) => keygen::run(args),
         Command::Reseal(args) => seal::reseal::run(args),
+        Command::Render(args) => render::run(*args),
         Command::Completions(args) => completions::run(&args, Cli::command()),
     };
     match result {

@@ -1,24 +1,47 @@
 #!/usr/bin/env bash
 # Builds the reference tools that interop tests compare Coffer against (sops,
-# kubeseal) from the Go modules pinned beside this script, into a per-version
+# kubeseal, kustomize) from the Go modules pinned beside this script, into a
 # cache outside the repository, and prints the directory that holds them.
-# Does nothing when they are already there.
+# Each tool is cached under its own key (its go.mod, go.sum and the Go
+# version), so pinning a new tool or bumping one rebuilds only that tool; the
+# printed directory links to every tool's current build. Does nothing when
+# they are already there.
 #
 #   COFFER_CACHE_DIR  cache root (default: ${XDG_CACHE_HOME:-~/.cache}/coffer)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}
-key=$( { cat "$here"/*/go.mod "$here"/*/go.sum; go version; } | sha256sum | cut -c1-12)
-out="$cache_root/reference-tools/$key"
+cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
+go_version=$(go version)
+tools=(sops kubeseal kustomize)
+declare -A package=(
+  [sops]=github.com/getsops/sops/v3/cmd/sops
+  [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
+  [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
+)
 
-build() { # name module-dir package
-  [ -x "$out/$1" ] && return 0
-  echo "building $1 ($3)" >&2
-  mkdir -p "$out"
-  (cd "$here/$2" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out/.$1.tmp" "$3") >&2
-  mv "$out/.$1.tmp" "$out/$1"
+tool_key() { # name
+  { cat "$here/$1/go.mod" "$here/$1/go.sum"; echo "$go_version"; } | sha256sum | cut -c1-12
 }
-build sops sops github.com/getsops/sops/v3/cmd/sops
-build kubeseal kubeseal github.com/bitnami/sealed-secrets/cmd/kubeseal
+
+build() { # name -> prints the binary's path
+  local dir="$cache_root/tools/$1-$(tool_key "$1")"
+  if [ ! -x "$dir/$1" ]; then
+    echo "building $1 (${package[$1]})" >&2
+    mkdir -p "$dir"
+    (cd "$here/$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$dir/.$1.tmp" "${package[$1]}") >&2
+    mv "$dir/.$1.tmp" "$dir/$1"
+  fi
+  echo "$dir/$1"
+}
+
+bins=()
+for t in "${tools[@]}"; do bins+=("$(build "$t")"); done
+# The directory tests use: one link per tool, named by the builds it links.
+out="$cache_root/$(printf '%s\n' "${bins[@]}" | sha256sum | cut -c1-12)"
+if [ ! -d "$out" ]; then
+  mkdir -p "$out.tmp.$$"
+  for b in "${bins[@]}"; do ln -sf "$b" "$out.tmp.$$/$(basename "$b")"; done
+  mv -T "$out.tmp.$$" "$out" 2>/dev/null || rm -rf "$out.tmp.$$"
+fi
 echo "$out"

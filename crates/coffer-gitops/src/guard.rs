@@ -9,11 +9,8 @@
 //! passed through, the coffer-sops tree for documents decrypted here (so
 //! plaintext is never copied into a non-zeroizing form to be checked).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use coffer_sops::cipher::is_encrypted_value;
 use coffer_sops::tree::{Branch, Value};
-use zeroize::Zeroizing;
 
 use crate::error::Violation;
 use crate::sniff;
@@ -21,10 +18,7 @@ use crate::sniff;
 /// Whether a Secret value is a SOPS document (base64 for `data`).
 fn holds_sops(field: &'static str, text: &str) -> bool {
     if field == "data" {
-        STANDARD
-            .decode(text)
-            .map(Zeroizing::new)
-            .is_ok_and(|bytes| sniff::sops_format(&bytes).is_some())
+        crate::secret_data::decode(text).is_some_and(|bytes| sniff::sops_format(&bytes).is_some())
     } else {
         sniff::sops_format(text.as_bytes()).is_some()
     }
@@ -138,6 +132,8 @@ fn value_enc(value: &Value, path: &mut Vec<String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     const ENC: &str = "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]";
 
@@ -153,13 +149,26 @@ mod tests {
         let v = serde_json::json!({"kind": "X", "sops": {"mac": ENC}});
         assert_eq!(check_json(&v), Some(Violation::SopsBlock));
         let doc = format!("a: {ENC}\nsops:\n    mac: {ENC}\n");
-        let v = serde_json::json!({"kind": "Secret", "data": {"f.yaml": STANDARD.encode(doc)}});
+        let v = serde_json::json!({"kind": "Secret", "data": {"f.yaml": STANDARD.encode(&doc)}});
         assert_eq!(
             check_json(&v),
             Some(Violation::EncryptedData {
                 field: "data",
                 key: "f.yaml".into()
             })
+        );
+        // Wrapped as kustomize writes long generated values.
+        let encoded = STANDARD.encode(&doc);
+        let wrapped: Vec<String> = encoded
+            .as_bytes()
+            .chunks(70)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let v =
+            serde_json::json!({"kind": "Secret", "data": {"f.yaml": wrapped.join("\n") + "\n"}});
+        assert!(
+            check_json(&v).is_some(),
+            "a line-wrapped value is decoded as Go does"
         );
         let clean = serde_json::json!({"kind": "Secret", "data": {"a": STANDARD.encode("x")}});
         assert_eq!(check_json(&clean), None);

@@ -30,7 +30,15 @@ pub(crate) fn has_sops_data(value: &serde_json::Value) -> bool {
             .any(|text| decode(text).is_some_and(|b| sniff::sops_format(&b).is_some()))
 }
 
-fn decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+/// A `data` value's bytes, decoded as the API server does: Go's
+/// `encoding/base64` skips `\r` and `\n` anywhere, and kustomize writes a
+/// long generated value as a literal block wrapped every 70 characters.
+pub(crate) fn decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    if text.contains(['\r', '\n']) {
+        let joined: Zeroizing<String> =
+            Zeroizing::new(text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect());
+        return STANDARD.decode(joined.as_str()).ok().map(Zeroizing::new);
+    }
     STANDARD.decode(text).ok().map(Zeroizing::new)
 }
 
