@@ -3,12 +3,16 @@
 //! own-line comment becomes a comment entry before the next item of the
 //! mapping or sequence it is indented into, and a same-line comment after a
 //! value becomes an inline comment entry just before that value's item.
+//!
+//! Input is untrusted, so nesting and the copies that anchors and aliases
+//! make are bounded (see `limits`).
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
+use granit_parser::{ErrorKind, Event, Parser, Placement, ScalarStyle, Span, StructureStyle, Tag};
 
+use super::limits::{self, Anchored, CopyBudget, MAX_DEPTH};
 use crate::format::scalar::resolve_plain;
 use crate::tree::{Branch, Comment, Item, Key, Value};
 use crate::{Error, Result};
@@ -32,7 +36,8 @@ struct Frame {
 
 struct Reader {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchored>,
+    budget: CopyBudget,
     docs: Vec<Branch>,
     root: Option<Branch>,
     /// Comments before the current document's root collection.
@@ -45,6 +50,10 @@ fn err(span: &Span, reason: impl Into<String>) -> Error {
         location: format!("line {} column {}", span.start.line(), span.start.col() + 1),
         reason: reason.into(),
     }
+}
+
+fn too_deep() -> String {
+    format!("collections nested more than {MAX_DEPTH} deep")
 }
 
 fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value> {
@@ -75,6 +84,13 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) 
 }
 
 impl Reader {
+    /// Pays for one copy of an anchored node, or fails at `span`.
+    fn charge(&mut self, weight: usize, span: &Span) -> Result<()> {
+        self.budget
+            .charge(weight)
+            .map_err(|reason| err(span, reason))
+    }
+
     fn comment(&mut self, text: &str, placement: Placement, span: &Span) {
         let col = span.start.col();
         let inline = placement == Placement::Right;
@@ -155,7 +171,14 @@ impl Reader {
     /// A complete node: becomes a key, a mapping value, a sequence item or the root.
     fn node(&mut self, value: Value, anchor: usize, span: &Span) -> Result<()> {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            let (weight, height) = limits::measure(&value);
+            self.charge(weight, span)?;
+            let kept = Anchored {
+                value: value.clone(),
+                weight,
+                height,
+            };
+            self.anchors.insert(anchor, kept);
         }
         let Some(top) = self.stack.last_mut() else {
             return match value {
@@ -213,7 +236,16 @@ impl Reader {
         Ok(())
     }
 
-    fn open(&mut self, body: Body, style: StructureStyle, anchor: usize, span: &Span) {
+    fn open(
+        &mut self,
+        body: Body,
+        style: StructureStyle,
+        anchor: usize,
+        span: &Span,
+    ) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(err(span, too_deep()));
+        }
         let mut frame = Frame {
             body,
             col: span.start.col(),
@@ -228,6 +260,7 @@ impl Reader {
             Self::push_comments(&mut frame, pending);
         }
         self.stack.push(frame);
+        Ok(())
     }
 
     fn close(&mut self, span: &Span) -> Result<()> {
@@ -260,20 +293,31 @@ impl Reader {
     }
 }
 
-/// Reads every document of a YAML stream.
+/// Reads every document of a YAML stream, within [`MAX_DEPTH`] and the
+/// copy budget of [`super::MIN_COPY_BUDGET`].
 pub fn read(input: &str) -> Result<Vec<Branch>> {
+    // The parser stops flow and block nesting (255 each by default) at ours:
+    // its scanner reads ahead of the events, so only it can stop a run of
+    // `[` where the limit is crossed. `Reader::open` counts mixed nesting.
+    let mut options = granit_parser::Options::default();
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
     let mut r = Reader {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        budget: CopyBudget::for_input(input),
         docs: Vec::new(),
         root: None,
         pre_root: Vec::new(),
     };
-    for ev in Parser::new_from_str(input) {
+    for ev in Parser::new_from_str_with_options(input, options) {
         let (event, span) = ev.map_err(|e| Error::Parse {
             format: "YAML",
             location: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
-            reason: e.info().to_string(),
+            reason: match e.kind() {
+                ErrorKind::RecursionLimitExceeded => too_deep(),
+                _ => e.info().to_string(),
+            },
         })?;
         match event {
             Event::StreamStart => {}
@@ -305,15 +349,21 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
                 r.node(v, anchor, &span)?;
             }
             Event::Alias(id) => {
-                let v = r
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| err(&span, "alias to an unknown anchor"))?;
+                let Some(&Anchored { weight, height, .. }) = r.anchors.get(&id) else {
+                    return Err(err(&span, "alias to an unknown anchor"));
+                };
+                if r.stack.len() + height > MAX_DEPTH {
+                    return Err(err(
+                        &span,
+                        format!("this alias nests collections more than {MAX_DEPTH} deep"),
+                    ));
+                }
+                r.charge(weight, &span)?;
+                let v = r.anchors[&id].value.clone();
                 r.node(v, 0, &span)?;
             }
             Event::SequenceStart(style, anchor, _) => {
-                r.open(Body::Seq(Vec::new()), style, anchor, &span)
+                r.open(Body::Seq(Vec::new()), style, anchor, &span)?
             }
             Event::MappingStart(style, anchor, _) => r.open(
                 Body::Map {
@@ -323,7 +373,7 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
                 style,
                 anchor,
                 &span,
-            ),
+            )?,
             Event::SequenceEnd | Event::MappingEnd => r.close(&span)?,
             _ => {}
         }
