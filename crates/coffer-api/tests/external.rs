@@ -502,6 +502,19 @@ fn signs_are_read_once_as_go_does_and_many_of_them_cannot_overflow_the_stack() {
     ));
 }
 
+#[test]
+fn an_unknown_unit_is_repeated_at_most_64_bytes_long() {
+    // Found by the go_duration fuzz target: the input was cut to 64 bytes
+    // in the message but the unknown unit, which can be most of it, was not.
+    let err = parse_go_duration(&format!("5{}", "x".repeat(100_000))).unwrap_err();
+    let message = err.to_string();
+    assert!(message.len() < 250, "{} bytes: {message}", message.len());
+    assert!(
+        message.contains(&format!("unknown unit \"{}…\"", "x".repeat(64))),
+        "{message}"
+    );
+}
+
 proptest! {
     /// Any duration Go can hold, printed as Go prints it, parses back to itself.
     #[test]

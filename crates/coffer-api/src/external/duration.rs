@@ -123,7 +123,8 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|&(_, scale)| scale)
-            .ok_or_else(|| invalid(&format!("unknown unit {unit:?}")))?;
+            // The unit is bounded like the input: it can be most of it.
+            .ok_or_else(|| invalid(&format!("unknown unit {:?}", shown(unit))))?;
 
         let overflow = || DurationError::Overflow {
             input: shown(input),
