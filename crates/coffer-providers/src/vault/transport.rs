@@ -354,7 +354,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Vault's `{"errors": [...]}` as one line, credentials cut out, bounded.
-fn vault_message(body: &[u8], redact: &[&str]) -> String {
+pub(super) fn vault_message(body: &[u8], redact: &[&str]) -> String {
     #[derive(serde::Deserialize)]
     struct Errors {
         #[serde(default)]
