@@ -337,3 +337,35 @@ fn errors_never_print_secret_values_or_keys() {
     ]));
     assert!(!err.contains("not-json-secret"), "{err}");
 }
+
+/// Nine levels of nine aliases (9^9 strings) and 100,000 nested lists.
+fn hostile_yaml() -> [(&'static str, String, &'static str); 2] {
+    let mut bomb = String::from("a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n");
+    for (prev, name) in ('a'..'i').zip('b'..='i') {
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let deep = format!("k: {}\n", "[".repeat(100_000));
+    [
+        ("bomb.yaml", bomb, "refusing a possible alias bomb"),
+        ("deep.yaml", deep, "collections nested more than 512 deep"),
+    ]
+}
+
+#[test]
+fn encrypt_and_decrypt_refuse_alias_bombs_and_deep_nesting_naming_file_and_line() {
+    let sb = Sandbox::new();
+    for (name, text, reason) in hostile_yaml() {
+        sb.write(name, &text);
+        for command in [
+            vec!["sops", "encrypt", "--age", RECIPIENT, name],
+            vec!["sops", "decrypt", name],
+        ] {
+            let (code, err) = fail(sb.coffer(&command));
+            assert_eq!(code, 1, "{command:?}: {err}");
+            assert!(err.contains(&format!("failed to load {name}")), "{err}");
+            assert!(err.contains("invalid YAML input at line "), "{err}");
+            assert!(err.contains(reason), "{command:?}: {err}");
+        }
+    }
+}

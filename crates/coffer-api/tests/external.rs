@@ -475,6 +475,46 @@ fn malformed_go_durations_are_rejected_with_the_reason() {
     assert_eq!(parse_go_duration(""), Err(DurationError::Empty));
 }
 
+#[test]
+fn signs_are_read_once_as_go_does_and_many_of_them_cannot_overflow_the_stack() {
+    // Found while writing the fuzz target: each `-` was one recursive call.
+    let err = parse_go_duration(&format!("{}5s", "-".repeat(1_000_000))).unwrap_err();
+    assert!(
+        matches!(&err, DurationError::Invalid { reason, .. } if reason == "expected a number"),
+        "{err}"
+    );
+    // The message repeats at most 64 bytes of the input.
+    assert!(err.to_string().len() < 150, "{err}");
+    assert!(err.to_string().contains("--------…"), "{err}");
+    // Go: one sign, then a number; "-0s" is zero like "-0".
+    assert!(matches!(
+        parse_go_duration("--5s"),
+        Err(DurationError::Invalid { .. })
+    ));
+    assert!(matches!(
+        parse_go_duration("+-5s"),
+        Err(DurationError::Invalid { .. })
+    ));
+    assert_eq!(parse_go_duration("-0s"), Ok(Duration::ZERO));
+    assert!(matches!(
+        parse_go_duration("-1.5h"),
+        Err(DurationError::Negative { .. })
+    ));
+}
+
+#[test]
+fn an_unknown_unit_is_repeated_at_most_64_bytes_long() {
+    // Found by the go_duration fuzz target: the input was cut to 64 bytes
+    // in the message but the unknown unit, which can be most of it, was not.
+    let err = parse_go_duration(&format!("5{}", "x".repeat(100_000))).unwrap_err();
+    let message = err.to_string();
+    assert!(message.len() < 250, "{} bytes: {message}", message.len());
+    assert!(
+        message.contains(&format!("unknown unit \"{}…\"", "x".repeat(64))),
+        "{message}"
+    );
+}
+
 proptest! {
     /// Any duration Go can hold, printed as Go prints it, parses back to itself.
     #[test]

@@ -11,6 +11,8 @@
 //! into keys, labels and annotations is checked here ([`crate::rendered`])
 //! so the API server's validation errors never quote it.
 
+pub mod keys_and_values;
+
 use std::collections::BTreeMap;
 
 use coffer_api::ExternalSecret;
@@ -216,12 +218,9 @@ fn render(
                     let text = std::str::from_utf8(&rendered).map_err(|_| {
                         Error::Template("KeysAndValues output is not UTF-8".to_owned())
                     })?;
-                    let map: BTreeMap<String, String> =
-                        serde_saphyr::from_str(text).map_err(|_| {
-                            Error::Template(
-                                "KeysAndValues output is not a YAML map of strings".to_owned(),
-                            )
-                        })?;
+                    let map = keys_and_values::parse(text).map_err(|reason| {
+                        Error::Template(format!("KeysAndValues output {reason}"))
+                    })?;
                     map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
                 }
             };

@@ -15,6 +15,10 @@ mod errors;
 mod find;
 mod json_path;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;

@@ -91,7 +91,17 @@ const OTHER_KEYS: [&str; 7] = [
 pub fn creation_rule(config_path: &Path, file: &Path) -> Result<Option<EncryptOptions>> {
     let src =
         std::fs::read_to_string(config_path).map_err(|e| cfg_err(config_path, e.to_string()))?;
-    let docs = crate::format::yaml::read(&src).map_err(|e| cfg_err(config_path, e.to_string()))?;
+    creation_rule_in(&src, config_path, file)
+}
+
+/// [`creation_rule`] for a config already read: `src` is the text of
+/// `config_path` (whose directory `file` is matched relative to).
+pub fn creation_rule_in(
+    src: &str,
+    config_path: &Path,
+    file: &Path,
+) -> Result<Option<EncryptOptions>> {
+    let docs = crate::format::yaml::read(src).map_err(|e| cfg_err(config_path, e.to_string()))?;
     let Some(root) = docs.first() else {
         return Ok(None);
     };
@@ -181,7 +191,7 @@ fn rule_options(rule: &Branch, path: &Path) -> Result<EncryptOptions> {
     let mut rules = Vec::new();
     for field in CryptRule::FIELDS {
         if let Some(v) = text(rule, field).filter(|s| !s.is_empty()) {
-            rules.push(CryptRule::from_field(field, &v)?);
+            rules.push(CryptRule::from_field(field, &v).map_err(|e| cfg_err(path, e.to_string()))?);
         }
     }
     if rules.len() > 1 {

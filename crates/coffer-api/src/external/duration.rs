@@ -14,7 +14,7 @@ pub enum DurationError {
     /// A number or unit is missing or malformed.
     #[error("invalid duration {input:?}: {reason}")]
     Invalid {
-        /// The input as given.
+        /// The input as given (its first 64 bytes, then `…`).
         input: String,
         /// What is wrong with it.
         reason: String,
@@ -22,15 +22,32 @@ pub enum DurationError {
     /// The duration is negative; an interval cannot be.
     #[error("invalid duration {input:?}: negative durations are not allowed")]
     Negative {
-        /// The input as given.
+        /// The input as given (its first 64 bytes, then `…`).
         input: String,
     },
     /// The duration does not fit Go's `time.Duration` (about 292 years).
     #[error("invalid duration {input:?}: out of range")]
     Overflow {
-        /// The input as given.
+        /// The input as given (its first 64 bytes, then `…`).
         input: String,
     },
+}
+
+/// At most this much of the input is repeated in an error (a status
+/// condition and an Event carry the message).
+const SHOWN_BYTES: usize = 64;
+
+/// `input` for an error message: its first [`SHOWN_BYTES`] bytes (on a
+/// character boundary), then `…` if there was more.
+fn shown(input: &str) -> String {
+    if input.len() <= SHOWN_BYTES {
+        return input.to_owned();
+    }
+    let mut end = SHOWN_BYTES;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &input[..end])
 }
 
 /// Nanoseconds per unit, longest unit names first where one is a prefix of
@@ -58,25 +75,20 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 /// interval.
 pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
     let invalid = |reason: &str| DurationError::Invalid {
-        input: input.to_owned(),
+        input: shown(input),
         reason: reason.to_owned(),
     };
     if input.is_empty() {
         return Err(DurationError::Empty);
     }
-    let mut rest = input;
-    if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('-') {
-        // "-0" is zero in Go; anything else below zero is refused.
-        if r == "0" {
-            return Ok(Duration::ZERO);
-        }
-        parse_go_duration(r)?;
-        return Err(DurationError::Negative {
-            input: input.to_owned(),
-        });
-    }
+    // Matches Go: one optional sign; what follows must be a number. (Signs
+    // were once handled by recursing, one call per `-`: a million of them
+    // in a tenant's `refreshInterval` overflowed the stack.)
+    let (negative, mut rest) = match input.as_bytes()[0] {
+        b'-' => (true, &input[1..]),
+        b'+' => (false, &input[1..]),
+        _ => (false, input),
+    };
     // Matches Go: a bare "0" is the only number allowed without a unit.
     if rest == "0" {
         return Ok(Duration::ZERO);
@@ -111,10 +123,11 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|&(_, scale)| scale)
-            .ok_or_else(|| invalid(&format!("unknown unit {unit:?}")))?;
+            // The unit is bounded like the input: it can be most of it.
+            .ok_or_else(|| invalid(&format!("unknown unit {:?}", shown(unit))))?;
 
         let overflow = || DurationError::Overflow {
-            input: input.to_owned(),
+            input: shown(input),
         };
         let whole: u128 = if int_part.is_empty() {
             0
@@ -139,8 +152,15 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
         }
         rest = next;
     }
+    // Zero is zero whatever its sign ("-0s" in Go); anything below it is
+    // refused.
+    if negative && total != 0 {
+        return Err(DurationError::Negative {
+            input: shown(input),
+        });
+    }
     let secs = u64::try_from(total / 1_000_000_000).map_err(|_| DurationError::Overflow {
-        input: input.to_owned(),
+        input: shown(input),
     })?;
     // The remainder is below 10^9, so it fits in u32.
     Ok(Duration::new(secs, (total % 1_000_000_000) as u32))

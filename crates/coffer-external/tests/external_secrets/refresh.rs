@@ -192,3 +192,32 @@ async fn each_new_force_sync_value_refreshes_a_periodic_secret_before_its_interv
         .wait_ready("forced", "Ready=True", |c| c.status == "True")
         .await;
 }
+
+/// `refreshInterval` is any string the API server accepts. The duration
+/// parser used to recurse once per leading `-`, so a tenant's million of
+/// them overflowed the controller's stack and took the whole process down.
+#[tokio::test]
+async fn a_refresh_interval_of_a_million_signs_fails_clearly_and_the_controller_keeps_syncing() {
+    let world = World::new("refresh-hostile").await;
+    aws_store(&world, "aws").await;
+    let key = remote(&world, "hostile");
+    aws_put(&key, "synced").await;
+    let interval = format!("{}5s", "-".repeat(1_000_000));
+    es_with_policy(&world, "hostile", &key, "Periodic", &interval).await;
+    let message = crate::sync::assert_failed(&world, "hostile").await;
+    assert!(
+        message.contains("spec.refreshInterval") && message.contains("expected a number"),
+        "{message}"
+    );
+    assert!(
+        message.len() < 300,
+        "the message repeats the whole interval"
+    );
+
+    es_with_policy(&world, "fine", &key, "Periodic", "1h").await;
+    world
+        .wait_secret("fine", "the same controller to sync another", |s| {
+            text(s).as_deref() == Some("synced")
+        })
+        .await;
+}

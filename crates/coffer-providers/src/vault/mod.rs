@@ -89,6 +89,10 @@ pub enum VaultAuth {
     },
 }
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 impl fmt::Debug for VaultConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultConfig")

@@ -242,18 +242,92 @@ fn from_yaml(ctx: &Budget, args: &[Value]) -> FResult {
     read(ctx, &[bytes])?;
     let text = String::from_utf8_lossy(bytes);
     let tripped = Cell::new(None);
-    let parsed = serde_saphyr::with_deserializer_from_str(&text, |de| {
-        Seed::new(ctx, &tripped).deserialize(de)
-    });
-    Ok(
-        match parsed_or(parsed, &tripped, "yaml: invalid document") {
-            Ok(v @ Value::Map(_)) => v,
-            Ok(Value::Nil) => Value::map(BTreeMap::new(), MapKind::Any),
-            Ok(_) => error_map("cannot unmarshal this value into a map"),
-            Err(FuncError::Other(msg)) => error_map(msg),
-            Err(limit) => return Err(limit),
-        },
-    )
+    let parsed =
+        serde_saphyr::with_deserializer_from_str_with_options(&text, yaml_options(), |de| {
+            Seed::new(ctx, &tripped).deserialize(de)
+        });
+    // A limit of the render (values, bytes, depth) stops it; a limit of
+    // the parser is an `Error` entry, as any other invalid document.
+    if let Some(limit) = tripped.get() {
+        return Err(FuncError::Limit(limit));
+    }
+    Ok(match parsed {
+        Ok(v @ Value::Map(_)) => v,
+        Ok(Value::Nil) => Value::map(BTreeMap::new(), MapKind::Any),
+        Ok(_) => error_map("cannot unmarshal this value into a map"),
+        Err(e) => error_map(&yaml_limit(&e).unwrap_or_else(|| "yaml: invalid document".into())),
+    })
+}
+
+/// serde-saphyr's limits for `fromYaml`, every one set here: the text can
+/// be secret data or a tenant's template output. Depth is the template's
+/// value depth; aliases may replay at most 100,000 events, and one anchor
+/// at most 1,000 times (go-yaml's own alias check lets ESO replay about
+/// 400,000 nodes). Values built still count against the render's limits.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = super::MAX_VALUE_DEPTH;
+    budget.flow_nesting_limit = super::MAX_VALUE_DEPTH;
+    budget.max_documents = 1;
+    budget.max_events = 1_000_000;
+    budget.max_nodes = 250_000;
+    budget.max_total_scalar_bytes = 8 * 1024 * 1024;
+    budget.max_aliases = 10_000;
+    budget.max_anchors = 10_000;
+    budget.max_merge_keys = 1_000;
+    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_bytes = 8 * 1024 * 1024;
+    budget.enforce_alias_anchor_ratio = true;
+    budget.alias_anchor_min_aliases = 100;
+    budget.alias_anchor_ratio_multiplier = 10;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 100_000;
+    options.alias_limits.max_replay_stack_depth = 16;
+    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
+    // Snippets would quote the input.
+    options.with_snippet = false;
+    options
+}
+
+/// The `Error` text for a parse stopped by a limit: which one and where,
+/// in counts only. `None` for other errors, whose messages may quote input.
+fn yaml_limit(e: &serde_saphyr::Error) -> Option<String> {
+    let what = limit_kind(e)?;
+    Some(match e.location() {
+        Some(at) => format!(
+            "yaml: document exceeds the limits at line {} column {}: {what}",
+            at.line(),
+            at.column()
+        ),
+        None => format!("yaml: document exceeds the limits: {what}"),
+    })
+}
+
+fn limit_kind(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach;
+    let too_deep = || format!("nested more than {} deep", super::MAX_VALUE_DEPTH);
+    Some(match e {
+        E::AliasError { error, .. } | E::WithSnippet { error, .. } => return limit_kind(error),
+        E::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => too_deep(),
+        E::Budget { breach, .. } => format!("{breach:?}"),
+        // The scanner reads ahead, so a run of `[` meets its flow limit
+        // (set to the same depth) before the budget sees the events.
+        E::ExternalMessage { source, .. }
+            if matches!(&**source, serde_saphyr::ExternalMessageSource::Parser(scan)
+                if *scan.kind() == serde_saphyr::granit_parser::ErrorKind::RecursionLimitExceeded) =>
+        {
+            too_deep()
+        }
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => "too many alias expansions".to_owned(),
+        _ => return None,
+    })
 }
 
 fn error_map(msg: &str) -> Value {

@@ -3,11 +3,15 @@
 //! own-line comment becomes a comment entry before the next item of the
 //! mapping or sequence it is indented into, and a same-line comment after a
 //! value becomes an inline comment entry just before that value's item.
+//!
+//! Input is untrusted, so nesting and the copies that anchors and aliases
+//! make are bounded (see `limits`).
 
 use std::collections::HashMap;
 
-use granit_parser::{Event, Parser, Placement, Span, StructureStyle};
+use granit_parser::{ErrorKind, Event, Parser, Placement, Span, StructureStyle};
 
+use super::limits::{self, Anchored, CopyBudget, MAX_DEPTH};
 use crate::format::yaml::read_scalar::{err, scalar_value};
 use crate::tree::{Branch, Comment, Item, Key, Value};
 use crate::{Error, Result};
@@ -29,23 +33,10 @@ struct Frame {
     before_value: Vec<Comment>,
 }
 
-/// Nodes a stream may expand to, aliases copied out: far more than any
-/// real file, and a bound on what alias bombs ("billion laughs") can cost.
-const MAX_NODES: usize = 1_000_000;
-
-fn node_count(value: &Value) -> usize {
-    match value {
-        Value::Map(b) => 1 + b.iter().map(|i| node_count(&i.value)).sum::<usize>(),
-        Value::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        _ => 1,
-    }
-}
-
 struct Reader {
-    /// Nodes produced so far, alias copies included.
-    nodes: usize,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchored>,
+    budget: CopyBudget,
     docs: Vec<Branch>,
     root: Option<Branch>,
     /// Comments before the current document's root collection.
@@ -54,7 +45,18 @@ struct Reader {
     flow_value_closed: bool,
 }
 
+fn too_deep() -> String {
+    format!("collections nested more than {MAX_DEPTH} deep")
+}
+
 impl Reader {
+    /// Pays for one copy of an anchored node, or fails at `span`.
+    fn charge(&mut self, weight: usize, span: &Span) -> Result<()> {
+        self.budget
+            .charge(weight)
+            .map_err(|reason| err(span, reason))
+    }
+
     fn comment(&mut self, text: &str, placement: Placement, span: &Span) {
         let col = span.start.col();
         let inline = placement == Placement::Right;
@@ -176,7 +178,14 @@ impl Reader {
     /// A complete node: becomes a key, a mapping value, a sequence item or the root.
     fn node(&mut self, value: Value, anchor: usize, span: &Span) -> Result<()> {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            let (weight, height) = limits::measure(&value);
+            self.charge(weight, span)?;
+            let kept = Anchored {
+                value: value.clone(),
+                weight,
+                height,
+            };
+            self.anchors.insert(anchor, kept);
         }
         let Some(top) = self.stack.last_mut() else {
             return match value {
@@ -237,7 +246,16 @@ impl Reader {
         Ok(())
     }
 
-    fn open(&mut self, body: Body, style: StructureStyle, anchor: usize, span: &Span) {
+    fn open(
+        &mut self,
+        body: Body,
+        style: StructureStyle,
+        anchor: usize,
+        span: &Span,
+    ) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(err(span, too_deep()));
+        }
         let mut frame = Frame {
             body,
             col: span.start.col(),
@@ -252,6 +270,7 @@ impl Reader {
             Self::push_comments(&mut frame, pending);
         }
         self.stack.push(frame);
+        Ok(())
     }
 
     fn close(&mut self, span: &Span) -> Result<()> {
@@ -307,22 +326,32 @@ fn after_bare_dash(input: &str, at: usize) -> bool {
     line.ends_with('-') && line.chars().all(|c| c == '-' || c == ' ')
 }
 
-/// Reads every document of a YAML stream.
+/// Reads every document of a YAML stream, within [`MAX_DEPTH`] and the
+/// copy budget of [`super::MIN_COPY_BUDGET`].
 pub fn read(input: &str) -> Result<Vec<Branch>> {
+    // The parser stops flow and block nesting (255 each by default) at ours:
+    // its scanner reads ahead of the events, so only it can stop a run of
+    // `[` where the limit is crossed. `Reader::open` counts mixed nesting.
+    let mut options = granit_parser::Options::default();
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
     let mut r = Reader {
-        nodes: 0,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        budget: CopyBudget::for_input(input),
         docs: Vec::new(),
         root: None,
         pre_root: Vec::new(),
         flow_value_closed: false,
     };
-    for ev in Parser::new_from_str(input) {
+    for ev in Parser::new_from_str_with_options(input, options) {
         let (event, span) = ev.map_err(|e| Error::Parse {
             format: "YAML",
             location: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
-            reason: e.info().to_string(),
+            reason: match e.kind() {
+                ErrorKind::RecursionLimitExceeded => too_deep(),
+                _ => e.info().to_string(),
+            },
         })?;
         if !matches!(event, Event::Comment(..)) {
             r.flow_value_closed = false;
@@ -364,43 +393,35 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
                 r.comment(&text, placement, &span)
             }
             Event::Scalar(text, style, anchor, tag) => {
-                r.nodes += 1;
                 let v = scalar_value(&text, style, tag.as_deref(), &span)?;
                 r.node(v, anchor, &span)?;
             }
             Event::Alias(id) => {
-                let anchored = r
-                    .anchors
-                    .get(&id)
-                    .ok_or_else(|| err(&span, "alias to an unknown anchor"))?;
-                r.nodes = r.nodes.saturating_add(node_count(anchored));
-                if r.nodes > MAX_NODES {
+                let Some(&Anchored { weight, height, .. }) = r.anchors.get(&id) else {
+                    return Err(err(&span, "alias to an unknown anchor"));
+                };
+                if r.stack.len() + height > MAX_DEPTH {
                     return Err(err(
                         &span,
-                        format!(
-                            "the document expands to more than {MAX_NODES} nodes through aliases"
-                        ),
+                        format!("this alias nests collections more than {MAX_DEPTH} deep"),
                     ));
                 }
-                let v = anchored.clone();
+                r.charge(weight, &span)?;
+                let v = r.anchors[&id].value.clone();
                 r.node(v, 0, &span)?;
             }
             Event::SequenceStart(style, anchor, _) => {
-                r.nodes += 1;
-                r.open(Body::Seq(Vec::new()), style, anchor, &span)
+                r.open(Body::Seq(Vec::new()), style, anchor, &span)?
             }
-            Event::MappingStart(style, anchor, _) => {
-                r.nodes += 1;
-                r.open(
-                    Body::Map {
-                        branch: Vec::new(),
-                        key: None,
-                    },
-                    style,
-                    anchor,
-                    &span,
-                )
-            }
+            Event::MappingStart(style, anchor, _) => r.open(
+                Body::Map {
+                    branch: Vec::new(),
+                    key: None,
+                },
+                style,
+                anchor,
+                &span,
+            )?,
             Event::SequenceEnd | Event::MappingEnd => r.close(&span)?,
             _ => {}
         }
