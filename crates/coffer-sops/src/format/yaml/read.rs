@@ -428,23 +428,3 @@ pub fn read(input: &str) -> Result<Vec<Branch>> {
     }
     Ok(r.docs)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn alias_bombs_are_refused_before_they_expand() {
-        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x]\n");
-        for i in 1..12 {
-            let p = i - 1;
-            let refs = vec![format!("*a{p}"); 8].join(", ");
-            doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
-        }
-        let err = read(&doc).expect_err("refused").to_string();
-        assert!(err.contains("through aliases"), "{err}");
-        // A few aliases are fine.
-        let ok = read("a: &x {b: 1}\nc: *x\n").unwrap();
-        assert_eq!(ok[0].len(), 2);
-    }
-}
