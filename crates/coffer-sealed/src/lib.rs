@@ -19,6 +19,8 @@
 //!   certificate (key rotation);
 //! - [`inputs_hash`]: a stable hash of everything the Secret is made from,
 //!   so a controller can skip decryption when nothing changed;
+//! - [`request`]: the body of a `/v1/verify` or `/v1/rotate` request,
+//!   parsed and weighed before anything is decrypted;
 //! - [`key_secret`]: the Bitnami key Secret a sealing key pair is stored in
 //!   (build, read, label), for the controller, keygen and offline keys.
 //!
@@ -32,6 +34,7 @@ mod error;
 mod hash;
 pub mod key_secret;
 mod meta;
+pub mod request;
 mod seal;
 mod unseal;
 

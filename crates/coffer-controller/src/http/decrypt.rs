@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use coffer_api::SealedSecret;
+use coffer_sealed::request::RequestError;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
@@ -196,13 +197,6 @@ async fn read_body(
     }
 }
 
-/// Values a SealedSecret asks to decrypt: each `encryptedData` entry, and
-/// the deprecated whole-Secret blob.
-fn values(sealed: &SealedSecret) -> usize {
-    let whole = sealed.spec.data.as_deref().is_some_and(|d| !d.is_empty());
-    sealed.spec.encrypted_data.len() + usize::from(whole)
-}
-
 /// The blocking part: parse, weigh, decrypt, charge.
 fn work(body: &[u8], operation: Operation, shared: &Shared) -> Response<Full<Bytes>> {
     let limiter = shared.decrypt.limiter.as_ref();
@@ -214,27 +208,17 @@ fn work(body: &[u8], operation: Operation, shared: &Shared) -> Response<Full<Byt
         }
         response
     };
-    // The body holds sealed values only, so serde's message is safe to show.
-    let sealed: SealedSecret = match serde_json::from_slice(body) {
-        Ok(sealed) => sealed,
-        Err(e) => {
-            return refused(text(
-                StatusCode::BAD_REQUEST,
-                format!("request body is not a SealedSecret in JSON: {e}"),
-            ));
-        }
-    };
-    let count = values(&sealed);
-    let max = shared.limits.max_values;
-    if count > max {
-        return refused(text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the SealedSecret has {count} values; this controller decrypts at most {max} per \
-                 request (--max-request-values)"
-            ),
-        ));
-    }
+    let (sealed, count) =
+        match coffer_sealed::request::parse_request(body, shared.limits.max_values) {
+            Ok(request) => (request.sealed, request.values),
+            Err(e) => {
+                let status = match e {
+                    RequestError::NotSealedSecret(_) => StatusCode::BAD_REQUEST,
+                    RequestError::TooManyValues { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                };
+                return refused(text(status, e.to_string()));
+            }
+        };
     let charge = match limiter.map(|l| l.admit(Instant::now(), count as u64)) {
         Some(Err(wait)) => return too_many_requests(wait),
         Some(Ok(charge)) => Some(charge),
