@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the reference tools that interop tests compare Coffer against (sops,
-# kubeseal, kustomize) from the Go modules pinned beside this script, into a
+# kubeseal, kustomize, kubectl for `kubectl kustomize`) from the Go modules pinned beside this script, into a
 # cache outside the repository, and prints the directory that holds them.
 # Each tool is cached under its own key (its go.mod, go.sum and the Go
 # version), so pinning a new tool or bumping one rebuilds only that tool; the
@@ -13,15 +13,28 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops kubeseal kustomize)
+tools=(sops kubeseal kustomize kubectl)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
+  [kubectl]=k8s.io/kubernetes/cmd/kubectl
+)
+
+# kubectl reports the version it was built from (as the control plane does).
+kubectl_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3; exit }' "$here/kubectl/go.mod")
+[ -n "$kubectl_version" ] || { echo "no k8s.io/kubernetes version in kubectl/go.mod" >&2; exit 1; }
+kubectl_minor=${kubectl_version#v1.}; kubectl_minor=${kubectl_minor%%.*}
+declare -A ldflags=(
+  [kubectl]="-X k8s.io/component-base/version.gitVersion=$kubectl_version \
+ -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kubectl_minor \
+ -X k8s.io/component-base/version.gitTreeState=clean \
+ -X k8s.io/client-go/pkg/version.gitVersion=$kubectl_version \
+ -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kubectl_minor"
 )
 
 tool_key() { # name
-  { cat "$here/$1/go.mod" "$here/$1/go.sum"; echo "$go_version"; } | sha256sum | cut -c1-12
+  { cat "$here/$1/go.mod" "$here/$1/go.sum"; echo "$go_version${ldflags[$1]:+ ${ldflags[$1]}}"; } | sha256sum | cut -c1-12
 }
 
 build() { # name -> prints the binary's path
@@ -29,7 +42,7 @@ build() { # name -> prints the binary's path
   if [ ! -x "$dir/$1" ]; then
     echo "building $1 (${package[$1]})" >&2
     mkdir -p "$dir"
-    (cd "$here/$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$dir/.$1.tmp" "${package[$1]}") >&2
+    (cd "$here/$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${ldflags[$1]:-}" -o "$dir/.$1.tmp" "${package[$1]}") >&2
     mv "$dir/.$1.tmp" "$dir/$1"
   fi
   echo "$dir/$1"
