@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the reference tools that interop tests compare Coffer against (sops,
-# kubeseal, kustomize, kubectl for `kubectl kustomize`) from the Go modules pinned beside this script, into a
-# cache outside the repository, and prints the directory that holds them.
-# Each tool is cached under its own key (its go.mod, go.sum and the Go
-# version), so pinning a new tool or bumping one rebuilds only that tool; the
+# kubeseal, kustomize, kubectl for `kubectl kustomize`; and gotemplate, our
+# own Go program rendering templates with Go's text/template and sprig) from
+# the Go modules pinned beside this script, into a cache outside the
+# repository, and prints the directory that holds them. Each tool is cached
+# under its own key (its go.mod, go.sum, the Go version, and for a tool
+# built from our own source, that source), so pinning a new tool or bumping one rebuilds only that tool; the
 # printed directory links to every tool's current build. Does nothing when
 # they are already there.
 #
@@ -13,12 +15,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops kubeseal kustomize kubectl)
+tools=(sops kubeseal kustomize kubectl gotemplate)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  # Coffer's own: Go text/template + sprig, for coffer-template's golden tests
+  [gotemplate]=.
 )
 
 # kubectl reports the version it was built from (as the control plane does).
@@ -34,7 +38,11 @@ declare -A ldflags=(
 )
 
 tool_key() { # name
-  { cat "$here/$1/go.mod" "$here/$1/go.sum"; echo "$go_version${ldflags[$1]:+ ${ldflags[$1]}}"; } | sha256sum | cut -c1-12
+  {
+    cat "$here/$1/go.mod" "$here/$1/go.sum"
+    if [ "${package[$1]}" = . ]; then cat "$here/$1"/*.go; fi
+    echo "$go_version${ldflags[$1]:+ ${ldflags[$1]}}"
+  } | sha256sum | cut -c1-12
 }
 
 build() { # name -> prints the binary's path

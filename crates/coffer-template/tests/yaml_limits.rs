@@ -2,12 +2,23 @@
 //! parser's limits with an `Error` entry naming the limit and position (the
 //! template goes on, as in External Secrets), never quoting the text.
 
-use coffer_template::{Data, Options, Template};
+use std::time::Duration;
+
+use coffer_template::{Data, Limits, Options, Template};
 
 fn from_yaml_error(doc: &str) -> String {
     let data: Data = [("doc", doc)].into_iter().collect();
     let tpl = Template::parse("k", "{{ (fromYaml .doc).Error }}").unwrap();
-    let out = tpl.render(&data, &Options::eso()).unwrap();
+    // The parser's limits are under test, not the clock: a debug build on
+    // a loaded machine may take longer than the default 2 s deadline.
+    let options = Options {
+        limits: Limits {
+            max_duration: Duration::from_secs(120),
+            ..Limits::default()
+        },
+        ..Options::eso()
+    };
+    let out = tpl.render(&data, &options).unwrap();
     String::from_utf8(out.to_vec()).unwrap()
 }
 

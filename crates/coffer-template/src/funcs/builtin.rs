@@ -1,6 +1,8 @@
-//! Go `text/template` builtins: `not`, `len`, `index`, `print`, `printf`,
-//! `println` and the comparisons `eq ne lt le gt ge`. (`and` and `or`
-//! short-circuit, so the executor evaluates them.)
+//! Go `text/template` builtins: `not`, `len`, `index`, `call`, `print`,
+//! `printf`, `println` and the comparisons `eq ne lt le gt ge`. (`and` and
+//! `or` short-circuit, so the executor evaluates them; the escapers `html`,
+//! `js` and `urlquery` are in `escape`. Go's `slice` is shadowed by
+//! sprig's, as in both callers' function maps: see `lists`.)
 //!
 //! Go's errors here name the offending index or types (`index out of range:
 //! 5`); ours do not, since the index may be a byte of a secret
@@ -19,6 +21,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
         "not" => not,
         "len" => len,
         "index" => index,
+        "call" => call,
         "print" => |c, a| {
             let mut out = result_buf(c, 0);
             let built = format::sprint(&mut out, a);
@@ -88,6 +91,17 @@ fn index(ctx: &Budget, args: &[Value]) -> FResult {
         };
     }
     Ok(item)
+}
+
+/// Go's `call` calls a function value; data and templates here hold none,
+/// so it always fails as Go's does for a non-function (without naming the
+/// value's type, which may depend on the data).
+fn call(_: &Budget, args: &[Value]) -> FResult {
+    arity_min(args, 1)?;
+    Err(FuncError::Other(match args[0] {
+        Value::Nil => "call of nil",
+        _ => "non-function of this type",
+    }))
 }
 
 fn position(key: &Value, len: usize) -> Result<usize, FuncError> {

@@ -74,6 +74,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
             collection(c, Value::list(keys))
         },
         "sortAlpha" => sort_alpha,
+        "slice" | "mustSlice" => sprig_slice,
         "first" => |_, a| {
             arity(a, 1)?;
             Ok(
@@ -141,6 +142,37 @@ pub(super) fn find(name: &str) -> Option<Func> {
         },
         _ => return None,
     })
+}
+
+/// sprig's `slice LIST [START [END]]`, which replaces Go's builtin `slice`
+/// in both callers' function maps: lists only, indexes cast as sprig casts
+/// them, more than two ignored, an empty list gives nil, bounds outside
+/// the list fail (a reflect panic in Go). Errors name no index.
+fn sprig_slice(ctx: &Budget, args: &[Value]) -> FResult {
+    arity_min(args, 1)?;
+    let Value::List(list) = &args[0] else {
+        return Err(FuncError::Other("list should be type of slice or array"));
+    };
+    let items = list.items();
+    if items.is_empty() {
+        return Ok(Value::Nil);
+    }
+    let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    let start = match args.get(1) {
+        Some(v) => cast_int(ctx, v)?,
+        None => 0,
+    };
+    let end = match args.get(2) {
+        Some(v) => cast_int(ctx, v)?,
+        None => len,
+    };
+    if start < 0 || start > end || end > len {
+        return Err(FuncError::Other("slice bounds out of range"));
+    }
+    // In bounds, so both fit in usize.
+    let part = items[start as usize..end as usize].to_vec();
+    ctx.values(part.len())?;
+    collection(ctx, Value::list(part))
 }
 
 /// spf13/cast's `ToInt64`, as sprig uses it: numbers truncate, strings

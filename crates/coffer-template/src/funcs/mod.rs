@@ -1,5 +1,7 @@
-//! The function sets templates can call: Go's builtins plus the sprig
-//! functions each caller allows, and the argument helpers the functions share.
+//! The function sets templates can call: Go's builtins (all of them:
+//! `builtin`, `escape`) plus the sprig functions each caller allows
+//! (`strings`, `encoding`, `lists`, `json_yaml`, `regex`), and the
+//! argument helpers the functions share.
 //!
 //! sealed-secrets renders with sprig's `GenericFuncMap()` minus `env`,
 //! `expandenv` and `getHostByName`; External Secrets (`engineVersion: v2`)
@@ -16,8 +18,10 @@
 mod builtin;
 mod decode;
 mod encoding;
+mod escape;
 mod json_yaml;
 mod lists;
+mod regex;
 mod strings;
 
 pub(crate) use crate::budget::Budget;
@@ -107,6 +111,8 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| encoding::find(name))
         .or_else(|| lists::find(name))
         .or_else(|| json_yaml::find(name))
+        .or_else(|| escape::find(name))
+        .or_else(|| regex::find(name))
     {
         return Lookup::Found(f);
     }
@@ -119,15 +125,12 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         FunctionSet::Bitnami => ["env", "expandenv", "getHostByName"].contains(&name),
         FunctionSet::Eso => ["env", "expandenv"].contains(&name),
     };
-    if !removed && (SPRIG_NAMES.contains(&name) || GO_BUILTINS.contains(&name)) {
+    if !removed && SPRIG_NAMES.contains(&name) {
         Lookup::Unsupported
     } else {
         Lookup::Undefined
     }
 }
-
-/// Go builtins we leave out.
-const GO_BUILTINS: &[&str] = &["call", "html", "js", "urlquery"];
 
 /// Every sprig v3 function name, so unimplemented ones get a clear error.
 const SPRIG_NAMES: &[&str] = &[
@@ -303,8 +306,6 @@ const SPRIG_NAMES: &[&str] = &[
     "mustWithout",
     "has",
     "mustHas",
-    "slice",
-    "mustSlice",
     "concat",
     "dig",
     "chunk",
@@ -327,19 +328,6 @@ const SPRIG_NAMES: &[&str] = &[
     "semver",
     "semverCompare",
     "fail",
-    "regexMatch",
-    "mustRegexMatch",
-    "regexFindAll",
-    "mustRegexFindAll",
-    "regexFind",
-    "mustRegexFind",
-    "regexReplaceAll",
-    "mustRegexReplaceAll",
-    "regexReplaceAllLiteral",
-    "mustRegexReplaceAllLiteral",
-    "regexSplit",
-    "mustRegexSplit",
-    "regexQuoteMeta",
     "urlParse",
     "urlJoin",
     // External Secrets' own functions

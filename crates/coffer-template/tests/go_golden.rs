@@ -1,0 +1,154 @@
+//! Golden tests against Go itself: each case is rendered by Go's
+//! `text/template` with sprig's `TxtFuncMap` (External Secrets' v2 engine
+//! starts from it) through `tests/reference-tools/gotemplate`, built from
+//! pinned modules, and by coffer-template with `Options::eso()`; outputs
+//! must be equal byte for byte, and where Go fails we must fail too. Error
+//! texts are not compared: ours deliberately name nothing computed from
+//! the data.
+//!
+//! Covers Go's builtins (`urlquery`, `html`, `js`, `call`, `print` and
+//! friends), sprig's `slice` (which shadows Go's) and sprig's
+//! regular-expression functions.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use coffer_template::{Data, Options, Template};
+
+/// The directory of the built reference tools (tests/reference-tools).
+fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(root.join("tests/reference-tools/build.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run tests/reference-tools/build.sh");
+    assert!(
+        out.status.success(),
+        "tests/reference-tools/build.sh failed"
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The data every case sees.
+fn data() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("user", b"app".to_vec()),
+        ("password", b"p@ss w0rd/&?=+%#\"'<>\\".to_vec()),
+        (
+            "unicode",
+            "héllo wörld \u{a0}\u{ad}\u{2028}\u{1F600}\u{7f}\t"
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("invalid", b"a\xffb\xc3".to_vec()),
+        ("csv", b"a,b,,c,".to_vec()),
+        ("text", b"foo bar foobar foo_bar 12 345 x9".to_vec()),
+        ("nul", b"a\0b".to_vec()),
+        ("empty", Vec::new()),
+    ]
+}
+
+const CASES: &[&str] = &[
+    // the DSN the issue names
+    "postgres://{{ .user }}:{{ .password | urlquery }}@db:5432/app",
+    "{{ urlquery .password }}|{{ urlquery .unicode }}|{{ urlquery .invalid }}",
+    "{{ urlquery .user .password }}|{{ urlquery 1 2 }}|{{ urlquery \"a\" 1 \"b\" }}|{{ urlquery }}",
+    "{{ html .password }}|{{ html .nul }}|{{ html .unicode }}|{{ html 1 \"<\" }}",
+    "{{ js .password }}|{{ js .unicode }}|{{ js .invalid }}|{{ js .nul }}|{{ js 1 2 }}",
+    "{{ print 1 2 \"a\" \"b\" 3 nil }}|{{ println 1 \"a\" }}|{{ printf \"%q %x %5.2f\" .user .user 3.14159 }}",
+    // slice: sprig's (lists only) shadows Go's builtin in sprig's map
+    "{{ slice (list 1 2 3) 1 }}|{{ slice (list 1 2 3) 0 1 2 }}|{{ slice (list 1 2 3) 3 }}|{{ slice (list 1 2 3) }}",
+    "{{ slice (list 1 2 3) \"1\" 2.9 }}|{{ slice (list) 5 }}|{{ slice (list 1 2) 0 2 1 }}|{{ mustSlice (list 1 2) 1 }}",
+    "{{ slice .user 1 2 }}",
+    "{{ slice (list 1 2) 2 1 }}",
+    "{{ slice (list 1 2) 3 }}",
+    "{{ slice (list 1 2) -1 }}",
+    "{{ slice .missing 1 }}",
+    // call: no function values in data or templates
+    "{{ call .user }}",
+    "{{ call .missing }}",
+    // regular expressions
+    "{{ regexMatch \"^p@\" .password }}|{{ regexMatch \"\\\\d{3}\" .text }}|{{ regexMatch \"(\" .text }}",
+    "{{ mustRegexMatch \"(\" .text }}",
+    "{{ regexFind \"\\\\d+\" .text }}|{{ regexFind \"z+\" .text }}|{{ regexFind \"\\\\bfoo\\\\b\" .text }}",
+    "{{ regexFindAll \"foo\" .text -1 }}|{{ regexFindAll \"foo\" .text 0 }}|{{ regexFindAll \"foo\" .text 2 }}|{{ regexFindAll \"a*\" \"baaab\" -1 }}",
+    "{{ regexFindAll \"\\\\w+\" .unicode -1 }}|{{ regexFindAll \"\\\\pL+\" .unicode -1 }}|{{ regexFindAll \"[[:alpha:]]+\" .unicode -1 }}",
+    "{{ regexFindAll \"\\\\s\" .unicode -1 | len }}|{{ regexFindAll \".\" .unicode -1 | len }}|{{ regexFindAll \"(?i)FOO\" .text -1 }}",
+    "{{ regexReplaceAll \"(\\\\w+)@\" .password \"<$1>\" }}|{{ regexReplaceAll \"(?P<w>o+)\" .text \"[${w}]\" }}|{{ regexReplaceAll \"o\" .text \"$$\" }}",
+    "{{ regexReplaceAll \"(o)\" .text \"$1x\" }}|{{ regexReplaceAll \"(o)\" .text \"${1}x\" }}|{{ regexReplaceAll \"(o)\" .text \"$-\" }}|{{ regexReplaceAll \"a*\" \"baaab\" \"-\" }}",
+    "{{ regexReplaceAllLiteral \"(o)\" .text \"$1\" }}|{{ regexReplaceAll \"\" \"abc\" \"-\" }}|{{ regexReplaceAll \"x*\" \"\" \"-\" }}",
+    "{{ regexSplit \",\" .csv -1 }}|{{ regexSplit \",\" .csv 0 }}|{{ regexSplit \",\" .csv 1 }}|{{ regexSplit \",\" .csv 3 }}|{{ regexSplit \",\" .empty -1 }}",
+    "{{ regexSplit \"a*\" \"abaabaccadaaae\" 5 }}|{{ regexSplit \"\" \"abc\" -1 }}|{{ regexSplit \"x*\" \"axbxc\" -1 }}",
+    "{{ regexQuoteMeta .password }}|{{ regexQuoteMeta \"1.5-2.0?\" }}",
+    "{{ regexFind \"\\\\Q.*\\\\E\" \"a.*b\" }}|{{ regexFind \"[]a]+\" \"x]a]\" }}|{{ regexFind \"\\\\101\" \"zA\" }}|{{ regexFind \"[a-c&&b]+\" \"a&&b\" }}",
+    "{{ regexFind \"[\\\\d.]+\" \"v1.25.3\" }}|{{ regexFind \"\\\\D+\" \"12ab3\" }}|{{ regexFind \"[^\\\\s]+\" \" x y\" }}",
+    "{{ regexReplaceAll \"(\" .text \"x\" }}",
+    "{{ regexFindAll \"(\" .text -1 }}",
+    "{{ regexSplit \"[\" .text -1 }}",
+];
+
+#[test]
+fn builtins_and_regex_functions_match_go_byte_for_byte() {
+    let tool = tools_dir().join("gotemplate");
+    let data = data();
+    let cases: Vec<serde_json::Value> = CASES
+        .iter()
+        .map(|t| {
+            let d: serde_json::Map<String, serde_json::Value> = data
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
+                .collect();
+            serde_json::json!({"template": t, "data": d})
+        })
+        .collect();
+    let mut child = Command::new(&tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(&cases).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "gotemplate failed");
+    let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(go.len(), CASES.len());
+
+    let ours_data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let mut failures = Vec::new();
+    for (t, go) in CASES.iter().zip(&go) {
+        let go_out = if go["err"].as_bool().unwrap() {
+            None
+        } else {
+            Some(STANDARD.decode(go["out"].as_str().unwrap_or("")).unwrap())
+        };
+        let ours = Template::parse("case", t)
+            .and_then(|tpl| tpl.render(&ours_data, &Options::eso()))
+            .map(|out| out.to_vec())
+            .ok();
+        if ours != go_out {
+            failures.push(format!(
+                "{t}\n  go:   {:?}\n  ours: {:?}",
+                go_out.as_deref().map(String::from_utf8_lossy),
+                ours.as_deref().map(String::from_utf8_lossy)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from Go:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,64 @@
+// Command gotemplate renders Go text/template cases with the function set
+// External Secrets' v2 engine starts from (sprig's TxtFuncMap without env
+// and expandenv), so coffer-template's tests can compare its output with
+// Go's byte for byte. It is Coffer's own test helper, not a reference tool
+// fetched from elsewhere; build.sh builds it like the others.
+//
+// Input (stdin): a JSON array of {"template": "...", "data": {"key":
+// base64}}. Output (stdout): a JSON array of {"out": base64, "err": bool}
+// in the same order. Values are bytes both ways, so invalid UTF-8 passes.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+)
+
+type testCase struct {
+	Template string            `json:"template"`
+	Data     map[string][]byte `json:"data"`
+}
+
+type result struct {
+	Out []byte `json:"out"`
+	Err bool   `json:"err"`
+}
+
+func render(c testCase) result {
+	funcs := sprig.TxtFuncMap()
+	delete(funcs, "env")
+	delete(funcs, "expandenv")
+	t, err := template.New("case").Funcs(funcs).Option("missingkey=error").Parse(c.Template)
+	if err != nil {
+		return result{Err: true}
+	}
+	data := make(map[string]string, len(c.Data))
+	for k, v := range c.Data {
+		data[k] = string(v)
+	}
+	var out bytes.Buffer
+	if err := t.Execute(&out, data); err != nil {
+		return result{Err: true}
+	}
+	return result{Out: out.Bytes()}
+}
+
+func main() {
+	var cases []testCase
+	if err := json.NewDecoder(os.Stdin).Decode(&cases); err != nil {
+		os.Stderr.WriteString("gotemplate: reading cases: " + err.Error() + "\n")
+		os.Exit(2)
+	}
+	results := make([]result, len(cases))
+	for i, c := range cases {
+		results[i] = render(c)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(results); err != nil {
+		os.Stderr.WriteString("gotemplate: writing results: " + err.Error() + "\n")
+		os.Exit(2)
+	}
+}
