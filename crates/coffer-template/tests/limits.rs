@@ -108,9 +108,22 @@ fn building_many_values_stops_at_the_values_limit() {
         "{{ $l := list }}{{ range 100000 }}{{ $l = append $l 1 }}{{ end }}",
         "{{ fromJson (printf \"[%s0]\" (repeat 100000 \"0,\")) }}",
         "{{ fromYaml (printf \"a: [%s0]\" (repeat 100000 \"0,\")) }}",
+        "{{ until 1000000000 }}",
+        "{{ untilStep 0 1000000000 1 }}",
     ] {
         assert_eq!(limit_of(t, limits), Limit::Values(10_000), "{t}");
     }
+}
+
+#[test]
+fn quadratic_list_functions_stop_at_the_total_bytes_limit() {
+    // 12,000 distinct values: 72 million deep comparisons for uniq, each
+    // charged, so the default budget (64 MiB) stops it.
+    let t = "{{ uniq (until 12000) }}";
+    assert!(matches!(
+        limit_of(t, only(Limits::default())),
+        Limit::TotalBytes(_)
+    ));
 }
 
 #[test]

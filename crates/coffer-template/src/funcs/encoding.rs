@@ -1,10 +1,11 @@
-//! sprig's encoding and hashing functions: `b64enc`, `b64dec`,
-//! `sha256sum`, `sha512sum`.
+//! sprig's encoding and hashing functions: `b64enc`, `b64dec`, `b32enc`,
+//! `b32dec`, `sha1sum`, `sha256sum`, `sha512sum`, `adler32sum`.
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha2::{Digest, Sha256, Sha512};
 
+use super::base32;
 use super::{Budget, FResult, Func, arity, check_len, copied, read, result_buf, str_arg};
 use crate::value::{Str, Value};
 use zeroize::Zeroizing;
@@ -22,6 +23,37 @@ pub(super) fn find(name: &str) -> Option<Func> {
     Some(match name {
         "b64enc" => b64enc,
         "b64dec" => b64dec,
+        "b32enc" => |c, a| {
+            arity(a, 1)?;
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            check_len(c, s.len().div_ceil(5).saturating_mul(8))?;
+            copied(c, &Zeroizing::new(base32::encode(s)))
+        },
+        "b32dec" => |c, a| {
+            arity(a, 1)?;
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            match base32::decode(s) {
+                Ok(out) => copied(c, &out),
+                Err(at) => copied(
+                    c,
+                    format!("illegal base32 data at input byte {at}").as_bytes(),
+                ),
+            }
+        },
+        "sha1sum" => |c, a| {
+            arity(a, 1)?;
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            hex(c, &sha1::Sha1::digest(s))
+        },
+        "adler32sum" => |c, a| {
+            arity(a, 1)?;
+            let s = str_arg(&a[0])?;
+            read(c, &[s])?;
+            copied(c, adler32(s).to_string().as_bytes())
+        },
         "sha256sum" => |c, a| {
             arity(a, 1)?;
             let s = str_arg(&a[0])?;
@@ -36,6 +68,22 @@ pub(super) fn find(name: &str) -> Option<Func> {
         },
         _ => return None,
     })
+}
+
+/// Go's `hash/adler32` checksum.
+fn adler32(s: &[u8]) -> u32 {
+    const MOD: u32 = 65521;
+    let (mut a, mut b) = (1u32, 0u32);
+    // 5552 bytes is the most that cannot overflow before the modulo.
+    for chunk in s.chunks(5552) {
+        for &byte in chunk {
+            a += u32::from(byte);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    (b << 16) | a
 }
 
 fn hex(ctx: &Budget, digest: &[u8]) -> FResult {

@@ -177,7 +177,7 @@ fn sprig_slice(ctx: &Budget, args: &[Value]) -> FResult {
 
 /// spf13/cast's `ToInt64`, as sprig uses it: numbers truncate, strings
 /// parse (0 when they do not), booleans are 0/1, anything else is 0.
-fn cast_int(ctx: &Budget, v: &Value) -> Result<i64, FuncError> {
+pub(super) fn cast_int(ctx: &Budget, v: &Value) -> Result<i64, FuncError> {
     Ok(match v {
         Value::Int(i) => *i,
         Value::Float(f) if f.is_finite() => *f as i64,
@@ -209,13 +209,13 @@ fn same(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
     })
 }
 
-fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
+pub(super) fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
     let k = str_arg(v)?;
     read(ctx, &[k])?;
     Ok(String::from_utf8_lossy(k).into_owned())
 }
 
-fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+pub(super) fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
     match v {
         Value::Map(m) => Ok(m.entries()),
         _ => Err(FuncError::Type("map[string]interface {}")),
@@ -223,7 +223,7 @@ fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
 }
 
 /// A list parameter (nil is an empty list); `refusal` for anything else.
-fn list_arg<'a>(v: &'a Value, refusal: &'static str) -> Result<&'a [Value], FuncError> {
+pub(super) fn list_arg<'a>(v: &'a Value, refusal: &'static str) -> Result<&'a [Value], FuncError> {
     match v {
         Value::List(l) => Ok(l),
         Value::Nil => Ok(&[]),

@@ -15,7 +15,9 @@
 //! reads and writes, so no call costs more than the limits allow. Errors
 //! are fixed texts: nothing computed from the data (see `crate::error`).
 
+mod base32;
 mod builtin;
+mod collections;
 mod decode;
 mod encoding;
 mod escape;
@@ -113,6 +115,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| json_yaml::find(name))
         .or_else(|| escape::find(name))
         .or_else(|| regex::find(name))
+        .or_else(|| collections::find(name))
     {
         return Lookup::Found(f);
     }
