@@ -88,6 +88,9 @@ pub enum ErrorKind {
     /// A function the template calls is not in the chosen function set.
     #[error("function {0:?} not defined")]
     UndefinedFunction(String),
+    /// `{{template "name"}}` names no defined template.
+    #[error("no such template {0:?}")]
+    UndefinedTemplate(String),
     /// A sprig function that Coffer does not implement.
     #[error("function {0:?} is a sprig function that coffer-template does not support")]
     UnsupportedFunction(String),

@@ -6,8 +6,11 @@
 //!
 //! Follows Go's `text/template` exec rules: variables live until the end of
 //! the enclosing control structure, `range` over a map visits keys in
-//! sorted order, `and`/`or` short-circuit, and a nil result prints as
-//! `<no value>`.
+//! sorted order, `and`/`or` short-circuit, a nil result prints as
+//! `<no value>`, and `{{template "name" x}}` runs a named template with `x`
+//! as dot and no variables but `$`. Control structures and template calls
+//! together nest at most [`MAX_EXEC_DEPTH`] deep (Go allows 100,000 template
+//! calls; we keep the stack bounded).
 
 use zeroize::Zeroizing;
 
@@ -16,7 +19,7 @@ use crate::buf::{Buf, Full};
 use crate::error::{ErrorKind, Limit, Located};
 use crate::format;
 use crate::funcs::{self, Lookup};
-use crate::parser::{Arg, ArgKind, Command, Control, Node, Pipe};
+use crate::parser::{Arg, ArgKind, Command, Control, Node, Pipe, Tree};
 use crate::value::Value;
 use crate::{MissingKey, Options};
 
@@ -30,25 +33,33 @@ enum Flow {
     Continue,
 }
 
-/// Renders `nodes` with `dot` as the data.
-pub(crate) fn execute(
-    nodes: &[Node],
-    dot: Value,
-    opts: &Options,
-) -> ExecResult<Zeroizing<Vec<u8>>> {
-    check_functions(nodes, opts)?;
+/// How deeply control structures and template calls may nest while
+/// executing (the parser bounds each body's own nesting separately).
+pub(crate) const MAX_EXEC_DEPTH: usize = 200;
+
+/// Renders the main body of `tree` with `dot` as the data.
+pub(crate) fn execute(tree: &Tree, dot: Value, opts: &Options) -> ExecResult<Zeroizing<Vec<u8>>> {
+    check_functions(&tree.main, opts)?;
+    for body in tree.defs.values() {
+        check_functions(body, opts)?;
+    }
     let mut st = State {
         opts,
+        tree,
+        depth: 0,
         budget: Budget::new(opts.limits),
         vars: vec![("$".to_owned(), dot.clone())],
         out: Buf::new(opts.limits.max_output_bytes),
     };
-    st.walk_list(&dot, nodes)?;
+    st.walk_list(&dot, &tree.main)?;
     Ok(st.out.into_bytes())
 }
 
 struct State<'a> {
     opts: &'a Options,
+    tree: &'a Tree,
+    /// Control structures and template calls being executed.
+    depth: usize,
     budget: Budget,
     vars: Vec<(String, Value)>,
     /// The output: zeroizing, and it refuses to grow past the output limit.
@@ -82,6 +93,27 @@ impl State<'_> {
     }
 
     fn walk(&mut self, dot: &Value, node: &Node) -> ExecResult<Flow> {
+        if matches!(
+            node,
+            Node::If(_) | Node::With(_) | Node::Range(_) | Node::Template { .. }
+        ) {
+            if self.depth >= MAX_EXEC_DEPTH {
+                let pos = match node {
+                    Node::Template { pos, .. } => *pos,
+                    Node::If(c) | Node::With(c) | Node::Range(c) => c.pipe.pos,
+                    _ => 0,
+                };
+                return Err(limit(pos)(Limit::Depth(MAX_EXEC_DEPTH)));
+            }
+            self.depth += 1;
+            let flow = self.walk_nested(dot, node);
+            self.depth -= 1;
+            return flow;
+        }
+        self.walk_nested(dot, node)
+    }
+
+    fn walk_nested(&mut self, dot: &Value, node: &Node) -> ExecResult<Flow> {
         match node {
             Node::Text(t) => {
                 self.step(0)?;
@@ -123,6 +155,27 @@ impl State<'_> {
             Node::Range(c) => return self.walk_range(dot, c),
             Node::Break => return Ok(Flow::Break),
             Node::Continue => return Ok(Flow::Continue),
+            Node::Template { pos, name, pipe } => {
+                self.step(*pos)?;
+                let tree = self.tree;
+                let Some(body) = tree.defs.get(name) else {
+                    return Err(Located::new(
+                        *pos,
+                        ErrorKind::UndefinedTemplate(name.clone()),
+                    ));
+                };
+                // Variables the pipeline declares persist; the template
+                // itself sees only `$`, set to its dot.
+                let inner = match pipe {
+                    Some(p) => self.eval_pipeline(dot, p)?,
+                    None => Value::Nil,
+                };
+                let outer =
+                    std::mem::replace(&mut self.vars, vec![("$".to_owned(), inner.clone())]);
+                let flow = self.walk_list(&inner, body);
+                self.vars = outer;
+                flow?;
+            }
         }
         Ok(Flow::Normal)
     }
@@ -390,6 +443,11 @@ fn check_functions(nodes: &[Node], opts: &Options) -> ExecResult<()> {
                 check_pipe(&c.pipe, opts)?;
                 check_functions(&c.list, opts)?;
                 check_functions(&c.else_list, opts)?;
+            }
+            Node::Template { pipe, .. } => {
+                if let Some(p) = pipe {
+                    check_pipe(p, opts)?;
+                }
             }
             Node::Text(_) | Node::Break | Node::Continue => {}
         }

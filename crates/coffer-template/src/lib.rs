@@ -139,19 +139,34 @@ impl Options {
 pub struct Template {
     name: String,
     text: String,
-    nodes: Vec<parser::Node>,
+    tree: parser::Tree,
 }
 
 impl Template {
     /// Parses `text`; `name` appears in errors (callers use the Secret key).
     pub fn parse(name: &str, text: &str) -> Result<Template> {
-        let nodes = lexer::lex(text)
+        let mut tree = lexer::lex(text)
             .and_then(parser::parse)
             .map_err(|e| e.into_error(name, text))?;
+        // Go adds the main body under the template's own name last: a
+        // definition of that name stands in for an empty main body, and
+        // two non-empty ones are an error.
+        if let Some(def) = tree.defs.get(name) {
+            if parser::is_empty_tree(&tree.main) {
+                tree.main = def.clone();
+            } else if !parser::is_empty_tree(def) {
+                return Err(error::Located::syntax(
+                    0,
+                    format!("multiple definition of template {name:?}"),
+                )
+                .into_error(name, text));
+            }
+        }
+        tree.defs.insert(name.to_owned(), tree.main.clone());
         Ok(Template {
             name: name.to_owned(),
             text: text.to_owned(),
-            nodes,
+            tree,
         })
     }
 
@@ -167,7 +182,7 @@ impl Template {
 
     /// Renders the template with an arbitrary value as `.`.
     pub fn render_value(&self, dot: Value, options: &Options) -> Result<Zeroizing<Vec<u8>>> {
-        exec::execute(&self.nodes, dot, options).map_err(|e| e.into_error(&self.name, &self.text))
+        exec::execute(&self.tree, dot, options).map_err(|e| e.into_error(&self.name, &self.text))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Builds the syntax tree from tokens: text, actions, `if`/`range`/`with`
-//! with their `else` branches, pipelines, commands and operands.
+//! with their `else` branches, pipelines, commands and operands, and the
+//! named templates of `define` and `block` (called by `template`).
 //!
 //! Like Go's parser it checks at parse time that every variable is declared
 //! in scope and that `break`/`continue` sit inside a `range`. Function names
@@ -24,6 +25,28 @@ pub(crate) enum Node {
     Range(Control),
     Break,
     Continue,
+    /// `{{template "name" pipeline}}` (also what `block` leaves in place).
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+}
+
+/// A parsed template: the main body and the named templates it defines.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tree {
+    pub(crate) main: Vec<Node>,
+    pub(crate) defs: std::collections::BTreeMap<String, Vec<Node>>,
+}
+
+/// Whether a body is empty as Go's `parse.IsEmptyTree` sees it: nothing
+/// but white space text. An empty definition may be replaced by another.
+pub(crate) fn is_empty_tree(nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        _ => false,
+    })
 }
 
 /// `if`, `with` or `range`: the pipeline, the body and the `else` body.
@@ -76,18 +99,23 @@ pub(crate) enum ArgKind {
     Nil,
 }
 
-/// Parses a token stream into the template body.
-pub(crate) fn parse(toks: Vec<Token>) -> ParseResult<Vec<Node>> {
+/// Parses a token stream into the template body and its definitions.
+pub(crate) fn parse(toks: Vec<Token>) -> ParseResult<Tree> {
     let mut p = Parser {
         toks,
         i: 0,
         vars: vec!["$".to_owned()],
         range_depth: 0,
         nesting: 0,
+        top: true,
+        defs: Default::default(),
     };
     let (list, end) = p.list()?;
     match end {
-        Stop::Eof => Ok(list),
+        Stop::Eof => Ok(Tree {
+            main: list,
+            defs: p.defs,
+        }),
         Stop::End(pos) => Err(Located::syntax(pos, "unexpected {{end}}")),
         Stop::Else(pos) => Err(Located::syntax(pos, "unexpected {{else}}")),
     }
@@ -106,6 +134,9 @@ struct Parser {
     vars: Vec<String>,
     range_depth: usize,
     nesting: usize,
+    /// Parsing the main template's top level, where `define` may appear.
+    top: bool,
+    defs: std::collections::BTreeMap<String, Vec<Node>>,
 }
 
 impl Parser {
@@ -182,6 +213,10 @@ impl Parser {
                             self.next();
                             return Ok((nodes, Stop::Else(kw.pos)));
                         }
+                        Tok::Ident(ref w) if w == "define" && self.top && self.nesting == 0 => {
+                            self.next();
+                            self.definition(kw.pos)?;
+                        }
                         _ => nodes.push(self.action()?),
                     }
                 }
@@ -215,17 +250,113 @@ impl Parser {
                         Node::Continue
                     });
                 }
-                "define" | "template" | "block" => {
+                "define" => {
                     return Err(Located::syntax(
                         t.pos,
-                        format!("{{{{{w}}}}} is not supported by coffer-template"),
+                        "unexpected {{define}}: definitions belong at the top level",
                     ));
+                }
+                "template" => {
+                    self.next();
+                    let name = self.template_name("template clause")?;
+                    let pipe = if matches!(self.peek_non_space().tok, Tok::RightDelim) {
+                        self.next();
+                        None
+                    } else {
+                        // Variables it declares persist, as in Go.
+                        Some(self.pipeline("template clause", false)?)
+                    };
+                    return Ok(Node::Template {
+                        pos: t.pos,
+                        name,
+                        pipe,
+                    });
+                }
+                "block" => {
+                    self.next();
+                    let name = self.template_name("block clause")?;
+                    if matches!(self.peek_non_space().tok, Tok::RightDelim) {
+                        return Err(Located::syntax(t.pos, "missing value for block clause"));
+                    }
+                    let pipe = self.pipeline("block clause", false)?;
+                    let body = self.body("block clause", t.pos)?;
+                    self.add(name.clone(), body, t.pos)?;
+                    return Ok(Node::Template {
+                        pos: t.pos,
+                        name,
+                        pipe: Some(pipe),
+                    });
                 }
                 _ => {}
             }
         }
         let pipe = self.pipeline("command", false)?;
         Ok(Node::Action(pipe))
+    }
+
+    /// The quoted name after `define`, `template` or `block`.
+    fn template_name(&mut self, context: &str) -> ParseResult<String> {
+        let t = self.next_non_space();
+        match t.tok {
+            Tok::Str(name) => String::from_utf8(name)
+                .map_err(|_| Located::syntax(t.pos, format!("{context}: the name is not UTF-8"))),
+            _ => Err(Located::syntax(
+                t.pos,
+                format!("unexpected token in {context}: a quoted template name is needed"),
+            )),
+        }
+    }
+
+    /// `{{define "name"}}…{{end}}` after the keyword.
+    fn definition(&mut self, pos: usize) -> ParseResult<()> {
+        let name = self.template_name("define clause")?;
+        self.expect_right_delim("define clause")?;
+        let body = self.body("define clause", pos)?;
+        self.add(name, body, pos)
+    }
+
+    /// The body of a definition or block, up to its `{{end}}`: a scope of
+    /// its own (only `$`), outside any `range`, where `define` may not
+    /// appear.
+    fn body(&mut self, context: &str, pos: usize) -> ParseResult<Vec<Node>> {
+        self.enter(pos)?;
+        let saved = (
+            std::mem::replace(&mut self.vars, vec!["$".to_owned()]),
+            std::mem::replace(&mut self.range_depth, 0),
+            std::mem::replace(&mut self.top, false),
+        );
+        let (list, end) = self.list()?;
+        (self.vars, self.range_depth, self.top) = saved;
+        self.nesting -= 1;
+        match end {
+            Stop::End(_) => Ok(list),
+            Stop::Else(p) => Err(Located::syntax(
+                p,
+                format!("unexpected {{{{else}}}} in {context}"),
+            )),
+            Stop::Eof => Err(Located::syntax(pos, format!("unexpected EOF in {context}"))),
+        }
+    }
+
+    /// Records a named template as Go's `Tree.add` does: an empty body
+    /// never replaces a non-empty one; two non-empty bodies are an error.
+    fn add(&mut self, name: String, body: Vec<Node>, pos: usize) -> ParseResult<()> {
+        match self.defs.get(&name) {
+            Some(old) if !is_empty_tree(old) => {
+                if is_empty_tree(&body) {
+                    Ok(())
+                } else {
+                    Err(Located::syntax(
+                        pos,
+                        format!("multiple definition of template {name:?}"),
+                    ))
+                }
+            }
+            _ => {
+                self.defs.insert(name, body);
+                Ok(())
+            }
+        }
     }
 
     /// `if`, `with`, `range` after the keyword; handles `else if` and
@@ -526,7 +657,7 @@ mod tests {
     use crate::lexer::lex;
 
     fn parse_str(t: &str) -> ParseResult<Vec<Node>> {
-        parse(lex(t)?)
+        parse(lex(t)?).map(|tree| tree.main)
     }
 
     #[test]
@@ -550,7 +681,11 @@ mod tests {
         assert!(parse_str("{{ break }}").is_err());
         assert!(parse_str("{{ if 1 }}").is_err());
         assert!(parse_str("{{ }}").is_err());
-        assert!(parse_str("{{ template \"x\" }}").is_err());
+        // a template call parses; the name is looked up when it runs
+        assert!(parse_str("{{ template \"x\" }}").is_ok());
+        assert!(parse_str("{{ template x }}").is_err());
+        assert!(parse_str("{{ if 1 }}{{ define \"x\" }}{{ end }}{{ end }}").is_err());
+        assert!(parse_str("{{ define \"x\" }}{{ $y := 1 }}{{ end }}{{ $y }}").is_err());
     }
 
     #[test]

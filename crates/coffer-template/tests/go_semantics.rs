@@ -172,7 +172,11 @@ fn language_features_match_go() {
                 "{{ upper }}",
                 Fails("wrong number of args for upper: want 1 got 0"),
             ),
-            ("{{ template \"x\" }}", Fails("not supported")),
+            ("{{ template \"x\" }}", Fails("no such template \"x\"")),
+            (
+                "{{ define \"x\" }}[{{ . }}]{{ end }}{{ template \"x\" 1 }}",
+                Out("[1]"),
+            ),
         ],
     );
 }

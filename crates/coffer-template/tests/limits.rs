@@ -116,6 +116,27 @@ fn building_many_values_stops_at_the_values_limit() {
 }
 
 #[test]
+fn recursive_templates_stop_at_the_depth_limit_not_the_stack() {
+    // Plain recursion, and recursion through bodies nested as deep as the
+    // parser allows: control structures and calls share one depth limit.
+    let deep_if = format!(
+        "{{{{ define \"r\" }}}}{}{{{{ template \"r\" . }}}}{}{{{{ end }}}}{{{{ template \"r\" 1 }}}}",
+        "{{ if . }}".repeat(99),
+        "{{ end }}".repeat(99)
+    );
+    for t in [
+        "{{ define \"r\" }}{{ template \"r\" }}{{ end }}{{ template \"r\" }}",
+        deep_if.as_str(),
+    ] {
+        assert_eq!(
+            limit_of(t, only(Limits::default())),
+            Limit::Depth(200),
+            "{t}"
+        );
+    }
+}
+
+#[test]
 fn quadratic_list_functions_stop_at_the_total_bytes_limit() {
     // 12,000 distinct values: 72 million deep comparisons for uniq, each
     // charged, so the default budget (64 MiB) stops it.
