@@ -127,6 +127,18 @@ const CASES: &[&str] = &[
     "{{ define \"x\" }}a{{ else }}b{{ end }}",
     "{{ block \"x\" }}a{{ end }}",
     "{{ define \"x\" }}{{ nosuchfunc }}{{ end }}ok",
+    // words
+    "{{ untitle \"Hello World  ÉTÉ\" }}|{{ swapcase \"Hello wORLD ǅx Ab\" }}|{{ initials \"hello brave  new\tworld é\" }}|{{ plural \"one\" \"many\" 1 }}|{{ plural \"one\" \"many\" 2 }}",
+    "{{ abbrev 5 \"hello world\" }}|{{ abbrev 3 \"hello world\" }}|{{ abbrev 20 \"hello\" }}|{{ abbrev 4 .unicode }}|{{ abbrev 6 \"\" }}",
+    "{{ abbrevboth 5 10 \"1234567890abcdefghij\" }}|{{ abbrevboth 0 4 \"hello world\" }}|{{ abbrevboth 10 7 \"Now is the time for all good men\" }}|{{ abbrevboth 1 6 \"hello world\" }}|{{ abbrevboth 30 8 \"Now is the time for all good men\" }}",
+    "{{ swapcase .unicode }}|{{ untitle .invalid }}|{{ initials .unicode }}",
+    // paths
+    "{{ base \"/a/b/\" }}|{{ base \"\" }}|{{ base \"///\" }}|{{ dir \"/a/b/c\" }}|{{ dir \"a\" }}|{{ dir \"/\" }}|{{ ext \"a/b.tar.gz\" }}|{{ ext \"a.b/c\" }}|{{ isAbs \"/x\" }}|{{ isAbs \"x\" }}",
+    "{{ clean \"a//b/./c/..\" }}|{{ clean \"../../a/../..\" }}|{{ clean \"/../a/.\" }}|{{ clean \"\" }}|{{ clean \"./\" }}|{{ clean \"a/../..\" }}|{{ osClean \"/a/b/../../..\" }}|{{ osBase \"x/y\" }}",
+    // defaults and conversions
+    "{{ all 1 \"a\" true }}|{{ all 1 0 }}|{{ all }}|{{ any 0 \"\" nil }}|{{ any 0 1 }}|{{ any }}",
+    "{{ toStrings (list 1 \"a\" nil 2.5 true) }}|{{ toStrings \"x\" }}|{{ toStrings nil }}|{{ toStrings 3 }}",
+    "{{ fail \"no\" }}",
     // encodings and checksums
     "{{ b32enc .password }}|{{ b32enc .empty }}|{{ b32enc .invalid }}|{{ b32dec \"MZXW6YTBOI======\" }}|{{ b32dec \"MZXW6YQ=\" }}",
     "{{ b32dec \"MZXW6YT\" }}|{{ b32dec \"MZ=W6YTB\" }}|{{ b32dec \"M=======\" }}|{{ b32dec \"MZXW6Y==\" }}|{{ b32dec \"MZXQ====x\" }}|{{ b32dec \"mzxw6===\" }}|{{ b32dec \"MZXW\\n6===\" }}",

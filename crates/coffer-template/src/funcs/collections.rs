@@ -1,8 +1,9 @@
 //! More of sprig's list and dict functions (sprig v3.3.0 `list.go`,
 //! `dict.go`, `numeric.go`): `prepend`, `rest`, `initial`, `reverse`,
 //! `compact`, `uniq`, `without`, `concat`, `chunk` (and their `must`
-//! forms), `tuple`, `until`, `untilStep`, `dig`, `pick`, `omit`, and the
-//! integer arithmetic `mul`, `div`, `mod`, `max`, `biggest`, `min`.
+//! forms), `tuple`, `until`, `untilStep`, `dig`, `pick`, `omit`, `all`,
+//! `any`, `toStrings`, `fail`, and the integer arithmetic `mul`, `div`,
+//! `mod`, `max`, `biggest`, `min`.
 //!
 //! As in sprig, a "list" argument must be a list (nil or a string is an
 //! error), and a dict argument a `map[string]interface{}` (`dict`,
@@ -157,6 +158,33 @@ pub(super) fn find(name: &str) -> Option<Func> {
                 return Err(FuncError::Other("integer divide by zero"));
             }
             Ok(Value::Int(x.wrapping_rem(y)))
+        },
+        "all" => |_, a| Ok(Value::Bool(a.iter().all(Value::is_true))),
+        "any" => |_, a| Ok(Value::Bool(a.iter().any(Value::is_true))),
+        "toStrings" => |c, a| {
+            arity(a, 1)?;
+            // sprig's strslice: a list's non-nil elements as strings; nil
+            // is an empty list; anything else a list of itself.
+            let items: &[Value] = match &a[0] {
+                Value::List(l) => l.items(),
+                Value::Nil => &[],
+                other => std::slice::from_ref(other),
+            };
+            let mut out = Vec::new();
+            for v in items.iter().filter(|v| !matches!(v, Value::Nil)) {
+                let mut buf = super::result_buf(c, 0);
+                let built = super::write_strval(&mut buf, v);
+                out.push(super::finish(c, buf, built)?);
+            }
+            built(c, out)
+        },
+        // sprig's `fail MSG` fails the render; the message is data the
+        // template chooses (possibly secret), so it is never shown.
+        "fail" => |_, a| {
+            arity(a, 1)?;
+            Err(FuncError::Other(
+                "the template called fail (its message is not shown)",
+            ))
         },
         "max" | "biggest" => |c, a| extreme(c, a, i64::max),
         "min" => |c, a| extreme(c, a, i64::min),

@@ -23,8 +23,10 @@ mod encoding;
 mod escape;
 mod json_yaml;
 mod lists;
+mod paths;
 mod regex;
 mod strings;
+mod words;
 
 pub(crate) use crate::budget::Budget;
 use crate::buf::{Buf, Full};
@@ -116,6 +118,8 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| escape::find(name))
         .or_else(|| regex::find(name))
         .or_else(|| collections::find(name))
+        .or_else(|| words::find(name))
+        .or_else(|| paths::find(name))
     {
         return Lookup::Found(f);
     }

@@ -27,14 +27,6 @@ pub(super) fn find(name: &str) -> Option<Func> {
             read(c, &[s])?;
             copied(c, trim_by(s, char::is_whitespace))
         },
-        "title" => |c, a| {
-            // Go's deprecated `strings.Title`, which sprig still uses.
-            let prev = std::cell::Cell::new(' ');
-            mapped(c, a, |ch| {
-                let first = is_separator(prev.replace(ch));
-                Some(if first { to_title(ch) } else { ch })
-            })
-        },
         "nospace" => |c, a| mapped(c, a, |ch| (!ch.is_whitespace()).then_some(ch)),
         "upper" => |c, a| mapped(c, a, |ch| Some(simple_case(ch.to_uppercase(), ch))),
         "lower" => |c, a| mapped(c, a, |ch| Some(simple_case(ch.to_lowercase(), ch))),
@@ -98,7 +90,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
 }
 
 /// A function mapping each rune of its one string argument.
-fn mapped(ctx: &Budget, args: &[Value], f: impl Fn(char) -> Option<char>) -> FResult {
+pub(super) fn mapped(ctx: &Budget, args: &[Value], f: impl Fn(char) -> Option<char>) -> FResult {
     arity(args, 1)?;
     let s = str_arg(&args[0])?;
     read(ctx, &[s])?;
@@ -114,40 +106,9 @@ fn predicate(ctx: &Budget, args: &[Value], f: impl Fn(&[u8], &[u8]) -> bool) -> 
     Ok(Value::Bool(f(a, b)))
 }
 
-/// `strings.Title`'s word boundary: ASCII other than letters, digits and
-/// `_`; beyond ASCII, white space (letters and digits never are).
-fn is_separator(c: char) -> bool {
-    if c.is_ascii() {
-        return !(c.is_ascii_alphanumeric() || c == '_');
-    }
-    c.is_whitespace() && !is_letter_or_digit(c)
-}
-
-/// Go's `unicode.IsLetter || unicode.IsDigit` (categories L and Nd), from
-/// the regex crate's Unicode tables.
-fn is_letter_or_digit(c: char) -> bool {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re =
-        RE.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{Nd}]$").expect("a valid constant pattern"));
-    let mut buf = [0u8; 4];
-    re.is_match(c.encode_utf8(&mut buf))
-}
-
-/// Go's `unicode.ToTitle`: upper case, except the Latin digraphs, whose
-/// title case is their own letter (ǆ → ǅ).
-fn to_title(c: char) -> char {
-    match c {
-        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
-        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
-        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
-        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
-        c => simple_case(c.to_uppercase(), c),
-    }
-}
-
 /// Go's `unicode.ToUpper`/`ToLower` map one rune to one rune; where Rust's
 /// full mapping expands (`ß` → `SS`), Go leaves the rune alone.
-fn simple_case(mut mapped: impl Iterator<Item = char>, orig: char) -> char {
+pub(super) fn simple_case(mut mapped: impl Iterator<Item = char>, orig: char) -> char {
     match (mapped.next(), mapped.next()) {
         (Some(c), None) => c,
         _ => orig,
