@@ -30,6 +30,11 @@ fn errors_and_debug_never_contain_secret_values() {
         "{{ .password .password }}",
         "{{ lt .password 1 }}",
         "{{ (fromJson .json).k.x }}",
+        "{{ fail .password }}",
+        "{{ regexFind (printf \"(%s\" .password) \"x\" }}",
+        "{{ regexReplaceAll .password \"x\" \"(\" | regexFind \"(\" }}",
+        "{{ slice (list 1) (len .password) }}",
+        "{{ dig .password 0 (dict) | fail }}",
     ];
     for opts in [Options::bitnami(), Options::eso()] {
         let mut errors = 0;
