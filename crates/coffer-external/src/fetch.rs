@@ -48,6 +48,16 @@ pub async fn gather(
     let mut missing = Vec::new();
 
     for (i, from) in spec.data_from.iter().enumerate() {
+        // Accepted by ESO's schema, not implemented: refused before any
+        // provider call, never silently skipped.
+        if let Some(j) = from.rewrite.iter().position(|r| r.merge.is_some()) {
+            return Err(Error::Unsupported {
+                field: format!("spec.dataFrom[{i}].rewrite[{j}].merge"),
+                reason: "merge rewrites are not supported by Coffer (use regexp or transform \
+                         rewrites, or a template)"
+                    .to_owned(),
+            });
+        }
         let store_ref = match &from.source_ref {
             Some(source) if source.generator_ref.is_some() => {
                 return Err(Error::Unsupported {

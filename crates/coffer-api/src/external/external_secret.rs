@@ -560,7 +560,8 @@ pub struct FindName {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct ExternalSecretRewrite {
-    /// Merges values into one key. Accepted, not interpreted by Coffer.
+    /// ESO's merge rewrite: not implemented by Coffer; an ExternalSecret
+    /// that sets it is refused with `Ready=False` naming the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::meta::open_object")]
     pub merge: Option<serde_json::Value>,

@@ -182,3 +182,58 @@ spec:
         "10 ExternalSecrets over one key made {reads} reads"
     );
 }
+
+#[tokio::test]
+async fn a_merge_rewrite_is_refused_by_name_and_the_secret_is_kept() {
+    let world = World::new("aws-merge-rewrite").await;
+    let base = remote(&world, "merge");
+    aws_put(&format!("{base}/config"), r#"{"host":"db.local"}"#).await;
+    aws_store(&world, "aws").await;
+    let manifest = |rewrite: &str| {
+        format!(
+            r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: app
+  namespace: NAMESPACE
+spec:
+  refreshInterval: 1h
+  secretStoreRef:
+    name: aws
+  target:
+    name: app
+  dataFrom:
+  - extract:
+      key: {base}/config
+    rewrite:
+    - regexp:
+        source: "host"
+        target: "db_host"
+{rewrite}"#
+        )
+    };
+    world.apply(&manifest("")).await;
+    world
+        .wait_secret("app", "the first sync", |s| {
+            value(s, "db_host").as_deref() == Some("db.local")
+        })
+        .await;
+    // ESO's merge rewrite is accepted by the schema but not implemented:
+    // refused with a condition naming it, the Secret left as it was.
+    world
+        .apply(&manifest("    - merge:\n        into: all\n"))
+        .await;
+    let condition = world
+        .wait_ready("app", "Ready=False naming the merge rewrite", |c| {
+            c.status == "False"
+        })
+        .await;
+    let message = condition.message.unwrap_or_default();
+    assert!(
+        message.contains("spec.dataFrom[0].rewrite[1].merge") && message.contains("not supported"),
+        "{message}"
+    );
+    let secret = world.secrets().get("app").await.unwrap();
+    assert_eq!(value(&secret, "db_host").as_deref(), Some("db.local"));
+}
