@@ -76,7 +76,10 @@ async fn run_case(env: &'static TestEnv, client: &kube::Client, case: &Case) {
         // may bind (the chart's :8080 and :8081 are asserted above); as
         // with pflag, the last occurrence of a flag wins.
         .args(["--listen-addr", &format!("127.0.0.1:{api_port}")])
-        .args(["--listen-metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .args([
+            "--listen-metrics-addr",
+            &format!("127.0.0.1:{metrics_port}"),
+        ])
         .env("KUBECONFIG", env.kubeconfig())
         .env("POD_NAMESPACE", RELEASE_NAMESPACE)
         .env_remove("RUST_LOG")
@@ -104,7 +107,10 @@ async fn run_case(env: &'static TestEnv, client: &kube::Client, case: &Case) {
     assert!(
         stored.items.iter().any(|s| {
             let crt = &s.data.as_ref().unwrap()["tls.crt"].0;
-            Certificate::from_pem(std::str::from_utf8(crt).unwrap()).unwrap().der() == cert.der()
+            Certificate::from_pem(std::str::from_utf8(crt).unwrap())
+                .unwrap()
+                .der()
+                == cert.der()
         }),
         "{}: the key lives in the pod's namespace",
         case.name
@@ -150,7 +156,11 @@ async fn run_case(env: &'static TestEnv, client: &kube::Client, case: &Case) {
         }
     }
     if arg_after(&case.args, "--log-level") == Some("ERROR") {
-        assert!(!text.contains("INFO"), "{}: only errors are logged", case.name);
+        assert!(
+            !text.contains("INFO"),
+            "{}: only errors are logged",
+            case.name
+        );
     }
 }
 
@@ -160,7 +170,10 @@ async fn bitnami_chart_arguments_start_the_controller_and_it_unseals() {
     assert_eq!(fixture.cases.len(), 2);
     for case in &fixture.cases {
         assert_eq!(arg_after(&case.args, "--listen-addr"), Some(":8080"));
-        assert_eq!(arg_after(&case.args, "--listen-metrics-addr"), Some(":8081"));
+        assert_eq!(
+            arg_after(&case.args, "--listen-metrics-addr"),
+            Some(":8081")
+        );
     }
     let env = TestEnv::shared().await;
     let client = env.client().await;
@@ -192,7 +205,10 @@ fn refused_with(vars: &[(&str, &str)], args: &[&str]) -> String {
 fn sealed_secrets_variables_are_read_as_bitnamis_flags() {
     let gc = [("SEALED_SECRETS_OLD_GC_BEHAVIOR", "true")];
     let err = refused_with(&gc, &[]);
-    assert!(err.contains("--old-gc-behavior=true: not supported"), "{err}");
+    assert!(
+        err.contains("--old-gc-behavior=true: not supported"),
+        "{err}"
+    );
     // The command line wins over the variable (Bitnami's flagenv).
     let err = refused_with(&gc, &["--old-gc-behavior=false"]);
     assert!(
@@ -219,10 +235,17 @@ async fn sigusr1_makes_a_new_sealing_key() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
         .env("KUBECONFIG", env.kubeconfig())
         .env("POD_NAMESPACE", ns.name())
-        .args(["--key-size=2048", "--leader-elect=false", "--external-secrets=false"])
+        .args([
+            "--key-size=2048",
+            "--leader-elect=false",
+            "--external-secrets=false",
+        ])
         .args(["--namespaces", ns.name()])
         .args(["--listen-addr", &format!("127.0.0.1:{api_port}")])
-        .args(["--listen-metrics-addr", &format!("127.0.0.1:{}", free_port().unwrap())])
+        .args([
+            "--listen-metrics-addr",
+            &format!("127.0.0.1:{}", free_port().unwrap()),
+        ])
         .stdout(Stdio::from(file.try_clone().unwrap()))
         .stderr(Stdio::from(file))
         .kill_on_drop(true)

@@ -26,7 +26,11 @@ use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 /// namespace coming from `POD_NAMESPACE` (as in a pod), 2048-bit keys (for
 /// speed), no leader election and local ports.
 fn config_from_flags(world: &World, flags: &[&str]) -> Config {
-    let mut argv = vec!["coffer-controller", "--key-size=2048", "--leader-elect=false"];
+    let mut argv = vec![
+        "coffer-controller",
+        "--key-size=2048",
+        "--leader-elect=false",
+    ];
     argv.extend_from_slice(flags);
     let args = Args::try_parse_from(argv).expect("flags parse");
     let env = Environment {
@@ -183,7 +187,11 @@ async fn all_namespaces_false_and_additional_namespaces_scope_the_watch() {
     let running = world
         .start_with(config_from_flags(
             &world,
-            &["--all-namespaces=false", "--additional-namespaces", extra.name()],
+            &[
+                "--all-namespaces=false",
+                "--additional-namespaces",
+                extra.name(),
+            ],
         ))
         .await;
     let key = running.context.keys.newest().unwrap();
@@ -194,7 +202,8 @@ async fn all_namespaces_false_and_additional_namespaces_scope_the_watch() {
     };
     // Outside first: once the other two are unsealed, the controller has
     // had every chance to see it.
-    let sealed_api = |ns: &str| Api::<coffer_api::SealedSecret>::namespaced(world.client.clone(), ns);
+    let sealed_api =
+        |ns: &str| Api::<coffer_api::SealedSecret>::namespaced(world.client.clone(), ns);
     for ns in [outside.name(), world.ctrl_ns.name(), extra.name()] {
         sealed_api(ns)
             .create(&PostParams::default(), &seal_in(ns))
@@ -212,7 +221,14 @@ async fn all_namespaces_false_and_additional_namespaces_scope_the_watch() {
     reconciles_done(&running, 2).await;
     let out: Api<Secret> = Api::namespaced(world.client.clone(), outside.name());
     assert!(out.get_opt("db").await.unwrap().is_none());
-    assert!(sealed_api(outside.name()).get("db").await.unwrap().status.is_none());
+    assert!(
+        sealed_api(outside.name())
+            .get("db")
+            .await
+            .unwrap()
+            .status
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -252,7 +268,8 @@ async fn condition_and_http_metrics_have_bitnamis_names_and_labels() {
     config.watch_namespaces = vec![world.ns.name().to_owned()];
     let running = world.start_with(config).await;
     let mut secret = world.secret("db", &[("password", "hunter2")]);
-    secret.metadata.labels = Some([("app.kubernetes.io/instance".to_owned(), "prod".to_owned())].into());
+    secret.metadata.labels =
+        Some([("app.kubernetes.io/instance".to_owned(), "prod".to_owned())].into());
     let key = running.context.keys.newest().unwrap();
     let mut sealed =
         coffer_sealed::seal_secret(&secret, key.certificate().public_key(), None).unwrap();
@@ -318,5 +335,8 @@ async fn metrics_omit_secret_labels_exports_no_condition_info() {
     let metrics = format!("http://{}/metrics", running.metrics_addr.unwrap());
     let (_, page) = get(&metrics).await.unwrap();
     assert!(!page.contains("condition_info"), "{page}");
-    assert!(!page.contains(world.ns.name()) || !page.contains("name=\"db\""), "{page}");
+    assert!(
+        !page.contains(world.ns.name()) || !page.contains("name=\"db\""),
+        "{page}"
+    );
 }

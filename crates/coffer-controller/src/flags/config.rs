@@ -12,7 +12,8 @@ use super::{Args, LogFormat, values};
 
 /// Where Kubernetes mounts the pod's namespace (Bitnami's fallback for its
 /// own namespace).
-pub const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+pub const SERVICE_ACCOUNT_NAMESPACE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /// Last resort for the controller's namespace (Bitnami's is `default`;
 /// coffer keeps its historical `kube-system`).

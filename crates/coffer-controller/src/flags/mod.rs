@@ -41,7 +41,11 @@ pub struct Args {
     #[arg(long, env = "COFFER_NAMESPACE")]
     pub namespace: Option<String>,
     /// Prefix of the key Secrets' names.
-    #[arg(long, env = "SEALED_SECRETS_KEY_PREFIX", default_value = "sealed-secrets-key")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_KEY_PREFIX",
+        default_value = "sealed-secrets-key"
+    )]
     pub key_prefix: String,
     /// Size in bits of keys the controller generates (2048, 3072 or 4096).
     #[arg(long, env = "SEALED_SECRETS_KEY_SIZE", default_value = "4096", value_parser = values::key_size)]
@@ -69,7 +73,11 @@ pub struct Args {
     #[arg(long, env = "SEALED_SECRETS_KEY_CUTOFF_TIME", value_parser = values::rfc1123)]
     pub key_cutoff_time: Option<Timestamp>,
     /// Annotations put on key Secrets the controller creates (`k=v,k2=v2`).
-    #[arg(long, env = "SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS", default_value = "")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_PRIVATEKEY_ANNOTATIONS",
+        default_value = ""
+    )]
     pub privatekey_annotations: String,
     /// Labels put on key Secrets the controller creates (`k=v,k2=v2`).
     #[arg(long, env = "SEALED_SECRETS_PRIVATEKEY_LABELS", default_value = "")]
@@ -80,7 +88,11 @@ pub struct Args {
     pub all_namespaces: bool,
     /// Namespaces watched besides the controller's own (comma-separated);
     /// setting any watches only those and the controller's own.
-    #[arg(long, env = "SEALED_SECRETS_ADDITIONAL_NAMESPACES", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_ADDITIONAL_NAMESPACES",
+        value_delimiter = ','
+    )]
     pub additional_namespaces: Vec<String>,
     /// Namespaces to watch for SealedSecrets, comma-separated (coffer's
     /// flag; not with --all-namespaces=false or --additional-namespaces).
@@ -144,7 +156,12 @@ pub struct Args {
     #[arg(long, default_value = "5s", value_parser = values::timeout)]
     pub lease_renew_grace: Duration,
     /// Log output format.
-    #[arg(long, env = "SEALED_SECRETS_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
     /// Log level: DEBUG, INFO, WARN or ERROR (RUST_LOG, when set, wins).
     #[arg(long, env = "SEALED_SECRETS_LOG_LEVEL", default_value = "INFO", value_parser = values::log_level)]

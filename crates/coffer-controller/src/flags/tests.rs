@@ -72,9 +72,10 @@ fn every_bitnami_flag_is_accepted_and_read_from_its_sealed_secrets_variable() {
             "--{flag}"
         );
     }
-    assert!(Args::try_parse_from(["coffer-controller", "--version"]).is_err_and(|e| {
-        e.kind() == clap::error::ErrorKind::DisplayVersion
-    }));
+    assert!(
+        Args::try_parse_from(["coffer-controller", "--version"])
+            .is_err_and(|e| { e.kind() == clap::error::ErrorKind::DisplayVersion })
+    );
 }
 
 #[test]
@@ -162,7 +163,10 @@ fn values_coffer_cannot_honour_are_refused_naming_the_flag() {
     for (flags, named) in [
         (&["--old-gc-behavior"][..], "--old-gc-behavior=true"),
         (&["--skip-recreate"][..], "--skip-recreate=true"),
-        (&["--watch-for-secrets=false"][..], "--watch-for-secrets=false"),
+        (
+            &["--watch-for-secrets=false"][..],
+            "--watch-for-secrets=false",
+        ),
         (
             &["--accept-deprecated-v1-data=false"][..],
             "--accept-deprecated-v1-data=false",
@@ -197,7 +201,9 @@ fn namespace_comes_from_the_flag_then_pod_namespace_then_the_service_account() {
     let flag = parse(&["--namespace", "given"]);
     let none = parse(&[]);
     assert_eq!(
-        flag.config(&env(Some("pod"), &file)).unwrap().controller_namespace,
+        flag.config(&env(Some("pod"), &file))
+            .unwrap()
+            .controller_namespace,
         "given"
     );
     let from_pod = none.config(&env(Some("pod"), &file)).unwrap();
@@ -234,9 +240,15 @@ fn timeouts_and_limits_keep_their_defaults_and_refuse_zero() {
         "--max-connections=0",
         "--max-request-values=0",
     ] {
-        assert!(Args::try_parse_from(["coffer-controller", flag]).is_err(), "{flag}");
+        assert!(
+            Args::try_parse_from(["coffer-controller", flag]).is_err(),
+            "{flag}"
+        );
     }
-    assert_eq!(parse(&["--read-timeout", "2m"]).read_timeout, Duration::from_secs(120));
+    assert_eq!(
+        parse(&["--read-timeout", "2m"]).read_timeout,
+        Duration::from_secs(120)
+    );
     assert!(parse(&[]).leader_elect);
     assert!(!parse(&["--leader-elect=false"]).leader_elect);
 }

@@ -233,9 +233,7 @@ async fn handle(
                 text + &crate::metrics::render_leader(ctx.leadership.is_leader())
             },
         ),
-        (Endpoints::Api | Endpoints::Health, Method::GET, "/healthz") => {
-            text(StatusCode::OK, "ok")
-        }
+        (Endpoints::Api | Endpoints::Health, Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
         (Endpoints::Health, Method::GET, "/readyz") => text(StatusCode::OK, "ok"),
         (Endpoints::Api, Method::GET, "/readyz") => match ctx.keys.newest() {
             Ok(_) => text(StatusCode::OK, "ok"),

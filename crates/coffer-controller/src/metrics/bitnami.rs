@@ -194,7 +194,12 @@ mod tests {
         assert!(out.contains(
             "sealed_secrets_controller_condition_info{condition=\"Synced\",name=\"db\",namespace=\"team\",ss_app_kubernetes_io_instance=\"prod\"} 1\n"
         ), "{out}");
-        assert!(out.contains("name=\"api\",namespace=\"team\",ss_app_kubernetes_io_instance=\"\"} -1\n"), "{out}");
+        assert!(
+            out.contains(
+                "name=\"api\",namespace=\"team\",ss_app_kubernetes_io_instance=\"\"} -1\n"
+            ),
+            "{out}"
+        );
         m.forget_conditions("team", "api");
         let mut out = String::new();
         m.render(&mut out);
@@ -218,7 +223,10 @@ mod tests {
         assert!(out.contains(
             "sealed_secrets_controller_http_requests_total{code=\"200\",method=\"get\",path=\"/v1/cert.pem\"} 1\n"
         ), "{out}");
-        assert!(out.contains("{code=\"429\",method=\"unknown\",path=\"/v1/verify\"} 1\n"), "{out}");
+        assert!(
+            out.contains("{code=\"429\",method=\"unknown\",path=\"/v1/verify\"} 1\n"),
+            "{out}"
+        );
         assert!(!out.contains("attacker"), "{out}");
         assert!(out.contains(
             "sealed_secrets_controller_http_request_duration_seconds_bucket{method=\"get\",path=\"/v1/cert.pem\",le=\"0.005\"} 1\n"

@@ -56,8 +56,8 @@ impl LoadedKey {
         ctx.update(b"coffer secret digest v1\0");
         ctx.update(&der);
         let derived = ctx.finish();
-        let not_before = Timestamp::try_from(pair.certificate().not_before())
-            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let not_before =
+            Timestamp::try_from(pair.certificate().not_before()).unwrap_or(Timestamp::UNIX_EPOCH);
         Ok(LoadedKey {
             name,
             created,

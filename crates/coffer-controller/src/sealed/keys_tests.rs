@@ -99,11 +99,15 @@ fn keys_are_ordered_by_certificate_not_before_by_default_so_a_restored_key_stays
     let registry = registry_ordered_by(KeyOrder::CertNotBefore);
     // The old key's Secret was restored (created) after the new one's.
     registry.insert(&key_secret("new", 1_000, &new)).unwrap();
-    registry.insert(&key_secret("restored", 2_000, &old)).unwrap();
+    registry
+        .insert(&key_secret("restored", 2_000, &old))
+        .unwrap();
     assert_eq!(registry.newest().unwrap().name, "new");
 
     let by_creation = registry_ordered_by(KeyOrder::SecretCreationTimestamp);
     by_creation.insert(&key_secret("new", 1_000, &new)).unwrap();
-    by_creation.insert(&key_secret("restored", 2_000, &old)).unwrap();
+    by_creation
+        .insert(&key_secret("restored", 2_000, &old))
+        .unwrap();
     assert_eq!(by_creation.newest().unwrap().name, "restored");
 }

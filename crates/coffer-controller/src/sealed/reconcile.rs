@@ -120,10 +120,9 @@ pub async fn run(
             // NB: a deleted SealedSecret shows up here (its trigger finds
             // no object): Bitnami unregisters its condition then.
             if let Err(controller::Error::ObjectNotFound(gone)) = &result {
-                ctx.metrics.bitnami.forget_conditions(
-                    gone.namespace.as_deref().unwrap_or_default(),
-                    &gone.name,
-                );
+                ctx.metrics
+                    .bitnami
+                    .forget_conditions(gone.namespace.as_deref().unwrap_or_default(), &gone.name);
             }
             async move {
                 if let Err(e) = result {
@@ -481,9 +480,13 @@ async fn write_status(
             .labels()
             .get("app.kubernetes.io/instance")
             .map_or("", String::as_str);
-        ctx.metrics
-            .bitnami
-            .observe_condition(&namespace, &name, instance, CONDITION_SYNCED, status);
+        ctx.metrics.bitnami.observe_condition(
+            &namespace,
+            &name,
+            instance,
+            CONDITION_SYNCED,
+            status,
+        );
     };
     if !ctx.update_status {
         // As Bitnami: the condition is computed (and exported) but not
