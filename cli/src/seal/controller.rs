@@ -53,6 +53,9 @@ pub struct ControllerArgs {
     /// The kubeconfig context to use
     #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
     pub context: Option<String>,
+    /// kubectl's connection flags.
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
 }
 
 impl ControllerArgs {
@@ -98,6 +101,7 @@ impl Controller {
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
             namespace: None,
+            connection: args.connection.clone(),
         };
         let (ns, name) = (&args.controller_namespace, &args.controller_name);
         let who = args.describe();
