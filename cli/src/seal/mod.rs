@@ -157,7 +157,7 @@ impl SealArgs {
             kubeconfig: self.controller.kubeconfig.clone(),
             context: self.controller.context.clone(),
             namespace: self.namespace.clone(),
-            connection: self.controller.connection.clone(),
+            connection: (*self.controller.connection).clone(),
         }
     }
 
