@@ -147,6 +147,12 @@ async fn restored_older_key_does_not_become_the_sealing_key() {
     }
     let running = world.start_with(config_from_flags(&world, &[])).await;
     let current = running.context.keys.newest().unwrap();
+    // NB: and the restored Secret in a later second than the current key,
+    // so that by creation time it would be the newest.
+    let second = Timestamp::now().as_second();
+    while Timestamp::now().as_second() <= second {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A backup of the older key is restored: its Secret is the newest.
     let metadata = ObjectMeta {
