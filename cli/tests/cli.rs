@@ -257,7 +257,8 @@ fn kubectl_completes_coffer_through_the_completion_helper() {
         [
             "--recovery-unseal",
             "--recovery-private-key",
-            "--re-encrypt"
+            "--re-encrypt",
+            "--request-timeout"
         ]
     );
     assert_eq!(

@@ -853,6 +853,18 @@ fn fetch_cert_copies_the_certificate_and_needs_a_cluster_without_cert() {
     let sb = Sandbox::with_key();
     let out = ok(sb.coffer(&["seal", "--fetch-cert", "--cert", "cert.pem"], None));
     assert_eq!(out, sb.read("cert.pem"));
+    // kubeseal reads every flag from SEALED_SECRETS_<FLAG> (its flagenv).
+    let out = ok(sb.coffer_env(
+        &["seal"],
+        &[
+            ("SEALED_SECRETS_FETCH_CERT", "true"),
+            ("SEALED_SECRETS_CERT", "cert.pem"),
+            ("SEALED_SECRETS_SEALED_SECRET_FILE", "copy.pem"),
+        ],
+        None,
+    ));
+    assert_eq!(out, "");
+    assert_eq!(sb.read("copy.pem"), sb.read("cert.pem"));
     let err = fail(sb.coffer(&["seal", "--fetch-cert"], None));
     assert!(err.contains("--cert"), "points to offline sealing: {err}");
     let err = fail(sb.coffer(&["seal"], Some(SECRET_YAML.as_bytes())));

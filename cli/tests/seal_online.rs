@@ -802,3 +802,171 @@ async fn a_flood_of_verify_requests_leaves_health_the_lease_and_validate_working
         );
     }
 }
+
+/// A ServiceAccount in `ns` allowed only what kubeseal needs (read the
+/// controller's Service and go through its proxy), and a token for it from
+/// the TokenRequest API.
+async fn token_only_identity(client: &kube::Client, ns: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+    let pp = PostParams::default();
+    let meta = || ObjectMeta {
+        name: Some("sealer-user".to_owned()),
+        ..ObjectMeta::default()
+    };
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: meta(),
+                ..ServiceAccount::default()
+            },
+        )
+        .await
+        .unwrap();
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &Role {
+                metadata: meta(),
+                rules: Some(vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["services".to_owned(), "services/proxy".to_owned()]),
+                    verbs: vec!["get".to_owned(), "create".to_owned()],
+                    ..PolicyRule::default()
+                }]),
+            },
+        )
+        .await
+        .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &RoleBinding {
+                metadata: meta(),
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                    kind: "Role".to_owned(),
+                    name: "sealer-user".to_owned(),
+                },
+                subjects: Some(vec![Subject {
+                    kind: "ServiceAccount".to_owned(),
+                    name: "sealer-user".to_owned(),
+                    namespace: Some(ns.to_owned()),
+                    ..Subject::default()
+                }]),
+            },
+        )
+        .await
+        .unwrap();
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let answer: TokenRequest = accounts
+        .create_subresource("token", "sealer-user", &pp, &request)
+        .await
+        .unwrap();
+    answer.status.unwrap().token.unwrap()
+}
+
+/// The API server's URL and CA (PEM) from the test environment's
+/// kubeconfig.
+fn server_and_ca(env: &TestEnv) -> (String, String) {
+    let kubeconfig = kube::config::Kubeconfig::read_from(env.kubeconfig()).unwrap();
+    let cluster = kubeconfig.clusters[0].cluster.clone().unwrap();
+    let ca = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) => b64(data),
+        (None, Some(path)) => std::fs::read_to_string(path).unwrap(),
+        (None, None) => panic!("the test kubeconfig names no CA"),
+    };
+    (cluster.server.unwrap(), ca)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeseals_connection_flags_reach_the_controller_with_a_token_and_no_kubeconfig() {
+    let ctl = Controller::start("online-token").await;
+    let ns = ctl.ns.name();
+    let token = token_only_identity(&ctl.client, ns).await;
+    let (server, ca) = server_and_ca(ctl.env);
+    let sb = Sandbox::new();
+    sb.write("ca.crt", &ca);
+    // NB: the sandbox has no kubeconfig and no KUBECONFIG.
+    let target = [
+        "--controller-namespace".to_owned(),
+        ns.to_owned(),
+        "--controller-name".to_owned(),
+        SERVICE.to_owned(),
+    ];
+    let mut flags = target.to_vec();
+    flags.extend(
+        [
+            "--server",
+            &server,
+            "--token",
+            &token,
+            "--certificate-authority",
+            "ca.crt",
+            "--request-timeout",
+            "30s",
+        ]
+        .map(str::to_owned),
+    );
+    let pem = ok(coffer(&sb, &["seal", "--fetch-cert"], &flags, None));
+    assert_eq!(pem, ctl.newest_cert());
+
+    // The same through kubeseal's variables, and `-s`.
+    let mut args = vec!["seal", "--fetch-cert", "-s", &server];
+    args.extend(target.iter().map(String::as_str));
+    let out = tokio::task::block_in_place(|| {
+        sb.coffer_env(
+            &args,
+            &[
+                ("SEALED_SECRETS_TOKEN", &token),
+                ("SEALED_SECRETS_CERTIFICATE_AUTHORITY", "ca.crt"),
+            ],
+            None,
+        )
+    });
+    assert_eq!(ok(out), ctl.newest_cert());
+
+    // `coffer reseal` asks the controller through the same flags.
+    seal_to(&sb, &ctl.newest_cert(), "db", ns, "db.json");
+    let mut reseal = vec!["reseal", "db.json"];
+    reseal.extend(flags.iter().map(String::as_str));
+    ok(tokio::task::block_in_place(|| sb.coffer(&reseal, None)));
+    assert_eq!(
+        password_with(&sb, &ctl.newest_key(), "db.json").as_deref(),
+        Some(PASSWORD)
+    );
+
+    // The token is what authenticates: a wrong one is refused, and
+    // impersonation needs a right this identity lacks.
+    let mut wrong = target.to_vec();
+    wrong.extend(
+        [
+            "--server",
+            &server,
+            "--token",
+            "not-a-token",
+            "--certificate-authority",
+            "ca.crt",
+        ]
+        .map(str::to_owned),
+    );
+    let err = fail(coffer(&sb, &["seal", "--fetch-cert"], &wrong, None));
+    assert!(err.contains("Unauthorized") || err.contains("401"), "{err}");
+    let mut impersonating = flags.clone();
+    impersonating.extend(["--as", "someone-else"].map(str::to_owned));
+    let err = fail(coffer(&sb, &["seal", "--fetch-cert"], &impersonating, None));
+    assert!(err.contains("impersonate"), "{err}");
+    assert!(!err.contains(&token), "the token is never printed");
+}

@@ -9,6 +9,8 @@ use anyhow::{Context, Result, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use super::connection::ConnectionArgs;
+
 /// The kubectl-style flags `coffer seal` shares with kubeseal.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFlags {
@@ -18,6 +20,8 @@ pub struct ClusterFlags {
     pub context: Option<String>,
     /// `-n/--namespace`.
     pub namespace: Option<String>,
+    /// kubectl's connection flags (`--server`, `--token`, ...).
+    pub connection: ConnectionArgs,
 }
 
 /// The namespace a Secret without one is sealed for.
@@ -80,13 +84,46 @@ impl ClusterFlags {
     }
 
     /// A client for the kubeconfig (`--kubeconfig`, `--context`), else
-    /// the usual kubeconfig or in-cluster configuration.
+    /// the usual kubeconfig or in-cluster configuration; kubectl's
+    /// connection flags override it, or make it (`--server`).
     pub async fn client(&self) -> Result<Client> {
         let options = KubeConfigOptions {
             context: self.context.clone(),
             ..KubeConfigOptions::default()
         };
-        let mut config = match (&self.kubeconfig, &self.context) {
+        let mut config = if self.connection.is_set() {
+            let kubeconfig =
+                match &self.kubeconfig {
+                    Some(path) => Some(Kubeconfig::read_from(path).with_context(|| {
+                        format!("cannot read the kubeconfig {}", path.display())
+                    })?),
+                    None => Kubeconfig::read().ok(),
+                };
+            let kubeconfig = self.connection.apply(kubeconfig, self.context.as_deref())?;
+            let mut config =
+                Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+            if let Some(timeout) = self.connection.request_timeout {
+                // kubectl: `0` means no limit.
+                let limit = (!timeout.is_zero()).then_some(timeout);
+                config.connect_timeout = limit;
+                config.read_timeout = limit;
+                config.write_timeout = limit;
+            }
+            config
+        } else {
+            self.client_config(&options).await?
+        };
+        // NB: kube retries 429/503/504 up to 15 times with backoff growing
+        // to minutes; a command should fail at once and say why ("no
+        // endpoints available for service …"), as kubeseal does.
+        config.default_retry = false;
+        Ok(Client::try_from(config)?)
+    }
+
+    /// The configuration from the kubeconfig alone.
+    async fn client_config(&self, options: &KubeConfigOptions) -> Result<Config> {
+        let options = options.clone();
+        let config = match (&self.kubeconfig, &self.context) {
             (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path)
                     .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
@@ -97,11 +134,7 @@ impl ClusterFlags {
                 .await
                 .context("no cluster configuration (kubeconfig or in-cluster)")?,
         };
-        // NB: kube retries 429/503/504 up to 15 times with backoff growing
-        // to minutes; a command should fail at once and say why ("no
-        // endpoints available for service …"), as kubeseal does.
-        config.default_retry = false;
-        Ok(Client::try_from(config)?)
+        Ok(config)
     }
 }
 

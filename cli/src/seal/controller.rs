@@ -53,6 +53,10 @@ pub struct ControllerArgs {
     /// The kubeconfig context to use
     #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
     pub context: Option<String>,
+    /// kubectl's connection flags (boxed: a dozen strings would make
+    /// every command's arguments large).
+    #[command(flatten)]
+    pub connection: Box<super::connection::ConnectionArgs>,
 }
 
 impl ControllerArgs {
@@ -98,6 +102,7 @@ impl Controller {
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
             namespace: None,
+            connection: (*args.connection).clone(),
         };
         let (ns, name) = (&args.controller_namespace, &args.controller_name);
         let who = args.describe();

@@ -12,6 +12,7 @@
 
 pub mod cert;
 pub mod cluster;
+pub mod connection;
 pub mod controller;
 pub mod files;
 pub mod input;
@@ -81,46 +82,66 @@ pub struct SealArgs {
     #[arg(short = 'o', long, env = "SEALED_SECRETS_FORMAT", value_parser = render::parse_format)]
     format: Option<Format>,
     /// Secret (input) file; default stdin
-    #[arg(short = 'f', long = "secret-file", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "secret-file",
+        env = "SEALED_SECRETS_SECRET_FILE",
+        value_name = "FILE"
+    )]
     secret_file: Option<PathBuf>,
     /// Sealed secret (output) file, written atomically; default stdout
-    #[arg(short = 'w', long = "sealed-secret-file", value_name = "FILE")]
+    #[arg(
+        short = 'w',
+        long = "sealed-secret-file",
+        env = "SEALED_SECRETS_SEALED_SECRET_FILE",
+        value_name = "FILE"
+    )]
     sealed_secret_file: Option<PathBuf>,
     /// Scope: strict (default), namespace-wide or cluster-wide. Without it the Secret's scope annotations decide
     #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = parse_scope)]
     scope: Option<Scope>,
     /// Allow a Secret with no data
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
     allow_empty_data: bool,
     /// Namespace to seal for (a Secret in another namespace is an error); default from the kubeconfig context
     #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE")]
     namespace: Option<String>,
     /// Name of the sealed secret (required with --raw and the strict scope; else overrides the Secret's name)
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_NAME")]
     name: Option<String>,
     /// Seal one raw value (from --from-file or stdin) and print only its base64
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_RAW")]
     raw: bool,
     /// (only with --raw) The file holding the value: [key=]path, as kubectl's --from-file
-    #[arg(long, value_delimiter = ',', value_name = "[KEY=]PATH")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_FROM_FILE",
+        value_delimiter = ',',
+        value_name = "[KEY=]PATH"
+    )]
     from_file: Vec<String>,
     /// Merge the sealed keys of the input Secret into this SealedSecret file, replacing it atomically
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "SEALED_SECRETS_MERGE_INTO", value_name = "FILE")]
     merge_into: Option<PathBuf>,
     /// Print the Secrets of the input SealedSecrets, opened with --recovery-private-key (disaster recovery)
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL")]
     recovery_unseal: bool,
     /// Private keys for --recovery-unseal, --re-encrypt and --validate: PEM files or key Secret backups (YAML/JSON, Secret or List); repeat or comma-separate
-    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
     recovery_private_key: Vec<PathBuf>,
     /// Re-encrypt the input SealedSecrets: by the controller, to its newest key; or offline with --recovery-private-key, to --cert (else the controller's certificate)
-    #[arg(long, visible_alias = "rotate")]
+    #[arg(long, visible_alias = "rotate", env = "SEALED_SECRETS_RE_ENCRYPT")]
     re_encrypt: bool,
     /// Validate that the controller can decrypt the input SealedSecrets; or, offline, that --recovery-private-key can
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_VALIDATE")]
     validate: bool,
     /// Print the controller's certificate (from --cert, or fetched through the API server)
-    #[arg(long)]
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
     fetch_cert: bool,
     #[command(flatten)]
     controller: ControllerArgs,
@@ -136,6 +157,7 @@ impl SealArgs {
             kubeconfig: self.controller.kubeconfig.clone(),
             context: self.controller.context.clone(),
             namespace: self.namespace.clone(),
+            connection: (*self.controller.connection).clone(),
         }
     }
 

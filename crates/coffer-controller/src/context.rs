@@ -48,6 +48,16 @@ pub struct Context {
     pub renders: RenderPool,
     /// What rendering one SealedSecret's templates may cost.
     pub template_limits: coffer_template::Limits,
+    /// Whether reconciles write SealedSecret status (`--update-status`).
+    pub update_status: bool,
+    /// Retries after an API error before a SealedSecret waits for a change
+    /// (`--max-unseal-retries`).
+    pub max_unseal_retries: u32,
+    /// Bumped for each request of a new key (SIGUSR1, as Bitnami); the
+    /// leader's SealedSecret writer makes one per bump it sees.
+    pub(crate) key_requests: tokio::sync::watch::Sender<u64>,
+    /// The last request of [`Context::key_requests`] a key was made for.
+    pub(crate) key_requests_handled: std::sync::atomic::AtomicU64,
 }
 
 impl Context {
@@ -69,12 +79,24 @@ impl Context {
             written: Arc::default(),
             renders: RenderPool::default(),
             template_limits: coffer_template::Limits::default(),
+            update_status: true,
+            max_unseal_retries: 5,
+            key_requests: tokio::sync::watch::channel(0).0,
+            key_requests_handled: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// The same context, rendering SealedSecret templates within `limits`.
     pub fn with_template_limits(mut self, limits: coffer_template::Limits) -> Context {
         self.template_limits = limits;
+        self
+    }
+
+    /// The same context, writing status or not, and giving up on a
+    /// SealedSecret after `max_retries` failed retries.
+    pub fn with_unseal_options(mut self, update_status: bool, max_retries: u32) -> Context {
+        self.update_status = update_status;
+        self.max_unseal_retries = max_retries;
         self
     }
 

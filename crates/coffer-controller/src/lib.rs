@@ -17,6 +17,7 @@
 
 pub mod context;
 pub mod error;
+pub mod flags;
 pub mod http;
 pub mod lease;
 pub mod metrics;
@@ -39,6 +40,7 @@ pub use http::HttpLimits;
 pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
+pub use sealed::key_settings::{KeyOrder, KeySettings};
 
 /// How the controller runs (the binary builds this from its flags).
 #[derive(Debug, Clone)]
@@ -46,8 +48,9 @@ pub struct Config {
     /// The controller's own namespace, where its key Secrets and its
     /// leader Lease live.
     pub controller_namespace: String,
-    /// Prefix of key Secret names (`<prefix>-xxxxx`).
-    pub key_prefix: String,
+    /// How key Secrets are named, made and ordered (prefix, certificate
+    /// validity and name, order, extra annotations and labels).
+    pub keys: KeySettings,
     /// Size of keys the controller generates.
     pub key_size: KeySize,
     /// How often to generate a new sealing key; zero disables renewal.
@@ -74,6 +77,14 @@ pub struct Config {
     pub leader_election: Option<LeaseConfig>,
     /// Run the SealedSecret controller (and key creation and renewal).
     pub sealed_secrets: bool,
+    /// Write SealedSecret status (Bitnami's `--update-status`).
+    pub update_status: bool,
+    /// Leave out the metric that names every SealedSecret
+    /// (Bitnami's `--metrics-omit-secret-labels`).
+    pub metrics_omit_secret_labels: bool,
+    /// Retries of a SealedSecret whose reconcile failed with an API error
+    /// before it waits for a change (Bitnami's `--max-unseal-retries`).
+    pub max_unseal_retries: u32,
     /// Run the ExternalSecret controllers, with this configuration.
     pub external_secrets: Option<coffer_external::Config>,
     /// What rendering one SealedSecret's `spec.template.data` may cost
@@ -89,7 +100,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             controller_namespace: "kube-system".to_owned(),
-            key_prefix: "sealed-secrets-key".to_owned(),
+            keys: KeySettings::default(),
             key_size: KeySize::Rsa4096,
             key_renew_period: Duration::from_secs(30 * 24 * 60 * 60),
             key_cutoff: None,
@@ -101,6 +112,9 @@ impl Default for Config {
             http_limits: HttpLimits::default(),
             leader_election: None,
             sealed_secrets: true,
+            update_status: true,
+            metrics_omit_secret_labels: false,
+            max_unseal_retries: 5,
             external_secrets: None,
             template_limits: coffer_template::Limits::default(),
         }
@@ -201,6 +215,18 @@ impl Running {
         )));
     }
 
+    /// Asks for a new sealing key now (Bitnami's SIGUSR1), whatever the
+    /// renewal period. The leader makes it; a replica that does not lead
+    /// only logs that the leader must be asked.
+    pub fn request_new_key(&self) {
+        if !self.leadership.is_leader() {
+            tracing::warn!("not the leader: send the signal to the leading replica");
+            return;
+        }
+        self.context.key_requests.send_modify(|n| *n += 1);
+        tracing::info!("a new key was asked for");
+    }
+
     /// Stops gracefully: writers stop taking work and finish in-flight
     /// reconciles (bounded by [`lease::WRITER_STOP_TIMEOUT`]), then the
     /// Lease is released so another replica takes over at once, then the
@@ -252,12 +278,19 @@ pub async fn start_with_metrics(
     config: Config,
     metrics: Arc<Metrics>,
 ) -> Result<Running> {
-    let keys = sealed::keys::KeyRegistry::load(
-        client.clone(),
-        &config.controller_namespace,
-        &config.key_prefix,
-    )
-    .await?;
+    // NB: with the SealedSecret controller off, no key is read, made or
+    // served (nor does the controller need to read Secrets in its
+    // namespace).
+    let keys = if config.sealed_secrets {
+        sealed::keys::KeyRegistry::load_with(
+            client.clone(),
+            &config.controller_namespace,
+            config.keys.clone(),
+        )
+        .await?
+    } else {
+        sealed::keys::KeyRegistry::empty(&config.controller_namespace, config.keys.clone())
+    };
     let (stop_writers, _) = watch::channel(false);
     let (stop_election, election_rx) = watch::channel(false);
     let (leadership, election) = match &config.leader_election {
@@ -270,18 +303,24 @@ pub async fn start_with_metrics(
             (leadership, Some(task))
         }
         None => {
-            keys.ensure_key(client.clone(), config.key_size, config.key_cutoff)
-                .await?;
+            if config.sealed_secrets {
+                keys.ensure_key(client.clone(), config.key_size, config.key_cutoff)
+                    .await?;
+            }
             (Leadership::always(), None)
         }
     };
     // NB: the writers' client refuses writes the moment this replica may
     // no longer make them; reads (and the election's own client) go on.
     let writers_client = lease::guarded_client(client.clone(), leadership.clone());
+    if config.metrics_omit_secret_labels {
+        metrics.bitnami.omit_secret_labels();
+    }
     let context = Arc::new(
         Context::new(writers_client, keys.clone(), metrics)
             .with_leadership(leadership.clone())
-            .with_template_limits(config.template_limits),
+            .with_template_limits(config.template_limits)
+            .with_unseal_options(config.update_status, config.max_unseal_retries),
     );
     let mut running = Running {
         context: context.clone(),
@@ -290,17 +329,27 @@ pub async fn start_with_metrics(
         leadership,
         writers: Vec::new(),
         election,
-        background: vec![tokio::spawn(keys.clone().watch(client))],
+        background: Vec::new(),
         stop_writers,
         stop_election,
     };
+
+    if config.sealed_secrets {
+        running
+            .background
+            .push(tokio::spawn(keys.clone().watch(client)));
+    }
 
     // NB: HTTP first, so /healthz and /v1/cert.pem answer while the
     // controllers are still listing (and on followers, which never do).
     if let Some(addr) = config.listen_addr {
         let (bound, task) = http::serve(
             addr,
-            http::Endpoints::Api,
+            if config.sealed_secrets {
+                http::Endpoints::Api
+            } else {
+                http::Endpoints::Health
+            },
             context.clone(),
             config.rate_limit,
             config.http_limits,

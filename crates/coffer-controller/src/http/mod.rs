@@ -15,7 +15,6 @@
 
 mod decrypt;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +50,10 @@ pub struct HttpLimits {
     /// an idle keep-alive connection, which is then closed), and again for
     /// its body (Bitnami's `--read-timeout`, whose default is 2 minutes).
     pub read_timeout: Duration,
+    /// Longest a request may take from the end of its headers to the end
+    /// of the answer; past it the connection is closed without an answer
+    /// (Bitnami's `--write-timeout`, Go's `http.Server.WriteTimeout`).
+    pub write_timeout: Duration,
     /// Connections served at once by each listener; further ones wait in
     /// the listen backlog until one closes.
     pub max_connections: usize,
@@ -60,7 +63,8 @@ pub struct HttpLimits {
 }
 
 impl Default for HttpLimits {
-    /// 30 s, 512 connections, 128 values: a slow client is cut off in
+    /// 30 s to read, 2 minutes to answer (Bitnami's), 512 connections,
+    /// 128 values: a slow client is cut off in
     /// seconds rather than minutes, 512 connections bound descriptors and
     /// buffers (512 × 64 KiB at most), and Bitnami's SealedSecrets have a
     /// handful of values (128 opened by a 4096-bit key take about a second
@@ -68,6 +72,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
             read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(120),
             max_connections: 512,
             max_values: 128,
         }
@@ -79,6 +84,9 @@ impl Default for HttpLimits {
 pub enum Endpoints {
     /// Certificate, verify, rotate, health and readiness.
     Api,
+    /// Health and readiness only: the SealedSecret controller is off, so
+    /// there is no certificate to serve (and no key to be ready with).
+    Health,
     /// Prometheus metrics.
     Metrics,
 }
@@ -133,7 +141,27 @@ pub async fn serve(
             tokio::spawn(async move {
                 let _slot = slot;
                 let read_timeout = shared.limits.read_timeout;
-                let service = service_fn(move |req| handle(req, shared.clone()));
+                let write_timeout = shared.limits.write_timeout;
+                // NB: an error from the service makes hyper drop the
+                // connection, which is what Go does past WriteTimeout.
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let (path, method) = (req.uri().path().to_owned(), req.method().clone());
+                    let shared = shared.clone();
+                    async move {
+                        let started = std::time::Instant::now();
+                        let answer =
+                            tokio::time::timeout(write_timeout, handle(req, shared.clone()))
+                                .await
+                                .unwrap_or(Err(WriteTimedOut))?;
+                        shared.ctx.metrics.bitnami.observe_request(
+                            &path,
+                            method.as_str(),
+                            answer.status().as_u16(),
+                            started.elapsed(),
+                        );
+                        Ok::<_, WriteTimedOut>(answer)
+                    }
+                });
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(read_timeout)
@@ -177,10 +205,22 @@ fn retry_after(mut response: Response<Full<Bytes>>, wait: Duration) -> Response<
     response
 }
 
+/// A request that took longer than the write timeout to answer.
+#[derive(Debug)]
+struct WriteTimedOut;
+
+impl std::fmt::Display for WriteTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request not answered within the write timeout")
+    }
+}
+
+impl std::error::Error for WriteTimedOut {}
+
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, WriteTimedOut> {
     let path = req.uri().path().to_owned();
     let ctx = &shared.ctx;
     let response = match (shared.endpoints, req.method().clone(), path.as_str()) {
@@ -193,7 +233,8 @@ async fn handle(
                 text + &crate::metrics::render_leader(ctx.leadership.is_leader())
             },
         ),
-        (Endpoints::Api, Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
+        (Endpoints::Api | Endpoints::Health, Method::GET, "/healthz") => text(StatusCode::OK, "ok"),
+        (Endpoints::Health, Method::GET, "/readyz") => text(StatusCode::OK, "ok"),
         (Endpoints::Api, Method::GET, "/readyz") => match ctx.keys.newest() {
             Ok(_) => text(StatusCode::OK, "ok"),
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),

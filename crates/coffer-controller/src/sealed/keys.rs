@@ -5,8 +5,9 @@
 //! A key Secret lives in the controller's namespace, is labelled
 //! `sealedsecrets.bitnami.com/sealed-secrets-key: active`, has type
 //! `kubernetes.io/tls`, a PKCS#1 `tls.key` and the self-signed `tls.crt`.
-//! Keys are ordered by the Secret's creation time, newest first: unseal
-//! tries them in that order and the newest seals. Key Secrets added later
+//! Keys are ordered newest first by their certificate's NotBefore (or by
+//! the Secret's creation time, see [`KeyOrder`]): unseal tries them in that
+//! order and the newest seals. Key Secrets added later
 //! (by hand, by a backup restore, by renewal) are picked up through a watch.
 
 use std::sync::{Arc, RwLock};
@@ -23,14 +24,17 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::sealed::key_settings::{KeyOrder, KeySettings};
 use crate::sealed::secret::Plain;
 
 /// One sealing key and where it came from.
 pub struct LoadedKey {
     /// Name of its Secret.
     pub name: String,
-    /// Creation time of its Secret: the order of keys.
+    /// Creation time of its Secret.
     pub created: Timestamp,
+    /// Its certificate's NotBefore.
+    pub not_before: Timestamp,
     /// The private key and certificate.
     pub pair: KeyPair,
     /// HMAC key derived from the private key, for the digest of Secrets
@@ -52,9 +56,12 @@ impl LoadedKey {
         ctx.update(b"coffer secret digest v1\0");
         ctx.update(&der);
         let derived = ctx.finish();
+        let not_before =
+            Timestamp::try_from(pair.certificate().not_before()).unwrap_or(Timestamp::UNIX_EPOCH);
         Ok(LoadedKey {
             name,
             created,
+            not_before,
             pair,
             digest_key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         })
@@ -69,6 +76,14 @@ impl LoadedKey {
     pub fn certificate(&self) -> &Certificate {
         self.pair.certificate()
     }
+
+    /// The time that orders this key under `order`.
+    pub fn order_time(&self, order: KeyOrder) -> Timestamp {
+        match order {
+            KeyOrder::CertNotBefore => self.not_before,
+            KeyOrder::SecretCreationTimestamp => self.created,
+        }
+    }
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -76,6 +91,7 @@ impl std::fmt::Debug for LoadedKey {
         f.debug_struct("LoadedKey")
             .field("name", &self.name)
             .field("created", &self.created)
+            .field("not_before", &self.not_before)
             .field("fingerprint", &self.pair.fingerprint())
             .finish_non_exhaustive()
     }
@@ -92,7 +108,7 @@ struct Snapshot {
 /// Every key the controller holds. Shared as `Arc<KeyRegistry>`.
 pub struct KeyRegistry {
     namespace: String,
-    prefix: String,
+    settings: KeySettings,
     snapshot: RwLock<Snapshot>,
     changed: watch::Sender<u64>,
 }
@@ -107,21 +123,35 @@ impl std::fmt::Debug for KeyRegistry {
 }
 
 impl KeyRegistry {
-    /// Loads every active key Secret in `namespace`. Creates none: the
-    /// leader does that ([`KeyRegistry::ensure_key`]), and a follower picks
-    /// the new key up through [`KeyRegistry::watch`].
+    /// [`KeyRegistry::load_with`] Bitnami's default settings and `prefix`.
     pub async fn load(
         client: kube::Client,
         namespace: &str,
         prefix: &str,
     ) -> Result<Arc<KeyRegistry>> {
-        let (changed, _) = watch::channel(0);
-        let registry = Arc::new(KeyRegistry {
+        Self::load_with(client, namespace, KeySettings::with_prefix(prefix)).await
+    }
+
+    /// A registry with no keys that loads none (the SealedSecret
+    /// controller is off).
+    pub fn empty(namespace: &str, settings: KeySettings) -> Arc<KeyRegistry> {
+        Arc::new(KeyRegistry {
             namespace: namespace.to_owned(),
-            prefix: prefix.to_owned(),
+            settings,
             snapshot: RwLock::new(Snapshot::default()),
-            changed,
-        });
+            changed: watch::channel(0).0,
+        })
+    }
+
+    /// Loads every active key Secret in `namespace`. Creates none: the
+    /// leader does that ([`KeyRegistry::ensure_key`]), and a follower picks
+    /// the new key up through [`KeyRegistry::watch`].
+    pub async fn load_with(
+        client: kube::Client,
+        namespace: &str,
+        settings: KeySettings,
+    ) -> Result<Arc<KeyRegistry>> {
+        let registry = Self::empty(namespace, settings);
         let api: Api<Secret> = Api::namespaced(client, namespace);
         let list = api
             .list(&ListParams::default().labels(&key_secret::selector()))
@@ -163,7 +193,7 @@ impl KeyRegistry {
         }
         let stale = match (self.newest(), cutoff) {
             (Err(_), _) => true,
-            (Ok(newest), Some(cutoff)) => newest.created < cutoff,
+            (Ok(newest), Some(cutoff)) => newest.order_time(self.settings.order) < cutoff,
             (Ok(_), None) => false,
         };
         if stale {
@@ -177,7 +207,8 @@ impl KeyRegistry {
     pub async fn create_key(&self, api: &Api<Secret>, key_size: KeySize) -> Result<Arc<LoadedKey>> {
         let options = KeyOptions {
             size: key_size,
-            ..KeyOptions::default()
+            common_name: self.settings.common_name.clone(),
+            validity: self.settings.validity,
         };
         // Key generation is CPU-bound (about a second for 4096 bits).
         let pair = tokio::task::spawn_blocking(move || KeyPair::generate(&options))
@@ -185,8 +216,11 @@ impl KeyRegistry {
             .map_err(|_| Error::KeyGeneration(coffer_crypto::Error::KeyGeneration))?
             .map_err(Error::KeyGeneration)?;
         let metadata = ObjectMeta {
-            generate_name: Some(format!("{}-", self.prefix)),
+            generate_name: Some(format!("{}-", self.settings.prefix)),
             namespace: Some(self.namespace.clone()),
+            annotations: (!self.settings.annotations.is_empty())
+                .then(|| self.settings.annotations.clone()),
+            labels: (!self.settings.labels.is_empty()).then(|| self.settings.labels.clone()),
             ..ObjectMeta::default()
         };
         let secret = key_secret::build(&pair, metadata).map_err(Error::KeyGeneration)?;
@@ -201,7 +235,14 @@ impl KeyRegistry {
             .creation_timestamp
             .as_ref()
             .map_or_else(Timestamp::now, |t| t.0);
-        let key = Arc::new(LoadedKey::new(name, time, pair)?);
+        let mut key = LoadedKey::new(name, time, pair)?;
+        // NB: as Bitnami's registerNewKey(..., time.Now()): a key made now
+        // is the newest even within the second of the previous one (the
+        // certificate and the Secret only hold whole seconds).
+        let now = Timestamp::now();
+        key.not_before = key.not_before.max(now);
+        key.created = key.created.max(now);
+        let key = Arc::new(key);
         self.add(key.clone());
         Ok(key)
     }
@@ -237,7 +278,12 @@ impl KeyRegistry {
         let mut keys = snapshot.keys.clone();
         keys.push(key);
         // Newest first; the name breaks ties so the order is stable.
-        keys.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
+        let order = self.settings.order;
+        keys.sort_by(|a, b| {
+            b.order_time(order)
+                .cmp(&a.order_time(order))
+                .then_with(|| b.name.cmp(&a.name))
+        });
         let private = keys.iter().map(|k| k.pair.private_key().clone()).collect();
         *snapshot = Snapshot {
             keys,
@@ -245,6 +291,11 @@ impl KeyRegistry {
         };
         drop(snapshot);
         self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// The namespace of the key Secrets.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// Every key, newest first.
@@ -314,7 +365,8 @@ impl KeyRegistry {
         let api: Api<Secret> = Api::namespaced(client, &self.namespace);
         loop {
             let age = self.newest().map_or(Duration::MAX, |k| {
-                let secs = Timestamp::now().as_second() - k.created.as_second();
+                let secs =
+                    Timestamp::now().as_second() - k.order_time(self.settings.order).as_second();
                 Duration::from_secs(u64::try_from(secs).unwrap_or(0))
             });
             if age >= period {
@@ -330,84 +382,5 @@ impl KeyRegistry {
 }
 
 #[cfg(test)]
-mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-    use super::*;
-
-    fn registry() -> KeyRegistry {
-        KeyRegistry {
-            namespace: "kube-system".into(),
-            prefix: "sealed-secrets-key".into(),
-            snapshot: RwLock::default(),
-            changed: watch::channel(0).0,
-        }
-    }
-
-    fn key_secret(name: &str, created_secs: i64, pair: &KeyPair) -> Secret {
-        let metadata = ObjectMeta {
-            name: Some(name.into()),
-            creation_timestamp: Some(Time(Timestamp::from_second(created_secs).unwrap())),
-            ..ObjectMeta::default()
-        };
-        key_secret::build(pair, metadata).unwrap().into_secret()
-    }
-
-    fn pair() -> KeyPair {
-        KeyPair::generate(&KeyOptions {
-            size: KeySize::Rsa2048,
-            ..KeyOptions::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn keys_are_ordered_newest_first_whatever_the_load_order() {
-        let (old, new) = (pair(), pair());
-        let registry = registry();
-        let version = registry.version();
-        assert!(registry.insert(&key_secret("new", 2_000, &new)).unwrap());
-        assert!(registry.insert(&key_secret("old", 1_000, &old)).unwrap());
-        let names: Vec<String> = registry.keys().iter().map(|k| k.name.clone()).collect();
-        assert_eq!(names, ["new", "old"]);
-        assert_eq!(registry.newest().unwrap().name, "new");
-        assert_eq!(registry.private_keys()[0].fingerprint(), new.fingerprint());
-        assert!(registry.version() > version, "subscribers are told");
-
-        // The same key under another Secret name is not loaded twice.
-        assert!(!registry.insert(&key_secret("copy", 3_000, &new)).unwrap());
-        assert_eq!(registry.keys().len(), 2);
-    }
-
-    #[test]
-    fn unusable_key_secret_is_refused_naming_it_without_key_material() {
-        let registry = registry();
-        let mut secret = key_secret("broken", 1, &pair());
-        let pem = secret.data.as_mut().unwrap().remove("tls.key").unwrap();
-        let err = registry.insert(&secret).unwrap_err().to_string();
-        assert!(
-            err.contains("kube-system/broken") && err.contains("tls.key"),
-            "{err}"
-        );
-
-        // A certificate of another key.
-        let mut mismatched = key_secret("mismatched", 1, &pair());
-        mismatched
-            .data
-            .as_mut()
-            .unwrap()
-            .insert("tls.key".into(), pem.clone());
-        let err = registry.insert(&mismatched).unwrap_err().to_string();
-        assert!(err.contains("kube-system/mismatched"), "{err}");
-        let pem_text = String::from_utf8(pem.0).unwrap();
-        let body_line = pem_text.lines().nth(1).unwrap();
-        assert!(!err.contains(body_line), "no key material in errors");
-        assert!(registry.keys().is_empty());
-        registry.insert(&key_secret("good", 1, &pair())).unwrap();
-        let debug = format!("{registry:?}");
-        assert!(
-            debug.contains("good") && !debug.contains(body_line),
-            "{debug}"
-        );
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! reconcile that keeps the two in step, the Secret watches that wake it
 //! and the cache of Secrets it wrote; [`lead`] is what the leader runs.
 
+pub mod key_settings;
 pub mod keys;
 pub mod reconcile;
 pub mod secret;
@@ -17,9 +18,10 @@ use crate::{Config, Context, Shutdown};
 const KEY_RETRY: Duration = Duration::from_secs(5);
 
 /// The SealedSecret writer, run while this replica leads: makes sure a
-/// sealing key exists (and honours the key cutoff time), then renews keys
-/// and runs the SealedSecret controller (one per watched namespace) until
-/// `stop` fires; in-flight reconciles finish first.
+/// sealing key exists (and honours the key cutoff time), then renews keys,
+/// makes one whenever asked ([`crate::Running::request_new_key`]) and runs
+/// the SealedSecret controller (one per watched namespace) until `stop`
+/// fires; in-flight reconciles finish first.
 pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
     // NB: without election, `start` already applied the cutoff; applying it
     // twice would renew twice for a cutoff in the future.
@@ -49,6 +51,25 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
             .renew(ctx.client.clone(), config.key_renew_period, config.key_size)
             .await;
     };
+    let on_request = async {
+        use std::sync::atomic::Ordering;
+        // NB: compared with what was handled, not "changed since", so a
+        // request made while this writer was starting is not lost.
+        let mut requests = ctx.key_requests.subscribe();
+        loop {
+            let handled = ctx.key_requests_handled.load(Ordering::Relaxed);
+            let Ok(wanted) = requests.wait_for(|n| *n > handled).await.map(|n| *n) else {
+                break;
+            };
+            let api = kube::Api::namespaced(ctx.client.clone(), ctx.keys.namespace());
+            match ctx.keys.create_key(&api, config.key_size).await {
+                Ok(key) => tracing::info!(key = %key.name, "made a new key as asked"),
+                Err(e) => tracing::warn!(error = %e, "cannot make the new key asked for"),
+            }
+            ctx.key_requests_handled.store(wanted, Ordering::Relaxed);
+        }
+        std::future::pending::<()>().await;
+    };
     let namespaces: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
         vec![None]
     } else {
@@ -63,5 +84,6 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
     tokio::select! {
         _ = controllers => {}
         () = renew => {}
+        () = on_request => {}
     }
 }

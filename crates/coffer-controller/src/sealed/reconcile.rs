@@ -115,10 +115,19 @@ pub async fn run(
         .with_config(controller::Config::default().concurrency(CONCURRENCY))
         .reconcile_all_on(key_changes)
         .graceful_shutdown_on(stop.fired())
-        .run(timed_reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile trigger failed");
+        .run(timed_reconcile, error_policy, ctx.clone())
+        .for_each(|result| {
+            // NB: a deleted SealedSecret shows up here (its trigger finds
+            // no object): Bitnami unregisters its condition then.
+            if let Err(controller::Error::ObjectNotFound(gone)) = &result {
+                ctx.metrics
+                    .bitnami
+                    .forget_conditions(gone.namespace.as_deref().unwrap_or_default(), &gone.name);
+            }
+            async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "reconcile trigger failed");
+                }
             }
         })
         .await;
@@ -153,9 +162,24 @@ fn error_policy(sealed: Arc<SealedSecret>, error: &Error, ctx: Arc<Context>) -> 
         *n = n.saturating_add(1);
         *n
     };
-    let delay = retry_delay(attempt);
     ctx.metrics
         .reconcile_error(CONTROLLER, error.metric_label());
+    // Matches Bitnami's work queue: `--max-unseal-retries` requeues, then
+    // the object is forgotten until it (or its Secret, or the keys) change.
+    if attempt > ctx.max_unseal_retries {
+        ctx.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sealed.metadata.uid.as_deref().unwrap_or_default());
+        tracing::warn!(
+            sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
+            error = %error,
+            retries = ctx.max_unseal_retries,
+            "reconcile failed; giving up until the SealedSecret changes"
+        );
+        return Action::await_change();
+    }
+    let delay = retry_delay(attempt);
     tracing::warn!(
         sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
         error = %error,
@@ -440,7 +464,7 @@ async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason:
 /// Writes the `Synced` condition and `observedGeneration` through the
 /// status subresource (server-side apply, field manager
 /// [`FIELD_MANAGER`]), only when they change, so a reconcile does not
-/// trigger itself.
+/// trigger itself; not at all with `--update-status=false` (Bitnami).
 async fn write_status(
     ctx: &Context,
     sealed: &SealedSecret,
@@ -449,6 +473,27 @@ async fn write_status(
     message: &str,
 ) -> Result<()> {
     let status = if synced { "True" } else { "False" };
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    let observe = || {
+        let instance = sealed
+            .labels()
+            .get("app.kubernetes.io/instance")
+            .map_or("", String::as_str);
+        ctx.metrics.bitnami.observe_condition(
+            &namespace,
+            &name,
+            instance,
+            CONDITION_SYNCED,
+            status,
+        );
+    };
+    if !ctx.update_status {
+        // As Bitnami: the condition is computed (and exported) but not
+        // written.
+        observe();
+        return Ok(());
+    }
     let current = sealed
         .status
         .as_ref()
@@ -461,6 +506,7 @@ async fn write_status(
         && c.message.as_deref() == Some(message)
         && observed == generation
     {
+        observe();
         return Ok(());
     }
     let now = Time(Timestamp::now());
@@ -484,8 +530,6 @@ async fn write_status(
         "kind": SealedSecret::kind(&()),
         "status": new_status,
     });
-    let namespace = sealed.namespace().unwrap_or_default();
-    let name = sealed.name_any();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
     if let Err(e) = api
         .patch_status(
@@ -500,6 +544,7 @@ async fn write_status(
             "write status of SealedSecret {namespace}/{name}"
         ))(e));
     }
+    observe();
     Ok(())
 }
 

@@ -2,7 +2,10 @@
 //! format on the metrics port. Names match Bitnami sealed-secrets where the
 //! metric exists there, so existing dashboards and alerts keep working;
 //! the `coffer_reconcile_*` metrics carry a `controller` label so every
-//! controller in the process shares them.
+//! controller in the process shares them. Bitnami's per-object and HTTP
+//! metrics are in [`bitnami`].
+
+pub mod bitnami;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,19 +32,21 @@ pub struct Metrics {
     reconcile_durations: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     /// By (controller, error label).
     reconcile_errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Bitnami's condition and HTTP metrics.
+    pub bitnami: bitnami::BitnamiMetrics,
 }
 
 /// A histogram with [`DURATION_BUCKETS`]: per-bucket counts (not yet
 /// cumulative), the sum and the count.
 #[derive(Debug, Default, Clone)]
-struct Histogram {
+pub(crate) struct Histogram {
     buckets: [u64; DURATION_BUCKETS.len()],
     sum: f64,
     count: u64,
 }
 
 impl Histogram {
-    fn observe(&mut self, seconds: f64) {
+    pub(crate) fn observe(&mut self, seconds: f64) {
         if let Some(i) = DURATION_BUCKETS.iter().position(|le| seconds <= *le) {
             self.buckets[i] += 1;
         }
@@ -179,6 +184,7 @@ impl Metrics {
         }
         drop(errors);
         self.render_reconcile(&mut out);
+        self.bitnami.render(&mut out);
         out
     }
 
@@ -263,7 +269,7 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 }
 
 /// Escapes a label value as the exposition format requires.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
