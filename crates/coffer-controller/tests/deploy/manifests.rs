@@ -176,8 +176,7 @@ fn helm_refuses_values_that_run_no_controller() {
         "sealedSecrets.enabled=false",
         "externalSecrets.enabled=false",
     ])
-    .err()
-    .expect("helm template fails");
+    .expect_err("helm template fails");
     assert!(
         err.contains("enable sealedSecrets, externalSecrets or both"),
         "{err}"

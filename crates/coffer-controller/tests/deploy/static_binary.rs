@@ -1,8 +1,9 @@
 //! The static binaries the image ships (tests/static-build.sh, musl): they
 //! are statically linked and the controller works against the local
-//! control plane. `tests/test-all.sh` runs this with
-//! `COFFER_STATIC_BIN_DIR` set to what that script built (`--ignored`: a
-//! plain `cargo test` has no static build to test).
+//! control plane. Run with `COFFER_STATIC_BIN_DIR=$(tests/static-build.sh)
+//! cargo test -p coffer-controller --test deploy -- --ignored
+//! static_binaries` (ignored by default: a plain `cargo test` has no static
+//! build to test, and tests/test-all.sh does not make one yet).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -39,7 +40,7 @@ impl Drop for Killed {
 }
 
 #[tokio::test]
-#[ignore = "tests/test-all.sh runs it with COFFER_STATIC_BIN_DIR from tests/static-build.sh"]
+#[ignore = "needs COFFER_STATIC_BIN_DIR from tests/static-build.sh"]
 async fn static_binaries_are_static_and_the_controller_unseals_on_the_local_control_plane() {
     let dir = PathBuf::from(
         std::env::var_os("COFFER_STATIC_BIN_DIR")
