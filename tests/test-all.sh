@@ -2,7 +2,8 @@
 # The README's test command, and exactly what CI runs (.ci/run): installs what
 # the tests need on first use, then checks formatting and lints, runs every
 # test in the workspace against the real local control plane, OpenBao, moto
-# and the reference tools, and builds every fuzz target.
+# and the reference tools, runs the README's main command once (the demo),
+# and builds every fuzz target.
 #
 # Build outputs are cached outside the source tree (COFFER_CACHE_DIR, default
 # ${XDG_CACHE_HOME:-~/.cache}/coffer), so a second run, even from a fresh
@@ -25,6 +26,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the README's main command, once: the whole mission on the local environment"
+tests/dev-env.sh --once
 
 step "fuzz targets build"
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the reference tools that interop tests compare Coffer against (sops,
-# kubeseal, kustomize, kubectl for `kubectl kustomize`; and gotemplate, our
-# own Go program rendering templates with Go's text/template and sprig) from
-# the Go modules pinned beside this script, into a cache outside the
-# repository, and prints the directory that holds them. Each tool is cached
-# under its own key (its go.mod, go.sum, the Go version, and for a tool
-# built from our own source, that source), so pinning a new tool or bumping one rebuilds only that tool; the
+# kubeseal, kustomize, kubectl for `kubectl kustomize`, helm for the chart's
+# `helm template` and `helm lint`; and gotemplate, our own Go program
+# rendering templates with Go's text/template and sprig) from the Go modules
+# pinned beside this script, into a cache outside the repository, and
+# prints the directory that holds them. Each tool is cached under its own
+# key (its go.mod, go.sum, the Go version, and for a tool built from our
+# own source, that source), so pinning a new tool or bumping one rebuilds
+# only that tool; the
 # printed directory links to every tool's current build. Does nothing when
 # they are already there.
 #
@@ -15,12 +17,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops kubeseal kustomize kubectl gotemplate)
+tools=(sops kubeseal kustomize kubectl helm gotemplate)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [helm]=helm.sh/helm/v4/cmd/helm
   # Coffer's own: Go text/template + sprig, for coffer-template's golden tests
   [gotemplate]=.
 )
@@ -29,12 +32,16 @@ declare -A package=(
 kubectl_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3; exit }' "$here/kubectl/go.mod")
 [ -n "$kubectl_version" ] || { echo "no k8s.io/kubernetes version in kubectl/go.mod" >&2; exit 1; }
 kubectl_minor=${kubectl_version#v1.}; kubectl_minor=${kubectl_minor%%.*}
+# helm reports the release it was built from (its source says only "v4.3").
+helm_version=$(awk '$1 == "require" && $2 == "helm.sh/helm/v4" { print $3; exit }' "$here/helm/go.mod")
+[ -n "$helm_version" ] || { echo "no helm.sh/helm/v4 version in helm/go.mod" >&2; exit 1; }
 declare -A ldflags=(
   [kubectl]="-X k8s.io/component-base/version.gitVersion=$kubectl_version \
  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kubectl_minor \
  -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/client-go/pkg/version.gitVersion=$kubectl_version \
  -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kubectl_minor"
+  [helm]="-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 )
 
 tool_key() { # name

@@ -8,91 +8,84 @@ use coffer_api::ExternalSecret;
 use coffer_controller::LeaseConfig;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
+use serde_json::Value;
 
-use crate::base;
 use crate::common::{self, World, eventually, secret_with_data};
+use crate::{dry_run, render};
 
-/// Points the base's namespaced objects and cluster-wide names at a test's
-/// own namespace and a unique suffix.
-fn relocate<T: kube::Resource>(mut object: T, namespace: &str, suffix: &str) -> T {
-    let meta = object.meta_mut();
-    if meta.namespace.is_some() {
-        meta.namespace = Some(namespace.to_owned());
-    } else {
-        meta.name = meta.name.as_ref().map(|n| format!("{n}-{suffix}"));
-    }
-    object
-}
+/// Cluster-wide kinds a kustomization creates, whose names get a suffix in
+/// a test (they outlive its namespace); CRDs are the test environment's.
+const CLUSTER_KINDS: &[&str] = &[
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
 
-async fn apply<T>(client: &kube::Client, object: &T)
-where
-    T: kube::Resource<DynamicType = ()>
-        + serde::Serialize
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
-    let name = object.meta().name.clone().unwrap();
-    let resource = ApiResource::erase::<T>(&());
-    let api: Api<DynamicObject> = match &object.meta().namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
-    let mut params = PatchParams::apply("coffer-deploy-test").force();
-    params.field_validation = Some(kube::api::ValidationDirective::Strict);
-    api.patch(&name, &params, &Patch::Apply(object))
-        .await
-        .unwrap_or_else(|e| panic!("apply {} {name}: {e}", T::kind(&())));
-}
-
-/// Applies the kustomize base's ServiceAccount, RBAC, Service and
-/// Deployment into `ns` (cluster-wide objects get the suffix `ns`).
-async fn apply_base(client: &kube::Client, ns: &str) {
-    let base = base();
-    let suffix = ns;
-    // Server-side apply, strictly validated, into the test's namespace.
-    for sa in &base.service_accounts {
-        apply(client, &relocate(sa.clone(), ns, suffix)).await;
-    }
-    for role in &base.cluster_roles {
-        apply(client, &relocate(role.clone(), ns, suffix)).await;
-    }
-    for binding in &base.cluster_role_bindings {
-        let mut binding = relocate(binding.clone(), ns, suffix);
-        binding.role_ref.name = format!("{}-{suffix}", binding.role_ref.name);
-        for s in binding.subjects.iter_mut().flatten() {
-            s.namespace = Some(ns.to_owned());
+/// Applies (server-side, strictly validated) what `kustomize build
+/// <overlay>` renders into the controller namespace `ns`: namespaced
+/// objects move there, cluster-wide ones get the suffix `-<ns>` (and the
+/// references to them follow), and ServiceAccount subjects point at `ns`.
+/// Returns the cluster-wide objects made, for [`remove`].
+pub(crate) async fn apply_overlay(client: &kube::Client, overlay: &str, ns: &str) -> Vec<Value> {
+    let rendering = render::named(&format!("kustomize build {overlay}"));
+    let mut cluster_wide = Vec::new();
+    for doc in &rendering.docs {
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        if kind == "CustomResourceDefinition" {
+            continue;
         }
-        apply(client, &binding).await;
-    }
-    for role in &base.roles {
-        apply(client, &relocate(role.clone(), ns, suffix)).await;
-    }
-    for binding in &base.role_bindings {
-        let mut binding = relocate(binding.clone(), ns, suffix);
-        for s in binding.subjects.iter_mut().flatten() {
-            if s.kind == "ServiceAccount" {
-                s.namespace = Some(ns.to_owned());
+        let mut doc = doc.clone();
+        let suffixed = |name: &Value| Value::from(format!("{}-{ns}", name.as_str().unwrap()));
+        if CLUSTER_KINDS.contains(&kind) {
+            doc["metadata"]["name"] = suffixed(&doc["metadata"]["name"]);
+            cluster_wide.push(doc.clone());
+        } else {
+            doc["metadata"]["namespace"] = Value::from(ns);
+        }
+        if kind == "ClusterRoleBinding" {
+            doc["roleRef"]["name"] = suffixed(&doc["roleRef"]["name"]);
+        }
+        if kind == "ValidatingAdmissionPolicyBinding" {
+            doc["spec"]["policyName"] = suffixed(&doc["spec"]["policyName"]);
+        }
+        // NB: `get_mut`, as indexing a JSON object mutably adds the key.
+        let subjects = doc.get_mut("subjects").and_then(Value::as_array_mut);
+        for subject in subjects.into_iter().flatten() {
+            if subject["kind"] == "ServiceAccount" {
+                subject["namespace"] = Value::from(ns);
             }
         }
-        apply(client, &binding).await;
+        // The Deployment is stored and validated; no kubelet runs it here.
+        dry_run::apply(client, &doc, false)
+            .await
+            .unwrap_or_else(|e| panic!("{}: apply {kind}: {e}", rendering.name));
     }
-    for service in &base.services {
-        apply(client, &relocate(service.clone(), ns, suffix)).await;
-    }
-    for deployment in &base.deployments {
-        // Stored and validated; no kubelet runs it here.
-        apply(client, &relocate(deployment.clone(), ns, suffix)).await;
+    cluster_wide
+}
+
+/// Deletes the cluster-wide objects [`apply_overlay`] made.
+pub(crate) async fn remove(client: &kube::Client, cluster_wide: Vec<Value>) {
+    for doc in cluster_wide {
+        let object: DynamicObject = serde_json::from_value(doc).unwrap();
+        let gvk = GroupVersionKind::try_from(object.types.as_ref().unwrap()).unwrap();
+        let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let _ = api
+            .delete(
+                object.metadata.name.as_deref().unwrap(),
+                &Default::default(),
+            )
+            .await;
     }
 }
 
 /// A client that authenticates as ServiceAccount `ns/name` with a token
 /// from the TokenRequest API, and nothing else.
-async fn service_account_client(world: &World, ns: &str, name: &str) -> kube::Client {
+pub(crate) async fn service_account_client(world: &World, ns: &str, name: &str) -> kube::Client {
     let accounts: Api<ServiceAccount> = Api::namespaced(world.client.clone(), ns);
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
@@ -119,9 +112,9 @@ async fn service_account_client(world: &World, ns: &str, name: &str) -> kube::Cl
 }
 
 /// Applies a namespaced manifest (YAML, `NAMESPACE` replaced) as admin.
-async fn apply_yaml(world: &World, yaml: &str) {
+pub(crate) async fn apply_yaml(world: &World, yaml: &str) {
     let yaml = yaml.replace("NAMESPACE", world.ns.name());
-    let value: serde_json::Value = serde_saphyr::from_str(&yaml).expect("manifest is YAML");
+    let value: Value = serde_saphyr::from_str(&yaml).expect("manifest is YAML");
     let api_version = value["apiVersion"].as_str().expect("apiVersion").to_owned();
     let kind = value["kind"].as_str().expect("kind").to_owned();
     let name = value["metadata"]["name"].as_str().expect("name").to_owned();
@@ -143,7 +136,7 @@ async fn apply_yaml(world: &World, yaml: &str) {
 
 /// Writes (`Some`) or deletes with every version (`None`) the KV v2
 /// secret `secret/<path>` in OpenBao.
-async fn vault(world: &World, path: &str, data: Option<serde_json::Value>) {
+pub(crate) async fn vault(world: &World, path: &str, data: Option<Value>) {
     let vault = &world.env.vault;
     let http = reqwest::Client::new();
     let request = match data {
@@ -168,7 +161,7 @@ async fn gone(api: &Api<Secret>, name: &str) -> Option<()> {
 async fn controller_with_exactly_the_manifests_permissions_unseals_syncs_renames_and_deletes() {
     let world = World::new("deploy-rbac").await;
     let ns = world.ctrl_ns.name().to_owned();
-    apply_base(&world.client, &ns).await;
+    let cluster_wide = apply_overlay(&world.client, "base", &ns).await;
     let client = service_account_client(&world, &ns, "coffer-controller").await;
     // The token carries the ServiceAccount's rights, not the admin's.
     let pods: Api<Pod> = Api::namespaced(client.clone(), world.ns.name());
@@ -314,12 +307,5 @@ spec:
     .await;
 
     // Cluster-wide objects outlive the namespace: remove them.
-    let roles: Api<ClusterRole> = Api::all(world.client.clone());
-    let bindings: Api<ClusterRoleBinding> = Api::all(world.client.clone());
-    let _ = roles
-        .delete(&format!("coffer-controller-{ns}"), &Default::default())
-        .await;
-    let _ = bindings
-        .delete(&format!("coffer-controller-{ns}"), &Default::default())
-        .await;
+    remove(&world.client, cluster_wide).await;
 }

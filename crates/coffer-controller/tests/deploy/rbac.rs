@@ -1,12 +1,14 @@
-//! The RBAC the manifests bind to the controller's ServiceAccount, checked
-//! against [`REQUIRED`], the list of every API call the controllers make:
-//! each verb used is granted, and nothing else is.
+//! The RBAC every rendering (each kustomization, each `helm template` run)
+//! binds to the controller's ServiceAccount, checked against [`REQUIRED`],
+//! the list of every API call the controllers make, for the controllers
+//! that rendering's Deployment runs: each verb used is granted, and nothing
+//! else is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 
-use crate::{Base, base};
+use crate::{Manifests, render};
 
 /// Where a permission must hold: in every namespace, or in the
 /// controller's own.
@@ -16,11 +18,20 @@ pub(crate) enum Scope {
     ControllerNamespace,
 }
 
+/// Which controllers make a call: both, or only the SealedSecret or only
+/// the ExternalSecret one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum By {
+    Both,
+    Sealed,
+    External,
+}
+
 /// Every API call the controllers make, as (API group, resource, verbs,
-/// scope), with the code that makes it. Change this list with the code;
+/// scope, which controller), with the code that makes it. Change this list with the code;
 /// the tests check the manifests against it, both ways, and `live` runs
 /// the controller with exactly these permissions.
-pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
+pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope, By)] = &[
     // sealed::reconcile: the SealedSecret watch (a kube Controller lists
     // and watches; nothing reads one by name) and its status (server-side
     // apply on the status subresource).
@@ -29,14 +40,23 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "sealedsecrets",
         &["list", "watch"],
         Scope::Cluster,
+        By::Sealed,
     ),
     (
         "bitnami.com",
         "sealedsecrets/status",
         &["patch"],
         Scope::Cluster,
+        By::Sealed,
     ),
     // Secrets. sealed::reconcile: watch, read, create, replace.
+    (
+        "",
+        "secrets",
+        &["get", "list", "watch", "create", "update"],
+        Scope::Cluster,
+        By::Sealed,
+    ),
     // coffer-external: the managed-Secret watch and its first list
     // (secrets.rs, lib.rs); write.rs reads, creates and replaces targets,
     // lists (metadata) and deletes the Secrets a renamed target left
@@ -48,6 +68,7 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "secrets",
         &["get", "list", "watch", "create", "update", "delete"],
         Scope::Cluster,
+        By::External,
     ),
     // Event recorders (kube's, events.k8s.io/v1: create, then patch for a
     // series).
@@ -56,13 +77,24 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "events",
         &["create", "patch"],
         Scope::Cluster,
+        By::Both,
     ),
-    // sealed::keys: list, watch and create key Secrets.
+    // sealed::keys: the key registry lists and watches key Secrets in
+    // every process (lib.rs `start`: the certificate endpoint answers from
+    // it); only the SealedSecret controller creates keys (sealed::lead).
     (
         "",
         "secrets",
-        &["list", "watch", "create"],
+        &["list", "watch"],
         Scope::ControllerNamespace,
+        By::Both,
+    ),
+    (
+        "",
+        "secrets",
+        &["create"],
+        Scope::ControllerNamespace,
+        By::Sealed,
     ),
     // lease: kube-lease-manager reads, creates and patches the Lease.
     (
@@ -70,6 +102,7 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "leases",
         &["get", "create", "patch"],
         Scope::ControllerNamespace,
+        By::Both,
     ),
     // coffer-external. ExternalSecrets: watched by their controller and by
     // the ClusterExternalSecret controller (cluster.rs), which reads,
@@ -80,6 +113,7 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "externalsecrets",
         &["get", "list", "watch", "create", "patch", "delete"],
         Scope::Cluster,
+        By::External,
     ),
     // Stores: reflector caches (lib.rs); ClusterExternalSecrets: their
     // controller (cluster.rs).
@@ -88,18 +122,21 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "secretstores",
         &["list", "watch"],
         Scope::Cluster,
+        By::External,
     ),
     (
         "external-secrets.io",
         "clustersecretstores",
         &["list", "watch"],
         Scope::Cluster,
+        By::External,
     ),
     (
         "external-secrets.io",
         "clusterexternalsecrets",
         &["list", "watch"],
         Scope::Cluster,
+        By::External,
     ),
     // Status: merge patches (reconcile.rs, store_status.rs, cluster.rs).
     (
@@ -107,46 +144,77 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope)] = &[
         "externalsecrets/status",
         &["patch"],
         Scope::Cluster,
+        By::External,
     ),
     (
         "external-secrets.io",
         "secretstores/status",
         &["patch"],
         Scope::Cluster,
+        By::External,
     ),
     (
         "external-secrets.io",
         "clustersecretstores/status",
         &["patch"],
         Scope::Cluster,
+        By::External,
     ),
     (
         "external-secrets.io",
         "clusterexternalsecrets/status",
         &["patch"],
         Scope::Cluster,
+        By::External,
     ),
     // templateFrom ConfigMaps (build.rs) and caProvider ConfigMaps
     // (store/credentials.rs).
-    ("", "configmaps", &["get"], Scope::Cluster),
+    ("", "configmaps", &["get"], Scope::Cluster, By::External),
     // ClusterSecretStore conditions read a namespace's labels (store.rs);
     // the ClusterExternalSecret controller watches and lists namespaces.
-    ("", "namespaces", &["get", "list", "watch"], Scope::Cluster),
+    (
+        "",
+        "namespaces",
+        &["get", "list", "watch"],
+        Scope::Cluster,
+        By::External,
+    ),
     // token.rs: TokenRequest for provider auth; store/credentials.rs: the
     // IRSA annotations of a ServiceAccount.
-    ("", "serviceaccounts/token", &["create"], Scope::Cluster),
-    ("", "serviceaccounts", &["get"], Scope::Cluster),
+    (
+        "",
+        "serviceaccounts/token",
+        &["create"],
+        Scope::Cluster,
+        By::External,
+    ),
+    (
+        "",
+        "serviceaccounts",
+        &["get"],
+        Scope::Cluster,
+        By::External,
+    ),
 ];
 
 /// (group, resource) → verbs.
 type Grants = BTreeMap<(String, String), BTreeSet<String>>;
 
 /// What [`REQUIRED`] asks for in every namespace (`Cluster`) and in the
-/// controller's namespace (everything).
-fn required(scope: Scope) -> Grants {
+/// controller's namespace (everything), for the controllers that run
+/// (`sealed`, `external`).
+fn required(scope: Scope, (sealed, external): (bool, bool)) -> Grants {
     let mut out = Grants::new();
-    for (group, resource, verbs, s) in REQUIRED {
+    for (group, resource, verbs, s, by) in REQUIRED {
         if scope == Scope::Cluster && *s != Scope::Cluster {
+            continue;
+        }
+        let runs = match by {
+            By::Both => true,
+            By::Sealed => sealed,
+            By::External => external,
+        };
+        if !runs {
             continue;
         }
         out.entry((group.to_string(), resource.to_string()))
@@ -184,7 +252,7 @@ fn granted(rules: &[PolicyRule]) -> Grants {
 
 /// The rules bound to the ServiceAccount, cluster-wide and in its
 /// namespace (the cluster-wide ones hold there too).
-fn rules_for_service_account(base: &Base) -> (Vec<PolicyRule>, Vec<PolicyRule>) {
+fn rules_for_service_account(base: &Manifests) -> (Vec<PolicyRule>, Vec<PolicyRule>) {
     let sa = &base.service_accounts[0].metadata;
     let is_sa = |subjects: &Option<Vec<Subject>>| {
         subjects.iter().flatten().any(|s| {
@@ -242,25 +310,85 @@ fn differences(granted: &Grants, required: &Grants) -> Vec<String> {
 }
 
 #[test]
-fn rbac_grants_exactly_the_calls_the_controller_makes() {
-    let base = base();
-    let (cluster, namespaced) = rules_for_service_account(&base);
-    let everywhere = differences(&granted(&cluster), &required(Scope::Cluster));
-    assert!(
-        everywhere.is_empty(),
-        "ClusterRole vs the code: {everywhere:#?}"
-    );
-    let at_home = differences(&granted(&namespaced), &required(Scope::ControllerNamespace));
-    assert!(
-        at_home.is_empty(),
-        "controller namespace vs the code: {at_home:#?}"
-    );
-    // Leases are the controller namespace's business only; Secrets may be
-    // deleted (ExternalSecrets' deletionPolicy and renames), as ESO's
-    // ClusterRole allows.
-    let cluster = granted(&cluster);
-    assert!(!cluster.contains_key(&("coordination.k8s.io".into(), "leases".into())));
-    assert!(cluster[&(String::new(), "secrets".into())].contains("delete"));
+fn every_rendering_grants_exactly_the_calls_its_controllers_make() {
+    for rendering in render::all() {
+        let manifests = Manifests::parse(&rendering.name, &rendering.docs);
+        let controllers = manifests.controllers();
+        let (cluster, namespaced) = rules_for_service_account(&manifests);
+        let everywhere = differences(&granted(&cluster), &required(Scope::Cluster, controllers));
+        assert!(
+            everywhere.is_empty(),
+            "{}: ClusterRole vs the code of the controllers it runs {controllers:?}: {everywhere:#?}",
+            rendering.name
+        );
+        let at_home = differences(
+            &granted(&namespaced),
+            &required(Scope::ControllerNamespace, controllers),
+        );
+        assert!(
+            at_home.is_empty(),
+            "{}: controller namespace vs the code: {at_home:#?}",
+            rendering.name
+        );
+        // Leases are the controller namespace's business only; Secrets may
+        // be deleted only where ExternalSecrets run (deletionPolicy and
+        // renames, as ESO's ClusterRole allows).
+        let cluster = granted(&cluster);
+        assert!(!cluster.contains_key(&("coordination.k8s.io".into(), "leases".into())));
+        assert_eq!(
+            cluster[&(String::new(), "secrets".into())].contains("delete"),
+            controllers.1,
+            "{}",
+            rendering.name
+        );
+    }
+}
+
+#[test]
+fn each_overlay_runs_and_grants_only_its_own_controller() {
+    let expect = [
+        ("kustomize build base", (true, true)),
+        ("kustomize build overlays/sealed-secrets", (true, false)),
+        ("kustomize build overlays/external-secrets", (false, true)),
+        ("helm template (sealed-secrets only)", (true, false)),
+        ("helm template (external-secrets only)", (false, true)),
+    ];
+    for (name, controllers) in expect {
+        let rendering = render::named(name);
+        let manifests = Manifests::parse(name, &rendering.docs);
+        assert_eq!(manifests.controllers(), controllers, "{name}");
+        let groups: BTreeSet<String> = rules_for_service_account(&manifests)
+            .1
+            .iter()
+            .flat_map(|r| r.api_groups.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            groups.contains("bitnami.com"),
+            controllers.0,
+            "{name}: {groups:?}"
+        );
+        assert_eq!(
+            groups.contains("external-secrets.io"),
+            controllers.1,
+            "{name}: {groups:?}"
+        );
+        // The kustomizations install only their controllers' CRDs (Helm
+        // installs crds/ whole; values.yaml says so).
+        if name.starts_with("kustomize") {
+            let crds: BTreeSet<&str> = manifests
+                .others
+                .iter()
+                .filter(|d| d["kind"] == "CustomResourceDefinition")
+                .filter_map(|d| d["spec"]["group"].as_str())
+                .collect();
+            assert_eq!(crds.contains("bitnami.com"), controllers.0, "{name}");
+            assert_eq!(
+                crds.contains("external-secrets.io"),
+                controllers.1,
+                "{name}"
+            );
+        }
+    }
 }
 
 #[test]

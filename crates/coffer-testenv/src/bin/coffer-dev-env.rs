@@ -5,7 +5,9 @@
 //! With `--controller PATH`, also runs that `coffer-controller` binary
 //! against the environment (both controllers, namespace `coffer-system`),
 //! and `--cli PATH` names the `coffer` binary in the hints it prints; that
-//! is what `tests/dev-env.sh` does.
+//! is what `tests/dev-env.sh` does. `--env-file PATH` writes, once
+//! everything is up, the `NAME=value` lines a script needs to reach it
+//! (tests/demo.sh reads them).
 
 #![allow(clippy::print_stdout)] // printing the environment is this binary's job
 
@@ -24,7 +26,9 @@ async fn main() -> std::process::ExitCode {
     let args = match Args::parse() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("error: {message}\nusage: coffer-dev-env [--controller PATH] [--cli PATH]");
+            eprintln!(
+                "error: {message}\nusage: coffer-dev-env [--controller PATH] [--cli PATH] [--env-file PATH]"
+            );
             return std::process::ExitCode::from(2);
         }
     };
@@ -56,15 +60,25 @@ async fn main() -> std::process::ExitCode {
         aws = env.aws.endpoint,
         region = env.aws.region,
     );
+    let mut cert_url = String::new();
     if let Some(program) = &args.controller {
         match start_controller(&env, program, &args.cli).await {
-            Ok(text) => println!("{text}"),
+            Ok((text, cert)) => {
+                println!("{text}");
+                cert_url = cert;
+            }
             Err(message) => {
                 eprintln!("error: {message}");
                 env.print_logs(30);
                 return std::process::ExitCode::FAILURE;
             }
         }
+    }
+    if let Some(path) = &args.env_file
+        && let Err(e) = write_env_file(&env, path, &cert_url)
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+        return std::process::ExitCode::FAILURE;
     }
     println!(
         "\nState and logs: {dir}\n\
@@ -83,6 +97,37 @@ async fn main() -> std::process::ExitCode {
 struct Args {
     controller: Option<PathBuf>,
     cli: PathBuf,
+    env_file: Option<PathBuf>,
+}
+
+/// Writes `NAME=value` lines for the environment (and the controller's
+/// certificate URL), then renames them into place, so a reader never sees
+/// half a file.
+fn write_env_file(env: &TestEnv, path: &std::path::Path, cert_url: &str) -> std::io::Result<()> {
+    let lines = [
+        (
+            "KUBECONFIG",
+            env.kubeconfig().to_string_lossy().into_owned(),
+        ),
+        ("VAULT_ADDR", env.vault.addr.clone()),
+        ("BAO_ADDR", env.vault.addr.clone()),
+        ("VAULT_TOKEN", env.vault.token.clone()),
+        ("BAO_TOKEN", env.vault.token.clone()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", env.aws.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_STS", env.aws.endpoint.clone()),
+        ("AWS_REGION", env.aws.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("COFFER_CERT_URL", cert_url.to_owned()),
+        (
+            "COFFER_CONTROLLER_NAMESPACE",
+            CONTROLLER_NAMESPACE.to_owned(),
+        ),
+    ];
+    let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
 }
 
 impl Args {
@@ -90,6 +135,7 @@ impl Args {
         let mut parsed = Args {
             controller: None,
             cli: PathBuf::from("coffer"),
+            env_file: None,
         };
         let mut args = std::env::args_os().skip(1);
         while let Some(arg) = args.next() {
@@ -101,6 +147,7 @@ impl Args {
             match arg.to_str() {
                 Some("--controller") => parsed.controller = Some(value()?),
                 Some("--cli") => parsed.cli = value()?,
+                Some("--env-file") => parsed.env_file = Some(value()?),
                 _ => return Err(format!("unexpected argument {arg:?}")),
             }
         }
@@ -114,7 +161,7 @@ async fn start_controller(
     env: &TestEnv,
     program: &std::path::Path,
     cli: &std::path::Path,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let namespaces: Api<Namespace> = Api::all(env.client().await);
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -170,7 +217,7 @@ async fn start_controller(
             log.tail(30)
         ));
     }
-    Ok(format!(
+    let text = format!(
         "\n\
          coffer-controller (SealedSecrets and ExternalSecrets; namespace {CONTROLLER_NAMESPACE}):\n\
          \x20 certificate: {cert}\n\
@@ -184,7 +231,8 @@ async fn start_controller(
          \x20 kubectl --kubeconfig {kubeconfig} get secret demo -o yaml",
         log = log.path.display(),
         cli = cli.display(),
-    ))
+    );
+    Ok((text, cert))
 }
 
 /// `error: cause: cause`, on one line.
