@@ -27,8 +27,6 @@ debian() {
   command -v age >/dev/null || missing+=(age)
   command -v age-keygen >/dev/null || missing+=(age)
   command -v openssl >/dev/null || missing+=(openssl)
-  # musl-gcc: the C parts (aws-lc-sys) of the static build, tests/static-build.sh.
-  command -v musl-gcc >/dev/null || missing+=(musl-tools)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -27,12 +27,14 @@ if [ -x "$out/coffer-controller" ] && [ -x "$out/coffer" ]; then
 fi
 
 # The musl standard library comes from rustup; aws-lc-sys compiles its C
-# with musl-gcc (Debian's musl-tools, which tests/setup.sh installs).
+# with musl-gcc (Debian's musl-tools: not installed by tests/setup.sh, since
+# the test command does not build statically yet; `apt-get install
+# musl-tools` first).
 if ! rustup target list --installed | grep -qx "$target"; then
   log "adding the Rust target $target"
   rustup target add "$target" >&2
 fi
-command -v musl-gcc >/dev/null || { log "musl-gcc missing: run tests/setup.sh debian"; exit 1; }
+command -v musl-gcc >/dev/null || { log "musl-gcc missing: apt-get install musl-tools"; exit 1; }
 
 log "building static coffer-controller and coffer ($target)"
 build_dir="$cache_root/target-static"
