@@ -373,20 +373,22 @@ impl Identities {
         Ok(n)
     }
 
-    /// Adds an OpenSSH private key (ssh-ed25519) as an identity.
+    /// Adds an OpenSSH private key (ssh-ed25519 or ssh-rsa) as an identity.
     pub fn add_ssh_key(&mut self, pem: &[u8], source: &str) -> Result<()> {
         let fail = |reason: String| Error::Identity {
             source_name: source.to_string(),
             reason,
         };
         // NB: age decrypts ssh-rsa with the rsa crate (RUSTSEC-2023-0071,
-        // Marvin timing attack); we keep it off every decrypt path.
+        // Marvin timing attack); we keep it off every decrypt path and
+        // decrypt ssh-rsa stanzas with aws-lc-rs instead (crate::ssh_rsa).
         match ssh_key_type(pem).as_deref() {
             Some("ssh-ed25519") => {}
             Some("ssh-rsa") => {
-                return Err(fail(
-                    "ssh-rsa identities cannot decrypt with coffer (only ssh-ed25519 and age keys); ssh-rsa recipients can still be encrypted to".into(),
-                ));
+                let id = crate::ssh_rsa::Identity::from_openssh(pem)
+                    .map_err(|e| fail(format!("ssh-rsa key: {e}")))?;
+                self.ids.push(Box::new(id));
+                return Ok(());
             }
             Some(other) => return Err(fail(format!("unsupported ssh key type {other}"))),
             None => return Err(fail("not an OpenSSH private key".into())),

@@ -16,6 +16,7 @@ mod bech32long;
 pub mod cipher;
 pub mod config;
 pub mod crypt;
+mod ct_bignum;
 pub mod document;
 pub mod envelope;
 mod error;
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod metadata;
 pub mod pq;
 pub mod shamir;
+pub mod ssh_rsa;
 pub mod timefmt;
 pub mod tree;
 
