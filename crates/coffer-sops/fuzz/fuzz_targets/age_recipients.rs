@@ -67,8 +67,15 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(s) = std::str::from_utf8(rest) {
                 let _ = pq::Recipient::parse(s);
                 if let Err(e) = pq::Identity::parse(s) {
+                    // An identity-shaped string's key part (Bech32 data
+                    // characters) never shows in the error.
                     let msg = e.to_string();
-                    assert!(s.len() < 12 || !msg.contains(s), "identity echoed");
+                    if let Some(tail) = s.strip_prefix("AGE-SECRET-KEY-PQ-1")
+                        && tail.len() >= 8
+                        && tail.bytes().all(|b| b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&b))
+                    {
+                        assert!(!msg.contains(tail), "identity echoed: {msg}");
+                    }
                 }
             }
         }
