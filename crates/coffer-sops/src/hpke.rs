@@ -89,7 +89,10 @@ fn key_schedule(kem_id: u16, shared_secret: &[u8], info: &[u8]) -> (LessSafeKey,
 /// the context derived from `shared_secret` and `info`.
 pub fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let (key, nonce) = key_schedule(kem_id, shared_secret, info);
-    let mut out = plaintext.to_vec();
+    // Room for the tag up front: the buffer is encrypted in place and never
+    // reallocated, so no freed copy of the plaintext is left behind.
+    let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    out.extend_from_slice(plaintext);
     key.seal_in_place_append_tag(nonce, Aad::empty(), &mut out)
         .expect("a one-block message cannot overflow ChaCha20");
     out
