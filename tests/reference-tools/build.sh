@@ -17,9 +17,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops kubeseal kustomize kubectl helm gotemplate)
+tools=(sops age-keygen kubeseal kustomize kubectl helm gotemplate)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
+  [age-keygen]=filippo.io/age/cmd/age-keygen
   [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
@@ -44,10 +45,15 @@ declare -A ldflags=(
   [helm]="-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 )
 
+# age-keygen (post-quantum `-pq` keys, which Debian's age 1.1 lacks) is
+# built from the filippo.io/age version sops pins, so from sops's module.
+declare -A module=([age-keygen]=sops)
+
 tool_key() { # name
+  local m=${module[$1]:-$1}
   {
-    cat "$here/$1/go.mod" "$here/$1/go.sum"
-    if [ "${package[$1]}" = . ]; then cat "$here/$1"/*.go; fi
+    cat "$here/$m/go.mod" "$here/$m/go.sum"
+    if [ "${package[$1]}" = . ]; then cat "$here/$m"/*.go; fi
     echo "$go_version${ldflags[$1]:+ ${ldflags[$1]}}"
   } | sha256sum | cut -c1-12
 }
@@ -57,7 +63,7 @@ build() { # name -> prints the binary's path
   if [ ! -x "$dir/$1" ]; then
     echo "building $1 (${package[$1]})" >&2
     mkdir -p "$dir"
-    (cd "$here/$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${ldflags[$1]:-}" -o "$dir/.$1.tmp" "${package[$1]}") >&2
+    (cd "$here/${module[$1]:-$1}" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${ldflags[$1]:-}" -o "$dir/.$1.tmp" "${package[$1]}") >&2
     mv "$dir/.$1.tmp" "$dir/$1"
   fi
   echo "$dir/$1"

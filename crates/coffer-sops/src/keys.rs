@@ -35,7 +35,8 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
     }
 }
 
-/// Parses a recipient string as sops does (X25519, ssh-ed25519, ssh-rsa).
+/// Parses a recipient string as sops does (X25519, post-quantum
+/// mlkem768x25519, ssh-ed25519, ssh-rsa).
 pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>> {
     let r = recipient.trim();
     let bad = |reason: String| Error::Recipient {
@@ -43,9 +44,9 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
         reason,
     };
     if r.starts_with("age1pq1") {
-        return Err(bad(
-            "unsupported recipient type: post-quantum mlkem768x25519 recipients are not supported yet".into(),
-        ));
+        return crate::pq::Recipient::parse(r)
+            .map(|x| Box::new(x) as Box<dyn age::Recipient + Send>)
+            .map_err(|e| bad(format!("not a valid age post-quantum public key: {e}")));
     }
     if r.starts_with("age1") && r.matches('1').count() > 1 {
         return Err(bad(
@@ -329,7 +330,8 @@ impl Identities {
         self.ids.is_empty()
     }
 
-    /// Adds age identities from identity-file text (`AGE-SECRET-KEY-1…` lines,
+    /// Adds age identities from identity-file text (`AGE-SECRET-KEY-1…` and
+    /// post-quantum `AGE-SECRET-KEY-PQ-1…` lines,
     /// `#` comments); with `words`, several keys may share a line (`SOPS_AGE_KEY`).
     pub fn add_age_keys(&mut self, text: &str, source: &str, words: bool) -> Result<usize> {
         let mut n = 0;
@@ -349,9 +351,11 @@ impl Identities {
                     reason: reason.to_string(),
                 };
                 if k.starts_with("AGE-SECRET-KEY-PQ-1") {
-                    self.notes.push(format!(
-                        "{source}: skipped a post-quantum identity (unsupported recipient type mlkem768x25519)"
-                    ));
+                    let id = crate::pq::Identity::parse(k).map_err(|e| {
+                        fail(&format!("not a valid AGE-SECRET-KEY-PQ-1 identity: {e}"))
+                    })?;
+                    self.ids.push(Box::new(id));
+                    n += 1;
                     continue;
                 }
                 if k.starts_with("AGE-PLUGIN-") {
@@ -369,20 +373,22 @@ impl Identities {
         Ok(n)
     }
 
-    /// Adds an OpenSSH private key (ssh-ed25519) as an identity.
+    /// Adds an OpenSSH private key (ssh-ed25519 or ssh-rsa) as an identity.
     pub fn add_ssh_key(&mut self, pem: &[u8], source: &str) -> Result<()> {
         let fail = |reason: String| Error::Identity {
             source_name: source.to_string(),
             reason,
         };
         // NB: age decrypts ssh-rsa with the rsa crate (RUSTSEC-2023-0071,
-        // Marvin timing attack); we keep it off every decrypt path.
+        // Marvin timing attack); we keep it off every decrypt path and
+        // decrypt ssh-rsa stanzas with aws-lc-rs instead (crate::ssh_rsa).
         match ssh_key_type(pem).as_deref() {
             Some("ssh-ed25519") => {}
             Some("ssh-rsa") => {
-                return Err(fail(
-                    "ssh-rsa identities cannot decrypt with coffer (only ssh-ed25519 and age keys); ssh-rsa recipients can still be encrypted to".into(),
-                ));
+                let id = crate::ssh_rsa::Identity::from_openssh(pem)
+                    .map_err(|e| fail(format!("ssh-rsa key: {e}")))?;
+                self.ids.push(Box::new(id));
+                return Ok(());
             }
             Some(other) => return Err(fail(format!("unsupported ssh key type {other}"))),
             None => return Err(fail("not an OpenSSH private key".into())),
@@ -499,10 +505,6 @@ impl Identities {
 
     /// Unwraps an armored age file with these identities.
     pub fn unwrap(&self, enc: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-        let types = stanza_types(enc);
-        if types.iter().any(|t| t == "mlkem768x25519") {
-            return Err("unsupported recipient type mlkem768x25519 (post-quantum age); coffer cannot decrypt it yet".into());
-        }
         if self.ids.is_empty() {
             return Err("no age identities were found".into());
         }
@@ -563,9 +565,24 @@ mod tests {
     }
 
     #[test]
-    fn post_quantum_recipients_are_reported_as_unsupported() {
+    fn post_quantum_keys_wrap_and_unwrap_through_age_files() {
+        let id = crate::pq::Identity::generate();
+        let recipient = id.to_public().to_bech32();
+        let enc = wrap(&[7u8; 32], &recipient).unwrap();
+        assert!(stanza_types(&enc).iter().any(|t| t == "mlkem768x25519"));
+        let mut ids = Identities::empty();
+        ids.add_age_keys(&id.to_bech32(), "test", false).unwrap();
+        assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[7u8; 32]);
+        let mut other = Identities::empty();
+        let stranger = crate::pq::Identity::generate().to_bech32();
+        other.add_age_keys(&stranger, "t", false).unwrap();
+        let err = other.unwrap(&enc).unwrap_err();
+        assert!(err.contains("no identity matched"), "{err}");
         let err = parse_recipient("age1pq1abc").err().unwrap().to_string();
-        assert!(err.contains("unsupported recipient type"), "{err}");
+        assert!(
+            err.contains("not a valid age post-quantum public key"),
+            "{err}"
+        );
     }
 
     #[test]

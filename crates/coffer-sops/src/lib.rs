@@ -12,17 +12,22 @@
 //! runs it in one call ([`document::open`], [`document::decrypt`],
 //! [`document::encrypt`]) with a MAC policy (verify, warn, skip).
 
+mod bech32long;
 pub mod cipher;
 pub mod config;
 pub mod crypt;
+mod ct_bignum;
 pub mod document;
 pub mod envelope;
 mod error;
 pub mod flatten;
 pub mod format;
+mod hpke;
 pub mod keys;
 pub mod metadata;
+pub mod pq;
 pub mod shamir;
+pub mod ssh_rsa;
 pub mod timefmt;
 pub mod tree;
 

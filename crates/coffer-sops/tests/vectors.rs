@@ -104,13 +104,19 @@ fn sops_document_nested_in_secret_data_decrypts() {
 }
 
 #[test]
-fn post_quantum_vector_fails_with_unsupported_recipient_type() {
-    let err = decrypt("age-pq.yaml", Format::Yaml, "age-pq-key.txt").unwrap_err();
-    assert!(matches!(err, Error::NoDataKey(_)), "{err}");
-    assert!(
-        err.to_string().contains("unsupported recipient type"),
-        "{err}"
+fn post_quantum_vector_decrypts_to_its_documented_plaintext() {
+    let docs = decrypt("age-pq.yaml", Format::Yaml, "age-pq-key.txt").unwrap();
+    assert_eq!(
+        value_at(&docs, r#"["stringData"]["key"]"#),
+        Value::Str("value".into())
     );
+}
+
+#[test]
+fn post_quantum_vector_does_not_open_with_a_classical_identity() {
+    let err = decrypt("age-pq.yaml", Format::Yaml, "age-key.txt").unwrap_err();
+    assert!(matches!(err, Error::NoDataKey(_)), "{err}");
+    assert!(!err.to_string().contains("AGE-SECRET-KEY"), "{err}");
 }
 
 #[test]
