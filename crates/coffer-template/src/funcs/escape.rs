@@ -7,10 +7,6 @@
 //! All three work on bytes, as Go's do, so invalid UTF-8 passes through
 //! `html` and `js` unchanged and is percent-encoded by `urlquery`.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use super::{Budget, FResult, Func, FuncError, finish, read, result_buf};
 use crate::buf::{Buf, Full};
 use crate::format;
@@ -122,12 +118,7 @@ fn js(out: &mut Buf, s: &[u8]) -> Result<(), Full> {
 /// The categories come from the regex crate's Unicode tables, so runes
 /// assigned after the Unicode version Go was built with may differ.
 fn is_print(c: char) -> bool {
-    static PRINT: OnceLock<Regex> = OnceLock::new();
-    let re = PRINT.get_or_init(|| {
-        Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").expect("a valid constant pattern")
-    });
-    let mut buf = [0u8; 4];
-    re.is_match(c.encode_utf8(&mut buf))
+    super::words::matches_class(c, &super::words::PRINT)
 }
 
 #[cfg(test)]

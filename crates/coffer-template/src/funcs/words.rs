@@ -190,7 +190,7 @@ fn category(c: char) -> Case {
     }
 }
 
-struct Class {
+pub(super) struct Class {
     pattern: &'static str,
     re: OnceLock<Regex>,
 }
@@ -199,6 +199,9 @@ static LETTER_OR_DIGIT: Class = Class::new(r"^[\p{L}\p{Nd}]$");
 static UPPER: Class = Class::new(r"^\p{Lu}$");
 static TITLE: Class = Class::new(r"^\p{Lt}$");
 static LOWER: Class = Class::new(r"^\p{Ll}$");
+/// Go's `unicode.IsPrint` beyond ASCII: letters, marks, numbers,
+/// punctuation and symbols (no spaces but U+0020, which is ASCII).
+pub(super) static PRINT: Class = Class::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$");
 
 impl Class {
     const fn new(pattern: &'static str) -> Class {
@@ -209,7 +212,7 @@ impl Class {
     }
 }
 
-fn matches_class(c: char, class: &Class) -> bool {
+pub(super) fn matches_class(c: char, class: &Class) -> bool {
     let re = class
         .re
         .get_or_init(|| Regex::new(class.pattern).expect("a valid constant pattern"));
