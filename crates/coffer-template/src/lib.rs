@@ -37,7 +37,7 @@ use std::time::Duration;
 pub use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Limit, Pos, Result};
-pub use funcs::FunctionSet;
+pub use funcs::{FunctionSet, untrusted_yaml_options};
 pub use value::{Data, List, Map, MapKind, Str, Value};
 
 /// What a reference to a missing map key (`{{ .nokey }}`) does. `index`

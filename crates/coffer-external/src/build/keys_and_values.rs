@@ -2,8 +2,10 @@
 //! template is a YAML map whose keys and values become Secret entries.
 //!
 //! The text is a tenant's template output (up to the engine's 4 MiB), so it
-//! is read under explicit serde-saphyr limits rather than its defaults, and
-//! the map is built against a byte budget: serde-saphyr bounds how many
+//! is read under explicit serde-saphyr limits rather than its defaults (the
+//! ones `fromYaml` uses, `coffer_template::untrusted_yaml_options`, with
+//! this reader's depth), and the map is built against a byte budget:
+//! serde-saphyr bounds how many
 //! events aliases replay, not how many bytes, and each replayed scalar is a
 //! fresh `String` here where Go shares one (ESO's `yaml.Unmarshal` into a
 //! `map[string]string`). Without it, one anchored 4 MiB scalar and 99
@@ -28,47 +30,23 @@ pub const MAX_DEPTH: usize = 32;
 /// most double what the text itself spells out.
 pub const MIN_BYTES: usize = 1024 * 1024;
 
-/// serde-saphyr's options for this parse, every limit set here.
-fn options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.flow_nesting_limit = MAX_DEPTH;
-    budget.max_documents = 1;
-    budget.max_events = 1_000_000;
-    budget.max_nodes = 250_000;
-    budget.max_total_scalar_bytes = 8 * 1024 * 1024;
-    budget.max_aliases = 10_000;
-    budget.max_anchors = 10_000;
-    budget.max_merge_keys = 1_000;
-    budget.max_recorded_anchor_events = 100_000;
-    budget.max_recorded_anchor_bytes = 8 * 1024 * 1024;
-    // Its default heuristic, stated: past 100 aliases, at most 10 per anchor.
-    budget.enforce_alias_anchor_ratio = true;
-    budget.alias_anchor_min_aliases = 100;
-    budget.alias_anchor_ratio_multiplier = 10;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = 100_000;
-    options.alias_limits.max_replay_stack_depth = 16;
-    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
-    // Snippets would quote the template's output, which holds secrets.
-    options.with_snippet = false;
-    options
-}
-
 /// Reads `text` as a YAML map of strings (empty text is an empty map).
 /// The error says which limit was hit and where, or only that the text is
 /// not a map of strings (serde's own messages quote the input).
 pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
     let limit = MIN_BYTES.max(text.len().saturating_mul(2));
     let over = std::cell::Cell::new(false);
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
-        Bounded {
-            left: limit,
-            over: &over,
-        }
-        .deserialize(de)
-    });
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(
+        text,
+        coffer_template::untrusted_yaml_options(MAX_DEPTH),
+        |de| {
+            Bounded {
+                left: limit,
+                over: &over,
+            }
+            .deserialize(de)
+        },
+    );
     match parsed {
         Ok(map) => Ok(map),
         Err(_) if over.get() => Err(format!(

@@ -242,10 +242,11 @@ fn from_yaml(ctx: &Budget, args: &[Value]) -> FResult {
     read(ctx, &[bytes])?;
     let text = String::from_utf8_lossy(bytes);
     let tripped = Cell::new(None);
-    let parsed =
-        serde_saphyr::with_deserializer_from_str_with_options(&text, yaml_options(), |de| {
-            Seed::new(ctx, &tripped).deserialize(de)
-        });
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(
+        &text,
+        untrusted_yaml_options(super::MAX_VALUE_DEPTH),
+        |de| Seed::new(ctx, &tripped).deserialize(de),
+    );
     // A limit of the render (values, bytes, depth) stops it; a limit of
     // the parser is an `Error` entry, as any other invalid document.
     if let Some(limit) = tripped.get() {
@@ -259,15 +260,18 @@ fn from_yaml(ctx: &Budget, args: &[Value]) -> FResult {
     })
 }
 
-/// serde-saphyr's limits for `fromYaml`, every one set here: the text can
-/// be secret data or a tenant's template output. Depth is the template's
-/// value depth; aliases may replay at most 100,000 events, and one anchor
-/// at most 1,000 times (go-yaml's own alias check lets ESO replay about
-/// 400,000 nodes). Values built still count against the render's limits.
-fn yaml_options() -> serde_saphyr::Options {
+/// serde-saphyr's limits for untrusted YAML (secret data, a tenant's
+/// template output), every one set here, with collections nested at most
+/// `max_depth` deep: aliases may replay at most 100,000 events and one
+/// anchor be used at most 1,000 times (go-yaml's own alias check lets ESO
+/// replay about 400,000 nodes); past 100 aliases, at most 10 per anchor;
+/// no snippets, which would quote the input. `fromYaml` uses it with the
+/// template's value depth (values built still count against the render's
+/// limits); External Secrets' `KeysAndValues` reader with its own depth.
+pub fn untrusted_yaml_options(max_depth: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = super::MAX_VALUE_DEPTH;
-    budget.flow_nesting_limit = super::MAX_VALUE_DEPTH;
+    budget.max_depth = max_depth;
+    budget.flow_nesting_limit = max_depth;
     budget.max_documents = 1;
     budget.max_events = 1_000_000;
     budget.max_nodes = 250_000;
@@ -285,7 +289,6 @@ fn yaml_options() -> serde_saphyr::Options {
     options.alias_limits.max_total_replayed_events = 100_000;
     options.alias_limits.max_replay_stack_depth = 16;
     options.alias_limits.max_alias_expansions_per_anchor = 1_000;
-    // Snippets would quote the input.
     options.with_snippet = false;
     options
 }

@@ -22,6 +22,7 @@ mod decode;
 mod encoding;
 mod escape;
 mod json_yaml;
+pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod paths;
 mod regex;
