@@ -3,26 +3,15 @@
 //! (coffer-controller, run in-process), reached the way kubeseal reaches it:
 //! through the API server's service proxy.
 //!
-//! How kube-apiserver (v1.36, `pkg/registry/core/service/storage`,
-//! `ResourceLocation`) finds the controller, and what that asks of a test:
-//! - it dials an address of the Service's *Endpoints* object (not its
-//!   EndpointSlices) in the subset whose port name is the Service port's;
-//! - it only dials an address whose `targetRef` names a Pod in the
-//!   Service's namespace with that IP in `status.podIPs` ("we only proxy to
-//!   addresses that are actually pods");
-//! - Endpoints validation refuses loopback and link-local addresses.
-//!
-//! So the controller listens on this machine's non-loopback IPv4 address
-//! (the source address of the default route, found by `connect`ing a UDP
-//! socket, which sends nothing), and each test creates a selector-less
-//! Service, a Pod object that never runs (there is no scheduler or kubelet)
-//! whose status carries that IP, and Endpoints naming the Pod. On a machine
-//! without a default route the tests fail and say so.
+//! The API server proxies only to Pods' addresses off loopback, so the
+//! controller listens on this machine's routable address and
+//! [`coffer_testenv::expose`] puts a Service, a stand-in Pod and Endpoints
+//! in front of it.
 
 mod seal_harness;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,37 +21,17 @@ use coffer_controller::{Config, RateLimit, Running};
 use coffer_crypto::KeySize;
 use coffer_testenv::{TestEnv, TestNamespace};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{
-    Container, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod,
-    PodSpec, Secret, Service, ServicePort, ServiceSpec,
-};
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use seal_harness::{PASSWORD, Sandbox, b64, fail, json_docs, ok};
 
 /// The controller's Service, and the name of its port (kubeseal proxies to
 /// `http:<service>:<port name>`).
 const SERVICE: &str = "sealer";
 const PORT_NAME: &str = "http";
-const POD: &str = "sealer-0";
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// This machine's non-loopback IPv4 address: the source address the kernel
-/// picks for the default route.
-fn routable_ip() -> IpAddr {
-    let socket = UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
-    // TEST-NET-2: never contacted; `connect` on UDP only chooses a route.
-    socket.connect("198.51.100.1:9").unwrap_or_else(|e| {
-        panic!(
-            "no route off this machine ({e}): the API server's service proxy cannot reach a \
-             controller on loopback, so these tests need a non-loopback IPv4 address"
-        )
-    });
-    let ip = socket.local_addr().unwrap().ip();
-    assert!(!ip.is_loopback(), "the default route's source is {ip}");
-    ip
-}
 
 /// A running controller in its own namespace (keys, Service, and the
 /// SealedSecrets it unseals), exposed through the API server.
@@ -88,7 +57,7 @@ impl Controller {
         let env = TestEnv::shared().await;
         let client = env.client().await;
         let ns = env.namespace(test).await;
-        let ip = routable_ip();
+        let ip = coffer_testenv::routable_ip();
         let mut config = Config {
             controller_namespace: ns.name().to_owned(),
             key_size: KeySize::Rsa2048,
@@ -114,64 +83,11 @@ impl Controller {
     }
 
     /// The Service, the stand-in Pod and the Endpoints that let the API
-    /// server proxy to `addr` (see the module comment).
+    /// server proxy to `addr`.
     async fn expose(&self, addr: SocketAddr) {
-        let ns = self.ns.name();
-        let pp = PostParams::default();
-        let meta = |name: &str| ObjectMeta {
-            name: Some(name.to_owned()),
-            ..ObjectMeta::default()
-        };
-        let port = i32::from(addr.port());
-        create_service(&self.client, ns).await;
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        let pod = Pod {
-            metadata: meta(POD),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "controller".to_owned(),
-                    image: Some("coffer-controller".to_owned()),
-                    ..Container::default()
-                }],
-                ..PodSpec::default()
-            }),
-            ..Pod::default()
-        };
-        pods.create(&pp, &pod).await.expect("create the Pod");
-        let ip = addr.ip().to_string();
-        pods.patch_status(
-            POD,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({
-                "status": {"podIP": ip, "podIPs": [{"ip": ip}]}
-            })),
-        )
-        .await
-        .expect("set the Pod's IP");
-        let endpoints: Api<Endpoints> = Api::namespaced(self.client.clone(), ns);
-        let eps = Endpoints {
-            metadata: meta(SERVICE),
-            subsets: Some(vec![EndpointSubset {
-                addresses: Some(vec![EndpointAddress {
-                    ip,
-                    target_ref: Some(ObjectReference {
-                        kind: Some("Pod".to_owned()),
-                        namespace: Some(ns.to_owned()),
-                        name: Some(POD.to_owned()),
-                        ..ObjectReference::default()
-                    }),
-                    ..EndpointAddress::default()
-                }]),
-                ports: Some(vec![EndpointPort {
-                    name: Some(PORT_NAME.to_owned()),
-                    port,
-                    protocol: Some("TCP".to_owned()),
-                    ..EndpointPort::default()
-                }]),
-                ..EndpointSubset::default()
-            }]),
-        };
-        endpoints.create(&pp, &eps).await.expect("create Endpoints");
+        coffer_testenv::expose(&self.client, self.ns.name(), SERVICE, PORT_NAME, addr)
+            .await
+            .expect("expose the controller through a Service");
     }
 
     /// The flags that point `coffer` at this controller.

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Builds the reference tools that interop tests compare Coffer against (sops,
-# kubeseal, kustomize, kubectl for `kubectl kustomize`, helm for the chart's
-# `helm template` and `helm lint`; and gotemplate, our own Go program
-# rendering templates with Go's text/template and sprig) from the Go modules
-# pinned beside this script, into a cache outside the repository, and
-# prints the directory that holds them. Each tool is cached under its own
-# key (its go.mod, go.sum, the Go version, and for a tool built from our
-# own source, that source), so pinning a new tool or bumping one rebuilds
-# only that tool; the
-# printed directory links to every tool's current build. Does nothing when
-# they are already there.
+# Builds the reference tools that interop tests compare Coffer against
+# (sops; kubeseal and Bitnami's controller; kustomize; kubectl for `kubectl
+# kustomize`; helm for the charts' `helm template` and `helm lint`; and
+# gotemplate, our own Go program rendering templates with Go's
+# text/template and sprig) from the Go modules pinned beside this script,
+# into a cache outside the repository, and prints the directory that holds
+# them. Each tool is cached under its own key (its go.mod, go.sum, the Go
+# version, and for a tool built from our own source, that source), so
+# pinning a new tool or bumping one rebuilds only that tool. The printed
+# directory links to every tool's current build, and to Bitnami's Helm
+# chart (`sealed-secrets`, from the module kubeseal comes from). Does
+# nothing when they are already there.
 #
 #   COFFER_CACHE_DIR  cache root (default: ${XDG_CACHE_HOME:-~/.cache}/coffer)
 set -euo pipefail
@@ -17,11 +18,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops age-keygen kubeseal kustomize kubectl helm gotemplate)
+tools=(sops age-keygen kubeseal bitnami-controller kustomize kubectl helm gotemplate)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [age-keygen]=filippo.io/age/cmd/age-keygen
   [kubeseal]=github.com/bitnami/sealed-secrets/cmd/kubeseal
+  # Bitnami's controller, for the migration test (and the benchmarks)
+  [bitnami-controller]=github.com/bitnami/sealed-secrets/cmd/controller
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
   [helm]=helm.sh/helm/v4/cmd/helm
@@ -47,7 +50,8 @@ declare -A ldflags=(
 
 # age-keygen (post-quantum `-pq` keys, which Debian's age 1.1 lacks) is
 # built from the filippo.io/age version sops pins, so from sops's module.
-declare -A module=([age-keygen]=sops)
+# Bitnami's controller comes from the module that pins kubeseal.
+declare -A module=([age-keygen]=sops [bitnami-controller]=kubeseal)
 
 tool_key() { # name
   local m=${module[$1]:-$1}
@@ -71,6 +75,9 @@ build() { # name -> prints the binary's path
 
 bins=()
 for t in "${tools[@]}"; do bins+=("$(build "$t")"); done
+# Bitnami's Helm chart, from the module that pins kubeseal (the module's
+# files include it): the chart-arguments test renders it with helm.
+bins+=("$(cd "$here/kubeseal" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/bitnami/sealed-secrets)/helm/sealed-secrets")
 # The directory tests use: one link per tool, named by the builds it links.
 out="$cache_root/$(printf '%s\n' "${bins[@]}" | sha256sum | cut -c1-12)"
 if [ ! -d "$out" ]; then

@@ -27,6 +27,7 @@ struct Fixture {
 #[derive(Debug, serde::Deserialize)]
 struct Case {
     name: String,
+    values: serde_json::Value,
     args: Vec<String>,
     env: Vec<BTreeMap<String, String>>,
 }
@@ -161,6 +162,57 @@ async fn run_case(env: &'static TestEnv, client: &kube::Client, case: &Case) {
             "{}: only errors are logged",
             case.name
         );
+    }
+}
+
+/// The controller container's `args` and `env` in `helm template` of
+/// Bitnami's chart (v0.40.0, from the Go module kubeseal is built from)
+/// with `values`.
+fn helm_rendered(values: &serde_json::Value) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let chart = coffer_testenv::reference_tool("sealed-secrets").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let values_file = scratch.path().join("values.json");
+    std::fs::write(&values_file, values.to_string()).unwrap();
+    let out = std::process::Command::new(coffer_testenv::reference_tool("helm").unwrap())
+        .args(["template", "sealed-secrets"])
+        .arg(&chart)
+        .args(["--namespace", RELEASE_NAMESPACE, "--values"])
+        .arg(&values_file)
+        // helm keeps no state of ours: caches and config in the scratch dir.
+        .env("HELM_CACHE_HOME", scratch.path().join("cache"))
+        .env("HELM_CONFIG_HOME", scratch.path().join("config"))
+        .env("HELM_DATA_HOME", scratch.path().join("data"))
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("the chart renders a Deployment");
+    let container = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "controller"))
+        .expect("a container named controller");
+    let args = serde_json::from_value(container["args"].clone()).unwrap();
+    let env = match &container["env"] {
+        serde_json::Value::Null => Vec::new(),
+        env => serde_json::from_value(env.clone()).unwrap(),
+    };
+    (args, env)
+}
+
+#[test]
+fn the_fixture_is_what_helm_renders_from_bitnamis_chart() {
+    for case in fixture().cases {
+        let (args, env) = helm_rendered(&case.values);
+        assert_eq!(args, case.args, "{}: args", case.name);
+        assert_eq!(env, case.env, "{}: env", case.name);
     }
 }
 

@@ -19,9 +19,11 @@
 mod control_plane;
 mod crds;
 mod error;
+mod in_cluster;
 mod namespace;
 mod pki;
 mod process;
+mod service_proxy;
 mod services;
 mod tools;
 mod wait;
@@ -32,9 +34,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use control_plane::free_port;
 pub use error::Error;
+pub use in_cluster::InCluster;
 pub use namespace::TestNamespace;
 pub use process::ProcessLog;
+pub use service_proxy::{expose, routable_ip};
 pub use services::{Aws, Vault};
+pub use tools::reference_tool;
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";

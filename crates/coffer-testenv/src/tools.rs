@@ -57,3 +57,10 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
             var: var.to_string(),
         })
 }
+
+/// The reference tool `name` (kubeseal, sops, helm, Bitnami's controller,
+/// ...) that `tests/reference-tools/build.sh` builds, found through
+/// `COFFER_REFERENCE_TOOLS_DIR` or by running `tests/setup.sh`.
+pub fn reference_tool(name: &str) -> Result<PathBuf, Error> {
+    Ok(locate("COFFER_REFERENCE_TOOLS_DIR", "reference-tools")?.join(name))
+}

@@ -348,6 +348,12 @@ async fn decide(
             }
             return Ok(Outcome::Unchanged);
         }
+        if let Some(expected) = secret::expected_keys(sealed)
+            && secret::is_unsealed_by_predecessor(existing, sealed, &expected)
+        {
+            // NB: no write either; see is_unsealed_by_predecessor.
+            return Ok(Outcome::Unchanged);
+        }
     }
 
     ctx.metrics.decryption();

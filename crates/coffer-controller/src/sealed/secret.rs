@@ -184,6 +184,44 @@ pub fn is_ours(existing: &Secret, sealed: &SealedSecret) -> bool {
         || (skips_owner_reference(sealed) && has_inputs_hash(existing) && !has_controller)
 }
 
+/// Whether `existing` was unsealed from this very generation of `sealed` by
+/// the controller that ran before us (Bitnami's, in a migration), by that
+/// controller's own record: the Secret is controlled by the SealedSecret,
+/// holds the `expected` keys and carries none of our marks (label, inputs
+/// hash, digest), and the SealedSecret's status says its current generation
+/// was unsealed (`observedGeneration` equal to `generation`, `Synced`
+/// True). Taking such a Secret over needs no decryption and no write; the
+/// next change to the SealedSecret unseals it and stamps it as ours.
+///
+/// Without our digest, an edit made to such a Secret by hand is not
+/// repaired until then; Bitnami's controller does not repair one either.
+/// A Secret that has any of our marks is judged by [`is_unchanged`] only.
+pub fn is_unsealed_by_predecessor(
+    existing: &Secret,
+    sealed: &SealedSecret,
+    expected: &BTreeSet<String>,
+) -> bool {
+    let unmarked = !is_labelled(existing.metadata.labels.as_ref())
+        && annotation(existing, INPUTS_HASH_ANNOTATION).is_none()
+        && annotation(existing, DIGEST_ANNOTATION).is_none();
+    let Some(status) = &sealed.status else {
+        return false;
+    };
+    let current = sealed.metadata.generation.is_some()
+        && status.observed_generation == sealed.metadata.generation;
+    let synced = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Synced" && c.status == "True");
+    let present = existing.data.iter().flatten().map(|(k, _)| k);
+    let complete = expected.iter().all(|k| present.clone().any(|p| p == k));
+    unmarked
+        && current
+        && synced
+        && complete
+        && is_controlled_by(existing, sealed.metadata.uid.as_deref())
+}
+
 /// The Secret keys a SealedSecret produces, known without decrypting, or
 /// `None` for the deprecated whole-Secret form (whose keys are sealed).
 pub fn expected_keys(sealed: &SealedSecret) -> Option<BTreeSet<String>> {
@@ -460,6 +498,90 @@ mod tests {
                 .annotations
                 .unwrap()
                 .contains_key(MANAGED_ANNOTATION)
+        );
+    }
+
+    fn unsealed_by_bitnami(generation: i64, observed: i64, synced: &str) -> (Secret, SealedSecret) {
+        let mut sealed: SealedSecret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "team", "uid": "uid-1", "generation": generation},
+            "spec": {"encryptedData": {"a": "AgB="}},
+            "status": {
+                "observedGeneration": observed,
+                "conditions": [{"type": "Synced", "status": synced}]
+            }
+        }))
+        .unwrap();
+        sealed.metadata.generation = Some(generation);
+        let mut existing = secret(&[], &[("a", "value")]);
+        existing.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "bitnami.com/v1alpha1".into(),
+            kind: "SealedSecret".into(),
+            name: "db".into(),
+            uid: "uid-1".into(),
+            controller: Some(true),
+            ..OwnerReference::default()
+        }]);
+        (existing, sealed)
+    }
+
+    #[test]
+    fn a_secret_bitnami_unsealed_from_the_current_generation_is_taken_over_as_is() {
+        let expected: BTreeSet<String> = ["a".to_owned()].into();
+        let (existing, sealed) = unsealed_by_bitnami(3, 3, "True");
+        assert!(is_unsealed_by_predecessor(&existing, &sealed, &expected));
+
+        // Each of these needs an unseal instead.
+        let (existing, sealed) = unsealed_by_bitnami(4, 3, "True");
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+            "newer generation"
+        );
+        let (existing, sealed) = unsealed_by_bitnami(3, 3, "False");
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+            "failed unseal"
+        );
+        let (existing, mut sealed) = unsealed_by_bitnami(3, 3, "True");
+        sealed.status = None;
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+            "no status"
+        );
+        let (existing, mut sealed) = unsealed_by_bitnami(3, 3, "True");
+        sealed.metadata.uid = Some("uid-2".into());
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+            "another owner"
+        );
+        let (existing, sealed) = unsealed_by_bitnami(3, 3, "True");
+        let more: BTreeSet<String> = ["a".to_owned(), "b".to_owned()].into();
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &more),
+            "a key missing"
+        );
+        for mark in [INPUTS_HASH_ANNOTATION, DIGEST_ANNOTATION] {
+            let (mut existing, sealed) = unsealed_by_bitnami(3, 3, "True");
+            existing
+                .metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(mark.to_owned(), "x".to_owned());
+            assert!(
+                !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+                "{mark}"
+            );
+        }
+        let (mut existing, sealed) = unsealed_by_bitnami(3, 3, "True");
+        existing
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert(OWNED_LABEL.to_owned(), "true".to_owned());
+        assert!(
+            !is_unsealed_by_predecessor(&existing, &sealed, &expected),
+            "our label"
         );
     }
 }
