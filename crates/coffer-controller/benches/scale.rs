@@ -8,7 +8,17 @@
 //! Prints, for a cold start and for a restart over the converged state:
 //! wall time to converge, SealedSecrets decrypted, API requests the
 //! controller made (`coffer_kube_requests_total`, counted by a layer on its
-//! client) and the controller's peak RSS (VmHWM).
+//! client) and the controller's peak RSS (VmHWM); the same for Bitnami's
+//! controller (v0.40.0, from `tests/reference-tools`, run as in a Pod with
+//! the same key and arguments) with its default client rate limit (QPS 5,
+//! burst 10) and with it out of the way (QPS and burst 100000), on the same
+//! SealedSecrets, its Secrets deleted before each cold start; each row's
+//! ratio to coffer's; and the floor: the RSA private operations the
+//! workload needs at this machine's rate on every core. Bitnami's API
+//! requests are not counted (its client has no counter); its decryptions
+//! are its unseal requests.
+//!
+//! `COFFER_SCALE_PEERS=0` runs coffer alone.
 //!
 //! ```text
 //! COFFER_SCALE_N=2000 COFFER_SCALE_KEY_BITS=4096 \
@@ -26,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use coffer_crypto::{KeyOptions, KeyPair, KeySize};
-use coffer_testenv::{TestEnv, free_port};
+use coffer_testenv::{InCluster, TestEnv, free_port, reference_tool};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -127,37 +137,195 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    let cold = run(
-        &env,
-        &client,
+    let work = Workload {
+        env: &env,
+        client: &client,
         ns,
         ctrl_ns,
-        (n, unrelated),
-        Converged::AllSecrets,
-    )
-    .await?;
-    let warm = run(
-        &env,
-        &client,
-        ns,
-        ctrl_ns,
-        (n, unrelated),
-        Converged::AllReconciled,
-    )
-    .await?;
+        n,
+        unrelated,
+    };
+    let mut rows = vec![
+        (
+            "coffer",
+            "cold start",
+            work.run(&Controller::Coffer, Converged::AllSecrets).await?,
+        ),
+        (
+            "coffer",
+            "restart",
+            work.run(&Controller::Coffer, Converged::AllReconciled)
+                .await?,
+        ),
+    ];
+    if env_or("COFFER_SCALE_PEERS", 1) != 0 {
+        let pod = InCluster::service_account(
+            &client,
+            env.kubeconfig(),
+            env.dir(),
+            ctrl_ns,
+            "sealed-secrets-controller",
+            "cluster-admin",
+        )
+        .await?;
+        let program = reference_tool("bitnami-controller")?;
+        for (name, qps) in [
+            ("Bitnami, rate limit off", Some(100_000)),
+            ("Bitnami, defaults", None),
+        ] {
+            let bitnami = Controller::Bitnami {
+                pod: &pod,
+                program: &program,
+                qps,
+            };
+            work.delete_unsealed().await?;
+            rows.push((
+                name,
+                "cold start",
+                work.run(&bitnami, Converged::AllSecrets).await?,
+            ));
+            rows.push((
+                name,
+                "restart",
+                work.run(&bitnami, Converged::AllReconciled).await?,
+            ));
+        }
+    }
+    let floor = rsa_floor(&pair, 3 * n)?;
+
     println!();
-    println!("| run | converged in | decryptions | API requests | peak RSS |");
-    println!("|---|---|---|---|---|");
-    for (name, r) in [("cold start", cold), ("restart", warm)] {
+    println!(
+        "| controller | run | converged in | ratio to coffer | decryptions | API requests | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let coffer_time = |run: &str| {
+        rows.iter()
+            .find(|(c, r, _)| *c == "coffer" && *r == run)
+            .map(|(_, _, f)| f.elapsed.as_secs_f64())
+    };
+    for (controller, run, r) in &rows {
+        let ratio = coffer_time(run).map_or(f64::NAN, |c| c / r.elapsed.as_secs_f64());
+        let requests = r.requests.map_or("n/a".to_owned(), |q| q.to_string());
         println!(
-            "| {name} | {:.1} s | {} | {} | {:.1} MiB |",
+            "| {controller} | {run} | {:.1} s | {ratio:.2}× | {} | {requests} | {:.1} MiB |",
             r.elapsed.as_secs_f64(),
             r.decryptions,
-            r.requests,
             r.peak_rss_kib as f64 / 1024.0
         );
     }
+    println!(
+        "| floor: {} RSA-{bits} private operations at {:.0}/s on {} cores | | {:.1} s | | | | |",
+        3 * n,
+        floor.rate,
+        floor.threads,
+        floor.seconds
+    );
     Ok(())
+}
+
+/// The RSA floor of a cold start: `operations` private-key operations at
+/// the rate this machine does them on every core.
+struct Floor {
+    rate: f64,
+    threads: usize,
+    seconds: f64,
+}
+
+fn rsa_floor(pair: &KeyPair, operations: usize) -> anyhow::Result<Floor> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let sealed = coffer_crypto::seal(
+        pair.certificate().public_key(),
+        b"floor",
+        b"a value of the workload",
+    )?;
+    let keys = std::slice::from_ref(pair.private_key());
+    let measure_for = Duration::from_secs(3);
+    let started = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0;
+                    while started.elapsed() < measure_for {
+                        if coffer_crypto::unseal(keys, b"floor", &sealed).is_ok() {
+                            count += 1;
+                        }
+                    }
+                    count
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let rate = done as f64 / started.elapsed().as_secs_f64();
+    Ok(Floor {
+        rate,
+        threads,
+        seconds: operations as f64 / rate,
+    })
+}
+
+/// The SealedSecrets, their namespaces and the environment they live in.
+struct Workload<'a> {
+    env: &'a TestEnv,
+    client: &'a kube::Client,
+    ns: &'a str,
+    ctrl_ns: &'a str,
+    n: usize,
+    unrelated: usize,
+}
+
+/// Which controller a run starts.
+enum Controller<'a> {
+    /// This build's coffer-controller (or `COFFER_SCALE_BIN`).
+    Coffer,
+    /// Bitnami's controller as in a Pod; `qps` sets its client's QPS and
+    /// burst (None: its defaults).
+    Bitnami {
+        pod: &'a InCluster,
+        program: &'a std::path::Path,
+        qps: Option<u32>,
+    },
+}
+
+impl Workload<'_> {
+    async fn run(
+        &self,
+        controller: &Controller<'_>,
+        converged: Converged,
+    ) -> anyhow::Result<Figures> {
+        run(self, controller, converged).await
+    }
+
+    /// Deletes the Secrets unsealed from the SealedSecrets (`app-*`), so the
+    /// next run starts cold.
+    async fn delete_unsealed(&self) -> anyhow::Result<()> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), self.ns);
+        let names: Vec<String> = api
+            .list_metadata(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter(|name| name.starts_with("app-"))
+            .collect();
+        futures::stream::iter(names)
+            .map(|name| {
+                let api = api.clone();
+                async move {
+                    api.delete(&name, &kube::api::DeleteParams::default())
+                        .await?;
+                    anyhow::Ok(())
+                }
+            })
+            .buffer_unordered(32)
+            .try_collect::<Vec<()>>()
+            .await?;
+        while count_secrets(&api).await? > self.unrelated {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,67 +340,94 @@ enum Converged {
 struct Figures {
     elapsed: Duration,
     decryptions: u64,
-    requests: u64,
+    /// API requests, where the controller counts them.
+    requests: Option<u64>,
     peak_rss_kib: u64,
 }
 
 async fn run(
-    env: &TestEnv,
-    client: &kube::Client,
-    ns: &str,
-    ctrl_ns: &str,
-    (n, unrelated): (usize, usize),
+    work: &Workload<'_>,
+    controller: &Controller<'_>,
     converged: Converged,
 ) -> anyhow::Result<Figures> {
+    let (env, ns, ctrl_ns) = (work.env, work.ns, work.ctrl_ns);
     let api_port = free_port()?;
     let metrics_port = free_port()?;
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
-    let log = std::fs::File::create(env.dir().join(format!("scale-{converged:?}.log")))?;
+    let api_addr = format!("127.0.0.1:{api_port}");
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let label = match controller {
+        Controller::Coffer => "coffer".to_owned(),
+        Controller::Bitnami { qps, .. } => format!("bitnami-{}", qps.map_or(0, |q| q)),
+    };
+    let log = std::fs::File::create(env.dir().join(format!("scale-{label}-{converged:?}.log")))?;
     let started = Instant::now();
-    // COFFER_SCALE_BIN measures another build (e.g. an older commit's
-    // binary, for a before/after figure) against the same workload.
-    let binary = std::env::var_os("COFFER_SCALE_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
-    let mut child = tokio::process::Command::new(binary)
-        .env("KUBECONFIG", env.kubeconfig())
-        .env("RUST_LOG", "warn")
-        .args(["--namespace", ctrl_ns, "--namespaces", ns])
-        .args(["--leader-elect=false", "--key-renew-period=0"])
-        .args(["--listen-addr", &format!("127.0.0.1:{api_port}")])
-        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+    let mut command = match controller {
+        Controller::Coffer => {
+            // COFFER_SCALE_BIN measures another build (e.g. an older
+            // commit's binary, for a before/after figure) against the same
+            // workload.
+            let binary = std::env::var_os("COFFER_SCALE_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
+            let mut command = tokio::process::Command::new(binary);
+            command
+                .env("KUBECONFIG", env.kubeconfig())
+                .env("RUST_LOG", "warn")
+                .args(["--namespace", ctrl_ns, "--namespaces", ns])
+                .args(["--leader-elect=false"])
+                .args(["--metrics-addr", &metrics_addr]);
+            command
+        }
+        Controller::Bitnami { pod, program, qps } => {
+            // Its key namespace is its service account's (ctrl_ns).
+            let mut command = pod.command(program);
+            command
+                .args(["--all-namespaces=false", "--additional-namespaces", ns])
+                .args(["--listen-metrics-addr", &metrics_addr]);
+            if let Some(qps) = qps {
+                command.args([
+                    format!("--kubeclient-qps={qps}"),
+                    format!("--kubeclient-burst={qps}"),
+                ]);
+            }
+            command
+        }
+    };
+    let mut child = command
+        .args(["--key-renew-period=0", "--listen-addr", &api_addr])
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().context("child pid")?;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(work.client.clone(), ns);
+    let unseals = "sealed_secrets_controller_unseal_requests_total";
     loop {
         if started.elapsed() > DEADLINE {
-            bail!("{converged:?} did not converge within {DEADLINE:?}");
+            bail!("{label} {converged:?} did not converge within {DEADLINE:?}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let done = match converged {
-            Converged::AllSecrets => count_secrets(&secrets).await? >= n + unrelated,
-            Converged::AllReconciled => {
-                sample(
-                    &metrics_url,
-                    "sealed_secrets_controller_unseal_requests_total",
-                )
-                .await
-                    >= Some(n as f64)
-            }
+            Converged::AllSecrets => count_secrets(&secrets).await? >= work.n + work.unrelated,
+            Converged::AllReconciled => sample(&metrics_url, unseals).await >= Some(work.n as f64),
         };
         if done {
             break;
         }
     }
     let elapsed = started.elapsed();
-    let decryptions = sample(&metrics_url, "coffer_unseal_decryptions_total")
-        .await
-        .unwrap_or_default() as u64;
-    let requests = sample(&metrics_url, "coffer_kube_requests_total")
-        .await
-        .unwrap_or_default() as u64;
+    let decryptions = match controller {
+        Controller::Coffer => sample(&metrics_url, "coffer_unseal_decryptions_total").await,
+        // Bitnami's controller decrypts on every unseal request.
+        Controller::Bitnami { .. } => sample(&metrics_url, unseals).await,
+    }
+    .unwrap_or_default() as u64;
+    let requests = match controller {
+        Controller::Coffer => sample(&metrics_url, "coffer_kube_requests_total")
+            .await
+            .map(|v| v as u64),
+        Controller::Bitnami { .. } => None,
+    };
     let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))?
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
