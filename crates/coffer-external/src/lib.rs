@@ -46,7 +46,7 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 pub use context::{Config, Context};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TemplateError};
 pub use metrics::Metrics;
 pub use pool::RenderPool;
 
