@@ -19,6 +19,7 @@
 mod control_plane;
 mod crds;
 mod error;
+pub mod external;
 mod namespace;
 mod pki;
 mod process;
