@@ -28,6 +28,7 @@ use kube::{Api, Resource, ResourceExt};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::schedule::{self, Decision};
+use crate::transform::SecretData;
 use crate::{build, fetch, write};
 use plan::{Due, Observed, Outcome, Step, set_ready};
 
@@ -100,28 +101,17 @@ async fn reconcile_inner(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
 
 async fn sync_if_due(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
     let interval = plan::validate(es)?;
-    let namespace = es.namespace().unwrap_or_default();
-    let name = es.name_any();
-    let uid = es.meta().uid.clone().unwrap_or_default();
-    let target = es.spec.target.secret_name(&name);
-    let observed = Observed {
-        now: SystemTime::now(),
-        secret: ctx.secrets.get(&namespace, target),
-        last_sync: ctx
-            .last_sync
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&uid)
-            .cloned(),
-        first_since_start: ctx.first_sight(&uid),
-    };
-    let due = plan::observe(es, interval, observed);
+    let due = plan::observe(es, interval, observe(ctx, es));
     let why = match schedule::decide(&due.inputs) {
         Decision::Wait(after) => return Ok(Action::requeue(after)),
         Decision::Idle => return Ok(Action::await_change()),
         Decision::SyncNow(why) => why,
     };
-    tracing::debug!(external_secret = %format!("{namespace}/{name}"), ?why, "syncing");
+    tracing::debug!(
+        external_secret = %format!("{}/{}", es.namespace().unwrap_or_default(), es.name_any()),
+        ?why,
+        "syncing"
+    );
 
     let started_wall = SystemTime::now();
     let started = Instant::now();
@@ -142,8 +132,48 @@ async fn sync_if_due(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
     let fetched_wall = started_wall
         .checked_sub(started.saturating_duration_since(gathered.oldest_fetch))
         .unwrap_or(started_wall);
+    let step = plan::after_read(es, gathered.data.is_empty());
+    let outcome = perform(ctx, es, step, gathered.data).await?;
+    mark_done(ctx, es, &due, fetched_wall, outcome).await?;
+    let next = schedule::after_sync(
+        due.inputs.policy,
+        due.inputs.interval,
+        fetched_wall,
+        SystemTime::now(),
+    );
+    Ok(match next {
+        Decision::Wait(after) => Action::requeue(after),
+        _ => Action::await_change(),
+    })
+}
 
-    let outcome = match plan::after_read(es, gathered.data.is_empty()) {
+/// What the schedule needs besides the ExternalSecret: its Secret's
+/// summary and this process's record of the object.
+fn observe(ctx: &Context, es: &ExternalSecret) -> Observed {
+    let uid = es.meta().uid.clone().unwrap_or_default();
+    let name = es.name_any();
+    let target = es.spec.target.secret_name(&name);
+    Observed {
+        now: SystemTime::now(),
+        secret: ctx.secrets.get(&es.namespace().unwrap_or_default(), target),
+        last_sync: ctx
+            .last_sync
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&uid)
+            .cloned(),
+        first_since_start: ctx.first_sight(&uid),
+    }
+}
+
+/// Performs `step` with the data read, announcing what changed.
+async fn perform(
+    ctx: &Context,
+    es: &ExternalSecret,
+    step: Step,
+    data: SecretData,
+) -> Result<Outcome> {
+    Ok(match step {
         Step::Delete => {
             if write::delete_target(ctx, es).await? {
                 publish(
@@ -159,24 +189,13 @@ async fn sync_if_due(es: &ExternalSecret, ctx: &Context) -> Result<Action> {
         }
         Step::Retain => Outcome::Retained,
         Step::Write => {
-            let desired = build::build(ctx, es, gathered.data).await?;
+            let desired = build::build(ctx, es, data).await?;
             let written = write::write(ctx, es, desired).await?;
             if let Some((reason, note)) = plan::event_for(written) {
                 publish(ctx, es, EventType::Normal, reason, note).await;
             }
             Outcome::Written(written)
         }
-    };
-    mark_done(ctx, es, &due, fetched_wall, outcome).await?;
-    let next = schedule::after_sync(
-        due.inputs.policy,
-        due.inputs.interval,
-        fetched_wall,
-        SystemTime::now(),
-    );
-    Ok(match next {
-        Decision::Wait(after) => Action::requeue(after),
-        _ => Action::await_change(),
     })
 }
 
