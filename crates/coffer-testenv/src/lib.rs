@@ -36,6 +36,7 @@ pub use error::Error;
 pub use namespace::TestNamespace;
 pub use process::ProcessLog;
 pub use services::{Aws, Vault};
+pub use tools::reference_tools_dir;
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";

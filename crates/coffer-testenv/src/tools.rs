@@ -57,3 +57,17 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
             var: var.to_string(),
         })
 }
+
+/// The directory of the reference tools (kubeseal, sops, the Go template
+/// runner): `COFFER_REFERENCE_TOOLS_DIR`, or what `tests/setup.sh
+/// reference-tools` builds or finds cached (run once per process).
+///
+/// # Panics
+/// When the tools cannot be built or found; the message says why.
+pub fn reference_tools_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        locate("COFFER_REFERENCE_TOOLS_DIR", "reference-tools")
+            .unwrap_or_else(|e| panic!("reference tools: {e}"))
+    })
+}
