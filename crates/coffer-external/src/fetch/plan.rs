@@ -125,8 +125,8 @@ fn generators_unsupported(field: String) -> Error {
 }
 
 /// The answers, collected in ESO's order: `dataFrom[]` first, then
-/// `data[]`, which overwrites `dataFrom` on key collisions.
-#[derive(Debug)]
+/// `data[]`, which overwrites `dataFrom` on key collisions. (No `Debug`:
+/// it holds values.)
 pub(super) struct Collected {
     /// `deletionPolicy: Retain`: a missing remote secret fails the sync.
     retain: bool,

@@ -23,7 +23,6 @@ use crate::secrets::SecretSummary;
 use crate::write::Written;
 
 /// What the reconcile observed besides the ExternalSecret.
-#[derive(Debug, Clone)]
 pub(super) struct Observed {
     /// Now, wall clock.
     pub(super) now: SystemTime,

@@ -21,8 +21,8 @@ use crate::ownership;
 use crate::secrets::SecretSummary;
 
 /// The target Secret of an ExternalSecret that writes one, and what the
-/// controller adds to every write.
-#[derive(Debug)]
+/// controller adds to every write. (No `Debug`: labels may be rendered
+/// from Secret data.)
 pub(super) struct Target {
     pub(super) policy: CreationPolicy,
     pub(super) namespace: String,

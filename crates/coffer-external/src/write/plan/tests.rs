@@ -247,7 +247,9 @@ fn creation_policy_none_writes_nothing_and_forged_marks_are_refused() {
     forged
         .annotations
         .insert(ADOPT_ANNOTATION.to_owned(), "victim".to_owned());
-    let err = Target::of(&es("Owner", false), &forged).unwrap_err();
+    let Err(err) = Target::of(&es("Owner", false), &forged) else {
+        panic!("a forged adopt annotation is refused");
+    };
     assert_eq!(err.metric_label(), "invalid_spec");
 }
 
