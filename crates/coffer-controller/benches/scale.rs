@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
             "cluster-admin",
         )
         .await?;
-        let program = reference_tool("bitnami-controller")?;
+        let program = reference_tool("bitnami-controller");
         for (name, qps) in [
             ("Bitnami, rate limit off", Some(100_000)),
             ("Bitnami, defaults", None),

@@ -169,11 +169,11 @@ async fn run_case(env: &'static TestEnv, client: &kube::Client, case: &Case) {
 /// Bitnami's chart (v0.40.0, from the Go module kubeseal is built from)
 /// with `values`.
 fn helm_rendered(values: &serde_json::Value) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
-    let chart = coffer_testenv::reference_tool("sealed-secrets").unwrap();
+    let chart = coffer_testenv::reference_tool("sealed-secrets");
     let scratch = tempfile::tempdir().unwrap();
     let values_file = scratch.path().join("values.json");
     std::fs::write(&values_file, values.to_string()).unwrap();
-    let out = std::process::Command::new(coffer_testenv::reference_tool("helm").unwrap())
+    let out = std::process::Command::new(coffer_testenv::reference_tool("helm"))
         .args(["template", "sealed-secrets"])
         .arg(&chart)
         .args(["--namespace", RELEASE_NAMESPACE, "--values"])

@@ -108,7 +108,7 @@ impl Running {
 /// Runs kubeseal with `args` (and `stdin`) against the test cluster.
 async fn kubeseal(args: &[&str], stdin: Option<&[u8]>) -> Result<String, String> {
     let env = TestEnv::shared().await;
-    let mut child = tokio::process::Command::new(reference_tool("kubeseal").unwrap())
+    let mut child = tokio::process::Command::new(reference_tool("kubeseal"))
         .args(args)
         .env("KUBECONFIG", env.kubeconfig())
         .stdin(Stdio::piped())
@@ -276,7 +276,7 @@ async fn metric(url: &str, prefix: &str) -> f64 {
 /// The metric names Bitnami's chart queries: its Grafana dashboard and the
 /// default alert rule in its values.
 fn bitnami_dashboard_metrics() -> BTreeSet<String> {
-    let chart = reference_tool("sealed-secrets").unwrap();
+    let chart = reference_tool("sealed-secrets");
     let mut text = String::new();
     for file in ["dashboards/sealed-secrets-controller.json", "values.yaml"] {
         text += &std::fs::read_to_string(chart.join(file)).unwrap();
@@ -301,7 +301,7 @@ async fn bitnami_and_coffer_take_over_from_each_other_without_rewriting_secrets(
     let client = env.client().await;
     let ns = env.namespace("migration").await;
     let ns = ns.name();
-    let bitnami = reference_tool("bitnami-controller").unwrap();
+    let bitnami = reference_tool("bitnami-controller");
     let coffer = PathBuf::from(env!("CARGO_BIN_EXE_coffer-controller"));
     let pod = InCluster::service_account(
         &client,

@@ -7,115 +7,29 @@ mod common;
 
 use coffer_api::ExternalSecret;
 use coffer_controller::Config;
+use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
 use common::*;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
-
-/// Applies a namespaced manifest (YAML, `NAMESPACE` replaced) with
-/// server-side apply.
-async fn apply(world: &World, yaml: &str) {
-    let yaml = yaml.replace("NAMESPACE", world.ns.name());
-    let value: serde_json::Value = serde_saphyr::from_str(&yaml).expect("manifest is YAML");
-    let api_version = value["apiVersion"].as_str().expect("apiVersion").to_owned();
-    let kind = value["kind"].as_str().expect("kind").to_owned();
-    let name = value["metadata"]["name"].as_str().expect("name").to_owned();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-    let plural = format!("{}s", kind.to_lowercase());
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, &kind), &plural);
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(world.client.clone(), world.ns.name(), &resource);
-    let object: DynamicObject = serde_json::from_value(value).expect("object");
-    api.patch(
-        &name,
-        &PatchParams::apply("coffer-test").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
-
-/// Writes KV v2 data at `secret/<path>` in OpenBao.
-async fn vault_put(world: &World, path: &str, data: serde_json::Value) {
-    let vault = &world.env.vault;
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/secret/data/{path}", vault.addr))
-        .header("X-Vault-Token", &vault.token)
-        .json(&serde_json::json!({ "data": data }))
-        .send()
-        .await
-        .expect("openbao reachable");
-    assert!(response.status().is_success(), "{}", response.status());
-}
+use kube::api::{Api, Patch, PatchParams};
 
 /// A token Secret and a Vault SecretStore `name` using it.
 async fn vault_store(world: &World, name: &str, token: &str) {
-    apply(
-        world,
-        &format!(
-            r#"
-apiVersion: v1
-kind: Secret
-metadata:
-  name: {name}-token
-  namespace: NAMESPACE
-stringData:
-  token: "{token}"
-"#
-        ),
-    )
-    .await;
-    apply(
-        world,
-        &format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: secret
-      version: v2
-      auth:
-        tokenSecretRef:
-          name: {name}-token
-          key: token
-"#,
-            server = world.env.vault.addr
-        ),
-    )
-    .await;
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": format!("{name}-token")},
+        "stringData": {"token": token},
+    });
+    external::apply(&world.client, world.ns.name(), &secret.to_string()).await;
+    let login = VaultLogin::token(&format!("{name}-token"), "token");
+    let store = StoreManifest::vault(name, &world.env.vault.addr, "secret", login)
+        .provider("version", "v2");
+    external::apply(&world.client, world.ns.name(), &store.to_string()).await;
 }
 
 async fn external_secret(world: &World, name: &str, store: &str, path: &str) {
-    apply(
-        world,
-        &format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: {store}
-  data:
-  - secretKey: token
-    remoteRef:
-      key: {path}
-      property: token
-"#
-        ),
-    )
-    .await;
+    let es = ExternalSecretManifest::new(name, store).property("token", path, "token");
+    external::apply(&world.client, world.ns.name(), &es.to_string()).await;
 }
 
 /// The value of the series `name{labels}` (labels exactly as rendered).
@@ -128,17 +42,9 @@ fn series(page: &str, name_and_labels: &str) -> Option<f64> {
     })
 }
 
-async fn events(world: &World, name: &str) -> Vec<Event> {
-    let api: Api<Event> = Api::namespaced(world.client.clone(), world.ns.name());
-    let params = ListParams::default().fields(&format!(
-        "involvedObject.kind=ExternalSecret,involvedObject.name={name}"
-    ));
-    api.list(&params).await.map(|l| l.items).unwrap_or_default()
-}
-
 async fn event(world: &World, name: &str, reason: &str) -> Event {
     eventually(&format!("a {reason} Event on {name}"), || async {
-        events(world, name)
+        external::external_secret_events(&world.client, world.ns.name(), name)
             .await
             .into_iter()
             .find(|e| e.reason.as_deref() == Some(reason))
@@ -163,7 +69,11 @@ async fn external_secret_syncs_and_failures_show_in_eso_metrics_and_events() {
     let url = format!("http://{}/metrics", running.metrics_addr.unwrap());
 
     let path = format!("{ns}/app");
-    vault_put(&world, &path, serde_json::json!({"token": "t-1"})).await;
+    world
+        .env
+        .vault
+        .put(&path, serde_json::json!({"token": "t-1"}))
+        .await;
     vault_store(&world, "vault", &world.env.vault.token).await;
     vault_store(&world, "denied", "not-a-token-7f3a").await;
     external_secret(&world, "good", "vault", &path).await;
@@ -184,7 +94,11 @@ async fn external_secret_syncs_and_failures_show_in_eso_metrics_and_events() {
     );
 
     // An upstream change picked up through force-sync: `Updated`.
-    vault_put(&world, &path, serde_json::json!({"token": "t-2"})).await;
+    world
+        .env
+        .vault
+        .put(&path, serde_json::json!({"token": "t-2"}))
+        .await;
     let es: Api<ExternalSecret> = Api::namespaced(world.client.clone(), &ns);
     es.patch(
         "good",

@@ -26,7 +26,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TemplateError};
 use crate::rendered::{self, Origin};
 use crate::transform::SecretData;
 
@@ -185,16 +185,16 @@ fn render(
         match (rendered, from_secret) {
             // NB: moved out; the emptied buffer is zeroized on drop.
             (Ok(mut out), _) => Ok(std::mem::take(&mut *out)),
-            (Err(e), None) => Err(Error::Template(e.to_string())),
-            (Err(e), Some(secret)) => Err(Error::Template(format!(
-                "the template in Secret {secret:?} for {name:?} does not {} (details withheld: \
-                 the template text is Secret data)",
-                if e.is_parse_error() {
+            (Err(e), None) => Err(Error::Template(TemplateError::Engine(e))),
+            (Err(e), Some(secret)) => Err(Error::Template(TemplateError::FromSecret {
+                secret: secret.to_owned(),
+                name: name.to_owned(),
+                step: if e.is_parse_error() {
                     "parse"
                 } else {
                     "render"
-                }
-            ))),
+                },
+            })),
         }
     };
 
@@ -216,11 +216,10 @@ fn render(
                 None => {
                     let rendered = zeroize::Zeroizing::new(run("templateFrom", text, secret)?);
                     let text = std::str::from_utf8(&rendered).map_err(|_| {
-                        Error::Template("KeysAndValues output is not UTF-8".to_owned())
+                        output_error("KeysAndValues output is not UTF-8".to_owned())
                     })?;
-                    let map = keys_and_values::parse(text).map_err(|reason| {
-                        Error::Template(format!("KeysAndValues output {reason}"))
-                    })?;
+                    let map = keys_and_values::parse(text)
+                        .map_err(|reason| output_error(format!("KeysAndValues output {reason}")))?;
                     map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
                 }
             };
@@ -261,6 +260,10 @@ fn render(
     Ok(desired)
 }
 
+fn output_error(reason: String) -> Error {
+    Error::Template(TemplateError::Output(reason))
+}
+
 /// Puts a rendered entry where `target` says, after checking that the API
 /// server will take it (see [`crate::rendered`]).
 fn place(
@@ -272,7 +275,7 @@ fn place(
 ) -> Result<()> {
     match target {
         TemplateTarget::Data => {
-            rendered::check_data_key(&key, origin).map_err(Error::Template)?;
+            rendered::check_data_key(&key, origin).map_err(output_error)?;
             desired.data.insert(key, SecretValue::new(value));
         }
         TemplateTarget::Labels | TemplateTarget::Annotations => {
@@ -281,12 +284,12 @@ fn place(
                 Origin::RenderedKey => format!("{target:?} (KeysAndValues)"),
             };
             let text = String::from_utf8(value)
-                .map_err(|_| Error::Template(format!("{what}: value is not UTF-8")))?;
+                .map_err(|_| output_error(format!("{what}: value is not UTF-8")))?;
             let map = if target == TemplateTarget::Labels {
-                rendered::check_label(&key, &text, origin).map_err(Error::Template)?;
+                rendered::check_label(&key, &text, origin).map_err(output_error)?;
                 &mut desired.labels
             } else {
-                rendered::check_annotation(&key, origin).map_err(Error::Template)?;
+                rendered::check_annotation(&key, origin).map_err(output_error)?;
                 &mut desired.annotations
             };
             map.insert(key, text);

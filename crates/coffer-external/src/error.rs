@@ -43,6 +43,7 @@ pub enum Error {
         /// `spec.data[0] (key: db-password)`, `spec.dataFrom[1].extract`.
         field: String,
         /// The provider's error (names store and key only).
+        #[source]
         source: ProviderError,
     },
     /// Decoding, conversion or rewriting failed for one field of the spec.
@@ -51,6 +52,7 @@ pub enum Error {
         /// The field, as for [`Error::Provider`].
         field: String,
         /// What failed.
+        #[source]
         source: TransformError,
     },
     /// The spec asks for something this controller does not do.
@@ -64,9 +66,10 @@ pub enum Error {
     /// The spec is invalid (what ESO's admission webhook would refuse).
     #[error("invalid ExternalSecret: {0}")]
     InvalidSpec(String),
-    /// A template failed to parse or render.
+    /// A template failed to parse or render, or rendered what cannot go
+    /// into a Secret.
     #[error("could not apply template: {0}")]
-    Template(String),
+    Template(#[source] TemplateError),
     /// `templateFrom` names a ConfigMap or Secret key that does not exist.
     #[error("error fetching templateFrom data: {0}")]
     TemplateSource(String),
@@ -123,11 +126,62 @@ pub enum Error {
         /// What was being done (`update secret ns/name`).
         action: String,
         /// The API error.
+        #[source]
         source: kube::Error,
     },
 }
 
+/// Why a template could not be applied. Rendered text is never quoted: it
+/// can be Secret data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// The engine refused a template written in the spec (its text is the
+    /// spec's, so the engine's message may quote it).
+    #[error(transparent)]
+    Engine(#[from] coffer_template::Error),
+    /// A template read from a Secret (`templateFrom.secret`) failed; the
+    /// engine's message is withheld since the template text is Secret data.
+    #[error(
+        "the template in Secret {secret:?} for {name:?} does not {step} (details withheld: \
+         the template text is Secret data)"
+    )]
+    FromSecret {
+        /// The Secret holding the template.
+        secret: String,
+        /// The template's name (its key in the spec).
+        name: String,
+        /// `parse` or `render`.
+        step: &'static str,
+    },
+    /// The rendered output cannot go into a Secret (not UTF-8, a key or
+    /// label the API server would refuse); names only what the spec wrote.
+    #[error("{0}")]
+    Output(String),
+}
+
 impl Error {
+    /// A short, stable label for metrics and logs: one per variant.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::StoreNotFound { .. } => "store_not_found",
+            Error::StoreNotAllowed { .. } => "store_not_allowed",
+            Error::StoreConfig { .. } => "store_config",
+            Error::Provider { .. } => "provider",
+            Error::Transform { .. } => "transform",
+            Error::Unsupported { .. } => "unsupported",
+            Error::InvalidSpec(_) => "invalid_spec",
+            Error::Template(_) => "template",
+            Error::TemplateSource(_) => "template_source",
+            Error::OwnedByOther { .. } => "owned_by_other",
+            Error::ForeignOwner { .. } => "foreign_owner",
+            Error::NotOurs { .. } => "not_ours",
+            Error::Immutable { .. } => "immutable",
+            Error::DeleteNotOwner { .. } => "delete_not_owner",
+            Error::Kube { .. } => "kube",
+        }
+    }
+
     /// The base message ESO puts in the `Ready` condition for this failure;
     /// the full error goes after it.
     pub fn condition_message(&self) -> &'static str {
@@ -175,3 +229,39 @@ impl Error {
 
 /// Result with the sync [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_error_keeps_the_engine_error_as_its_source() {
+        let Err(engine) = coffer_template::Template::parse("greeting", "{{ .name") else {
+            panic!("an unclosed action does not parse");
+        };
+        let engine_message = engine.to_string();
+        let err = Error::Template(TemplateError::Engine(engine));
+        assert_eq!(err.metric_label(), "template");
+        assert_eq!(
+            err.to_string(),
+            format!("could not apply template: {engine_message}")
+        );
+        let source = std::error::Error::source(&err).expect("the template error is the source");
+        assert_eq!(source.to_string(), engine_message);
+    }
+
+    #[test]
+    fn a_template_from_a_secret_is_named_not_quoted() {
+        let err = Error::Template(TemplateError::FromSecret {
+            secret: "templates".into(),
+            name: "config.yaml".into(),
+            step: "render",
+        });
+        assert_eq!(
+            err.to_string(),
+            "could not apply template: the template in Secret \"templates\" for \"config.yaml\" \
+             does not render (details withheld: the template text is Secret data)"
+        );
+        assert_eq!(err.condition_message(), "could not update secret");
+    }
+}

@@ -6,18 +6,23 @@
 //! A remote secret that does not exist is skipped (with an Event) unless
 //! `deletionPolicy` is `Retain`, in which case it fails the sync and the
 //! Secret is kept as it is, as ESO does.
+//!
+//! The decisions are in [`plan`]; this module makes the reads.
+
+mod plan;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use coffer_api::ExternalSecret;
 use coffer_api::external::{DeletionPolicy, ExternalSecretDataFromRemoteRef, RemoteRef};
-use coffer_providers::{Find, MetadataPolicy, ReadOptions, RemoteRef as ProviderRef};
+use coffer_providers::{MetadataPolicy, ReadOptions, RemoteRef as ProviderRef};
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::{self, ResolvedStore};
 use crate::transform::{self, Rewrite, SecretData};
+use plan::{Collected, FromRead, StoreKey};
 
 /// What was read.
 #[derive(Debug)]
@@ -31,8 +36,10 @@ pub struct Gathered {
     pub missing: Vec<String>,
 }
 
-/// Reads everything `es` asks for. `max_age` lets reads reuse results of
-/// identical reads made that recently by other ExternalSecrets.
+/// Reads everything `es` asks for (see [`plan`]). `max_age` lets reads
+/// reuse results of identical reads made that recently by other
+/// ExternalSecrets. `None` when a store belongs to another controller
+/// class.
 pub async fn gather(
     ctx: &Context,
     es: &ExternalSecret,
@@ -40,141 +47,60 @@ pub async fn gather(
 ) -> Result<Option<Gathered>> {
     let namespace = es.metadata.namespace.as_deref().unwrap_or_default();
     let spec = &es.spec;
+    let reads = plan::reads(spec)?;
     let retain = spec.target.deletion_policy() == DeletionPolicy::Retain;
+    let mut collected = Collected::new(retain, Instant::now());
     let opts = ReadOptions { max_age };
     let mut stores = BTreeMap::new();
-    let mut data = SecretData::new();
-    let mut oldest = Instant::now();
-    let mut missing = Vec::new();
 
-    for (i, from) in spec.data_from.iter().enumerate() {
-        // Accepted by ESO's schema, not implemented: refused before any
-        // provider call, never silently skipped.
-        if let Some(j) = from.rewrite.iter().position(|r| r.merge.is_some()) {
-            return Err(Error::Unsupported {
-                field: format!("spec.dataFrom[{i}].rewrite[{j}].merge"),
-                reason: "merge rewrites are not supported by Coffer (use regexp or transform \
-                         rewrites, or a template)"
-                    .to_owned(),
-            });
-        }
-        let store_ref = match &from.source_ref {
-            Some(source) if source.generator_ref.is_some() => {
-                return Err(Error::Unsupported {
-                    field: format!("spec.dataFrom[{i}].sourceRef.generatorRef"),
-                    reason: "generators are not supported by Coffer".to_owned(),
-                });
-            }
-            Some(source) => source.store_ref.as_ref().unwrap_or(&spec.secret_store_ref),
-            None => &spec.secret_store_ref,
-        };
-        let Some(store) = store_for(ctx, &mut stores, namespace, store_ref).await? else {
+    for from in &reads.data_from {
+        let Some(store) = store_for(ctx, &mut stores, namespace, from.store).await? else {
             return Ok(None);
         };
-        let (field, read) = match (&from.extract, &from.find) {
-            (Some(r), None) => {
-                let field = format!("spec.dataFrom[{i}].extract");
-                (field, store.client.get_map(&provider_ref(r), opts).await)
-            }
-            (None, Some(f)) => {
-                let field = format!("spec.dataFrom[{i}].find");
-                let find = Find {
-                    name_regexp: f.name.as_ref().and_then(|n| n.regexp.clone()),
-                    tags: f.tags.clone(),
-                    path: f.path.clone(),
-                };
-                (field, store.client.find(&find, opts).await)
-            }
-            _ => {
-                return Err(Error::InvalidSpec(format!(
-                    "spec.dataFrom[{i}]: exactly one of extract or find must be set"
-                )));
-            }
+        let answer = match &from.read {
+            FromRead::Extract(r) => store.client.get_map(r, opts).await,
+            FromRead::Find(f) => store.client.find(f, opts).await,
         };
-        let fetched = match read {
-            Ok(f) => f,
-            Err(e) if e.is_not_found() && !retain => {
-                missing.push(format!("spec.dataFrom[{i}]"));
-                continue;
-            }
-            Err(source) => return Err(Error::Provider { field, source }),
-        };
-        oldest = oldest.min(fetched.fetched_at);
-        let entry = shape_map(from, fetched.value).map_err(|source| Error::Transform {
-            field: format!("spec.dataFrom[{i}]"),
-            source,
-        })?;
-        data.extend(entry);
+        collected.data_from(from.index, &spec.data_from[from.index], answer)?;
     }
 
-    // data[]: one batch per store, results placed in spec order.
-    let mut by_store: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    for (i, item) in spec.data.iter().enumerate() {
-        let store_ref = match &item.source_ref {
-            Some(source) if source.generator_ref.is_some() => {
-                return Err(Error::Unsupported {
-                    field: format!("spec.data[{i}].sourceRef.generatorRef"),
-                    reason: "generators are not supported by Coffer".to_owned(),
-                });
-            }
-            Some(source) => &source.store_ref,
-            None => &spec.secret_store_ref,
-        };
+    for store_ref in &reads.data_stores {
         if store_for(ctx, &mut stores, namespace, store_ref)
             .await?
             .is_none()
         {
             return Ok(None);
         }
-        by_store.entry(store_key(store_ref)).or_default().push(i);
     }
-    let mut values = BTreeMap::new();
-    for (key, indices) in &by_store {
+    // One batch per store, answers taken in spec order.
+    let mut answers = BTreeMap::new();
+    for (key, (_, indices)) in &reads.data {
         let store = &stores[key];
         let refs: Vec<ProviderRef> = indices
             .iter()
             .map(|&i| provider_ref(&spec.data[i].remote_ref))
             .collect();
         let results = store.client.get_many(&refs, opts).await;
-        for (&i, result) in indices.iter().zip(results) {
-            values.insert(i, result);
-        }
+        answers.extend(indices.iter().copied().zip(results));
     }
-    for (i, result) in values {
-        let item = &spec.data[i];
-        let field = format!("spec.data[{i}] (key: {})", item.remote_ref.key);
-        let fetched = match result {
-            Ok(f) => f,
-            Err(e) if e.is_not_found() && !retain => {
-                missing.push(format!("spec.data[{i}] (key={})", item.remote_ref.key));
-                continue;
-            }
-            Err(source) => return Err(Error::Provider { field, source }),
-        };
-        oldest = oldest.min(fetched.fetched_at);
-        let value = transform::decode(
-            &item.secret_key,
-            fetched.value,
-            item.remote_ref.decoding_strategy(),
-        )
-        .map_err(|source| Error::Transform { field, source })?;
-        data.insert(item.secret_key.clone(), value);
+    for (i, answer) in answers {
+        collected.data(i, &spec.data[i], answer)?;
     }
     Ok(Some(Gathered {
-        data,
-        oldest_fetch: oldest,
-        missing,
+        data: collected.data,
+        oldest_fetch: collected.oldest,
+        missing: collected.missing,
     }))
 }
 
 /// The store `r` names, resolved once per reconcile.
 async fn store_for<'a>(
     ctx: &Context,
-    stores: &'a mut BTreeMap<(String, String), ResolvedStore>,
+    stores: &'a mut BTreeMap<StoreKey, ResolvedStore>,
     namespace: &str,
     r: &coffer_api::external::SecretStoreRef,
 ) -> Result<Option<&'a ResolvedStore>> {
-    let key = store_key(r);
+    let key = plan::store_key(r);
     if !stores.contains_key(&key) {
         match store::resolve(ctx, namespace, r).await? {
             Some(resolved) => {
@@ -184,10 +110,6 @@ async fn store_for<'a>(
         }
     }
     Ok(stores.get(&key))
-}
-
-fn store_key(r: &coffer_api::external::SecretStoreRef) -> (String, String) {
-    (format!("{:?}", r.kind()), r.name().to_owned())
 }
 
 /// ESO's `remoteRef` as the provider crate takes it.

@@ -46,7 +46,7 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 pub use context::{Config, Context};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TemplateError};
 pub use metrics::Metrics;
 pub use pool::RenderPool;
 
@@ -59,11 +59,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
-        vec![None]
-    } else {
-        config.namespaces.iter().cloned().map(Some).collect()
-    };
+    let scopes = scopes(&config);
 
     // Caches: stores (namespaced and cluster) and managed Secrets.
     // SecretStores only in the watched namespaces: a store elsewhere is
@@ -72,10 +68,7 @@ pub async fn run(
     let mut store_watches = Vec::new();
     for scope in &scopes {
         let (store, writer) = reflector::store::<SecretStore>();
-        let api: Api<SecretStore> = match scope {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
+        let api: Api<SecretStore> = api_in(&client, scope);
         store_watches.push(
             reflector::reflector(writer, watcher(api, watcher::Config::default()))
                 .default_backoff()
@@ -126,42 +119,70 @@ pub async fn run(
     // ExternalSecrets wait for the caches, so that a missing entry means a
     // missing object and a restart does not rewrite every Secret.
     wait_listed(&stores, &cluster_stores, &index, &ctx, &scopes).await;
-
     for scope in scopes {
-        let (es_api, secret_api): (Api<ExternalSecret>, Api<Secret>) = match &scope {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
-        let mut es_watch = watcher::Config::default();
-        if let Some(selector) = &config.label_selector {
-            es_watch = es_watch.labels(selector);
-        }
-        let controller = Controller::new(es_api, es_watch);
-        let es_store = controller.store();
-        let secret_events = index.watch(secret_api, scope.clone());
-        let known = index.clone();
-        let ctx = ctx.clone();
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            controller
-                .watches_stream(secret_events, move |secret: Secret| {
-                    owners_of(&es_store, &known, &secret)
-                })
-                .graceful_shutdown_on(stop)
-                .run(reconcile::reconcile, reconcile::error_policy, ctx)
-                .for_each(|result| async move {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "reconcile trigger failed");
-                    }
-                })
-                .await;
-        });
+        tasks.spawn(sync_controller(ctx.clone(), scope, shutdown.clone()));
     }
     tracing::info!("ExternalSecret controller started");
     while tasks.join_next().await.is_some() {}
+}
+
+/// The namespaces watched: each configured one, or all (`None`).
+fn scopes(config: &Config) -> Vec<Option<String>> {
+    if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    }
+}
+
+/// The API for `K` in one scope.
+fn api_in<K>(client: &kube::Client, scope: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match scope {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The ExternalSecret controller of one scope, woken by its ExternalSecrets
+/// and by their Secrets (see [`wakes`]).
+async fn sync_controller(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let mut es_watch = watcher::Config::default();
+    if let Some(selector) = &ctx.config.label_selector {
+        es_watch = es_watch.labels(selector);
+    }
+    let controller = Controller::new(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch);
+    let es_store = controller.store();
+    let secret_events = ctx
+        .secrets
+        .watch(api_in::<Secret>(&ctx.client, &scope), scope.clone());
+    let known = ctx.secrets.clone();
+    controller
+        .watches_stream(secret_events, move |secret: Secret| {
+            let deleted = secret
+                .namespace()
+                .is_some_and(|ns| known.get(&ns, &secret.name_any()).is_none());
+            wakes(
+                &secret,
+                deleted,
+                es_store.state().iter().map(|es| es.as_ref()),
+            )
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile trigger failed");
+            }
+        })
+        .await;
 }
 
 /// Waits until the store caches and the Secret index have their initial
@@ -180,10 +201,7 @@ async fn wait_listed(
     // The index's watches start with the controllers; before that, prime
     // it with one list per scope so the first reconciles see every Secret.
     for scope in scopes {
-        let api: Api<Secret> = match scope {
-            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-            None => Api::all(ctx.client.clone()),
-        };
+        let api: Api<Secret> = api_in(&ctx.client, scope);
         let params =
             kube::api::ListParams::default().labels(&format!("{}=true", hash::MANAGED_LABEL));
         loop {
@@ -204,15 +222,15 @@ async fn wait_listed(
 }
 
 /// The ExternalSecrets a Secret event concerns: its controller owner, or
-/// any ExternalSecret in its namespace targeting its name. A deleted Secret
-/// (gone from the index) wakes every ExternalSecret targeting its name, as
-/// ESO does: one that was refused because another ExternalSecret owned the
-/// Secret (a renamed ExternalSecret, a ClusterExternalSecret's new
-/// `externalSecretName`) can now create it.
-fn owners_of(
-    es_store: &Store<ExternalSecret>,
-    index: &secrets::SecretIndex,
+/// any ExternalSecret in its namespace targeting its name. A `deleted`
+/// Secret (gone from the index) wakes every ExternalSecret targeting its
+/// name, as ESO does: one that was refused because another ExternalSecret
+/// owned the Secret (a renamed ExternalSecret, a ClusterExternalSecret's
+/// new `externalSecretName`) can now create it.
+fn wakes<'a>(
     secret: &Secret,
+    deleted: bool,
+    external_secrets: impl Iterator<Item = &'a ExternalSecret>,
 ) -> Vec<ObjectRef<ExternalSecret>> {
     let Some(namespace) = secret.namespace() else {
         return Vec::new();
@@ -223,7 +241,6 @@ fn owners_of(
         .iter()
         .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
         .map(|o| ObjectRef::new(&o.name).within(&namespace));
-    let deleted = index.get(&namespace, &name).is_none();
     if let Some(owner) = &owner
         && !deleted
     {
@@ -231,12 +248,10 @@ fn owners_of(
         // no scan of the ExternalSecrets.
         return vec![owner.clone()];
     }
-    let mut targeting: Vec<ObjectRef<ExternalSecret>> = es_store
-        .state()
-        .iter()
+    let mut targeting: Vec<ObjectRef<ExternalSecret>> = external_secrets
         .filter(|es| es.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|es| es.spec.target.secret_name(&es.name_any()) == name)
-        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .map(ObjectRef::from_obj)
         .collect();
     if let Some(owner) = owner
         && !targeting.contains(&owner)
@@ -244,4 +259,71 @@ fn owners_of(
         targeting.push(owner);
     }
     targeting
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+    use super::*;
+
+    fn es(namespace: &str, name: &str, target: Option<&str>) -> ExternalSecret {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"target": {"name": target}},
+        }))
+        .unwrap()
+    }
+
+    fn secret(name: &str, controller: Option<&str>) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("team".into()),
+                owner_references: controller.map(|c| {
+                    vec![OwnerReference {
+                        api_version: "external-secrets.io/v1".into(),
+                        kind: "ExternalSecret".into(),
+                        name: c.into(),
+                        uid: "u".into(),
+                        controller: Some(true),
+                        block_owner_deletion: None,
+                    }]
+                }),
+                ..ObjectMeta::default()
+            },
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_secret_event_wakes_its_owner_or_the_external_secrets_targeting_it() {
+        let all = [
+            es("team", "db", None),
+            es("team", "renamed", Some("db")),
+            es("other", "db", None),
+            es("team", "api", None),
+        ];
+        let woken = |secret: &Secret, deleted: bool| -> Vec<String> {
+            let mut names: Vec<String> = wakes(secret, deleted, all.iter())
+                .into_iter()
+                .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+                .collect();
+            names.sort();
+            names
+        };
+        #[rustfmt::skip]
+        let cases: [(&str, Secret, bool, &[&str]); 5] = [
+            ("owned, changed: only its owner", secret("db", Some("db")), false, &["team/db"]),
+            ("owned, deleted: owner and all targeting it", secret("db", Some("db")), true, &["team/db", "team/renamed"]),
+            ("owned by a gone ExternalSecret, deleted", secret("db", Some("old")), true, &["team/db", "team/old", "team/renamed"]),
+            ("not owned: all targeting it in its namespace", secret("db", None), false, &["team/db", "team/renamed"]),
+            ("nobody targets it", secret("unrelated", None), false, &[]),
+        ];
+        for (case, secret, deleted, expect) in cases {
+            assert_eq!(woken(&secret, deleted), expect, "{case}");
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! [`Config::store_config_ttl`]: crate::Config::store_config_ttl
 
 mod credentials;
+mod vault_login;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError};

@@ -17,14 +17,14 @@
 //! Secrets read and written here hold values, so their data is wiped when
 //! they are dropped ([`Wiped`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod plan;
+
 use std::ops::{Deref, DerefMut};
 
 use coffer_api::ExternalSecret;
 use coffer_api::external::CreationPolicy;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::{Api, ResourceExt};
 use zeroize::Zeroize;
@@ -32,9 +32,9 @@ use zeroize::Zeroize;
 use crate::build::Desired;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::hash::{CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by, data_hash};
+use crate::hash::CREATED_BY_LABEL;
 use crate::ownership;
-use crate::secrets::SecretSummary;
+use plan::{Plan, Target};
 
 /// A Secret whose values are wiped when it is dropped.
 #[derive(Clone, PartialEq)]
@@ -95,276 +95,79 @@ pub fn field_manager(es_name: &str) -> String {
 
 /// Writes `desired` to the ExternalSecret's target Secret.
 pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Result<Written> {
-    let policy = es.spec.target.creation_policy();
-    if policy == CreationPolicy::None {
+    let Some(target) = Target::of(es, &desired)? else {
         return Ok(Written::NotWritten);
-    }
-    ownership::check_desired(&desired)?;
-    let es_name = es.name_any();
-    let namespace = es.namespace().unwrap_or_default();
-    let name = es.spec.target.secret_name(&es_name).to_owned();
-    let immutable = es.spec.target.immutable.unwrap_or(false);
-
-    let mut labels = desired.labels.clone();
-    labels.insert(MANAGED_LABEL.to_owned(), "true".to_owned());
-    let owner_hash = created_by(&namespace, &es_name);
-    if policy == CreationPolicy::Owner {
-        labels.insert(CREATED_BY_LABEL.to_owned(), owner_hash.clone());
-    }
-
-    // The steady state: the watch says the Secret already holds this.
-    if policy != CreationPolicy::Merge
-        && let Some(summary) = ctx.secrets.get(&namespace, &name)
-        && unchanged(&summary, es, &desired, &labels, immutable)
-    {
+    };
+    let summary = ctx.secrets.get(&target.namespace, &target.name);
+    if target.settled(es, &desired, summary.as_ref()) {
         return Ok(Written::Unchanged);
     }
-
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let (namespace, name) = (&target.namespace, &target.name);
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let kube_err = |action: &str| {
         let action = format!("{action} secret {namespace}/{name}");
         move |e| Error::Kube { action, source: e }
     };
-    let manager = field_manager(&es_name);
     let params = PostParams {
-        field_manager: Some(manager.clone()),
+        field_manager: Some(target.manager.clone()),
         ..Default::default()
     };
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(kube_err("read"))?
-        .map(Wiped);
-
-    let Some(mut secret) = existing else {
-        if policy == CreationPolicy::Merge {
-            return Ok(Written::MergeTargetMissing);
+    let existing = api.get_opt(name).await.map_err(kube_err("read"))?;
+    match plan::plan(&target, es, &desired, existing.map(Wiped))? {
+        Plan::MergeTargetMissing => Ok(Written::MergeTargetMissing),
+        Plan::Unchanged(secret) => {
+            ctx.secrets.record(&secret);
+            Ok(Written::Unchanged)
         }
-        if policy == CreationPolicy::Owner {
-            delete_orphans(ctx, &api, es, &name, &owner_hash).await?;
-        }
-        let mut annotations = desired.annotations.clone();
-        annotations.insert(DATA_HASH_ANNOTATION.to_owned(), hash_of(&desired));
-        let secret = Wiped(Secret {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                labels: Some(labels),
-                annotations: Some(annotations),
-                finalizers: (!desired.finalizers.is_empty()).then(|| desired.finalizers.clone()),
-                owner_references: (policy == CreationPolicy::Owner)
-                    .then(|| vec![ownership::owner_ref(es)]),
-                ..Default::default()
-            },
-            type_: Some(desired.type_.clone().unwrap_or_else(|| "Opaque".to_owned())),
-            immutable: immutable.then_some(true),
-            data: Some(to_data(&desired)),
-            ..Default::default()
-        });
-        let created = Wiped(
-            api.create(&params, &*secret)
+        Plan::Create {
+            secret,
+            delete_orphans,
+        } => {
+            if delete_orphans {
+                delete_orphaned(ctx, &api, es, &target).await?;
+            }
+            let created = api
+                .create(&params, &*secret)
                 .await
-                .map_err(kube_err("create"))?,
-        );
-        ctx.secrets.record(&created);
-        return Ok(Written::Created);
-    };
-
-    ownership::check_write(&secret.metadata, es, policy)?;
-    let owned = owned_fields(
-        secret
-            .metadata
-            .managed_fields
-            .as_deref()
-            .unwrap_or_default(),
-        &manager,
-    );
-    let before = secret.clone();
-
-    // Data: Owner/Orphan hold exactly ours; Merge keeps keys others own.
-    // Values dropped or replaced here are wiped.
-    let mut data = secret.data.take().unwrap_or_default();
-    let keep = |k: &str| policy == CreationPolicy::Merge && !owned.data.contains(k);
-    for (k, v) in data.iter_mut() {
-        if !keep(k) {
-            v.0.zeroize();
+                .map(Wiped)
+                .map_err(kube_err("create"))?;
+            ctx.secrets.record(&created);
+            Ok(Written::Created)
+        }
+        Plan::Update(secret) => {
+            let updated = api
+                .replace(name, &params, &*secret)
+                .await
+                .map(Wiped)
+                .map_err(kube_err("update"))?;
+            ctx.secrets.record(&updated);
+            Ok(Written::Updated)
         }
     }
-    data.retain(|k, _| keep(k));
-    for (k, v) in to_data(&desired) {
-        if let Some(mut old) = data.insert(k, v) {
-            old.0.zeroize();
-        }
-    }
-    let final_hash = data_hash(data.iter().map(|(k, v)| (k.as_str(), v.0.as_slice())));
-    let type_changes = desired
-        .type_
-        .as_ref()
-        .is_some_and(|t| secret.type_.as_ref() != Some(t));
-    let data_changes = before.data.as_ref() != Some(&data);
-    if secret.immutable == Some(true) && (data_changes || type_changes) {
-        return Err(Error::Immutable { secret: name });
-    }
-    secret.data = Some(data);
-    if let Some(t) = &desired.type_ {
-        secret.type_ = Some(t.clone());
-    }
-    if immutable {
-        secret.immutable = Some(true);
-    }
-    let meta = &mut secret.metadata;
-    let l = meta.labels.get_or_insert_with(BTreeMap::new);
-    l.retain(|k, _| !owned.labels.contains(k));
-    if policy != CreationPolicy::Owner {
-        l.remove(CREATED_BY_LABEL);
-    }
-    l.extend(labels);
-    let a = meta.annotations.get_or_insert_with(BTreeMap::new);
-    a.retain(|k, _| !owned.annotations.contains(k));
-    a.extend(desired.annotations.clone());
-    a.insert(DATA_HASH_ANNOTATION.to_owned(), final_hash);
-    for f in &desired.finalizers {
-        let fs = meta.finalizers.get_or_insert_with(Vec::new);
-        if !fs.contains(f) {
-            fs.push(f.clone());
-        }
-    }
-    let refs = meta.owner_references.get_or_insert_with(Vec::new);
-    ownership::set_owner(refs, es, policy);
-    if secret == before {
-        ctx.secrets.record(&secret);
-        return Ok(Written::Unchanged);
-    }
-    let updated = Wiped(
-        api.replace(&name, &params, &*secret)
-            .await
-            .map_err(kube_err("update"))?,
-    );
-    ctx.secrets.record(&updated);
-    Ok(Written::Updated)
-}
-
-/// Whether the Secret summarized already holds what would be written.
-fn unchanged(
-    summary: &SecretSummary,
-    es: &ExternalSecret,
-    desired: &Desired,
-    labels: &BTreeMap<String, String>,
-    immutable: bool,
-) -> bool {
-    let hash = hash_of(desired);
-    let owned_right = match es.spec.target.creation_policy() {
-        CreationPolicy::Owner => summary
-            .controller
-            .as_ref()
-            .is_some_and(|(k, n)| k == "ExternalSecret" && *n == es.name_any()),
-        _ => summary
-            .controller
-            .as_ref()
-            .is_none_or(|(k, n)| !(k == "ExternalSecret" && *n == es.name_any())),
-    };
-    summary.data_hash == hash
-        && summary.intact()
-        && owned_right
-        && subset(labels, &summary.labels)
-        && subset(&desired.annotations, &summary.annotations)
-        && desired
-            .type_
-            .as_ref()
-            .is_none_or(|t| summary.type_.as_ref() == Some(t))
-        && (!immutable || summary.immutable)
-}
-
-fn subset(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> bool {
-    want.iter().all(|(k, v)| have.get(k) == Some(v))
-}
-
-fn hash_of(desired: &Desired) -> String {
-    data_hash(desired.data.iter().map(|(k, v)| (k.as_str(), v.expose())))
-}
-
-fn to_data(desired: &Desired) -> BTreeMap<String, ByteString> {
-    desired
-        .data
-        .iter()
-        .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
-        .collect()
-}
-
-/// Keys a field manager owns, from `managedFields`.
-#[derive(Debug, Default)]
-struct Owned {
-    data: BTreeSet<String>,
-    labels: BTreeSet<String>,
-    annotations: BTreeSet<String>,
-}
-
-fn owned_fields(entries: &[ManagedFieldsEntry], manager: &str) -> Owned {
-    let mut owned = Owned::default();
-    for entry in entries
-        .iter()
-        .filter(|e| e.manager.as_deref() == Some(manager))
-    {
-        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else {
-            continue;
-        };
-        let keys = |v: Option<&serde_json::Value>| -> Vec<String> {
-            v.and_then(|v| v.as_object())
-                .map(|o| {
-                    o.keys()
-                        .filter_map(|k| k.strip_prefix("f:"))
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        owned.data.extend(keys(fields.get("f:data")));
-        let meta = fields.get("f:metadata");
-        owned
-            .labels
-            .extend(keys(meta.and_then(|m| m.get("f:labels"))));
-        owned
-            .annotations
-            .extend(keys(meta.and_then(|m| m.get("f:annotations"))));
-    }
-    owned
 }
 
 /// Deletes Secrets this ExternalSecret created under another name (its
 /// target was renamed), as ESO does before creating the new one.
-async fn delete_orphans(
+async fn delete_orphaned(
     ctx: &Context,
     api: &Api<Secret>,
     es: &ExternalSecret,
-    keep: &str,
-    owner_hash: &str,
+    target: &Target,
 ) -> Result<()> {
-    let namespace = es.namespace().unwrap_or_default();
-    let namespace = namespace.as_str();
+    let namespace = target.namespace.as_str();
     let list = api
-        .list_metadata(&ListParams::default().labels(&format!("{CREATED_BY_LABEL}={owner_hash}")))
+        .list_metadata(
+            &ListParams::default().labels(&format!("{CREATED_BY_LABEL}={}", target.owner_hash)),
+        )
         .await
         .map_err(|e| Error::Kube {
             action: format!("list orphaned secrets in {namespace}"),
             source: e,
         })?;
-    // NB: only Secrets controlled by this ExternalSecret (or none): a
-    // created-by label alone is no licence to delete a Secret another
-    // controller now owns.
-    for old in list
-        .items
-        .iter()
-        .filter(|s| s.name_any() != keep && ownership::check_delete(&s.metadata, es).is_ok())
-    {
-        let old_name = old.name_any();
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: old.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match api.delete(&old_name, &params).await {
+    let labelled: Vec<ObjectMeta> = list.items.into_iter().map(|s| s.metadata).collect();
+    for old in plan::orphans(&labelled, es, &target.name) {
+        let old_name = old.name.clone().unwrap_or_default();
+        match api.delete(&old_name, &uid_precondition(old)).await {
             Ok(_) => ctx.secrets.remove(namespace, &old_name),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => {
@@ -376,6 +179,18 @@ async fn delete_orphans(
         }
     }
     Ok(())
+}
+
+/// NB: the uid precondition keeps a Secret recreated meanwhile (by someone
+/// else) from being deleted in its place.
+fn uid_precondition(meta: &ObjectMeta) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: meta.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    }
 }
 
 /// `deletionPolicy: Delete` found no data: deletes the Secret (only under
@@ -406,16 +221,10 @@ pub async fn delete_target(ctx: &Context, es: &ExternalSecret) -> Result<bool> {
         return Ok(false);
     };
     ownership::check_delete(&existing.metadata, es)?;
-    // NB: the uid precondition keeps a Secret recreated meanwhile (by
-    // someone else) from being deleted in its place.
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: existing.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match api.delete(&name, &params).await {
+    match api
+        .delete(&name, &uid_precondition(&existing.metadata))
+        .await
+    {
         Ok(_) => {
             ctx.secrets.remove(&namespace, &name);
             Ok(true)

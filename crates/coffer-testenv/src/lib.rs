@@ -19,6 +19,7 @@
 mod control_plane;
 mod crds;
 mod error;
+pub mod external;
 mod in_cluster;
 mod namespace;
 mod pki;
@@ -39,7 +40,7 @@ pub use namespace::TestNamespace;
 pub use process::ProcessLog;
 pub use service_proxy::{expose, routable_ip};
 pub use services::{Aws, Vault};
-pub use tools::reference_tool;
+pub use tools::{reference_tool, reference_tools_dir};
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";

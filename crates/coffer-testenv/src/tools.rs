@@ -58,9 +58,25 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
         })
 }
 
-/// The reference tool `name` (kubeseal, sops, helm, Bitnami's controller,
-/// ...) that `tests/reference-tools/build.sh` builds, found through
-/// `COFFER_REFERENCE_TOOLS_DIR` or by running `tests/setup.sh`.
-pub fn reference_tool(name: &str) -> Result<PathBuf, Error> {
-    Ok(locate("COFFER_REFERENCE_TOOLS_DIR", "reference-tools")?.join(name))
+/// The directory of the reference tools (kubeseal, sops, helm, Bitnami's
+/// controller and chart, the Go template runner): `COFFER_REFERENCE_TOOLS_DIR`,
+/// or what `tests/setup.sh reference-tools` builds or finds cached (run
+/// once per process).
+///
+/// # Panics
+/// When the tools cannot be built or found; the message says why.
+pub fn reference_tools_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        locate("COFFER_REFERENCE_TOOLS_DIR", "reference-tools")
+            .unwrap_or_else(|e| panic!("reference tools: {e}"))
+    })
+}
+
+/// The reference tool `name` in [`reference_tools_dir`].
+///
+/// # Panics
+/// As [`reference_tools_dir`].
+pub fn reference_tool(name: &str) -> PathBuf {
+    reference_tools_dir().join(name)
 }

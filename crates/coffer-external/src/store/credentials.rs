@@ -24,6 +24,7 @@ use kube::Api;
 use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::vault_login::{self, Jwt, Login, RoleId};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::token::ServiceAccountToken;
@@ -35,9 +36,6 @@ const IRSA_ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 const IRSA_AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
 /// EKS IRSA's audience, ESO's default.
 const IRSA_DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
-/// The audience ESO requests for Vault JWT auth's service-account tokens
-/// when `kubernetesServiceAccountToken.audiences` is not set.
-const VAULT_JWT_DEFAULT_AUDIENCE: &str = "vault";
 
 /// Resolves references from a store to Secrets, ConfigMaps and
 /// ServiceAccounts.
@@ -260,111 +258,52 @@ async fn web_identity(
 }
 
 pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Result<VaultConfig> {
-    let auth_spec = vault
-        .auth
-        .as_ref()
-        .ok_or_else(|| refs.config_error("vault: auth is required".to_owned()))?;
-    if let Some(method) = auth_spec.unsupported_method() {
-        return Err(refs.config_error(format!(
-            "vault auth method {method:?} is not supported by Coffer (supported: tokenSecretRef, appRole, kubernetes, jwt)"
-        )));
-    }
-    let auth = if let Some(sel) = &auth_spec.token_secret_ref {
-        VaultAuth::Token(refs.secret_value("auth.tokenSecretRef", sel, None).await?)
-    } else if let Some(approle) = &auth_spec.app_role {
-        let role_id = match (&approle.role_id, &approle.role_ref) {
-            (Some(id), _) => id.clone(),
-            (None, Some(sel)) => secrecy::ExposeSecret::expose_secret(
-                &refs.secret_value("auth.appRole.roleRef", sel, None).await?,
-            )
-            .to_owned(),
-            (None, None) => {
-                return Err(
-                    refs.config_error("auth.appRole: roleId or roleRef is required".to_owned())
-                );
-            }
-        };
-        VaultAuth::AppRole {
-            path: approle.path.clone(),
+    let auth = match vault_login::login(vault).map_err(|reason| refs.config_error(reason))? {
+        Login::Token(sel) => {
+            VaultAuth::Token(refs.secret_value("auth.tokenSecretRef", sel, None).await?)
+        }
+        Login::AppRole {
+            path,
             role_id,
-            secret_id: refs
-                .secret_value("auth.appRole.secretRef", &approle.secret_ref, None)
-                .await?,
-        }
-    } else if let Some(k8s) = &auth_spec.kubernetes {
-        let (token, identity): (Arc<dyn TokenSource>, String) = match (
-            &k8s.service_account_ref,
-            &k8s.secret_ref,
-        ) {
-            (Some(sa), _) => {
-                let t = refs.service_account(sa);
-                let id = t.identity();
-                (t, id)
-            }
-            (None, Some(sel)) => {
-                let field = "auth.kubernetes.secretRef";
-                let jwt = refs.secret_value(field, sel, Some("token")).await?;
-                (
-                    Arc::new(StaticToken(jwt)),
-                    refs.secret_identity(field, sel, "token"),
+            secret_ref,
+        } => {
+            let role_id = match role_id {
+                RoleId::Given(id) => id.to_owned(),
+                RoleId::Ref(sel) => secrecy::ExposeSecret::expose_secret(
+                    &refs.secret_value("auth.appRole.roleRef", sel, None).await?,
                 )
-            }
-            (None, None) => {
-                return Err(refs.config_error(
-                    "auth.kubernetes: serviceAccountRef or secretRef is required (Coffer does not use its own service account)"
-                        .to_owned(),
-                ));
-            }
-        };
-        VaultAuth::Kubernetes {
-            mount_path: k8s.mount_path.clone(),
-            role: k8s.role.clone(),
-            token,
-            identity,
-        }
-    } else if let Some(jwt) = &auth_spec.jwt {
-        let (token, identity): (Arc<dyn TokenSource>, String) =
-            match (&jwt.secret_ref, &jwt.kubernetes_service_account_token) {
-                (Some(sel), _) => {
-                    let field = "auth.jwt.secretRef";
-                    let value = refs.secret_value(field, sel, None).await?;
-                    (
-                        Arc::new(StaticToken(value)),
-                        refs.secret_identity(field, sel, ""),
-                    )
-                }
-                (None, Some(sat)) => {
-                    // Matches ESO: `serviceAccountRef.audiences` followed by
-                    // `audiences`, which defaults to `vault`.
-                    let mut sa = sat.service_account_ref.clone();
-                    let more = match &sat.audiences {
-                        Some(audiences) => audiences.clone(),
-                        None => vec![VAULT_JWT_DEFAULT_AUDIENCE.to_owned()],
-                    };
-                    for audience in more {
-                        if !sa.audiences.contains(&audience) {
-                            sa.audiences.push(audience);
-                        }
-                    }
-                    let t = refs.service_account(&sa);
-                    let id = t.identity();
-                    (t, id)
-                }
-                (None, None) => {
-                    return Err(refs.config_error(
-                        "auth.jwt: secretRef or kubernetesServiceAccountToken is required"
-                            .to_owned(),
-                    ));
-                }
+                .to_owned(),
             };
-        VaultAuth::Jwt {
-            path: jwt.path.clone(),
-            role: jwt.role.clone().unwrap_or_default(),
-            token,
-            identity,
+            VaultAuth::AppRole {
+                path: path.to_owned(),
+                role_id,
+                secret_id: refs
+                    .secret_value("auth.appRole.secretRef", secret_ref, None)
+                    .await?,
+            }
         }
-    } else {
-        return Err(refs.config_error("vault: no auth method is configured".to_owned()));
+        Login::Kubernetes {
+            mount_path,
+            role,
+            token,
+        } => {
+            let (token, identity) = jwt_source(refs, token).await?;
+            VaultAuth::Kubernetes {
+                mount_path: mount_path.to_owned(),
+                role: role.to_owned(),
+                token,
+                identity,
+            }
+        }
+        Login::Jwt { path, role, token } => {
+            let (token, identity) = jwt_source(refs, token).await?;
+            VaultAuth::Jwt {
+                path: path.to_owned(),
+                role: role.to_owned(),
+                token,
+                identity,
+            }
+        }
     };
     let ca_bundle = match (&vault.ca_bundle, &vault.ca_provider) {
         (Some(bundle), _) => Some(bundle.0.clone()),
@@ -378,12 +317,32 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
             VaultKvVersion::V1 => KvVersion::V1,
             VaultKvVersion::V2 => KvVersion::V2,
         },
-        namespace: vault
-            .namespace
-            .clone()
-            .or_else(|| auth_spec.namespace.clone()),
+        namespace: vault_login::namespace(vault),
         ca_bundle,
         auth,
+    })
+}
+
+/// The token source a login's JWT comes from, and its identity (what the
+/// store's session is keyed by; never the token).
+async fn jwt_source(refs: &Refs<'_>, jwt: Jwt<'_>) -> Result<(Arc<dyn TokenSource>, String)> {
+    Ok(match jwt {
+        Jwt::ServiceAccount(sa) => {
+            let token = refs.service_account(&sa);
+            let identity = token.identity();
+            (token, identity)
+        }
+        Jwt::Secret {
+            field,
+            sel,
+            default_key,
+        } => {
+            let value = refs.secret_value(field, sel, default_key).await?;
+            (
+                Arc::new(StaticToken(value)),
+                refs.secret_identity(field, sel, default_key.unwrap_or_default()),
+            )
+        }
     })
 }
 

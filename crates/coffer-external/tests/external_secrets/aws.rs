@@ -1,5 +1,7 @@
 //! AWS Secrets Manager (moto) through SecretStores and ExternalSecrets.
 
+use serde_json::json;
+
 use crate::common::*;
 
 #[tokio::test]
@@ -9,35 +11,18 @@ async fn aws_values_are_synced_and_follow_upstream_changes_within_the_refresh_in
     aws_put(&key, r#"{"user":"app","password":"first","port":5432}"#).await;
     aws_store(&world, "aws").await;
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: db
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 2s
-  secretStoreRef:
-    name: aws
-    kind: SecretStore
-  target:
-    name: db-credentials
-  data:
-  - secretKey: username
-    remoteRef:
-      key: {key}
-      property: user
-  - secretKey: password
-    remoteRef:
-      key: {key}
-      property: password
-  - secretKey: port
-    remoteRef:
-      key: {key}
-      property: port
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("db", "aws")
+                .refresh("2s")
+                .set(
+                    "secretStoreRef",
+                    json!({"name": "aws", "kind": "SecretStore"}),
+                )
+                .target(json!({"name": "db-credentials"}))
+                .property("username", &key, "user")
+                .property("password", &key, "password")
+                .property("port", &key, "port"),
+        )
         .await;
     let secret = world
         .wait_secret("db-credentials", "the synced Secret", |s| {
@@ -101,31 +86,18 @@ async fn aws_data_from_extract_and_find_with_rewrite() {
     aws_put(&format!("{base}/token-b"), "beta").await;
     aws_store(&world, "aws").await;
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: app
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  target:
-    name: app
-  dataFrom:
-  - extract:
-      key: {base}/config
-  - find:
-      name:
-        regexp: "^{base}/token-"
-    rewrite:
-    - regexp:
-        source: ".*/token-(.*)"
-        target: "token_$1"
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("app", "aws")
+                .target(json!({"name": "app"}))
+                .extract(&format!("{base}/config"))
+                .push(
+                    "dataFrom",
+                    json!({
+                        "find": {"name": {"regexp": format!("^{base}/token-")}},
+                        "rewrite": [{"regexp": {"source": ".*/token-(.*)", "target": "token_$1"}}],
+                    }),
+                ),
+        )
         .await;
     let secret = world
         .wait_secret("app", "extract and find results", |s| keys(s).len() == 4)
@@ -144,24 +116,7 @@ async fn many_external_secrets_over_one_key_share_provider_reads() {
     aws_store(&world, "aws").await;
     for n in 0..10 {
         world
-            .apply(&format!(
-                r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: es-{n}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: v
-    remoteRef:
-      key: {key}
-      property: v
-"#
-            ))
+            .apply(ExternalSecretManifest::new(&format!("es-{n}"), "aws").property("v", &key, "v"))
             .await;
     }
     for n in 0..10 {
@@ -189,31 +144,19 @@ async fn a_merge_rewrite_is_refused_by_name_and_the_secret_is_kept() {
     let base = remote(&world, "merge");
     aws_put(&format!("{base}/config"), r#"{"host":"db.local"}"#).await;
     aws_store(&world, "aws").await;
-    let manifest = |rewrite: &str| {
-        format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: app
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  target:
-    name: app
-  dataFrom:
-  - extract:
-      key: {base}/config
-    rewrite:
-    - regexp:
-        source: "host"
-        target: "db_host"
-{rewrite}"#
-        )
+    let manifest = |merge: bool| {
+        let mut rewrite = vec![json!({"regexp": {"source": "host", "target": "db_host"}})];
+        if merge {
+            rewrite.push(json!({"merge": {"into": "all"}}));
+        }
+        ExternalSecretManifest::new("app", "aws")
+            .target(json!({"name": "app"}))
+            .push(
+                "dataFrom",
+                json!({"extract": {"key": format!("{base}/config")}, "rewrite": rewrite}),
+            )
     };
-    world.apply(&manifest("")).await;
+    world.apply(manifest(false)).await;
     world
         .wait_secret("app", "the first sync", |s| {
             value(s, "db_host").as_deref() == Some("db.local")
@@ -221,9 +164,7 @@ spec:
         .await;
     // ESO's merge rewrite is accepted by the schema but not implemented:
     // refused with a condition naming it, the Secret left as it was.
-    world
-        .apply(&manifest("    - merge:\n        into: all\n"))
-        .await;
+    world.apply(manifest(true)).await;
     let condition = world
         .wait_ready("app", "Ready=False naming the merge rewrite", |c| {
             c.status == "False"

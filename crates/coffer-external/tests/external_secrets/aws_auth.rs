@@ -13,30 +13,14 @@ use crate::identity::{self, moto_assumed_roles, moto_put};
 use crate::sync::*;
 
 /// A store named `name` reading with web identity as ServiceAccount `sa`,
-/// with `extra` (indented YAML) added to `spec.provider.aws`.
-async fn web_identity_store(world: &World, name: &str, sa: &str, extra: &str) {
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {region}
-{extra}
-      auth:
-        jwt:
-          serviceAccountRef:
-            name: {sa}
-"#,
-            region = world.env.aws.region
-        ))
-        .await;
+/// assuming `role` (when given) with its token.
+async fn web_identity_store(world: &World, name: &str, sa: &str, role: Option<&str>) {
+    let credentials = AwsCredentials::web_identity(sa);
+    let store = StoreManifest::aws(name, &world.env.aws.region, credentials);
+    match role {
+        Some(role) => world.apply(store.provider("role", role)).await,
+        None => world.apply(store).await,
+    }
 }
 
 #[tokio::test]
@@ -48,7 +32,7 @@ async fn aws_web_identity_assumes_the_store_role_with_a_service_account_token() 
     moto_put(&region, Some("111111111111"), &key, "read-as-the-role").await;
     moto_put(&region, None, &key, "decoy").await;
     identity::service_account(&world, "app", &[]).await;
-    web_identity_store(&world, "aws", "app", &format!("      role: {role}")).await;
+    web_identity_store(&world, "aws", "app", Some(&role)).await;
     external_secret(&world, "db", "aws", &key, "").await;
     assert_synced(&world, "db", "read-as-the-role").await;
     assert!(
@@ -66,7 +50,7 @@ async fn aws_web_identity_assumes_the_store_role_with_a_service_account_token() 
     );
 
     // Without the ServiceAccount there is no token to trade.
-    web_identity_store(&world, "ghost", "ghost", &format!("      role: {role}")).await;
+    web_identity_store(&world, "ghost", "ghost", Some(&role)).await;
     external_secret(&world, "lost", "ghost", &key, "").await;
     let message = assert_failed(&world, "lost").await;
     assert!(message.contains("ghost"), "{message}");
@@ -87,11 +71,11 @@ async fn aws_irsa_annotation_names_the_web_identity_role_and_the_store_role_is_a
     moto_put(&region, None, &key, "decoy").await;
     identity::service_account(&world, "app", &[("eks.amazonaws.com/role-arn", &irsa)]).await;
 
-    web_identity_store(&world, "irsa", "app", "").await;
+    web_identity_store(&world, "irsa", "app", None).await;
     external_secret(&world, "irsa", "irsa", &key, "").await;
     assert_synced(&world, "irsa", "read-as-irsa").await;
 
-    web_identity_store(&world, "team", "app", &format!("      role: {team}")).await;
+    web_identity_store(&world, "team", "app", Some(&team)).await;
     external_secret(&world, "team", "team", &key, "").await;
     assert_synced(&world, "team", "read-as-team").await;
     let assumed = moto_assumed_roles(world.env).await;
@@ -114,39 +98,14 @@ async fn aws_static_keys_assume_additional_roles_then_the_role_with_its_external
     moto_put(&region, Some("444444444444"), &key, "read-at-the-hop").await;
     moto_put(&region, Some("555555555555"), &key, "read-at-the-end").await;
     moto_put(&region, None, &key, "decoy").await;
+    aws_creds(&world).await;
     world
-        .put_secret(
-            "aws-creds",
-            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        .apply(
+            StoreManifest::aws("aws", &region, AwsCredentials::static_keys("aws-creds"))
+                .provider("additionalRoles", vec![hop.clone()])
+                .provider("role", last.clone())
+                .provider("externalID", external_id.clone()),
         )
-        .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: aws
-  namespace: NAMESPACE
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {region}
-      additionalRoles:
-      - {hop}
-      role: {last}
-      externalID: {external_id}
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: aws-creds
-            key: access-key
-          secretAccessKeySecretRef:
-            name: aws-creds
-            key: secret-access-key
-"#
-        ))
         .await;
     external_secret(&world, "db", "aws", &key, "").await;
     assert_synced(&world, "db", "read-at-the-end").await;
@@ -168,63 +127,21 @@ async fn aws_prefix_and_version_stages_and_ids_select_what_is_read() {
     let prefix = format!("{}/", world.name());
     let first = moto_put(&region, None, &format!("{prefix}api-key"), "key-one").await;
     moto_put(&region, None, &format!("{prefix}api-key"), "key-two").await;
+    aws_creds(&world).await;
     world
-        .put_secret(
-            "aws-creds",
-            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        .apply(
+            StoreManifest::aws("aws", &region, AwsCredentials::static_keys("aws-creds"))
+                .provider("prefix", prefix.clone()),
         )
         .await;
+    let version = |secret_key: &str, version: &str| serde_json::json!({"secretKey": secret_key, "remoteRef": {"key": "api-key", "version": version}});
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: aws
-  namespace: NAMESPACE
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {region}
-      prefix: {prefix}
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: aws-creds
-            key: access-key
-          secretAccessKeySecretRef:
-            name: aws-creds
-            key: secret-access-key
-"#
-        ))
-        .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: api-key
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: current
-    remoteRef:
-      key: api-key
-  - secretKey: previous
-    remoteRef:
-      key: api-key
-      version: AWSPREVIOUS
-  - secretKey: pinned
-    remoteRef:
-      key: api-key
-      version: uuid/{first}
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("api-key", "aws")
+                .data("current", "api-key")
+                .push("data", version("previous", "AWSPREVIOUS"))
+                .push("data", version("pinned", &format!("uuid/{first}"))),
+        )
         .await;
     let secret = world
         .wait_secret("api-key", "the versioned Secret", |s| keys(s).len() == 3)

@@ -12,12 +12,13 @@ use std::time::Duration;
 use coffer_api::ExternalSecret;
 use coffer_api::external::ExternalSecretCondition;
 use coffer_external::{Config, Metrics};
+pub use coffer_testenv::external::{
+    self, AwsCredentials, ExternalSecretManifest, StoreManifest, VaultLogin,
+};
 use coffer_testenv::{TestEnv, TestNamespace};
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use tokio::sync::oneshot;
 
@@ -97,42 +98,10 @@ impl World {
         }
     }
 
-    /// Applies a YAML manifest (any kind) into the test namespace with
-    /// server-side apply, `NAMESPACE` replaced by the namespace's name.
-    pub async fn apply(&self, yaml: &str) {
-        let yaml = yaml.replace("NAMESPACE", self.name());
-        let value: serde_json::Value =
-            serde_saphyr::from_str(&yaml).expect("test manifest is YAML");
-        let api_version = value["apiVersion"].as_str().expect("apiVersion").to_owned();
-        let kind = value["kind"].as_str().expect("kind").to_owned();
-        let name = value["metadata"]["name"].as_str().expect("name").to_owned();
-        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &kind);
-        let plural = match kind.as_str() {
-            "SecretStore" => "secretstores".to_owned(),
-            "ClusterSecretStore" => "clustersecretstores".to_owned(),
-            "ExternalSecret" => "externalsecrets".to_owned(),
-            "ClusterExternalSecret" => "clusterexternalsecrets".to_owned(),
-            other => format!("{}s", other.to_lowercase()),
-        };
-        let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
-        let cluster_scoped = matches!(
-            kind.as_str(),
-            "ClusterSecretStore" | "ClusterExternalSecret" | "Namespace"
-        );
-        let api: Api<DynamicObject> = if cluster_scoped {
-            Api::all_with(self.client.clone(), &resource)
-        } else {
-            Api::namespaced_with(self.client.clone(), self.name(), &resource)
-        };
-        let obj: DynamicObject = serde_json::from_value(value).expect("object");
-        api.patch(
-            &name,
-            &PatchParams::apply("coffer-test").force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+    /// Applies a manifest (any kind; YAML, or a fixture from
+    /// [`coffer_testenv::external`]) into the test namespace.
+    pub async fn apply(&self, manifest: impl std::fmt::Display) {
+        external::apply(&self.client, self.name(), &manifest.to_string()).await;
     }
 
     /// Creates or replaces an Opaque Secret in the namespace.
@@ -214,14 +183,9 @@ impl World {
         Some(es.status?.refresh_time?.0)
     }
 
-    /// The Events recorded on the ExternalSecret `name` (read through the
-    /// core/v1 Event API, as `kubectl describe` shows them).
+    /// The Events recorded on the ExternalSecret `name`.
     pub async fn events(&self, name: &str) -> Vec<Event> {
-        let api: Api<Event> = Api::namespaced(self.client.clone(), self.name());
-        let params = ListParams::default().fields(&format!(
-            "involvedObject.kind=ExternalSecret,involvedObject.name={name}"
-        ));
-        api.list(&params).await.map(|l| l.items).unwrap_or_default()
+        external::external_secret_events(&self.client, self.name(), name).await
     }
 
     /// Waits until an Event with `reason` is recorded on ExternalSecret
@@ -242,23 +206,11 @@ impl World {
     /// applied upstream changes on a 1s timer has had its chance by then, so
     /// "never applied" is checked after a positive signal, not a sleep.
     pub async fn witness(&self, key: &str, value: &str) {
-        self.apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: witness
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1s
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-"#
-        ))
+        self.apply(
+            ExternalSecretManifest::new("witness", "aws")
+                .refresh("1s")
+                .data("value", key),
+        )
         .await;
         self.wait_secret("witness", "the witness to see the upstream change", |s| {
             crate::common::value(s, "value").as_deref() == Some(value)
@@ -352,24 +304,10 @@ pub async fn aws_client() -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&config)
 }
 
-/// Creates or overwrites a secret string in moto.
+/// Creates or overwrites a secret string in moto (default account).
 pub async fn aws_put(name: &str, value: &str) {
-    let client = aws_client().await;
-    let created = client
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await;
-    if created.is_err() {
-        client
-            .put_secret_value()
-            .secret_id(name)
-            .secret_string(value)
-            .send()
-            .await
-            .expect("moto put_secret_value");
-    }
+    let region = &TestEnv::shared().await.aws.region;
+    crate::identity::moto_put(region, None, name, value).await;
 }
 
 /// Deletes a secret from moto at once.
@@ -384,96 +322,42 @@ pub async fn aws_delete(name: &str) {
         .expect("moto delete_secret");
 }
 
-/// Writes KV v2 data at `secret/<path>` in OpenBao.
-pub async fn vault_put(env: &TestEnv, path: &str, data: serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/secret/data/{path}", env.vault.addr))
-        .header("X-Vault-Token", &env.vault.token)
-        .json(&serde_json::json!({ "data": data }))
-        .send()
-        .await
-        .expect("openbao reachable");
-    assert!(
-        response.status().is_success(),
-        "openbao write: {}",
-        response.status()
-    );
-}
-
-/// Deletes all versions of `secret/<path>` in OpenBao.
-pub async fn vault_delete(env: &TestEnv, path: &str) {
-    let response = reqwest::Client::new()
-        .delete(format!("{}/v1/secret/metadata/{path}", env.vault.addr))
-        .header("X-Vault-Token", &env.vault.token)
-        .send()
-        .await
-        .expect("openbao reachable");
-    assert!(
-        response.status().is_success(),
-        "openbao delete: {}",
-        response.status()
-    );
-}
-
 /// A SecretStore named `name` for AWS (static keys from Secret `aws-creds`).
 pub async fn aws_store(world: &World, name: &str) {
+    aws_creds(world).await;
+    let region = &world.env.aws.region;
+    world
+        .apply(StoreManifest::aws(
+            name,
+            region,
+            AwsCredentials::static_keys("aws-creds"),
+        ))
+        .await;
+}
+
+/// The Secret `aws-creds` with moto's static keys.
+pub async fn aws_creds(world: &World) {
     world
         .put_secret(
             "aws-creds",
             &[("access-key", "testing"), ("secret-access-key", "testing")],
         )
         .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: {region}
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: aws-creds
-            key: access-key
-          secretAccessKeySecretRef:
-            name: aws-creds
-            key: secret-access-key
-"#,
-            region = world.env.aws.region
-        ))
-        .await;
 }
 
 /// A SecretStore named `name` for OpenBao KV v2 at `secret`, token auth.
 pub async fn vault_store(world: &World, name: &str, server: &str, token: &str) {
     world.put_secret("vault-token", &[("token", token)]).await;
+    let login = VaultLogin::token("vault-token", "token");
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: secret
-      version: v2
-      auth:
-        tokenSecretRef:
-          name: vault-token
-          key: token
-"#
-        ))
+        .apply(StoreManifest::vault(name, server, "secret", login).provider("version", "v2"))
         .await;
+}
+
+/// The usual store: `vault` on the test OpenBao with its root token.
+pub async fn root_vault_store(world: &World) {
+    let vault = &world.env.vault;
+    vault_store(world, "vault", &vault.addr, &vault.token).await;
 }
 
 /// A unique remote key for this test.

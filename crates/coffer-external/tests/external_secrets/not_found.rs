@@ -12,56 +12,23 @@ use crate::common::*;
 /// SecretStore `name` over the KV v2 mount `mount` (OpenBao namespace
 /// `namespace` if given), root token.
 async fn store(world: &World, name: &str, mount: &str, namespace: Option<&str>) {
-    let namespace = namespace
-        .map(|ns| format!("\n      namespace: {ns}"))
-        .unwrap_or_default();
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      version: v2{namespace}
-      auth:
-        tokenSecretRef:
-          name: vault-token
-          key: token
-"#,
-            server = world.env.vault.addr
-        ))
-        .await;
+    let login = VaultLogin::token("vault-token", "token");
+    let store =
+        StoreManifest::vault(name, &world.env.vault.addr, mount, login).provider("version", "v2");
+    match namespace {
+        Some(ns) => world.apply(store.provider("namespace", ns)).await,
+        None => world.apply(store).await,
+    }
 }
 
 async fn es(world: &World, name: &str, store: &str, key: &str, creation: &str, deletion: &str) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1s
-  secretStoreRef:
-    name: {store}
-  target:
-    creationPolicy: {creation}
-    deletionPolicy: {deletion}
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-      property: v
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, store)
+                .refresh("1s")
+                .target(json!({"creationPolicy": creation, "deletionPolicy": deletion}))
+                .property("value", key, "v"),
+        )
         .await;
 }
 

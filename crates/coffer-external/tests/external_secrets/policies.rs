@@ -11,27 +11,16 @@ async fn es_for(
     interval: &str,
 ) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: "{interval}"
-  secretStoreRef:
-    name: aws
-  target:
-    name: {name}
-    creationPolicy: {creation}
-    deletionPolicy: {deletion}
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, "aws")
+                .refresh(interval)
+                .target(serde_json::json!({
+                    "name": name,
+                    "creationPolicy": creation,
+                    "deletionPolicy": deletion,
+                }))
+                .data("value", key),
+        )
         .await;
 }
 

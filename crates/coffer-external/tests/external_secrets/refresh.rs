@@ -6,24 +6,12 @@ use crate::common::*;
 
 async fn es_with_policy(world: &World, name: &str, key: &str, policy: &str, interval: &str) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshPolicy: {policy}
-  refreshInterval: "{interval}"
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, "aws")
+                .refresh(interval)
+                .set("refreshPolicy", policy)
+                .data("value", key),
+        )
         .await;
 }
 

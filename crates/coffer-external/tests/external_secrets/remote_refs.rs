@@ -2,6 +2,7 @@
 //! `decodingStrategy`, `conversionStrategy` and `metadataPolicy: Fetch`.
 
 use aws_sdk_secretsmanager::types::Tag;
+use serde_json::json;
 
 use crate::common::*;
 
@@ -15,40 +16,16 @@ async fn decoding_strategies_turn_base64_provider_values_into_bytes() {
     aws_put(&encoded, "aGVsbG8gd29ybGQ=").await;
     aws_put(&plain, "not base64!").await;
     aws_put(&map, r#"{"a":"Zmlyc3Q=","b":"c2Vjb25k"}"#).await;
+    let decode = |key: &str, strategy: &str| json!({"key": key, "decodingStrategy": strategy});
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: decoded
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: base64
-    remoteRef:
-      key: {encoded}
-      decodingStrategy: Base64
-  - secretKey: auto
-    remoteRef:
-      key: {encoded}
-      decodingStrategy: Auto
-  - secretKey: auto-plain
-    remoteRef:
-      key: {plain}
-      decodingStrategy: Auto
-  - secretKey: as-is
-    remoteRef:
-      key: {encoded}
-  dataFrom:
-  - extract:
-      key: {map}
-      decodingStrategy: Base64
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("decoded", "aws")
+                .data_ref("base64", decode(&encoded, "Base64"))
+                .data_ref("auto", decode(&encoded, "Auto"))
+                .data_ref("auto-plain", decode(&plain, "Auto"))
+                .data("as-is", &encoded)
+                .extract_ref(decode(&map, "Base64")),
+        )
         .await;
     let secret = world
         .wait_secret("decoded", "the decoded Secret", |s| keys(s).len() == 6)
@@ -66,24 +43,10 @@ spec:
 
     // Base64 on a value that is not: the sync fails, naming the key only.
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: undecodable
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: token
-    remoteRef:
-      key: {plain}
-      decodingStrategy: Base64
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("undecodable", "aws")
+                .data_ref("token", decode(&plain, "Base64")),
+        )
         .await;
     let failed = world
         .wait_ready("undecodable", "Ready=False", |c| c.status == "False")
@@ -113,24 +76,10 @@ async fn conversion_strategy_rewrites_keys_a_secret_cannot_hold() {
     aws_put(&map, r#"{"db/user":"app","api key":"k","ok-key.1":"v"}"#).await;
     for strategy in ["Default", "Unicode"] {
         world
-            .apply(&format!(
-                r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  dataFrom:
-  - extract:
-      key: {map}
-      conversionStrategy: {strategy}
-"#,
-                name = strategy.to_lowercase()
-            ))
+            .apply(
+                ExternalSecretManifest::new(&strategy.to_lowercase(), "aws")
+                    .extract_ref(json!({"key": map, "conversionStrategy": strategy})),
+            )
             .await;
     }
     let default = world
@@ -162,37 +111,18 @@ async fn metadata_policy_fetch_reads_the_secrets_tags_instead_of_its_value() {
         .send()
         .await
         .expect("moto create_secret with tags");
+    let fetch = json!({"key": key, "metadataPolicy": "Fetch"});
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: tags
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: aws
-  data:
-  - secretKey: all-tags
-    remoteRef:
-      key: {key}
-      metadataPolicy: Fetch
-  - secretKey: team
-    remoteRef:
-      key: {key}
-      metadataPolicy: Fetch
-      property: team
-  - secretKey: value
-    remoteRef:
-      key: {key}
-  dataFrom:
-  - extract:
-      key: {key}
-      metadataPolicy: Fetch
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new("tags", "aws")
+                .data_ref("all-tags", fetch.clone())
+                .data_ref(
+                    "team",
+                    json!({"key": key, "metadataPolicy": "Fetch", "property": "team"}),
+                )
+                .data("value", &key)
+                .extract_ref(fetch),
+        )
         .await;
     let secret = world
         .wait_secret("tags", "the tags Secret", |s| keys(s).len() == 4)

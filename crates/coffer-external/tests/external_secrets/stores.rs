@@ -1,36 +1,30 @@
 //! SecretStore and ClusterSecretStore status and scope.
 
+use serde_json::json;
+
 use crate::common::*;
 
-#[tokio::test]
-async fn a_store_with_an_unsupported_provider_says_so_in_its_status() {
-    let world = World::new("store-unsupported").await;
-    world
-        .apply(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: gcp
-  namespace: NAMESPACE
-spec:
-  provider:
-    gcpsm:
-      projectID: my-project
-"#,
-        )
-        .await;
+/// The Ready condition of SecretStore `name`, once it has one.
+async fn ready_condition(world: &World, name: &str) -> coffer_api::external::SecretStoreCondition {
     let api: kube::Api<coffer_api::SecretStore> =
         kube::Api::namespaced(world.client.clone(), world.name());
-    let condition = eventually("the store's Ready condition", || async {
-        let store = api.get("gcp").await.ok()?;
+    eventually("the store's Ready condition", || async {
+        let store = api.get(name).await.ok()?;
         store
             .status?
             .conditions
             .into_iter()
             .find(|c| c.type_ == "Ready")
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_store_with_an_unsupported_provider_says_so_in_its_status() {
+    let world = World::new("store-unsupported").await;
+    let gcp = json!({"gcpsm": {"projectID": "my-project"}});
+    world.apply(StoreManifest::with_provider("gcp", gcp)).await;
+    let condition = ready_condition(&world, "gcp").await;
     assert_eq!(condition.status, "False");
     assert_eq!(condition.reason.as_deref(), Some("InvalidProviderConfig"));
     let message = condition.message.unwrap_or_default();
@@ -43,24 +37,8 @@ spec:
 #[tokio::test]
 async fn a_valid_store_is_ready() {
     let world = World::new("store-valid").await;
-    vault_store(
-        &world,
-        "vault",
-        &world.env.vault.addr,
-        &world.env.vault.token,
-    )
-    .await;
-    let api: kube::Api<coffer_api::SecretStore> =
-        kube::Api::namespaced(world.client.clone(), world.name());
-    let condition = eventually("the store's Ready condition", || async {
-        let store = api.get("vault").await.ok()?;
-        store
-            .status?
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == "Ready")
-    })
-    .await;
+    root_vault_store(&world).await;
+    let condition = ready_condition(&world, "vault").await;
     assert_eq!(
         (condition.status.as_str(), condition.reason.as_deref()),
         ("True", Some("Valid"))
@@ -75,59 +53,22 @@ async fn one_cluster_secret_store_serves_two_namespaces_and_refuses_a_third() {
     let store = format!("css-{}", world.name());
     let key = remote(&world, "shared");
     aws_put(&key, "for-both").await;
+    aws_creds(&world).await;
+    let credentials = AwsCredentials::static_keys_in("aws-creds", world.name());
     world
-        .put_secret(
-            "aws-creds",
-            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        .apply(
+            StoreManifest::aws(&store, &world.env.aws.region, credentials)
+                .cluster()
+                .set(
+                    "conditions",
+                    json!([{"namespaces": [world.name(), other.name()]}]),
+                ),
         )
         .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ClusterSecretStore
-metadata:
-  name: {store}
-spec:
-  conditions:
-  - namespaces: [{a}, {b}]
-  provider:
-    aws:
-      service: SecretsManager
-      region: {region}
-      auth:
-        secretRef:
-          accessKeyIDSecretRef:
-            name: aws-creds
-            namespace: {a}
-            key: access-key
-          secretAccessKeySecretRef:
-            name: aws-creds
-            namespace: {a}
-            key: secret-access-key
-"#,
-            a = world.name(),
-            b = other.name(),
-            region = world.env.aws.region
-        ))
-        .await;
-    let es = format!(
-        r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: shared
-  namespace: NAMESPACE
-spec:
-  secretStoreRef:
-    kind: ClusterSecretStore
-    name: {store}
-  data:
-  - secretKey: v
-    remoteRef:
-      key: {key}
-"#
-    );
+    let es = ExternalSecretManifest::new("shared", &store)
+        .cluster_store()
+        .data("v", &key)
+        .unset("refreshInterval");
     for w in [&world, &other, &denied] {
         w.apply(&es).await;
     }

@@ -13,30 +13,13 @@ use crate::common::*;
 /// Applies ExternalSecret `name` reading `key` (`property`, when given)
 /// from SecretStore `store` into Secret `name`, key `value`.
 pub async fn external_secret(world: &World, name: &str, store: &str, key: &str, property: &str) {
-    let property = if property.is_empty() {
-        String::new()
+    let es = ExternalSecretManifest::new(name, store);
+    let es = if property.is_empty() {
+        es.data("value", key)
     } else {
-        format!("\n      property: {property}")
+        es.property("value", key, property)
     };
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: {store}
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}{property}
-"#
-        ))
-        .await;
+    world.apply(es).await;
 }
 
 /// Waits until ExternalSecret `name` has synced: Ready=True

@@ -26,27 +26,16 @@ async fn es_for(
     deletion: &str,
 ) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1s
-  secretStoreRef:
-    name: aws
-  target:
-    name: {target}
-    creationPolicy: {creation}
-    deletionPolicy: {deletion}
-  data:
-  - secretKey: tls.key
-    remoteRef:
-      key: {key}
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, "aws")
+                .refresh("1s")
+                .target(serde_json::json!({
+                    "name": target,
+                    "creationPolicy": creation,
+                    "deletionPolicy": deletion,
+                }))
+                .data("tls.key", key),
+        )
         .await;
 }
 

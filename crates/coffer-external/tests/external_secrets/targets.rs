@@ -2,29 +2,18 @@
 //! and None mean once the ExternalSecret is gone (Merge and the deletion
 //! policies are in policies.rs).
 
+use serde_json::json;
+
 use crate::common::*;
 
-async fn es_for(world: &World, name: &str, key: &str, target: &str) {
+async fn es_for(world: &World, name: &str, key: &str, target: serde_json::Value) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1s
-  secretStoreRef:
-    name: aws
-  target:
-{target}
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, "aws")
+                .refresh("1s")
+                .target(target)
+                .data("value", key),
+        )
         .await;
 }
 
@@ -34,7 +23,7 @@ async fn an_immutable_target_keeps_its_value_reports_the_refused_update_and_is_r
     aws_store(&world, "aws").await;
     let key = remote(&world, "frozen");
     aws_put(&key, "first").await;
-    es_for(&world, "frozen", &key, "    immutable: true").await;
+    es_for(&world, "frozen", &key, json!({"immutable": true})).await;
     let created = world
         .wait_secret("frozen", "the first sync", |s| {
             value(s, "value").as_deref() == Some("first")
@@ -85,8 +74,14 @@ async fn an_owner_secret_is_garbage_collected_and_an_orphan_secret_survives_its_
     aws_store(&world, "aws").await;
     let key = remote(&world, "gc");
     aws_put(&key, "v").await;
-    es_for(&world, "owned", &key, "    creationPolicy: Owner").await;
-    es_for(&world, "orphaned", &key, "    creationPolicy: Orphan").await;
+    es_for(&world, "owned", &key, json!({"creationPolicy": "Owner"})).await;
+    es_for(
+        &world,
+        "orphaned",
+        &key,
+        json!({"creationPolicy": "Orphan"}),
+    )
+    .await;
     let owned = world
         .wait_secret("owned", "the Owner Secret", |s| value(s, "value").is_some())
         .await;
@@ -161,10 +156,10 @@ async fn creation_policy_none_writes_nothing_and_reports_ready() {
         &world,
         "nothing",
         &key,
-        "    name: existing\n    creationPolicy: None",
+        json!({"name": "existing", "creationPolicy": "None"}),
     )
     .await;
-    es_for(&world, "absent", &key, "    creationPolicy: None").await;
+    es_for(&world, "absent", &key, json!({"creationPolicy": "None"})).await;
     for name in ["nothing", "absent"] {
         let ready = world
             .wait_ready(name, "Ready=True", |c| c.status == "True")

@@ -3,19 +3,23 @@
 //! annotations; `mergePolicy`; sprig as ESO's examples use it; and ESO's
 //! missing-key rule.
 
+use serde_json::json;
+
 use crate::common::*;
+
+/// ExternalSecret `name` extracting `path` from store `vault` through
+/// `template` (`target.template`).
+fn templated(name: &str, path: &str, template: serde_json::Value) -> ExternalSecretManifest {
+    ExternalSecretManifest::new(name, "vault")
+        .target(json!({"template": template}))
+        .extract(path)
+}
 
 /// A Vault store `vault` and the KV secret `<ns>/<name>` holding `data`.
 async fn vault_source(world: &World, name: &str, data: serde_json::Value) -> String {
     let path = remote(world, name);
-    vault_put(world.env, &path, data).await;
-    vault_store(
-        world,
-        "vault",
-        &world.env.vault.addr,
-        &world.env.vault.token,
-    )
-    .await;
+    world.env.vault.put(&path, data).await;
+    root_vault_store(world).await;
     path
 }
 
@@ -53,49 +57,20 @@ data:
             &[("dsn", "postgres://{{ .user }}:{{ .password }}@db:5432/app")],
         )
         .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: app
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      metadata:
-        annotations:
-          rendered-for: "{{{{ .user }}}}"
-      templateFrom:
-      - configMap:
-          name: templates
-          items:
-          - key: config.yaml
-          - key: env
-            templateAs: KeysAndValues
-      - target: Annotations
-        configMap:
-          name: templates
-          items:
-          - key: team
-      - secret:
-          name: secret-templates
-          items:
-          - key: dsn
-      - target: Labels
-        literal: "app.kubernetes.io/part-of: {{{{ .team }}}}"
-      data:
-        password-b64: "{{{{ .password | b64enc }}}}"
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-        ))
-        .await;
+    let template = json!({
+        "metadata": {"annotations": {"rendered-for": "{{ .user }}"}},
+        "templateFrom": [
+            {"configMap": {"name": "templates", "items": [
+                {"key": "config.yaml"},
+                {"key": "env", "templateAs": "KeysAndValues"},
+            ]}},
+            {"target": "Annotations", "configMap": {"name": "templates", "items": [{"key": "team"}]}},
+            {"secret": {"name": "secret-templates", "items": [{"key": "dsn"}]}},
+            {"target": "Labels", "literal": "app.kubernetes.io/part-of: {{ .team }}"},
+        ],
+        "data": {"password-b64": "{{ .password | b64enc }}"},
+    });
+    world.apply(templated("app", &path, template)).await;
     let secret = world
         .wait_secret("app", "the templated Secret", |s| value(s, "dsn").is_some())
         .await;
@@ -138,30 +113,15 @@ async fn merge_policy_keeps_provider_keys_that_replace_drops() {
     )
     .await;
     for policy in ["Replace", "Merge"] {
+        let template = json!({
+            "mergePolicy": policy,
+            "data": {
+                "url": "postgres://{{ .user }}@{{ .host }}",
+                "host": "{{ .host | upper }}",
+            },
+        });
         world
-            .apply(&format!(
-                r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      mergePolicy: {policy}
-      data:
-        url: "postgres://{{{{ .user }}}}@{{{{ .host }}}}"
-        host: "{{{{ .host | upper }}}}"
-  dataFrom:
-  - extract:
-      key: {path}
-"#,
-                name = policy.to_lowercase()
-            ))
+            .apply(templated(&policy.to_lowercase(), &path, template))
             .await;
     }
     let replaced = world
@@ -197,32 +157,16 @@ async fn sprig_as_in_esos_examples_builds_a_docker_config_json() {
         }),
     )
     .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: registry
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      type: kubernetes.io/dockerconfigjson
-      data:
-        .dockerconfigjson: '{{{{ dict "auths" (dict .registry (dict "auth" (printf "%s:%s" .user .password | b64enc))) | toJson }}}}'
-        region: '{{{{ (.config | fromJson).region }}}}'
-        endpoint: '{{{{ printf "https://%s/v2/" .registry | trim }}}}'
-        level: '{{{{ .level | default "info" | upper }}}}'
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-        ))
-        .await;
+    let template = json!({
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {
+            ".dockerconfigjson": r#"{{ dict "auths" (dict .registry (dict "auth" (printf "%s:%s" .user .password | b64enc))) | toJson }}"#,
+            "region": "{{ (.config | fromJson).region }}",
+            "endpoint": r#"{{ printf "https://%s/v2/" .registry | trim }}"#,
+            "level": r#"{{ .level | default "info" | upper }}"#,
+        },
+    });
+    world.apply(templated("registry", &path, template)).await;
     let secret = world
         .wait_secret("registry", "the docker config Secret", |s| {
             value(s, ".dockerconfigjson").is_some()
@@ -258,29 +202,8 @@ async fn a_missing_template_key_fails_the_sync_and_keeps_the_previous_secret() {
         serde_json::json!({"token": "t-1", "hidden": "do-not-show"}),
     )
     .await;
-    let es = |template: &str| {
-        format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: svc
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      data:
-        header: "{template}"
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-        )
-    };
-    world.apply(&es("Bearer {{ .token }}")).await;
+    let es = |template: &str| templated("svc", &path, json!({"data": {"header": template}}));
+    world.apply(es("Bearer {{ .token }}")).await;
     let good = world
         .wait_secret("svc", "the first sync", |s| {
             value(s, "header").as_deref() == Some("Bearer t-1")
@@ -288,7 +211,7 @@ spec:
         .await;
 
     // ESO renders with missingkey=error: a typo is an error, not "<no value>".
-    world.apply(&es("Bearer {{ .tokne }}")).await;
+    world.apply(es("Bearer {{ .tokne }}")).await;
     let failed = world
         .wait_ready("svc", "Ready=False", |c| c.status == "False")
         .await;
@@ -310,31 +233,10 @@ spec:
     assert_eq!(rv(&kept), rv(&good), "the Secret was touched");
 
     // A templateFrom item naming a key its ConfigMap lacks fails the same way.
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: svc
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      templateFrom:
-      - configMap:
-          name: no-such-configmap
-          items:
-          - key: header
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-        ))
-        .await;
+    let template = json!({"templateFrom": [
+        {"configMap": {"name": "no-such-configmap", "items": [{"key": "header"}]}},
+    ]});
+    world.apply(templated("svc", &path, template)).await;
     world
         .wait_ready("svc", "the templateFrom error", |c| {
             c.message
@@ -358,28 +260,8 @@ async fn a_template_bomb_fails_fast_naming_key_and_limit_while_others_sync() {
         ),
         ("fine", "{{ .user | upper }}"),
     ] {
-        world
-            .apply(&format!(
-                r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      data:
-        out: "{template}"
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-            ))
-            .await;
+        let template = json!({"data": {"out": template}});
+        world.apply(templated(name, &path, template)).await;
     }
     let condition = world
         .wait_ready("bomb", "the bomb to fail", |c| c.status == "False")

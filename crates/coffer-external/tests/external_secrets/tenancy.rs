@@ -112,25 +112,11 @@ async fn jwt_secret(world: &World, sa: &str) {
 
 async fn external_secret_via(world: &World, name: &str, store: &str, key: &str) {
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: {name}
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    kind: ClusterSecretStore
-    name: {store}
-  data:
-  - secretKey: value
-    remoteRef:
-      key: {key}
-      property: password
-"#
-        ))
+        .apply(
+            ExternalSecretManifest::new(name, store)
+                .cluster_store()
+                .property("value", key, "password"),
+        )
         .await;
 }
 
@@ -154,34 +140,13 @@ async fn a_cluster_store_with_namespace_credentials_never_lends_one_namespace_s_
     jwt_secret(&a, "ci").await;
     jwt_secret(&b, "ci").await;
     let store = format!("tenants-{}", a.name());
-    a.apply(&format!(
-        r#"
-apiVersion: external-secrets.io/v1
-kind: ClusterSecretStore
-metadata:
-  name: {store}
-spec:
-  conditions:
-  - namespaces: [{na}, {nb}]
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      version: v2
-      auth:
-        jwt:
-          path: {auth}
-          role: tenant
-          secretRef:
-            name: vault-jwt
-            key: token
-"#,
-        na = a.name(),
-        nb = b.name(),
-        server = tenancy.bao.addr,
-        mount = tenancy.mount,
-        auth = tenancy.auth,
-    ))
+    let login = VaultLogin::jwt_secret(&tenancy.auth, "tenant", "vault-jwt", "token");
+    a.apply(
+        StoreManifest::vault(&store, &tenancy.bao.addr, &tenancy.mount, login)
+            .provider("version", "v2")
+            .cluster()
+            .set("conditions", json!([{"namespaces": [a.name(), b.name()]}])),
+    )
     .await;
     // One controller for both namespaces, as in a cluster; a short store
     // configuration lifetime so the rotation below is seen at once.

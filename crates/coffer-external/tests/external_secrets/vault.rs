@@ -6,46 +6,26 @@ use crate::common::*;
 async fn vault_extract_with_template_builds_the_secret() {
     let world = World::new("vault-template").await;
     let path = remote(&world, "db");
-    vault_put(
-        world.env,
-        &path,
-        serde_json::json!({"user": "app", "password": "pw1"}),
-    )
-    .await;
-    vault_store(
-        &world,
-        "vault",
-        &world.env.vault.addr,
-        &world.env.vault.token,
-    )
-    .await;
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: db
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  target:
-    template:
-      type: kubernetes.io/basic-auth
-      metadata:
-        labels:
-          app: db
-      data:
-        username: "{{{{ .user }}}}"
-        password: "{{{{ .password }}}}"
-        url: "postgres://{{{{ .user }}}}:{{{{ .password }}}}@db:5432"
-  dataFrom:
-  - extract:
-      key: {path}
-"#
-        ))
+        .env
+        .vault
+        .put(&path, serde_json::json!({"user": "app", "password": "pw1"}))
+        .await;
+    root_vault_store(&world).await;
+    world
+        .apply(
+            ExternalSecretManifest::new("db", "vault")
+                .target(serde_json::json!({"template": {
+                    "type": "kubernetes.io/basic-auth",
+                    "metadata": {"labels": {"app": "db"}},
+                    "data": {
+                        "username": "{{ .user }}",
+                        "password": "{{ .password }}",
+                        "url": "postgres://{{ .user }}:{{ .password }}@db:5432",
+                    },
+                }}))
+                .extract(&path),
+        )
         .await;
     let secret = world
         .wait_secret("db", "the templated Secret", |s| value(s, "url").is_some())
@@ -63,33 +43,18 @@ spec:
 async fn a_provider_outage_keeps_the_secret_and_recovers() {
     let world = World::new("vault-outage").await;
     let path = remote(&world, "svc");
-    vault_put(world.env, &path, serde_json::json!({"token": "before"})).await;
-    vault_store(
-        &world,
-        "vault",
-        &world.env.vault.addr,
-        &world.env.vault.token,
-    )
-    .await;
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: svc
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1s
-  secretStoreRef:
-    name: vault
-  data:
-  - secretKey: token
-    remoteRef:
-      key: {path}
-      property: token
-"#
-        ))
+        .env
+        .vault
+        .put(&path, serde_json::json!({"token": "before"}))
+        .await;
+    root_vault_store(&world).await;
+    world
+        .apply(
+            ExternalSecretManifest::new("svc", "vault")
+                .refresh("1s")
+                .property("token", &path, "token"),
+        )
         .await;
     let synced = world
         .wait_secret("svc", "the first sync", |s| {
@@ -125,14 +90,12 @@ spec:
         "the Secret was not written during the outage"
     );
 
-    vault_put(world.env, &path, serde_json::json!({"token": "after"})).await;
-    vault_store(
-        &world,
-        "vault",
-        &world.env.vault.addr,
-        &world.env.vault.token,
-    )
-    .await;
+    world
+        .env
+        .vault
+        .put(&path, serde_json::json!({"token": "after"}))
+        .await;
+    root_vault_store(&world).await;
     world
         .wait_secret("svc", "the update once the provider is back", |s| {
             value(s, "token").as_deref() == Some("after")
@@ -147,7 +110,11 @@ spec:
 async fn wrong_credentials_fail_without_creating_a_secret_or_leaking_the_token() {
     let world = World::new("vault-badcreds").await;
     let path = remote(&world, "x");
-    vault_put(world.env, &path, serde_json::json!({"k": "v"})).await;
+    world
+        .env
+        .vault
+        .put(&path, serde_json::json!({"k": "v"}))
+        .await;
     vault_store(
         &world,
         "vault",
@@ -155,25 +122,9 @@ async fn wrong_credentials_fail_without_creating_a_secret_or_leaking_the_token()
         "not-a-real-token-5c1d",
     )
     .await;
-    world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: x
-  namespace: NAMESPACE
-spec:
-  secretStoreRef:
-    name: vault
-  data:
-  - secretKey: k
-    remoteRef:
-      key: {path}
-      property: k
-"#
-        ))
-        .await;
+    // No refreshInterval: ESO's default.
+    let x = ExternalSecretManifest::new("x", "vault").property("k", &path, "k");
+    world.apply(x.unset("refreshInterval")).await;
     let failed = world
         .wait_ready("x", "Ready=False", |c| c.status == "False")
         .await;

@@ -33,30 +33,9 @@ async fn vault_approle_store_logs_in_and_syncs_without_showing_the_secret_id() {
     world
         .put_secret("approle", &[("secret-id", &secret_id)])
         .await;
+    let login = VaultLogin::app_role(&auth, &role_id, "approle", "secret-id");
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: vault
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      version: v2
-      auth:
-        appRole:
-          path: {auth}
-          roleId: {role_id}
-          secretRef:
-            name: approle
-            key: secret-id
-"#,
-            server = bao.addr
-        ))
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login).provider("version", "v2"))
         .await;
     external_secret(&world, "db", "vault", "db", "password").await;
     assert_synced(&world, "db", "approle-pw").await;
@@ -111,28 +90,9 @@ async fn vault_kubernetes_auth_logs_in_with_a_requested_service_account_token() 
         identity::auth_delegator(&world, sa).await;
     }
     for (store, sa) in [("vault", "reader"), ("stranger", "stranger")] {
+        let login = VaultLogin::kubernetes(&auth, "reader", sa);
         world
-            .apply(&format!(
-                r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: {store}
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      auth:
-        kubernetes:
-          mountPath: {auth}
-          role: reader
-          serviceAccountRef:
-            name: {sa}
-"#,
-                server = bao.addr
-            ))
+            .apply(StoreManifest::vault(store, &bao.addr, &mount, login))
             .await;
     }
     external_secret(&world, "db", "vault", "db", "password").await;
@@ -184,32 +144,9 @@ async fn vault_jwt_auth_logs_in_with_a_service_account_token_for_the_given_audie
     let (mount, policy) = kv_with_policy(&bao, &world, "jwt-pw").await;
     let auth = jwt_auth(&bao, &world, &policy, "openbao-coffer-test").await;
     identity::service_account(&world, "ci", &[]).await;
+    let login = VaultLogin::jwt(&auth, "reader", "ci", Some(&["openbao-coffer-test"]));
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: vault
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      version: v2
-      auth:
-        jwt:
-          path: {auth}
-          role: reader
-          kubernetesServiceAccountToken:
-            serviceAccountRef:
-              name: ci
-            audiences:
-            - openbao-coffer-test
-"#,
-            server = bao.addr
-        ))
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login).provider("version", "v2"))
         .await;
     external_secret(&world, "db", "vault", "db", "password").await;
     assert_synced(&world, "db", "jwt-pw").await;
@@ -226,29 +163,9 @@ async fn vault_jwt_auth_requests_the_vault_audience_by_default_as_eso_does() {
     let (mount, policy) = kv_with_policy(&bao, &world, "default-aud-pw").await;
     let auth = jwt_auth(&bao, &world, &policy, "vault").await;
     identity::service_account(&world, "ci", &[]).await;
+    let login = VaultLogin::jwt(&auth, "reader", "ci", None);
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: vault
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      auth:
-        jwt:
-          path: {auth}
-          role: reader
-          kubernetesServiceAccountToken:
-            serviceAccountRef:
-              name: ci
-"#,
-            server = bao.addr
-        ))
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login))
         .await;
     external_secret(&world, "db", "vault", "db", "password").await;
     assert_synced(&world, "db", "default-aud-pw").await;
@@ -265,47 +182,14 @@ async fn vault_kv_v1_store_reads_properties_and_extracts_whole_secrets() {
     world
         .put_secret("vault-token", &[("token", &world.env.vault.token)])
         .await;
+    let login = VaultLogin::token("vault-token", "token");
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: vault
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      path: {mount}
-      version: v1
-      auth:
-        tokenSecretRef:
-          name: vault-token
-          key: token
-"#,
-            server = bao.addr
-        ))
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login).provider("version", "v1"))
         .await;
     external_secret(&world, "password", "vault", "app", "password").await;
     assert_synced(&world, "password", "v1-pw").await;
     world
-        .apply(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata:
-  name: whole
-  namespace: NAMESPACE
-spec:
-  refreshInterval: 1h
-  secretStoreRef:
-    name: vault
-  dataFrom:
-  - extract:
-      key: app
-"#,
-        )
+        .apply(ExternalSecretManifest::new("whole", "vault").extract("app"))
         .await;
     let secret = world
         .wait_secret("whole", "the extracted KV v1 secret", |s| {
@@ -336,30 +220,16 @@ async fn vault_namespace_scopes_the_login_and_the_reads() {
     world
         .put_secret("approle", &[("secret-id", &secret_id)])
         .await;
+    let login = VaultLogin::other(json!({"appRole": {
+        "roleId": role_id,
+        "secretRef": {"name": "approle", "key": "secret-id"},
+    }}));
     world
-        .apply(&format!(
-            r#"
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata:
-  name: vault
-  namespace: NAMESPACE
-spec:
-  provider:
-    vault:
-      server: "{server}"
-      namespace: {ns}
-      path: secret
-      version: v2
-      auth:
-        appRole:
-          roleId: {role_id}
-          secretRef:
-            name: approle
-            key: secret-id
-"#,
-            server = root.addr
-        ))
+        .apply(
+            StoreManifest::vault("vault", &root.addr, "secret", login)
+                .provider("namespace", ns.clone())
+                .provider("version", "v2"),
+        )
         .await;
     external_secret(&world, "app", "vault", &key, "k").await;
     assert_synced(&world, "app", "from-team").await;
