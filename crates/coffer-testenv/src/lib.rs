@@ -35,6 +35,7 @@ pub use error::Error;
 pub use namespace::TestNamespace;
 pub use process::ProcessLog;
 pub use services::{Aws, Vault};
+pub use tools::locate;
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";
@@ -97,12 +98,12 @@ impl TestEnv {
             .keep();
         process::remove_at_exit(dir.clone())?;
 
-        let tools_bin = tools::locate("COFFER_TOOLS_BIN", "python")?;
+        let tools_bin = locate("COFFER_TOOLS_BIN", "python")?;
         let existing = std::env::var_os(EXISTING_CLUSTER_VAR).filter(|v| !v.is_empty());
         let (kubeconfig, mut logs) = match existing {
             Some(path) => (PathBuf::from(path), Vec::new()),
             None => {
-                let bin = tools::locate("COFFER_CONTROL_PLANE_DIR", "control-plane")?;
+                let bin = locate("COFFER_CONTROL_PLANE_DIR", "control-plane")?;
                 let cp = control_plane::ControlPlane::start(&bin, &dir).await?;
                 (cp.kubeconfig, cp.logs)
             }
