@@ -386,6 +386,23 @@ async fn a_pasted_manifest_keeps_its_type_labels_and_both_data_fields() {
     let report = drive(&world.url(), json!({"manifest": bad, "namespace": ns})).await;
     let error = report["error"].as_str().unwrap();
     assert!(error.contains("metadata.generateName"), "{error}");
+
+    // A broken manifest is refused without quoting its values.
+    for (broken, want) in [
+        (r#"{"stringData": {"p": "leak-me-1"}"#, "not valid JSON"),
+        ("stringData:\n  p: \"leak-me-1\n", "line 2: unterminated"),
+    ] {
+        let report = drive(
+            &world.url(),
+            json!({"manifest": broken, "name": "x", "namespace": ns}),
+        )
+        .await;
+        let error = report["error"].as_str().unwrap();
+        assert!(
+            error.contains(want) && !error.contains("leak-me"),
+            "{error}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -287,7 +287,8 @@
     if (!trimmed) fail('paste a Secret manifest');
     let doc;
     if (trimmed.startsWith('{')) {
-      try { doc = JSON.parse(trimmed); } catch (e) { fail(`the manifest is not valid JSON: ${e.message}`); }
+      // NB: not the parser's message, which quotes the text (values included).
+      try { doc = JSON.parse(trimmed); } catch (e) { fail('the manifest is not valid JSON'); }
     } else {
       doc = parseYaml(text);
     }
