@@ -24,7 +24,8 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-TIMEOUT_MS = 30_000
+# Generous: the whole test suite may be running on two cores beside us.
+TIMEOUT_MS = 60_000
 
 
 def main():
@@ -33,7 +34,8 @@ def main():
     shots = job.get("screenshots")
     with sync_playwright() as p:
         # --no-sandbox: tests run as root, where Chromium's sandbox refuses to start.
-        browser = p.chromium.launch(executable_path=job["chromium"], args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=job["chromium"], args=["--no-sandbox"], timeout=2 * TIMEOUT_MS)
         try:
             context = browser.new_context(accept_downloads=True, viewport={"width": 1000, "height": 900})
             page = context.new_page()
