@@ -22,10 +22,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use coffer_api::SealedSecret;
 use coffer_controller::{Config, Running};
-use coffer_crypto::KeySize;
+use coffer_crypto::{KeySize, Scope};
 use coffer_testenv::{TestEnv, TestNamespace};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use seal_harness::{Sandbox, fail, ok};
 use serde_json::{Value, json};
 
@@ -225,6 +226,50 @@ fn sealed_of(report: &Value) -> SealedSecret {
     from_json
 }
 
+/// A Secret as `kubectl create secret` writes it.
+fn secret(name: &str, ns: Option<&str>, type_: Option<&str>, data: &[(&str, &[u8])]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: ns.map(str::to_owned),
+            ..ObjectMeta::default()
+        },
+        type_: type_.map(str::to_owned),
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
+}
+
+/// The page wrote the SealedSecret `coffer seal` writes (coffer-sealed's
+/// `seal_secret`) for `secret` under `scope`: same metadata, annotations,
+/// template and keys; only the sealed bytes differ (fresh session keys).
+fn assert_shaped_like_coffer_seal(
+    world: &World,
+    page: &SealedSecret,
+    secret: &Secret,
+    scope: Scope,
+) {
+    let key = world.running.context.keys.newest().expect("a key");
+    let reference =
+        coffer_sealed::seal_secret(secret, key.certificate().public_key(), Some(scope)).unwrap();
+    let blank = |s: &SealedSecret| {
+        let mut v = serde_json::to_value(s).unwrap();
+        for value in v["spec"]["encryptedData"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+        {
+            *value = json!("<sealed>");
+        }
+        v
+    };
+    assert_eq!(blank(page), blank(&reference), "page vs coffer seal");
+}
+
 fn values(pairs: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
     pairs
         .iter()
@@ -279,6 +324,14 @@ async fn strict_values_and_a_binary_file_sealed_offline_become_the_secret() {
         "strict has no scope annotation"
     );
     assert_eq!(report["download_name"], "db-sealed.json");
+    let ns = world.ns.name();
+    let reference = secret(
+        "db",
+        Some(ns),
+        Some("Opaque"),
+        &[("password", password.as_bytes()), ("client.p12", &binary)],
+    );
+    assert_shaped_like_coffer_seal(&world, &sealed, &reference, Scope::Strict);
     let want = values(&[("password", password.as_bytes()), ("client.p12", &binary)]);
 
     // The same bytes open offline, with the controller's private key.
@@ -330,6 +383,13 @@ async fn namespace_wide_and_cluster_wide_open_under_other_names() {
         annotations["sealedsecrets.bitnami.com/namespace-wide"],
         "true"
     );
+    let reference = secret(
+        "sealed-as",
+        Some(world.ns.name()),
+        Some("Opaque"),
+        &[("token", token.as_bytes())],
+    );
+    assert_shaped_like_coffer_seal(&world, &sealed, &reference, Scope::NamespaceWide);
     world.apply(sealed, "renamed").await;
     world
         .secret("renamed", &values(&[("token", token.as_bytes())]))
@@ -353,6 +413,8 @@ async fn namespace_wide_and_cluster_wide_open_under_other_names() {
         "true"
     );
     assert_eq!(template.type_, None, "an empty type is left out");
+    let reference = secret("anywhere", None, None, &[("token", token.as_bytes())]);
+    assert_shaped_like_coffer_seal(&world, &sealed, &reference, Scope::ClusterWide);
     world.apply(sealed, "elsewhere").await;
     world
         .secret("elsewhere", &values(&[("token", token.as_bytes())]))
@@ -371,6 +433,16 @@ async fn a_pasted_manifest_keeps_its_type_labels_and_both_data_fields() {
     let report = drive(&world.url(), json!({"manifest": manifest, "type": ""})).await;
     assert_no_plaintext_left(&report, &[b"pa55 word", b"admin"]);
     let sealed = sealed_of(&report);
+    let mut reference = secret(
+        "login",
+        Some(ns),
+        Some("kubernetes.io/basic-auth"),
+        &[("username", b"admin")],
+    );
+    reference.metadata.labels = Some([("app".to_owned(), "shop".to_owned())].into());
+    reference.string_data =
+        Some([("password".to_owned(), "pa55 word\nline two".to_owned())].into());
+    assert_shaped_like_coffer_seal(&world, &sealed, &reference, Scope::Strict);
     world.apply(sealed, "login").await;
     let secret = world
         .secret(

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 # Generous: the whole test suite may be running on two cores beside us.
 TIMEOUT_MS = 60_000
@@ -40,6 +40,7 @@ def main():
             context = browser.new_context(accept_downloads=True, viewport={"width": 1000, "height": 900})
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
 
             def on_request(request):
                 body = request.post_data_buffer
@@ -55,8 +56,9 @@ def main():
             page.on("pageerror", lambda e: report["console"].append(f"pageerror: {e}"))
 
             page.goto(job["url"])
-            page.wait_for_function(
-                "document.getElementById('cert-status').textContent !== 'Loading the certificate…'")
+            # NB: selectors and expect(), not wait_for_function: a string
+            # predicate is eval, which the page's CSP rightly refuses.
+            page.locator("#seal:enabled, #cert-status.bad").first.wait_for()
             if shots:
                 page.screenshot(path=os.path.join(shots, "empty.png"), full_page=True)
 
@@ -64,8 +66,7 @@ def main():
                 page.click("details summary")
                 page.fill("#cert-pem", job["paste_cert"])
                 page.click("#cert-use")
-                page.wait_for_function(
-                    "document.getElementById('cert-status').textContent.indexOf('this server') < 0")
+                expect(page.locator("#cert-status")).not_to_contain_text("this server")
 
             report["cert_status"] = page.inner_text("#cert-status")
             report["fingerprint"] = page.inner_text("#cert-fingerprint")
@@ -85,9 +86,7 @@ def main():
             # Keyboard: Enter in a field submits the form.
             page.focus("#type")
             page.keyboard.press("Enter")
-            page.wait_for_function(
-                "!document.getElementById('output').hidden"
-                " || document.getElementById('error').textContent !== ''")
+            page.locator("#output:not([hidden]), #error:not(:empty)").first.wait_for()
             report["error"] = page.inner_text("#error")
             if report["error"]:
                 return report
