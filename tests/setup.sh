@@ -27,11 +27,16 @@ debian() {
   command -v age >/dev/null || missing+=(age)
   command -v age-keygen >/dev/null || missing+=(age)
   command -v openssl >/dev/null || missing+=(openssl)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing Debian packages: ${missing[*]}"
-  local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+  # The sealing page's browser test drives it with Playwright (Python), which
+  # cannot download its own browser here: Debian's Chromium instead.
+  command -v chromium >/dev/null || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+  fi
+  echo "COFFER_CHROMIUM=$(command -v chromium)"
 }
 
 python_tools() {

@@ -886,3 +886,48 @@ async fn kubeseals_connection_flags_reach_the_controller_with_a_token_and_no_kub
     assert!(err.contains("impersonate"), "{err}");
     assert!(!err.contains(&token), "the token is never printed");
 }
+
+/// The sealing page through the API server's service proxy (the README's
+/// `kubectl proxy` URL): served with its Content-Security-Policy intact, and
+/// its files and certificate found by the relative URLs it uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealing_page_is_reachable_through_the_service_proxy() {
+    use http_body_util::BodyExt as _;
+    let ctl = Controller::start("online-page").await;
+    let base = format!(
+        "/api/v1/namespaces/{}/services/http:{SERVICE}:{PORT_NAME}/proxy/",
+        ctl.ns.name()
+    );
+    let get = |path: String| {
+        let client = ctl.client.clone();
+        async move {
+            let request = http::Request::get(path)
+                .body(kube::client::Body::empty())
+                .unwrap();
+            let response = client.send(request).await.expect("proxied GET");
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            (parts, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let (page, html) = get(base.clone()).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.headers["content-security-policy"],
+        coffer_ui_csp(),
+        "the CSP survives the proxy"
+    );
+    // NB: the proxy re-serializes HTML (rewriting absolute links; the page
+    // has only relative ones), so `defer` arrives as `defer=""`.
+    assert!(html.contains(r#"<script src="seal.js" defer"#), "{html}");
+    let (script, js) = get(format!("{base}seal.js")).await;
+    assert_eq!(script.status, 200);
+    assert!(js.contains("RSA-OAEP"));
+    let (_, pem) = get(format!("{base}v1/cert.pem")).await;
+    assert_eq!(pem, ctl.newest_cert());
+}
+
+fn coffer_ui_csp() -> &'static str {
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}

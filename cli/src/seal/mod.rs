@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod render;
 pub mod reseal;
 pub mod sealing;
+pub mod serve_ui;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -69,7 +70,10 @@ Examples:
   coffer seal --re-encrypt --recovery-private-key old.key --cert new.crt -f sealed.yaml
 
   # Fetch the controller's certificate through the API server
-  coffer seal --fetch-cert --controller-namespace sealed-secrets > sealing.crt";
+  coffer seal --fetch-cert --controller-namespace sealed-secrets > sealing.crt
+
+  # Seal in the browser: serve the sealing page on http://127.0.0.1:8080/
+  coffer seal --serve-ui --cert sealing.crt";
 
 /// Flags of `coffer seal` (kubeseal's, same names and meanings).
 #[derive(Args, Debug)]
@@ -143,6 +147,20 @@ pub struct SealArgs {
     /// Print the controller's certificate (from --cert, or fetched through the API server)
     #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
     fetch_cert: bool,
+    /// Serve the sealing page (values are sealed in the browser) with --cert's certificate, on ADDR (default 127.0.0.1:8080); runs until Ctrl-C. Not in kubeseal
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = serve_ui::DEFAULT_ADDR,
+        // The page takes these from the user, so here they would be ignored.
+        conflicts_with_all = [
+            "format", "secret_file", "sealed_secret_file", "scope", "allow_empty_data", "name",
+            "raw", "from_file", "merge_into", "recovery_unseal", "recovery_private_key",
+            "re_encrypt", "validate", "fetch_cert",
+        ]
+    )]
+    serve_ui: Option<String>,
     #[command(flatten)]
     controller: ControllerArgs,
 }
@@ -229,6 +247,14 @@ pub fn run(mut args: SealArgs) -> Result<u8> {
     }
     if args.re_encrypt {
         return re_encrypt(&args);
+    }
+    if let Some(addr) = &args.serve_ui {
+        // Checked (and refused when expired) here as for sealing; the page
+        // checks it again in the browser.
+        let (pem, from) = args.certificate_pem()?;
+        let cert = Certificate::from_pem(&pem)
+            .with_context(|| format!("cannot use the certificate from {from}"))?;
+        return serve_ui::serve(addr, pem, &cert.fingerprint().to_string());
     }
     if args.fetch_cert {
         let (pem, _) = args.certificate_pem()?;

@@ -244,7 +244,13 @@ async fn sealed_secrets_off_makes_no_key_and_serves_no_certificate() {
         .start_with(config_from_flags(&world, &["--sealed-secrets=false"]))
         .await;
     let base = format!("http://{}", running.listen_addr.unwrap());
-    for (path, want) in [("/healthz", 200), ("/readyz", 200), ("/v1/cert.pem", 404)] {
+    // No certificate, so no sealing page either.
+    for (path, want) in [
+        ("/healthz", 200),
+        ("/readyz", 200),
+        ("/v1/cert.pem", 404),
+        ("/", 404),
+    ] {
         let (status, _) = get(&format!("{base}{path}")).await.unwrap();
         assert_eq!(status, want, "{path}");
     }

@@ -40,7 +40,7 @@ pub use namespace::TestNamespace;
 pub use process::ProcessLog;
 pub use service_proxy::{expose, routable_ip};
 pub use services::{Aws, Vault};
-pub use tools::{reference_tool, reference_tools_dir};
+pub use tools::{locate, reference_tool, reference_tools_dir};
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";
@@ -103,12 +103,12 @@ impl TestEnv {
             .keep();
         process::remove_at_exit(dir.clone())?;
 
-        let tools_bin = tools::locate("COFFER_TOOLS_BIN", "python")?;
+        let tools_bin = locate("COFFER_TOOLS_BIN", "python")?;
         let existing = std::env::var_os(EXISTING_CLUSTER_VAR).filter(|v| !v.is_empty());
         let (kubeconfig, mut logs) = match existing {
             Some(path) => (PathBuf::from(path), Vec::new()),
             None => {
-                let bin = tools::locate("COFFER_CONTROL_PLANE_DIR", "control-plane")?;
+                let bin = locate("COFFER_CONTROL_PLANE_DIR", "control-plane")?;
                 let cp = control_plane::ControlPlane::start(&bin, &dir).await?;
                 (cp.kubeconfig, cp.logs)
             }

@@ -14,6 +14,7 @@
 //! one decrypting.
 
 mod decrypt;
+mod page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,7 +83,7 @@ impl Default for HttpLimits {
 /// Which endpoints a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoints {
-    /// Certificate, verify, rotate, health and readiness.
+    /// Certificate, verify, rotate, health, readiness and the sealing page.
     Api,
     /// Health and readiness only: the SealedSecret controller is off, so
     /// there is no certificate to serve (and no key to be ready with).
@@ -223,6 +224,12 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, WriteTimedOut> {
     let path = req.uri().path().to_owned();
     let ctx = &shared.ctx;
+    if shared.endpoints == Endpoints::Api
+        && req.method() == Method::GET
+        && let Some(page) = page::response(&path)
+    {
+        return Ok(page);
+    }
     let response = match (shared.endpoints, req.method().clone(), path.as_str()) {
         (Endpoints::Metrics, Method::GET, "/metrics") => reply(
             StatusCode::OK,

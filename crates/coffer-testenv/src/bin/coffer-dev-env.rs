@@ -221,6 +221,7 @@ async fn start_controller(
         "\n\
          coffer-controller (SealedSecrets and ExternalSecrets; namespace {CONTROLLER_NAMESPACE}):\n\
          \x20 certificate: {cert}\n\
+         \x20 page:        http://{api}/ (seal Secrets in the browser)\n\
          \x20 metrics:     http://{metrics}/metrics\n\
          \x20 log:         {log}\n\
          \n\
