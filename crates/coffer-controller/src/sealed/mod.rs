@@ -1,11 +1,15 @@
 //! The SealedSecret controller: the key registry, the Secret it builds, the
-//! reconcile that keeps the two in step, the Secret watches that wake it
-//! and the cache of Secrets it wrote; [`lead`] is what the leader runs.
+//! reconcile that keeps the two in step (its decisions in `plan`, its I/O
+//! in [`reconcile`]), the Secret watches that wake it and the cache of
+//! Secrets it wrote; [`lead`] is what the leader runs.
 
 pub mod key_settings;
 pub mod keys;
+mod plan;
 pub mod reconcile;
 pub mod secret;
+#[cfg(test)]
+mod test_keys;
 pub mod watches;
 pub mod written;
 
