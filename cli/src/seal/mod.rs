@@ -239,11 +239,13 @@ pub fn run(mut args: SealArgs) -> Result<u8> {
     let cluster = args.cluster();
     let namespace = sealing::memoized_namespace(|| cluster.namespace());
     let opts = SealOptions {
-        scope: args.scope,
-        allow_empty_data: args.allow_empty_data,
-        name: args.name.clone(),
-        namespace_override: None,
-        explicit_namespace: args.namespace.clone(),
+        placement: coffer_sealed::Placement {
+            scope: args.scope,
+            allow_empty_data: args.allow_empty_data,
+            name: args.name.clone(),
+            namespace_override: None,
+            explicit_namespace: args.namespace.clone(),
+        },
         namespace: &namespace,
     };
 
