@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_api::SealedSecret;
+use coffer_external::Retries;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -38,6 +39,12 @@ pub const CONTROLLER: &str = "sealedsecret";
 const RETRY_BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// The retry backoff of SealedSecrets (1 s, 2 s, 4 s, ... up to 5 minutes),
+/// the implementation the ExternalSecret controller uses too.
+pub(crate) fn retries() -> Retries {
+    Retries::new(RETRY_BASE, RETRY_MAX)
+}
 
 /// Reconciles in flight at once (per watched namespace). Unbounded, a cold
 /// start over thousands of SealedSecrets holds every request and plaintext
@@ -74,7 +81,10 @@ pub async fn run(
         sealed_watch = sealed_watch.labels(selector);
     }
     let key_changes = changes(ctx.keys.subscribe());
-    let recorder = ctx.written.recorder(namespace.clone(), ctx.keys.clone());
+    let recorder = ctx
+        .sealed
+        .written
+        .recorder(namespace.clone(), ctx.keys.clone());
     let controller = Controller::new(sealed_api, sealed_watch);
     let sealed_secrets = controller.store();
     controller
@@ -114,11 +124,9 @@ async fn timed_reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result
     ctx.metrics
         .observe_reconcile(CONTROLLER, outcome, started.elapsed());
     if result.is_ok() {
-        let uid = sealed.metadata.uid.as_deref().unwrap_or_default();
-        ctx.retries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        ctx.sealed
+            .retries
+            .forget(sealed.metadata.uid.as_deref().unwrap_or_default());
     }
     result
 }
@@ -127,31 +135,22 @@ async fn timed_reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result
 /// 2 s, 4 s, ... up to 5 minutes), counting each; the failure was already
 /// reported as an Event and condition.
 fn error_policy(sealed: Arc<SealedSecret>, error: &Error, ctx: Arc<Context>) -> Action {
-    let uid = sealed.metadata.uid.clone().unwrap_or_default();
-    let attempt = {
-        let mut retries = ctx.retries.lock().unwrap_or_else(|e| e.into_inner());
-        let n = retries.entry(uid).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
+    let uid = sealed.metadata.uid.as_deref().unwrap_or_default();
+    let (attempt, delay) = ctx.sealed.retries.failed(uid);
     ctx.metrics
         .reconcile_error(CONTROLLER, error.metric_label());
     // Matches Bitnami's work queue: `--max-unseal-retries` requeues, then
     // the object is forgotten until it (or its Secret, or the keys) change.
-    if attempt > ctx.max_unseal_retries {
-        ctx.retries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(sealed.metadata.uid.as_deref().unwrap_or_default());
+    if attempt > ctx.sealed.max_unseal_retries {
+        ctx.sealed.retries.forget(uid);
         tracing::warn!(
             sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
             error = %error,
-            retries = ctx.max_unseal_retries,
+            retries = ctx.sealed.max_unseal_retries,
             "reconcile failed; giving up until the SealedSecret changes"
         );
         return Action::await_change();
     }
-    let delay = retry_delay(attempt);
     tracing::warn!(
         sealed_secret = %coffer_sealed::object_ref(&sealed.metadata),
         error = %error,
@@ -160,12 +159,6 @@ fn error_policy(sealed: Arc<SealedSecret>, error: &Error, ctx: Arc<Context>) -> 
         "reconcile failed; retrying"
     );
     Action::requeue(delay)
-}
-
-/// The delay before retry number `attempt` (1-based).
-fn retry_delay(attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
-    RETRY_BASE.saturating_mul(factor).min(RETRY_MAX)
 }
 
 /// Reconciles one SealedSecret.
@@ -180,7 +173,11 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
     let uid = sealed.metadata.uid.clone().unwrap_or_default();
     let outcome = match sync(&sealed, &ctx, &namespace).await {
         Ok((outcome, attempt)) => {
-            let mut failures = ctx.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+            let mut failures = ctx
+                .sealed
+                .last_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             match outcome.remember_failure() {
                 Some(true) => failures.insert(uid, attempt),
                 Some(false) => failures.remove(&uid),
@@ -236,12 +233,12 @@ async fn perform_report(
 
 /// Brings the Secret in line with the SealedSecret. API errors are returned
 /// (retried); everything else is an [`Outcome`], with the inputs of this
-/// attempt (see `Context::last_failure`).
+/// attempt (see `SealedState::last_failure`).
 async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(Outcome, String)> {
     let name = sealed.name_any();
     let hash = coffer_sealed::inputs_hash(sealed);
-    ctx.written.ready(namespace).await;
-    if let Some(cached) = ctx.written.get(namespace, &name)
+    ctx.sealed.written.ready(namespace).await;
+    if let Some(cached) = ctx.sealed.written.get(namespace, &name)
         && plan::classify(sealed, &hash, &cached, &ctx.keys) == Class::Unchanged
     {
         // NB: no API request; a stale entry cannot get here, since every
@@ -264,6 +261,7 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
             .unwrap_or("-")
     );
     let repeated = ctx
+        .sealed
         .last_failure
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -297,7 +295,7 @@ async fn unseal_and_write(
 ) -> Result<Outcome> {
     ctx.metrics.decryption();
     let keys = ctx.keys.private_keys();
-    let (owned, limits) = (sealed.clone(), ctx.template_limits);
+    let (owned, limits) = (sealed.clone(), ctx.sealed.template_limits);
     // NB: RSA decryption and templates are CPU-bound and a tenant chooses
     // how much: they run on the render pool, never on the async runtime.
     let opened = ctx
@@ -350,16 +348,7 @@ async fn replace(
 
 /// Publishes an Event on the SealedSecret; failures are logged, not fatal.
 async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: "Unseal".to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
-        tracing::warn!(error = %e, reason, "failed to publish Event");
-    }
+    coffer_external::events::publish(&ctx.recorder, sealed, "Unseal", type_, reason, note).await;
 }
 
 /// Writes the `Synced` condition and `observedGeneration` through the
@@ -392,6 +381,7 @@ async fn write_status(
     // As Bitnami: without --update-status the condition is computed (and
     // exported) but not written.
     let new_status = ctx
+        .sealed
         .update_status
         .then(|| plan::next_status(sealed, synced, reason, message, Time(Timestamp::now())))
         .flatten();
@@ -437,8 +427,9 @@ mod tests {
 
     #[test]
     fn retry_delay_doubles_per_failure_up_to_five_minutes() {
-        let delays: Vec<u64> = (1..=10).map(|n| retry_delay(n).as_secs()).collect();
+        let retries = retries();
+        let delays: Vec<u64> = (1..=10).map(|n| retries.delay(n).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
-        assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+        assert_eq!(retries.delay(u32::MAX), RETRY_MAX);
     }
 }
