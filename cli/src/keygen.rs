@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::seal::files::{self, Mode};
+use crate::files::{self, Mode};
 use crate::seal::render::Format;
 
 const EXAMPLES: &str = "\

@@ -106,7 +106,7 @@ pub fn seal_raw(
 /// `--from-file [key=]path` for `--raw`: the one value to seal.
 pub fn read_raw_value(from_file: &[String]) -> Result<Zeroizing<Vec<u8>>> {
     match from_file {
-        [] => Ok(Zeroizing::new(super::files::read_input(None)?)),
+        [] => Ok(Zeroizing::new(crate::files::read_input(None)?)),
         [one] => {
             // Matches kubectl's --from-file syntax: an optional `key=` prefix.
             let path = one.split_once('=').map_or(one.as_str(), |(_, p)| p);
