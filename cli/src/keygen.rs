@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::seal::files::{self, Mode};
+use crate::files::{self, Mode};
 use crate::seal::render::Format;
 
 const EXAMPLES: &str = "\
@@ -237,36 +237,18 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
         "coffer: generated a {}-bit sealing key, fingerprint {}, certificate valid until {}",
         args.bits,
         pair.fingerprint(),
-        httpdate(pair.certificate().not_after()),
+        rfc3339(pair.certificate().not_after()),
     );
     Ok(0)
 }
 
-/// A certificate date for humans, in UTC (RFC 3339, seconds).
-fn httpdate(when: std::time::SystemTime) -> String {
-    let secs = when
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm),
-    // to avoid a date dependency for one line of output.
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// A certificate date for humans, in UTC (RFC 3339, whole seconds).
+fn rfc3339(when: std::time::SystemTime) -> String {
+    // NB: jiff comes with k8s-openapi; a date outside its range (years
+    // -9999..=9999) cannot come from a certificate we just made.
+    k8s_openapi::jiff::Timestamp::try_from(when)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| "(out of range)".to_owned())
 }
 
 #[cfg(test)]
@@ -300,6 +282,8 @@ mod tests {
     #[test]
     fn dates_render_as_utc() {
         let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(httpdate(t), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
+        let leap_day = std::time::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap_day), "2000-02-29T00:00:00Z");
     }
 }

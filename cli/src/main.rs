@@ -11,7 +11,10 @@
 //! exit code 0, as ripgrep does: the reader chose to stop, which is not a
 //! failure of coffer's (and `set -o pipefail` scripts keep working).
 
+#![forbid(unsafe_code)]
+
 mod completions;
+mod files;
 mod keygen;
 mod kubectl_complete;
 mod render;
@@ -25,7 +28,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// Secrets management for Kubernetes: sops-compatible age envelopes.
+/// Secrets management for Kubernetes: kubeseal-compatible SealedSecrets,
+/// sops-compatible age envelopes, and decryption right before apply.
 #[derive(Parser)]
 #[command(name = "coffer", version, about, propagate_version = true)]
 struct Cli {

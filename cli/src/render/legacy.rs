@@ -11,7 +11,6 @@
 //! the errors on stderr, exit 1.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -39,11 +38,8 @@ pub fn install(dir: &Path) -> Result<u8> {
             .with_context(|| format!("creating {}", plugin_dir.display()))?;
         let path = plugin_dir.join(kind);
         let script = format!("#!/bin/sh\nexec '{exe}' render --exec-plugin \"$@\"\n");
-        // Written beside, then renamed: a running build never sees half a file.
-        let tmp = plugin_dir.join(format!(".{kind}.tmp"));
-        std::fs::write(&tmp, script).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        // NB: atomically, so a running build never sees half a file.
+        crate::files::write_atomically(&path, script.as_bytes(), crate::files::Mode::Executable)?;
         write_stdout(format!("{}\n", path.display()).as_bytes())?;
     }
     Ok(0)

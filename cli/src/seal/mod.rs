@@ -14,7 +14,6 @@ pub mod cert;
 pub mod cluster;
 pub mod connection;
 pub mod controller;
-pub mod files;
 pub mod input;
 pub mod keys;
 pub mod parallel;
@@ -31,9 +30,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use coffer_crypto::{Certificate, Scope};
 
+use crate::files::{self, Mode};
 use cluster::ClusterFlags;
 use controller::{Controller, ControllerArgs};
-use files::Mode;
 use render::Format;
 use sealing::SealOptions;
 
@@ -265,11 +264,13 @@ pub fn run(mut args: SealArgs) -> Result<u8> {
     let cluster = args.cluster();
     let namespace = sealing::memoized_namespace(|| cluster.namespace());
     let opts = SealOptions {
-        scope: args.scope,
-        allow_empty_data: args.allow_empty_data,
-        name: args.name.clone(),
-        namespace_override: None,
-        explicit_namespace: args.namespace.clone(),
+        placement: coffer_sealed::Placement {
+            scope: args.scope,
+            allow_empty_data: args.allow_empty_data,
+            name: args.name.clone(),
+            namespace_override: None,
+            explicit_namespace: args.namespace.clone(),
+        },
         namespace: &namespace,
     };
 
@@ -349,9 +350,9 @@ fn validate(args: &SealArgs) -> Result<u8> {
         for (i, s) in sealed.iter().enumerate() {
             let reason = controller
                 .verify(s)
-                .with_context(|| recovery::describe(i, &args.source(), s))?;
+                .with_context(|| recovery::describe(i, &args.source()))?;
             if let Some(reason) = reason {
-                failures.push((i, s, reason));
+                failures.push((i, reason));
             }
         }
         (failures, controller.describe().to_owned())
@@ -364,7 +365,7 @@ fn validate(args: &SealArgs) -> Result<u8> {
                 // The controller's /v1/verify question: do the keys open
                 // every value (templates are not rendered).
                 let err = coffer_sealed::verify(s, &keys).err()?;
-                Some((i, s, err.to_string()))
+                Some((i, err.to_string()))
             })
             .collect();
         (failures, "the given private keys".to_owned())
@@ -374,7 +375,7 @@ fn validate(args: &SealArgs) -> Result<u8> {
     }
     let lines: Vec<String> = failures
         .iter()
-        .map(|(i, s, reason)| format!("  {}: {reason}", recovery::describe(*i, &args.source(), s)))
+        .map(|(i, reason)| format!("  {}: {reason}", recovery::describe(*i, &args.source())))
         .collect();
     bail!(
         "{} of {} SealedSecret(s) in {} cannot be decrypted by {by}:\n{}",
@@ -409,7 +410,7 @@ fn re_encrypt(args: &SealArgs) -> Result<u8> {
             .map(|(i, s)| {
                 controller
                     .rotate(s)
-                    .with_context(|| recovery::describe(i, &args.source(), s))
+                    .with_context(|| recovery::describe(i, &args.source()))
             })
             .collect::<Result<Vec<_>>>()?
     } else {

@@ -1,11 +1,12 @@
 //! Offline work with the controller's private keys: `--recovery-unseal`
 //! (SealedSecrets back to Secrets, for disaster recovery) and `--re-encrypt`
 //! with `--recovery-private-key` (every value sealed again to a new
-//! certificate); `--validate` with `--recovery-private-key` calls
-//! `coffer_sealed::unseal` directly.
+//! certificate). (`--validate` with `--recovery-private-key` calls
+//! `coffer_sealed::verify`, the controller's `/v1/verify` question, from
+//! `seal/mod.rs`.)
 //!
 //! These call `coffer_sealed` (`unseal`, `reencrypt`), the functions the
-//! controller's reconcile uses, so offline results match the cluster's.
+//! controller uses, so offline results match the cluster's.
 
 use anyhow::{Context, Result};
 use coffer_api::SealedSecret;
@@ -14,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 /// Names a SealedSecret for messages: `document N of SOURCE` (the
 /// conversion's own errors name the object and key).
-pub fn describe(index: usize, source: &str, _sealed: &SealedSecret) -> String {
+pub fn describe(index: usize, source: &str) -> String {
     format!("document {} of {source}", index + 1)
 }
 
@@ -27,7 +28,7 @@ pub fn unseal_all(
     source: &str,
 ) -> Result<Vec<Secret>> {
     super::parallel::map(sealed.iter().collect(), |i, s| {
-        let mut opened = coffer_sealed::unseal(s, keys).with_context(|| describe(i, source, s))?;
+        let mut opened = coffer_sealed::unseal(s, keys).with_context(|| describe(i, source))?;
         // Taken, not cloned: `Unsealed` zeroizes what is left behind.
         Ok(std::mem::take(&mut opened.secret))
     })
@@ -41,7 +42,7 @@ pub fn reencrypt_all(
     source: &str,
 ) -> Result<Vec<SealedSecret>> {
     super::parallel::map(sealed.iter().collect(), |i, s| {
-        reencrypt_one(s, keys, cert).with_context(|| describe(i, source, s))
+        reencrypt_one(s, keys, cert).with_context(|| describe(i, source))
     })
 }
 

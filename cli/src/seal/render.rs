@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::files;
+use crate::files;
 
 /// Output format of `-o/--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

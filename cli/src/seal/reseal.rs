@@ -17,8 +17,8 @@ use coffer_api::SealedSecret;
 use coffer_crypto::{Certificate, PrivateKey};
 
 use super::controller::{Controller, ControllerArgs};
-use super::files::{self, Mode};
 use super::{cert, input, keys, recovery, render};
+use crate::files::{self, Mode};
 
 const EXAMPLES: &str = "\
 Examples:

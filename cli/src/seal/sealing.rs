@@ -1,15 +1,17 @@
 //! Sealing: Secrets into SealedSecrets (the default mode), one raw value
 //! (`--raw`), and new values merged into an existing SealedSecret file
-//! (`--merge-into`). The conversion itself is `coffer_sealed::seal_secret`,
-//! the same function the rest of Coffer uses; this module applies kubeseal's
-//! command-line rules around it (matches kubeseal's `Seal`,
-//! `EncryptSecretItem` and `SealMergingInto`).
+//! (`--merge-into`). kubeseal's rules for name, namespace and scope are
+//! `coffer_sealed::place` and the conversion is `coffer_sealed::seal_secret`,
+//! the functions the rest of Coffer uses; this module gathers the flags for
+//! them (matches kubeseal's `Seal`, `EncryptSecretItem` and
+//! `SealMergingInto`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use coffer_api::SealedSecret;
 use coffer_crypto::{PublicKey, Scope};
+use coffer_sealed::Placement;
 use k8s_openapi::api::core::v1::Secret;
 use zeroize::Zeroizing;
 
@@ -17,22 +19,15 @@ use super::cluster::Namespace;
 
 /// How Secrets are sealed, from the flags.
 pub struct SealOptions<'a> {
-    /// `--scope`, when given.
-    pub scope: Option<Scope>,
-    /// `--allow-empty-data`.
-    pub allow_empty_data: bool,
-    /// `--name` (kubeseal overrides the Secret's name with it).
-    pub name: Option<String>,
-    /// Forced namespace (the merge target's); `None` keeps the Secret's.
-    pub namespace_override: Option<String>,
-    /// `-n/--namespace`: a Secret naming another namespace is an error.
-    pub explicit_namespace: Option<String>,
+    /// `--scope`, `--allow-empty-data`, `--name`, `-n`: kubeseal's rules
+    /// for them are `coffer_sealed::place`'s.
+    pub placement: Placement,
     /// Resolves `-n`/kubeconfig, only when a Secret needs it (called from
     /// several threads; [`memoized_namespace`] reads the kubeconfig once).
     pub namespace: &'a (dyn Fn() -> Result<Namespace> + Sync),
 }
 
-/// Applies kubeseal's rules to one Secret and seals it. `at` names the
+/// Seals one Secret as kubeseal would with these flags. `at` names the
 /// document for errors ("document 2 of secret.yaml").
 pub fn seal_one(
     mut secret: Secret,
@@ -40,66 +35,14 @@ pub fn seal_one(
     opts: &SealOptions<'_>,
     at: &str,
 ) -> Result<SealedSecret> {
-    let has_data = secret.data.as_ref().is_some_and(|d| !d.is_empty())
-        || secret.string_data.as_ref().is_some_and(|d| !d.is_empty());
-    if !has_data && !opts.allow_empty_data {
-        // Matches kubeseal: an empty Secret is most likely a mistake.
-        bail!(
-            "{at}: the Secret has no data or stringData, assuming this is an error; use \
-             --allow-empty-data to seal it anyway"
-        );
-    }
-    if let Some(name) = opts.name.as_ref().filter(|n| !n.is_empty()) {
-        secret.metadata.name = Some(name.clone());
-    }
-    if secret
-        .metadata
-        .name
-        .as_deref()
-        .unwrap_or_default()
-        .is_empty()
-    {
-        bail!("{at}: the Secret has no metadata.name (set it, or pass --name)");
-    }
-    if let Some(ns) = &opts.namespace_override {
-        secret.metadata.namespace = Some(ns.clone());
-    }
-    // Matches kubeseal: `--scope strict` is the default and leaves the
-    // Secret's own scope annotations in charge.
-    let scope = opts.scope.filter(|s| *s != Scope::Strict);
-    let effective = scope.unwrap_or_else(|| {
-        secret
-            .metadata
-            .annotations
-            .as_ref()
-            .map_or(Scope::Strict, Scope::from_annotations)
-    });
-    if effective != Scope::ClusterWide {
-        let own = secret.metadata.namespace.clone().filter(|n| !n.is_empty());
-        match own {
-            // NB: the kubeconfig is not read for a Secret that names its
-            // namespace; only an explicit -n can contradict it.
-            Some(own) => {
-                if let Some(ns) = opts.explicit_namespace.as_ref().filter(|ns| **ns != own) {
-                    bail!(
-                        "{at}: namespace mismatch: the Secret is in namespace {own:?} but \
-                         --namespace {ns:?} was given"
-                    );
-                }
-            }
-            None => {
-                let ns = (opts.namespace)()?;
-                if ns.name.is_empty() {
-                    bail!(
-                        "{at}: the Secret has no namespace and none is configured; set \
-                         metadata.namespace, pass --namespace, or use --scope cluster-wide"
-                    );
-                }
-                secret.metadata.namespace = Some(ns.name);
-            }
-        }
-    }
-    coffer_sealed::seal_secret(&secret, cert, scope).with_context(|| at.to_owned())
+    let default_namespace = || {
+        (opts.namespace)()
+            .map(|ns| ns.name)
+            .map_err(|e| format!("{e:#}"))
+    };
+    coffer_sealed::place(&mut secret, &opts.placement, default_namespace)
+        .with_context(|| at.to_owned())?;
+    coffer_sealed::seal_secret(&secret, cert, opts.placement.scope).with_context(|| at.to_owned())
 }
 
 /// Seals every Secret parsed from `source`, on every core (see
@@ -163,7 +106,7 @@ pub fn seal_raw(
 /// `--from-file [key=]path` for `--raw`: the one value to seal.
 pub fn read_raw_value(from_file: &[String]) -> Result<Zeroizing<Vec<u8>>> {
     match from_file {
-        [] => Ok(Zeroizing::new(super::files::read_input(None)?)),
+        [] => Ok(Zeroizing::new(crate::files::read_input(None)?)),
         [one] => {
             // Matches kubectl's --from-file syntax: an optional `key=` prefix.
             let path = one.split_once('=').map_or(one.as_str(), |(_, p)| p);
@@ -192,7 +135,7 @@ pub fn merge_into(
     source: &str,
 ) -> Result<SealedSecret> {
     let target_scope = coffer_sealed::sealed_scope(target);
-    if let Some(scope) = opts.scope.filter(|s| *s != target_scope) {
+    if let Some(scope) = opts.placement.scope.filter(|s| *s != target_scope) {
         bail!(
             "--scope {scope} contradicts {}, which is sealed {target_scope}",
             target_name.display()
@@ -204,11 +147,12 @@ pub fn merge_into(
         .clone()
         .ok_or_else(|| anyhow!("{} has no metadata.name", target_name.display()))?;
     let merge_opts = SealOptions {
-        scope: Some(target_scope),
-        allow_empty_data: opts.allow_empty_data,
-        name: Some(name),
-        namespace_override: target.metadata.namespace.clone(),
-        explicit_namespace: opts.explicit_namespace.clone(),
+        placement: Placement {
+            scope: Some(target_scope),
+            name: Some(name),
+            namespace_override: target.metadata.namespace.clone(),
+            ..opts.placement.clone()
+        },
         namespace: opts.namespace,
     };
     let mut merged = target.clone();

@@ -195,28 +195,11 @@ pub fn open(bytes: &[u8], fmt: Format, ignore_mac: bool, path: &Path) -> Result<
     })
 }
 
-/// Writes `bytes` to `path` atomically, keeping the original's permissions.
+/// Writes `bytes` to `path` atomically, keeping the original's permissions
+/// (a new file is private), failing with sops's exit code.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
-        exit(
-            codes::COULD_NOT_WRITE_OUTPUT,
-            format!("could not write {}: {e}", path.display()),
-        )
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    tmp.write_all(bytes).map_err(|e| fail(&e))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(|e| fail(&e))?;
-    }
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    crate::files::write_atomically(path, bytes, crate::files::Mode::Private)
+        .map_err(|e| exit(codes::COULD_NOT_WRITE_OUTPUT, format!("{e:#}")))
 }
 
 /// Where a result goes.

@@ -10,6 +10,8 @@
 //! External Secrets Operator's `external-secrets.io/v1` ExternalSecret,
 //! SecretStore, ClusterSecretStore and ClusterExternalSecret ([`external`]).
 
+#![forbid(unsafe_code)]
+
 pub mod crds;
 pub mod external;
 pub mod sealed_secret;

@@ -15,25 +15,25 @@
 
 #![forbid(unsafe_code)]
 
-pub mod context;
-pub mod error;
+mod config;
+pub(crate) mod context;
+pub(crate) mod error;
 pub mod flags;
-pub mod http;
-pub mod lease;
+pub(crate) mod http;
+pub(crate) mod lease;
 pub mod metrics;
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 pub mod sealed;
+mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use coffer_crypto::KeySize;
-use k8s_openapi::jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use config::Config;
 pub use context::Context;
 pub use error::{Error, Result};
 pub use http::HttpLimits;
@@ -41,123 +41,7 @@ pub use lease::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
 pub use sealed::key_settings::{KeyOrder, KeySettings};
-
-/// How the controller runs (the binary builds this from its flags).
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The controller's own namespace, where its key Secrets and its
-    /// leader Lease live.
-    pub controller_namespace: String,
-    /// How key Secrets are named, made and ordered (prefix, certificate
-    /// validity and name, order, extra annotations and labels).
-    pub keys: KeySettings,
-    /// Size of keys the controller generates.
-    pub key_size: KeySize,
-    /// How often to generate a new sealing key; zero disables renewal.
-    pub key_renew_period: Duration,
-    /// Generate a new key on becoming leader if the newest is older than
-    /// this (Bitnami's `--key-cutoff-time`).
-    pub key_cutoff: Option<Timestamp>,
-    /// Namespaces to watch for SealedSecrets; empty watches all.
-    pub watch_namespaces: Vec<String>,
-    /// Label selector applied to the SealedSecret watch (Bitnami's
-    /// `--label-selector`); SealedSecrets it does not match are ignored.
-    pub label_selector: Option<String>,
-    /// Where to serve the certificate, verify, rotate and health endpoints.
-    pub listen_addr: Option<SocketAddr>,
-    /// Where to serve `/metrics`.
-    pub metrics_addr: Option<SocketAddr>,
-    /// Limit on `/v1/verify` and `/v1/rotate` (Bitnami's `--rate-limit`,
-    /// `--rate-limit-burst`), weighed by RSA operations; `None` serves them
-    /// without one.
-    pub rate_limit: Option<RateLimit>,
-    /// Timeouts, connection and value caps of both listeners.
-    pub http_limits: HttpLimits,
-    /// Leader election; `None` makes this replica always the leader.
-    pub leader_election: Option<LeaseConfig>,
-    /// Run the SealedSecret controller (and key creation and renewal).
-    pub sealed_secrets: bool,
-    /// Write SealedSecret status (Bitnami's `--update-status`).
-    pub update_status: bool,
-    /// Leave out the metric that names every SealedSecret
-    /// (Bitnami's `--metrics-omit-secret-labels`).
-    pub metrics_omit_secret_labels: bool,
-    /// Retries of a SealedSecret whose reconcile failed with an API error
-    /// before it waits for a change (Bitnami's `--max-unseal-retries`).
-    pub max_unseal_retries: u32,
-    /// Run the ExternalSecret controllers, with this configuration.
-    pub external_secrets: Option<coffer_external::Config>,
-    /// What rendering one SealedSecret's `spec.template.data` may cost
-    /// (steps, bytes, values, time); the ExternalSecret controller has its
-    /// own in `external_secrets`.
-    pub template_limits: coffer_template::Limits,
-}
-
-impl Default for Config {
-    /// Bitnami's defaults: `kube-system`, `sealed-secrets-key`, 4096-bit
-    /// keys renewed every 30 days, all namespaces, ports 8080 and 8081; no
-    /// leader election (the binary turns it on).
-    fn default() -> Self {
-        Config {
-            controller_namespace: "kube-system".to_owned(),
-            keys: KeySettings::default(),
-            key_size: KeySize::Rsa4096,
-            key_renew_period: Duration::from_secs(30 * 24 * 60 * 60),
-            key_cutoff: None,
-            watch_namespaces: Vec::new(),
-            label_selector: None,
-            listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
-            metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8081))),
-            rate_limit: Some(RateLimit::default()),
-            http_limits: HttpLimits::default(),
-            leader_election: None,
-            sealed_secrets: true,
-            update_status: true,
-            metrics_omit_secret_labels: false,
-            max_unseal_retries: 5,
-            external_secrets: None,
-            template_limits: coffer_template::Limits::default(),
-        }
-    }
-}
-
-/// A one-shot stop signal, cloned to everything that must stop: fires on
-/// process shutdown, or (for a writer) when leadership is lost. Also fires
-/// if its sender is dropped.
-#[derive(Debug, Clone)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-}
-
-impl Shutdown {
-    /// A new signal and the sender that fires it (`send(true)`).
-    pub fn new() -> (watch::Sender<bool>, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Shutdown { rx })
-    }
-
-    /// Wraps a receiver: fires when it holds `true` or its sender is gone.
-    pub fn from_receiver(rx: watch::Receiver<bool>) -> Shutdown {
-        Shutdown { rx }
-    }
-
-    /// Whether the signal has fired.
-    pub fn is_set(&self) -> bool {
-        *self.rx.borrow() || self.rx.has_changed().is_err()
-    }
-
-    /// Resolves once the signal fires.
-    pub async fn wait(&mut self) {
-        let _ = self.rx.wait_for(|stop| *stop).await;
-    }
-
-    /// An owned future that resolves once the signal fires (for APIs such
-    /// as kube's `graceful_shutdown_on`).
-    pub fn fired(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
-        let mut this = self.clone();
-        async move { this.wait().await }
-    }
-}
+pub use shutdown::Shutdown;
 
 /// A controller running on spawned tasks. Dropping it aborts them;
 /// [`Running::shutdown`] stops them gracefully.
@@ -223,12 +107,12 @@ impl Running {
             tracing::warn!("not the leader: send the signal to the leading replica");
             return;
         }
-        self.context.key_requests.send_modify(|n| *n += 1);
+        self.context.sealed.key_requests.send_modify(|n| *n += 1);
         tracing::info!("a new key was asked for");
     }
 
     /// Stops gracefully: writers stop taking work and finish in-flight
-    /// reconciles (bounded by [`lease::WRITER_STOP_TIMEOUT`]), then the
+    /// reconciles (bounded by `WRITER_STOP_TIMEOUT` in `lease/writers.rs`), then the
     /// Lease is released so another replica takes over at once, then the
     /// HTTP listeners and watches stop.
     pub async fn shutdown(mut self) {

@@ -3,6 +3,8 @@
 //! SIGTERM or SIGINT (SIGUSR1 makes a new key), then shut down gracefully (writers finish in-flight
 //! reconciles, the leader Lease is released).
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use anyhow::Context as _;

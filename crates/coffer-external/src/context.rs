@@ -91,7 +91,7 @@ pub struct Context {
     /// refreshes with jitter.
     pub(crate) seen: Mutex<HashSet<String>>,
     /// Consecutive failures per ExternalSecret uid, for the retry backoff.
-    pub(crate) retries: Mutex<HashMap<String, u32>>,
+    pub(crate) retries: crate::Retries,
     /// Per ExternalSecret uid, the refresh time and synced version of the
     /// last sync whose status this process wrote. Until that status comes
     /// back through the watch, the cached object still looks unsynced (or
@@ -134,7 +134,7 @@ impl Context {
             secrets,
             resolved: Mutex::default(),
             seen: Mutex::default(),
-            retries: Mutex::default(),
+            retries: crate::reconcile::retries(),
             last_sync: Mutex::default(),
         }
     }

@@ -18,6 +18,7 @@ pub mod build;
 pub mod cluster;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod fetch;
 pub mod hash;
 pub mod metrics;
@@ -25,6 +26,7 @@ pub mod ownership;
 pub mod pool;
 pub mod reconcile;
 pub mod rendered;
+pub mod retries;
 pub mod schedule;
 pub mod secrets;
 pub mod selector;
@@ -49,6 +51,7 @@ pub use context::{Config, Context};
 pub use error::{Error, Result, TemplateError};
 pub use metrics::Metrics;
 pub use pool::RenderPool;
+pub use retries::Retries;
 
 /// Runs the ExternalSecret, store and ClusterExternalSecret controllers
 /// until `shutdown` fires, then lets in-flight reconciles finish.

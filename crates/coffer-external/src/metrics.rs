@@ -102,11 +102,6 @@ impl Metrics {
             .sum()
     }
 
-    /// Provider calls so far, all labels.
-    pub fn provider_calls_total(&self) -> u64 {
-        lock(&self.provider_calls).values().sum()
-    }
-
     /// Reconciles of one ExternalSecret so far.
     pub fn sync_calls(&self, namespace: &str, name: &str) -> u64 {
         lock(&self.sync_calls)

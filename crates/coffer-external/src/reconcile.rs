@@ -22,7 +22,7 @@ use coffer_api::external::{
 };
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Context;
@@ -37,6 +37,11 @@ const RETRY_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay after repeated failures.
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
+/// The retry backoff of ExternalSecrets: 5 s, 10 s, ... 5 min.
+pub(crate) fn retries() -> crate::Retries {
+    crate::Retries::new(RETRY_BASE, RETRY_MAX)
+}
+
 /// Reconciles one ExternalSecret (timed and counted).
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
@@ -46,11 +51,8 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics
         .sync_call(&namespace, &name, started.elapsed(), result.is_ok());
     if result.is_ok() {
-        let uid = es.meta().uid.clone().unwrap_or_default();
         ctx.retries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&uid);
+            .forget(es.meta().uid.as_deref().unwrap_or_default());
     }
     result
 }
@@ -58,16 +60,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 /// Retries with exponential backoff per ExternalSecret (5 s, 10 s, ... 5
 /// min), or after the provider's throttling delay when it gave one.
 pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
-    let uid = es.meta().uid.clone().unwrap_or_default();
-    let attempt = {
-        let mut retries = ctx.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = retries.entry(uid).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
-    let backoff = RETRY_BASE
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
-        .min(RETRY_MAX);
+    let (attempt, backoff) = ctx
+        .retries
+        .failed(es.meta().uid.as_deref().unwrap_or_default());
     let delay = error
         .retry_after()
         .map_or(backoff, |after| after.max(RETRY_BASE));
@@ -258,14 +253,5 @@ async fn patch_status(
 
 /// Publishes an Event on the ExternalSecret; failures are logged only.
 async fn publish(ctx: &Context, es: &ExternalSecret, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: "Sync".to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &es.object_ref(&())).await {
-        tracing::warn!(error = %e, reason, "failed to publish Event");
-    }
+    crate::events::publish(&ctx.recorder, es, "Sync", type_, reason, note).await;
 }

@@ -15,13 +15,43 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The Secret to seal has no `metadata.name` (matches kubeseal: "Missing
     /// metadata.name in input Secret").
-    #[error("the Secret to seal has no metadata.name")]
+    #[error("the Secret has no metadata.name (set it, or pass --name)")]
     SecretWithoutName,
+
+    /// The Secret to seal has neither `data` nor `stringData`, and empty
+    /// Secrets were not allowed (matches kubeseal).
+    #[error(
+        "the Secret has no data or stringData, assuming this is an error; use \
+         --allow-empty-data to seal it anyway"
+    )]
+    EmptySecret,
+
+    /// The Secret names another namespace than the one explicitly asked for.
+    #[error(
+        "namespace mismatch: Secret {name:?} is in namespace {own:?} but --namespace {given:?} \
+         was given"
+    )]
+    NamespaceMismatch {
+        /// The Secret's name.
+        name: String,
+        /// The namespace the Secret names.
+        own: String,
+        /// The namespace asked for.
+        given: String,
+    },
+
+    /// The default namespace (kubeconfig) could not be told, and the
+    /// Secret needs one.
+    #[error("cannot tell the default namespace: {reason}")]
+    DefaultNamespace {
+        /// Why (no secret data: a kubeconfig path or parse error).
+        reason: String,
+    },
 
     /// The Secret to seal has no namespace, and its scope needs one.
     #[error(
-        "Secret {name:?} has no metadata.namespace, which the {scope} scope needs (set a \
-         namespace, or seal it cluster-wide)"
+        "Secret {name:?} has no namespace, which the {scope} scope needs (set \
+         metadata.namespace, pass --namespace, or seal it cluster-wide)"
     )]
     SecretWithoutNamespace {
         /// The Secret's name.
@@ -113,7 +143,11 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::SecretWithoutName | Error::SealedSecretWithoutName => "missing_name",
-            Error::SecretWithoutNamespace { .. } => "missing_namespace",
+            Error::SecretWithoutNamespace { .. } | Error::DefaultNamespace { .. } => {
+                "missing_namespace"
+            }
+            Error::EmptySecret => "empty_secret",
+            Error::NamespaceMismatch { .. } => "namespace_mismatch",
             Error::Seal { .. } => "seal",
             Error::Unseal { .. } | Error::UnsealWholeSecret { .. } => "unseal",
             Error::WholeSecretNotJson { .. } => "whole_secret_json",

@@ -9,7 +9,9 @@
 //! `pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go`), so
 //! manifests move between kubeseal and coffer unchanged:
 //!
-//! - [`seal_secret`]: Secret → SealedSecret, as kubeseal writes it;
+//! - [`seal_secret`]: Secret → SealedSecret, as kubeseal writes it, after
+//!   [`place`] applied kubeseal's name, namespace and scope rules (one rule,
+//!   documented in `placement.rs`);
 //! - [`unseal`]: SealedSecret → Secret (without owner reference), as the
 //!   controller creates it, with the key fingerprints that opened it
 //!   ([`unseal_with`] renders templates within the caller's limits);
@@ -34,6 +36,7 @@ mod error;
 mod hash;
 pub mod key_secret;
 mod meta;
+mod placement;
 pub mod request;
 mod seal;
 mod unseal;
@@ -44,5 +47,6 @@ pub use hash::inputs_hash;
 pub use meta::{
     SKIP_SET_OWNER_REFERENCES_ANNOTATION, object_ref, sealed_scope, strip_server_fields,
 };
+pub use placement::{Placement, place, sealing_scope};
 pub use seal::{reencrypt, seal_secret};
 pub use unseal::{Unsealed, unseal, unseal_with, verify};

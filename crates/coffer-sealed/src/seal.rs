@@ -12,16 +12,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::error::{Error, Result};
 use crate::meta::{object_ref, sealed_label, set_scope_annotations, strip_server_fields};
+use crate::placement::{apply_requested_scope, sealing_scope};
 use crate::unseal::{open_value, open_whole};
 
 /// Seals `secret` to `cert`, producing the SealedSecret kubeseal would write.
 ///
 /// - Name and namespace come from the Secret; a name is required, and a
 ///   namespace unless the scope is cluster-wide.
-/// - The scope is `scope` when given (its annotations then replace any on
-///   the Secret), else the one the Secret's own annotations declare.
-///   NB: kubeseal ignores an explicit `--scope strict` on a Secret annotated
-///   namespace- or cluster-wide; here an explicit `Some(Scope::Strict)` wins.
+/// - The scope follows [`sealing_scope`](crate::sealing_scope): `scope` when
+///   namespace- or cluster-wide (its annotation then replaces any on the
+///   Secret), else the one the Secret's own annotations declare.
+///   [`place`](crate::place) applies kubeseal's other rules (name,
+///   namespace) beforehand.
 /// - Non-strict scopes are declared by their annotation on the SealedSecret
 ///   (and, as with kubeseal, on `template.metadata`).
 /// - Every `data` and `stringData` key is sealed; `stringData` wins on a
@@ -40,16 +42,9 @@ pub fn seal_secret(
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or(Error::SecretWithoutName)?;
-    if let Some(scope) = scope {
-        // Matches kubeseal: the --scope flag is written onto the Secret's own
-        // annotations before sealing, so it reaches the template too.
-        set_scope_annotations(meta.annotations.get_or_insert_default(), scope);
-    }
+    apply_requested_scope(&mut meta.annotations, scope);
     strip_server_fields(&mut meta);
-    let scope = meta
-        .annotations
-        .as_ref()
-        .map_or(Scope::Strict, Scope::from_annotations);
+    let scope = sealing_scope(None, meta.annotations.as_ref());
     let namespace = meta.namespace.clone().filter(|n| !n.is_empty());
     if namespace.is_none() && scope != Scope::ClusterWide {
         return Err(Error::SecretWithoutNamespace { name, scope });

@@ -110,14 +110,25 @@ fn cluster_wide_round_trip_opens_anywhere_and_needs_no_namespace() {
 }
 
 #[test]
-fn explicit_scope_replaces_the_secrets_own_scope_annotation() {
+fn explicit_scope_replaces_the_secrets_own_scope_annotation_except_strict() {
     let s = with_annotations(
         secret("prod", "db", &[("a", "1")]),
         &[(coffer_crypto::CLUSTER_WIDE_ANNOTATION, "true")],
     );
+    let sealed = seal_secret(&s, key().public_key(), Some(Scope::NamespaceWide)).expect("seal");
+    let annotations = sealed.metadata.annotations.clone().unwrap();
+    assert_eq!(annotations.len(), 1, "{annotations:?}");
+    assert_eq!(
+        annotations[coffer_crypto::NAMESPACE_WIDE_ANNOTATION],
+        "true"
+    );
+    unseal(&moved(&sealed, "prod", "other"), &[owned(key())]).expect("namespace-wide now");
+    unseal(&moved(&sealed, "else", "db"), &[owned(key())]).expect_err("not cluster-wide");
+
+    // Matches kubeseal: strict is the default scope, so asking for it does
+    // not override what the Secret declares.
     let sealed = seal_secret(&s, key().public_key(), Some(Scope::Strict)).expect("seal");
-    assert_eq!(sealed.metadata.annotations, None);
-    unseal(&moved(&sealed, "prod", "other"), &[owned(key())]).expect_err("strict now");
+    unseal(&moved(&sealed, "anywhere", "else"), &[owned(key())]).expect("still cluster-wide");
 }
 
 #[test]

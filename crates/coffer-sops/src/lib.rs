@@ -12,6 +12,8 @@
 //! runs it in one call ([`document::open`], [`document::decrypt`],
 //! [`document::encrypt`]) with a MAC policy (verify, warn, skip).
 
+#![forbid(unsafe_code)]
+
 mod bech32long;
 pub mod cipher;
 pub mod config;

@@ -2,6 +2,8 @@
 //! that `deploy/` carries (kustomize and Helm read no file outside their
 //! own root), or only into the directory given as the first argument.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

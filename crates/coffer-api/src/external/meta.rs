@@ -33,12 +33,6 @@ impl SecretKeySelector {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or_default()
     }
-
-    /// The key, or `default` when unset (ESO defaults it per field, e.g.
-    /// `token` for Vault's Kubernetes auth).
-    pub fn key_or<'a>(&'a self, default: &'a str) -> &'a str {
-        self.key.as_deref().unwrap_or(default)
-    }
 }
 
 /// A reference to a ServiceAccount resource.

@@ -32,8 +32,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use campaign::elect;
-pub use guard::{NotLeader, guarded_client};
-pub use writers::{WRITER_STOP_TIMEOUT, while_leader};
+pub use guard::guarded_client;
+pub use writers::while_leader;
 
 /// Where and how to hold the Lease.
 #[derive(Debug, Clone)]

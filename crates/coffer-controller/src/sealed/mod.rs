@@ -1,11 +1,16 @@
 //! The SealedSecret controller: the key registry, the Secret it builds, the
-//! reconcile that keeps the two in step, the Secret watches that wake it
-//! and the cache of Secrets it wrote; [`lead`] is what the leader runs.
+//! reconcile that keeps the two in step (its decisions in `plan`, its I/O
+//! in [`reconcile`]), the Secret watches that wake it and the cache of
+//! Secrets it wrote; [`lead`] is what the leader runs.
 
 pub mod key_settings;
 pub mod keys;
+mod plan;
 pub mod reconcile;
 pub mod secret;
+pub mod state;
+#[cfg(test)]
+mod test_keys;
 pub mod watches;
 pub mod written;
 
@@ -55,9 +60,9 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
         use std::sync::atomic::Ordering;
         // NB: compared with what was handled, not "changed since", so a
         // request made while this writer was starting is not lost.
-        let mut requests = ctx.key_requests.subscribe();
+        let mut requests = ctx.sealed.key_requests.subscribe();
         loop {
-            let handled = ctx.key_requests_handled.load(Ordering::Relaxed);
+            let handled = ctx.sealed.key_requests_handled.load(Ordering::Relaxed);
             let Ok(wanted) = requests.wait_for(|n| *n > handled).await.map(|n| *n) else {
                 break;
             };
@@ -66,7 +71,9 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
                 Ok(key) => tracing::info!(key = %key.name, "made a new key as asked"),
                 Err(e) => tracing::warn!(error = %e, "cannot make the new key asked for"),
             }
-            ctx.key_requests_handled.store(wanted, Ordering::Relaxed);
+            ctx.sealed
+                .key_requests_handled
+                .store(wanted, Ordering::Relaxed);
         }
         std::future::pending::<()>().await;
     };

@@ -60,11 +60,6 @@ fn annotation<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// The Secret carries an inputs-hash annotation: this controller wrote it.
-pub fn has_inputs_hash(secret: &Secret) -> bool {
-    annotation(secret, INPUTS_HASH_ANNOTATION).is_some()
-}
-
 /// The inputs hash the Secret was written for, if this controller wrote it.
 pub fn inputs_hash_of(secret: &Secret) -> Option<&str> {
     annotation(secret, INPUTS_HASH_ANNOTATION)
@@ -154,36 +149,6 @@ pub fn owner_reference(sealed: &SealedSecret) -> Option<OwnerReference> {
     sealed.controller_owner_ref(&())
 }
 
-/// The Secret's controller is the SealedSecret with this uid.
-pub fn is_controlled_by(secret: &Secret, uid: Option<&str>) -> bool {
-    let Some(uid) = uid else { return false };
-    secret
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
-/// Whether `existing` is this SealedSecret's Secret, to be kept in sync
-/// without any annotation: its controller is this SealedSecret (by uid);
-/// or, when the SealedSecret asks for no owner reference
-/// (`skip-set-owner-references`), this controller stamped it and nothing
-/// controls it. A Secret controlled by anything else (another SealedSecret,
-/// or an earlier SealedSecret of the same name, by uid) is not ours, even
-/// if we stamped it once: only `sealedsecrets.bitnami.com/managed: "true"`
-/// hands it over, as in Bitnami.
-pub fn is_ours(existing: &Secret, sealed: &SealedSecret) -> bool {
-    let has_controller = existing
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true));
-    is_controlled_by(existing, sealed.metadata.uid.as_deref())
-        || (skips_owner_reference(sealed) && has_inputs_hash(existing) && !has_controller)
-}
-
 /// Whether `existing` was unsealed from this very generation of `sealed` by
 /// the controller that ran before us (Bitnami's, in a migration), by that
 /// controller's own record: the Secret is controlled by the SealedSecret,
@@ -195,7 +160,7 @@ pub fn is_ours(existing: &Secret, sealed: &SealedSecret) -> bool {
 ///
 /// Without our digest, an edit made to such a Secret by hand is not
 /// repaired until then; Bitnami's controller does not repair one either.
-/// A Secret that has any of our marks is judged by [`is_unchanged`] only.
+/// A Secret that has any of our marks is judged by its digest only.
 pub fn is_unsealed_by_predecessor(
     existing: &Secret,
     sealed: &SealedSecret,
@@ -219,7 +184,14 @@ pub fn is_unsealed_by_predecessor(
         && current
         && synced
         && complete
-        && is_controlled_by(existing, sealed.metadata.uid.as_deref())
+        && existing
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| {
+                r.controller == Some(true) && Some(r.uid.as_str()) == sealed.metadata.uid.as_deref()
+            })
 }
 
 /// The Secret keys a SealedSecret produces, known without decrypting, or
@@ -373,18 +345,12 @@ pub fn stamp_digest(secret: &mut Secret, inputs_hash: &str, registry: &KeyRegist
         .insert(DIGEST_ANNOTATION.to_owned(), format!("{id}:{mac}"));
 }
 
-/// Whether `existing` is exactly what this controller wrote for inputs with
-/// `inputs_hash`, holding the `expected` keys: then there is nothing to
-/// decrypt.
-pub fn is_unchanged(
-    existing: &Secret,
-    inputs_hash: &str,
-    expected: &BTreeSet<String>,
-    registry: &KeyRegistry,
-) -> bool {
-    if annotation(existing, INPUTS_HASH_ANNOTATION) != Some(inputs_hash) {
-        return false;
-    }
+/// Whether `existing` holds the `expected` keys and its digest proves them
+/// (and its type, labels, annotations and owners) exactly what this
+/// controller wrote: then there is nothing to decrypt. Whether it was
+/// written for the current inputs is [`crate::sealed::plan::classify`]'s
+/// question.
+pub fn is_intact(existing: &Secret, expected: &BTreeSet<String>, registry: &KeyRegistry) -> bool {
     let present = existing.data.iter().flatten().map(|(k, _)| k);
     if !expected.iter().all(|k| present.clone().any(|p| p == k)) {
         return false;

@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use coffer_api::SealedSecret;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 
 use crate::sealed::keys::KeyRegistry;
+use crate::sealed::plan::Observed;
 use crate::sealed::secret;
 
 type Key = (String, String);
@@ -48,6 +48,10 @@ pub struct WrittenSecret {
     keys: BTreeSet<String>,
     /// The uids of its controller owner references.
     controllers: Vec<String>,
+    /// It carries `sealedsecrets.bitnami.com/managed: "true"`.
+    managed: bool,
+    /// It carries `sealedsecrets.bitnami.com/patch: "true"`.
+    patched: bool,
     /// Its digest matched all of its data (with a key of the registry):
     /// nobody changed it since it was written.
     intact: bool,
@@ -65,30 +69,37 @@ impl WrittenSecret {
             .map(|(k, _)| k.clone())
             .collect();
         Some(WrittenSecret {
-            intact: secret::is_unchanged(secret, inputs_hash, &data_keys, keys),
+            intact: secret::is_intact(secret, &data_keys, keys),
             inputs_hash: inputs_hash.to_owned(),
             keys: data_keys,
-            controllers: secret
-                .owner_references()
-                .iter()
-                .filter(|r| r.controller == Some(true))
-                .map(|r| r.uid.clone())
+            controllers: Observed::controllers(secret)
+                .into_iter()
+                .map(str::to_owned)
                 .collect(),
+            managed: secret::is_managed(secret),
+            patched: secret::is_patched(secret),
         })
     }
+}
 
-    /// The Secret is ours (controlled by `sealed`, or made for it without
-    /// an owner reference and controlled by nothing, as `secret::is_ours`) and exactly what inputs with `inputs_hash` make:
-    /// the test `sealed::reconcile` skips on, made without the data. A
-    /// Secret with more keys than the SealedSecret makes is not decided
-    /// here (the reconcile reads it).
-    pub fn is_unchanged_for(&self, sealed: &SealedSecret, inputs_hash: &str) -> bool {
-        let uid = sealed.metadata.uid.as_deref();
-        let ours = uid.is_some_and(|uid| self.controllers.iter().any(|c| c == uid))
-            || (secret::skips_owner_reference(sealed) && self.controllers.is_empty());
-        ours && self.intact
-            && self.inputs_hash == inputs_hash
-            && secret::expected_keys(sealed).is_some_and(|expected| expected == self.keys)
+/// The summary answers [`crate::sealed::plan::classify`] as the Secret would, except that
+/// a Secret with more keys than the SealedSecret makes cannot be shown
+/// intact without its data (the reconcile then reads it).
+impl Observed for WrittenSecret {
+    fn controllers(&self) -> Vec<&str> {
+        self.controllers.iter().map(String::as_str).collect()
+    }
+    fn inputs_hash(&self) -> Option<&str> {
+        Some(&self.inputs_hash)
+    }
+    fn is_managed(&self) -> bool {
+        self.managed
+    }
+    fn is_patched(&self) -> bool {
+        self.patched
+    }
+    fn proves_intact(&self, expected: &BTreeSet<String>, _: &KeyRegistry) -> bool {
+        self.intact && *expected == self.keys
     }
 }
 

@@ -1,5 +1,6 @@
-//! Reading inputs and writing outputs for `coffer seal` and `coffer keygen`:
-//! stdin or a named file in, stdout or an atomically replaced file out.
+//! Every file the CLI reads as input or writes (`coffer seal`, `keygen`,
+//! `sops`, `render`): stdin or a named file in, stdout or an atomically
+//! replaced file out.
 //!
 //! Files are written as kubeseal writes them (matches kubeseal's
 //! `renameio`): into a temporary file in the target's own directory, then
@@ -17,8 +18,10 @@ use anyhow::{Context, Result};
 pub enum Mode {
     /// Sealed secrets and certificates: `0644`, like any manifest in a repo.
     Public,
-    /// Private keys and unsealed Secrets: `0600`.
+    /// Private keys, unsealed Secrets and SOPS files: `0600`.
     Private,
+    /// Scripts the CLI installs (kustomize exec plugins): `0755`.
+    Executable,
 }
 
 /// Reads all of `path`, or stdin for `None` or `-`.
@@ -70,6 +73,7 @@ fn set_permissions(file: &fs::File, target: &Path, mode: Mode) -> io::Result<()>
         Err(_) => fs::Permissions::from_mode(match mode {
             Mode::Public => 0o644,
             Mode::Private => 0o600,
+            Mode::Executable => 0o755,
         }),
     };
     file.set_permissions(permissions)

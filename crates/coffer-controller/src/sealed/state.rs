@@ -1,0 +1,49 @@
+//! What only the SealedSecret controller keeps between reconciles (a part
+//! of [`crate::Context`]): the memory of failed attempts and retries, the
+//! cache of Secrets it wrote, its options and the key requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::sealed::written::WrittenSecrets;
+
+/// The SealedSecret controller's share of the context.
+pub struct SealedState {
+    /// Per SealedSecret uid, the inputs of its last failed attempt (inputs
+    /// hash, key registry version, Secret resourceVersion). A reconcile with
+    /// the same inputs (e.g. triggered by its own status write) would fail
+    /// the same way, so it is skipped without decrypting or reporting again.
+    pub(crate) last_failure: Mutex<HashMap<String, String>>,
+    /// Per SealedSecret uid, how many reconciles in a row returned an error:
+    /// the exponent of its retry backoff. Cleared on success.
+    pub(crate) retries: coffer_external::Retries,
+    /// The Secrets this controller wrote, as last seen by its watch.
+    pub written: Arc<WrittenSecrets>,
+    /// What rendering one SealedSecret's templates may cost.
+    pub template_limits: coffer_template::Limits,
+    /// Whether reconciles write SealedSecret status (`--update-status`).
+    pub update_status: bool,
+    /// Retries after an API error before a SealedSecret waits for a change
+    /// (`--max-unseal-retries`).
+    pub max_unseal_retries: u32,
+    /// Bumped for each request of a new key (SIGUSR1, as Bitnami); the
+    /// leader's SealedSecret writer makes one per bump it sees.
+    pub(crate) key_requests: tokio::sync::watch::Sender<u64>,
+    /// The last request of [`SealedState::key_requests`] a key was made for.
+    pub(crate) key_requests_handled: std::sync::atomic::AtomicU64,
+}
+
+impl Default for SealedState {
+    fn default() -> Self {
+        SealedState {
+            last_failure: Mutex::default(),
+            retries: crate::sealed::reconcile::retries(),
+            written: Arc::default(),
+            template_limits: coffer_template::Limits::default(),
+            update_status: true,
+            max_unseal_retries: 5,
+            key_requests: tokio::sync::watch::channel(0).0,
+            key_requests_handled: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
