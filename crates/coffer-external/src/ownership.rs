@@ -111,6 +111,13 @@ pub fn check_delete(meta: &ObjectMeta, es: &ExternalSecret) -> Result<()> {
     check_write(meta, es, CreationPolicy::Owner)
 }
 
+/// Whether the Secret is controlled by `es` itself (by uid).
+#[cfg(test)]
+pub(crate) fn controlled_by(meta: &ObjectMeta, es: &ExternalSecret) -> bool {
+    let uid = es.meta().uid.as_deref().unwrap_or_default();
+    controller(meta).is_some_and(|r| !uid.is_empty() && r.uid == uid)
+}
+
 /// ESO's `created-by` label names this ExternalSecret.
 fn created_here(meta: &ObjectMeta, es: &ExternalSecret) -> bool {
     let want = created_by(&es.namespace().unwrap_or_default(), &es.name_any());
