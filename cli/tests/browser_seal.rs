@@ -200,6 +200,24 @@ fn assert_no_plaintext_left(report: &Value, plaintexts: &[&[u8]]) {
     }
 }
 
+/// The Secret `coffer seal --recovery-unseal` opens from the page's JSON
+/// output, with the private key in the sandbox's `key.pem`.
+fn open_offline(sb: &Sandbox, report: &Value) -> Secret {
+    sb.write("sealed.json", report["json"].as_str().unwrap());
+    let out = ok(sb.coffer(
+        &[
+            "seal",
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.pem",
+            "-f",
+            "sealed.json",
+        ],
+        None,
+    ));
+    serde_json::from_str(&out).unwrap()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -336,19 +354,7 @@ async fn strict_values_and_a_binary_file_sealed_offline_become_the_secret() {
 
     // The same bytes open offline, with the controller's private key.
     sb.write("key.pem", world.key_pem());
-    sb.write("sealed.json", report["json"].as_str().unwrap());
-    let out = ok(sb.coffer(
-        &[
-            "seal",
-            "--recovery-unseal",
-            "--recovery-private-key",
-            "key.pem",
-            "-f",
-            "sealed.json",
-        ],
-        None,
-    ));
-    let unsealed: Secret = serde_json::from_str(&out).unwrap();
+    let unsealed = open_offline(&sb, &report);
     let opened: BTreeMap<String, Vec<u8>> = unsealed
         .data
         .unwrap()
@@ -562,18 +568,6 @@ async fn serve_ui_seals_to_the_given_certificate() {
     );
     assert_no_plaintext_left(&report, &[secret.as_bytes()]);
     sealed_of(&report);
-    sb.write("sealed.json", report["json"].as_str().unwrap());
-    let out = ok(sb.coffer(
-        &[
-            "seal",
-            "--recovery-unseal",
-            "--recovery-private-key",
-            "key.pem",
-            "-f",
-            "sealed.json",
-        ],
-        None,
-    ));
-    let unsealed: Secret = serde_json::from_str(&out).unwrap();
+    let unsealed = open_offline(&sb, &report);
     assert_eq!(unsealed.data.unwrap()["v"].0, secret.as_bytes());
 }
