@@ -19,24 +19,7 @@ pub const RECIPIENT: &str = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc690
 
 /// The directory holding the reference sops, kubeseal and kustomize.
 pub fn tools_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty())
-        {
-            return PathBuf::from(dir);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let out = Command::new("bash")
-            .arg(root.join("tests/reference-tools/build.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/reference-tools/build.sh");
-        assert!(
-            out.status.success(),
-            "tests/reference-tools/build.sh failed"
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
+    coffer_testenv::reference_tools_dir()
 }
 
 /// The sealing key of this test binary (2048 bits: fast to make).

@@ -3,7 +3,7 @@
 //! tests/reference-tools), never by string substitution in the tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -53,32 +53,10 @@ pub(crate) const HELM_OPTIONS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The directory holding the reference tools (`COFFER_REFERENCE_TOOLS_DIR`,
-/// else what `tests/setup.sh reference-tools` builds or finds cached).
+/// The reference tool `name` (`COFFER_REFERENCE_TOOLS_DIR`, else what
+/// `tests/setup.sh reference-tools` builds or finds cached).
 pub(crate) fn tool(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty())
-        {
-            return PathBuf::from(dir);
-        }
-        let out = Command::new(deploy_dir().join("../tests/setup.sh"))
-            .arg("reference-tools")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/setup.sh reference-tools");
-        assert!(
-            out.status.success(),
-            "tests/setup.sh reference-tools failed"
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("COFFER_REFERENCE_TOOLS_DIR="))
-            .map(PathBuf::from)
-            .expect("setup.sh prints COFFER_REFERENCE_TOOLS_DIR")
-    })
-    .join(name)
+    coffer_testenv::reference_tool(name)
 }
 
 /// Runs a reference tool; its stdout, or its stderr as the error.

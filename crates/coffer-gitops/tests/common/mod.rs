@@ -38,30 +38,7 @@ pub fn age_key_file() -> PathBuf {
 
 /// The directory holding the reference sops and kubeseal.
 pub fn tools_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty())
-        {
-            return PathBuf::from(dir);
-        }
-        let out = Command::new(workspace_root().join("tests/setup.sh"))
-            .arg("reference-tools")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/setup.sh reference-tools");
-        assert!(
-            out.status.success(),
-            "tests/setup.sh reference-tools failed"
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("COFFER_REFERENCE_TOOLS_DIR=")
-                    .map(PathBuf::from)
-            })
-            .expect("setup.sh prints COFFER_REFERENCE_TOOLS_DIR")
-    })
+    coffer_testenv::reference_tools_dir()
 }
 
 /// A scratch directory where the reference tools run with a clean
