@@ -177,13 +177,11 @@ pub fn is_unsealed_by_predecessor(
     let synced = status
         .conditions
         .iter()
-        .any(|c| c.type_ == "Synced" && c.status == "True");
-    let present = existing.data.iter().flatten().map(|(k, _)| k);
-    let complete = expected.iter().all(|k| present.clone().any(|p| p == k));
+        .any(|c| c.type_ == crate::sealed::plan::CONDITION_SYNCED && c.status == "True");
     unmarked
         && current
         && synced
-        && complete
+        && holds_keys(existing, expected)
         && existing
             .metadata
             .owner_references
@@ -345,14 +343,21 @@ pub fn stamp_digest(secret: &mut Secret, inputs_hash: &str, registry: &KeyRegist
         .insert(DIGEST_ANNOTATION.to_owned(), format!("{id}:{mac}"));
 }
 
+/// Whether `existing` has a data entry for every key in `expected`.
+fn holds_keys(existing: &Secret, expected: &BTreeSet<String>) -> bool {
+    let data = existing.data.as_ref();
+    expected
+        .iter()
+        .all(|k| data.is_some_and(|d| d.contains_key(k)))
+}
+
 /// Whether `existing` holds the `expected` keys and its digest proves them
 /// (and its type, labels, annotations and owners) exactly what this
 /// controller wrote: then there is nothing to decrypt. Whether it was
 /// written for the current inputs is [`crate::sealed::plan::classify`]'s
 /// question.
 pub fn is_intact(existing: &Secret, expected: &BTreeSet<String>, registry: &KeyRegistry) -> bool {
-    let present = existing.data.iter().flatten().map(|(k, _)| k);
-    if !expected.iter().all(|k| present.clone().any(|p| p == k)) {
+    if !holds_keys(existing, expected) {
         return false;
     }
     let Some((id, mac)) = annotation(existing, DIGEST_ANNOTATION).and_then(|d| d.split_once(':'))
