@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use coffer_api::{ClusterSecretStore, SecretStore};
+use coffer_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use coffer_providers::{Sessions, StoreConfig};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -98,6 +98,11 @@ pub struct Context {
     /// synced earlier), and a reconcile triggered meanwhile (by the Secret
     /// just written) must not read the provider again.
     pub(crate) last_sync: Mutex<HashMap<String, (std::time::SystemTime, String)>>,
+    /// Per store uid, the generation last validated.
+    pub(crate) validated: Mutex<HashMap<String, i64>>,
+    /// The ExternalSecret caches, one per watched scope, as each sync
+    /// controller starts (read by [`crate::sweep`]).
+    external_secrets: Mutex<Vec<Store<ExternalSecret>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -136,7 +141,25 @@ impl Context {
             seen: Mutex::default(),
             retries: crate::reconcile::retries(),
             last_sync: Mutex::default(),
+            validated: Mutex::default(),
+            external_secrets: Mutex::default(),
         }
+    }
+
+    /// Adds a scope's ExternalSecret cache to those the sweep reads.
+    pub(crate) fn register_external_secrets(&self, cache: Store<ExternalSecret>) {
+        self.external_secrets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(cache);
+    }
+
+    /// The ExternalSecret caches registered so far.
+    pub(crate) fn external_secret_caches(&self) -> Vec<Store<ExternalSecret>> {
+        self.external_secrets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Records that `uid` was reconciled; true the first time.

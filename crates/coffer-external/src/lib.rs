@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod selector;
 pub mod store;
 pub mod store_status;
+mod sweep;
 pub mod token;
 pub mod transform;
 pub mod write;
@@ -125,6 +126,7 @@ pub async fn run(
     for scope in scopes {
         tasks.spawn(sync_controller(ctx.clone(), scope, shutdown.clone()));
     }
+    tasks.spawn(sweep::run(ctx.clone(), shutdown.clone()));
     tracing::info!("ExternalSecret controller started");
     while tasks.join_next().await.is_some() {}
 }
@@ -163,6 +165,7 @@ async fn sync_controller(
     }
     let controller = Controller::new(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch);
     let es_store = controller.store();
+    ctx.register_external_secrets(es_store.clone());
     let secret_events = ctx
         .secrets
         .watch(api_in::<Secret>(&ctx.client, &scope), scope.clone());
@@ -179,10 +182,18 @@ async fn sync_controller(
             )
         })
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile trigger failed");
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|result| {
+            // A deleted ExternalSecret shows up here (its trigger finds no
+            // object): its metric series go now, the rest at the next sweep.
+            if let Err(kube::runtime::controller::Error::ObjectNotFound(gone)) = &result {
+                ctx.metrics
+                    .forget(gone.namespace.as_deref().unwrap_or_default(), &gone.name);
+            }
+            async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "reconcile trigger failed");
+                }
             }
         })
         .await;

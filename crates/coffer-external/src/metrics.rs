@@ -86,11 +86,21 @@ impl Metrics {
         lock(&self.ready).insert(key(namespace, name), ready);
     }
 
-    /// The ExternalSecret is gone: drop its series.
+    /// The ExternalSecret is gone: drop its series (all of them, as ESO's
+    /// `RemoveMetrics` does).
     pub fn forget(&self, namespace: &str, name: &str) {
         let k = key(namespace, name);
-        lock(&self.ready).remove(&k);
-        lock(&self.durations).remove(&k);
+        self.retain(|ns, n| (ns, n) != (k.0.as_str(), k.1.as_str()));
+    }
+
+    /// Keeps only the series of ExternalSecrets for which `keep(namespace,
+    /// name)` is true.
+    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) {
+        let keep = |(ns, n): &Key| keep(ns, n);
+        lock(&self.sync_calls).retain(|k, _| keep(k));
+        lock(&self.sync_errors).retain(|k, _| keep(k));
+        lock(&self.ready).retain(|k, _| keep(k));
+        lock(&self.durations).retain(|k, _| keep(k));
     }
 
     /// Provider calls so far with these labels.
@@ -229,5 +239,27 @@ mod tests {
         assert!(out.contains(
             "externalsecret_provider_api_calls_count{call=\"GetSecretValue\",provider=\"AWS/SecretsManager\",status=\"success\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn a_forgotten_external_secret_has_no_series_left() {
+        let m = Metrics::default();
+        for name in ["gone", "kept"] {
+            m.sync_call("ns", name, Duration::from_millis(2), false);
+            m.sync_error("ns", name);
+            m.ready("ns", name, false);
+        }
+        m.forget("ns", "gone");
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(!out.contains("name=\"gone\""), "{out}");
+        for series in [
+            "externalsecret_sync_calls_total{name=\"kept\"",
+            "externalsecret_sync_calls_error{name=\"kept\"",
+            "externalsecret_status_condition{condition=\"Ready\",name=\"kept\"",
+            "externalsecret_reconcile_duration{name=\"kept\"",
+        ] {
+            assert!(out.contains(series), "{series} in {out}");
+        }
     }
 }

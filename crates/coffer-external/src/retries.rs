@@ -45,6 +45,15 @@ impl Retries {
             .remove(uid);
     }
 
+    /// Keeps only the failures of objects for which `keep` is true (the
+    /// others are gone).
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|uid, _| keep(uid));
+    }
+
     /// The delay after failure number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
         // NB: 2^20 times any base is past any max; the exponent is capped
@@ -75,6 +84,10 @@ mod tests {
         );
         retries.forget("a");
         assert_eq!(retries.failed("a"), (1, Duration::from_secs(5)));
+        retries.failed("a");
+        retries.retain(|uid| uid == "b");
+        assert_eq!(retries.failed("a").0, 1, "a's failures were dropped");
+        assert_eq!(retries.failed("b").0, 2, "b's were kept");
         assert_eq!(retries.delay(u32::MAX), Duration::from_secs(300));
     }
 }

@@ -6,9 +6,8 @@
 //! Validation runs on its own task per store so that a slow or unreachable
 //! provider never holds up the watch that feeds the store caches.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use coffer_api::external::{
     REASON_INVALID_PROVIDER_CONFIG, REASON_STORE_VALID, REASON_VALIDATION_FAILED,
@@ -35,10 +34,9 @@ where
     S: Stream<Item = Result<SecretStore, E>>,
     E: std::fmt::Display,
 {
-    let validated = Arc::new(Mutex::new(HashMap::new()));
     let run = stores.for_each(|event| {
         match event {
-            Ok(store) => spawn_validation(&ctx, &validated, store),
+            Ok(store) => spawn_validation(&ctx, store),
             Err(e) => tracing::debug!(error = %e, "SecretStore watch error"),
         }
         futures::future::ready(())
@@ -55,10 +53,9 @@ where
     S: Stream<Item = Result<ClusterSecretStore, E>>,
     E: std::fmt::Display,
 {
-    let validated = Arc::new(Mutex::new(HashMap::new()));
     let run = stores.for_each(|event| {
         match event {
-            Ok(store) => spawn_validation(&ctx, &validated, store),
+            Ok(store) => spawn_validation(&ctx, store),
             Err(e) => tracing::debug!(error = %e, "ClusterSecretStore watch error"),
         }
         futures::future::ready(())
@@ -108,9 +105,7 @@ impl StoreKind for ClusterSecretStore {
     }
 }
 
-type Validated = Arc<Mutex<HashMap<String, i64>>>;
-
-fn spawn_validation<K: StoreKind>(ctx: &Arc<Context>, validated: &Validated, store: K) {
+fn spawn_validation<K: StoreKind>(ctx: &Arc<Context>, store: K) {
     let class = store.spec().controller.as_deref().unwrap_or_default();
     if !class.is_empty() && class != ctx.config.controller_class {
         return;
@@ -118,7 +113,7 @@ fn spawn_validation<K: StoreKind>(ctx: &Arc<Context>, validated: &Validated, sto
     let uid = store.meta().uid.clone().unwrap_or_default();
     let generation = store.meta().generation.unwrap_or_default();
     {
-        let mut seen = validated.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = ctx.validated.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.get(&uid) == Some(&generation) {
             return;
         }

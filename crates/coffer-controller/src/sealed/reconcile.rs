@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use coffer_api::SealedSecret;
 use coffer_external::Retries;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -87,7 +88,8 @@ pub async fn run(
         .recorder(namespace.clone(), ctx.keys.clone());
     let controller = Controller::new(sealed_api, sealed_watch);
     let sealed_secrets = controller.store();
-    controller
+    let sweep = sweep(ctx.clone(), controller.store());
+    let controller = controller
         .watches_stream(watches::owned(secret_api, recorder), |s: Secret| {
             watches::sealed_secret_of(&s.metadata)
         })
@@ -111,8 +113,39 @@ pub async fn run(
                     tracing::debug!(error = %e, "reconcile trigger failed");
                 }
             }
-        })
-        .await;
+        });
+    // The sweep never ends on its own; the controller ends at shutdown.
+    tokio::select! {
+        () = controller => {}
+        () = sweep => {}
+    }
+}
+
+/// How often [`sweep`] runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Every [`SWEEP_EVERY`], forgets what the state keeps for SealedSecrets
+/// the cache no longer holds: no reconcile runs for a deleted object, so
+/// nothing else would, and under create/delete churn the maps would grow
+/// for the life of the process.
+async fn sweep(ctx: Arc<Context>, cache: Store<SealedSecret>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        // NB: before its first list the cache is empty, which would look
+        // like everything was deleted.
+        if cache.wait_until_ready().now_or_never().is_none() {
+            continue;
+        }
+        let live = cache
+            .state()
+            .iter()
+            .filter_map(|s| s.metadata.uid.clone())
+            .collect();
+        ctx.sealed.prune(&live);
+    }
 }
 
 /// [`reconcile`], timed into the reconcile-duration histogram; a success

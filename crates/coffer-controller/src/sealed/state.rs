@@ -2,7 +2,7 @@
 //! of [`crate::Context`]): the memory of failed attempts and retries, the
 //! cache of Secrets it wrote, its options and the key requests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::sealed::written::WrittenSecrets;
@@ -45,5 +45,40 @@ impl Default for SealedState {
             key_requests: tokio::sync::watch::channel(0).0,
             key_requests_handled: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+}
+
+impl SealedState {
+    /// Forgets the failures and retry counts of SealedSecrets whose uid is
+    /// not in `live` (they were deleted: nothing else would drop them).
+    pub(crate) fn prune(&self, live: &HashSet<String>) {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|uid, _| live.contains(uid));
+        self.retries.retain(|uid| live.contains(uid));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_only_live_sealed_secrets() {
+        let state = SealedState::default();
+        for uid in ["gone", "kept"] {
+            state
+                .last_failure
+                .lock()
+                .unwrap()
+                .insert(uid.to_owned(), "inputs".to_owned());
+            state.retries.failed(uid);
+        }
+        state.prune(&HashSet::from(["kept".to_owned()]));
+        let failures = state.last_failure.lock().unwrap().clone();
+        assert_eq!(failures.keys().collect::<Vec<_>>(), ["kept"]);
+        assert_eq!(state.retries.failed("gone").0, 1, "gone's retries dropped");
+        assert_eq!(state.retries.failed("kept").0, 2, "kept's retries kept");
     }
 }
