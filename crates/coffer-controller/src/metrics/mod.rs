@@ -6,6 +6,7 @@
 //! metrics are in [`bitnami`].
 
 pub mod bitnami;
+mod process;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -185,6 +186,7 @@ impl Metrics {
         drop(errors);
         self.render_reconcile(&mut out);
         self.bitnami.render(&mut out);
+        process::render(&mut out);
         out
     }
 
