@@ -30,6 +30,8 @@ debian() {
   # The sealing page's browser test drives it with Playwright (Python), which
   # cannot download its own browser here: Debian's Chromium instead.
   command -v chromium >/dev/null || missing+=(chromium)
+  # tests/static-build.sh: aws-lc-sys's C for the musl target.
+  command -v musl-gcc >/dev/null || missing+=(musl-tools)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -27,9 +27,7 @@ if [ -x "$out/coffer-controller" ] && [ -x "$out/coffer" ]; then
 fi
 
 # The musl standard library comes from rustup; aws-lc-sys compiles its C
-# with musl-gcc (Debian's musl-tools: not installed by tests/setup.sh, since
-# the test command does not build statically yet; `apt-get install
-# musl-tools` first).
+# with musl-gcc (Debian's musl-tools, which tests/setup.sh installs).
 if ! rustup target list --installed | grep -qx "$target"; then
   log "adding the Rust target $target"
   rustup target add "$target" >&2

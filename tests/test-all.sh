@@ -2,8 +2,10 @@
 # The README's test command, and exactly what CI runs (.ci/run): installs what
 # the tests need on first use, then checks formatting and lints, runs every
 # test in the workspace against the real local control plane, OpenBao, moto
-# and the reference tools, runs the README's main command once (the demo),
-# and builds every fuzz target.
+# and the reference tools (and the static musl binaries the image ships),
+# runs the README's main command once (the demo), searches everything Coffer
+# logged or wrote for the values the tests used (the leak scan), and builds
+# every fuzz target.
 #
 # Build outputs are cached outside the source tree (COFFER_CACHE_DIR, default
 # ${XDG_CACHE_HOME:-~/.cache}/coffer), so a second run, even from a fresh
@@ -24,11 +26,25 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The leak scan's evidence: every test binary (and the demo) leaves there
+# what Coffer said (logs, Events, statuses, the CLI's stderr) and the
+# Secrets the tests wrote (coffer-testenv's leak module).
+leak_dir=$(mktemp -d "${TMPDIR:-/tmp}/coffer-leak-scan.XXXXXX")
+trap 'rm -rf "$leak_dir"' EXIT
+export COFFER_LEAK_DIR=$leak_dir
+
+step "static binaries (musl, as the image ships them) against the local control plane"
+COFFER_STATIC_BIN_DIR=$(tests/static-build.sh) cargo test --locked -p coffer-controller \
+  --test deploy -- --ignored static_binaries
+
 step "cargo test"
 cargo test --workspace --locked
 
 step "the README's main command, once: the whole mission on the local environment"
 tests/dev-env.sh --once
+
+step "leak scan: no value any test wrote into a Secret in any log, Event, status or CLI stderr"
+cargo run --locked --quiet -p coffer-testenv --bin leak-scan -- "$leak_dir"
 
 step "fuzz targets build"
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then

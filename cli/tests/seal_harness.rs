@@ -108,7 +108,9 @@ impl Sandbox {
     pub fn coffer_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
         cmd.args(args);
-        self.run(cmd, env, stdin)
+        let out = self.run(cmd, env, stdin);
+        coffer_testenv::leak::record_cli_stderr(&out.stderr);
+        out
     }
 
     /// Runs the reference kubeseal (None when it cannot be built here).

@@ -73,7 +73,9 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
         self.prepare(&mut cmd);
         cmd.args(args).envs(env.iter().copied());
-        cmd.output().unwrap()
+        let out = cmd.output().unwrap();
+        coffer_testenv::leak::record_cli_stderr(&out.stderr);
+        out
     }
 
     /// Runs the reference sops (None when it cannot be built here).

@@ -116,6 +116,11 @@ async fn start_apiserver(
         // `default` ServiceAccount that this admission plugin requires.
         "--disable-admission-plugins=ServiceAccount".into(),
     ];
+    let audit = crate::leak::apiserver_audit_args(dir).map_err(|source| Error::Io {
+        what: dir.to_path_buf(),
+        source,
+    })?;
+    let args = [&args[..], &audit[..]].concat();
     let log = process::spawn(
         "kube-apiserver",
         &bin.join("kube-apiserver"),

@@ -21,6 +21,7 @@ mod crds;
 mod error;
 pub mod external;
 mod in_cluster;
+pub mod leak;
 mod namespace;
 mod pki;
 mod process;
@@ -92,6 +93,7 @@ impl TestEnv {
     /// Starts a new environment owned by the caller (the shared one is
     /// [`TestEnv::shared`]). It is torn down when the process exits.
     pub async fn start() -> Result<TestEnv, Error> {
+        leak::capture_tracing();
         process::remove_orphaned_dirs(DIR_PREFIX);
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)

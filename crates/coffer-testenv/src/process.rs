@@ -211,6 +211,7 @@ extern "C" fn cleanup_at_exit() {
             let _ = child.wait();
         }
         for dir in &registry.dirs {
+            crate::leak::save(dir);
             let _ = std::fs::remove_dir_all(dir);
         }
     });

@@ -11,7 +11,7 @@
 //!   same status, Events and log lines whatever the secret is.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_api::SealedSecret;
@@ -338,39 +338,10 @@ async fn template_bombs_fail_fast_and_slow_renders_never_stall_http_the_lease_or
     );
 }
 
-/// Log output of this test binary, captured from the first call on.
+/// Log output of this test binary, captured from the first call on
+/// (through coffer-testenv, whose subscriber also feeds the leak scan).
 fn captured_log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let sink = log.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "info,coffer_controller=debug,coffer_external=debug,coffer_sealed=debug",
-            ))
-            .without_time()
-            .with_ansi(false)
-            .with_writer(move || LogSink(sink.clone()))
-            .try_init();
-        log
-    })
-    .clone()
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    coffer_testenv::leak::captured_log()
 }
 
 /// The template error lines about `name` in the log, with `name` replaced
