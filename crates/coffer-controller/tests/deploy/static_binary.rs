@@ -1,9 +1,9 @@
 //! The static binaries the image ships (tests/static-build.sh, musl): they
 //! are statically linked and the controller works against the local
-//! control plane. Run with `COFFER_STATIC_BIN_DIR=$(tests/static-build.sh)
+//! control plane. tests/test-all.sh runs it with `COFFER_STATIC_BIN_DIR=$(tests/static-build.sh)
 //! cargo test -p coffer-controller --test deploy -- --ignored
-//! static_binaries` (ignored by default: a plain `cargo test` has no static
-//! build to test, and tests/test-all.sh does not make one yet).
+//! static_binaries`; ignored in a plain `cargo test`, which has no static
+//! build to test.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
