@@ -80,7 +80,7 @@ pub fn check_write(meta: &ObjectMeta, es: &ExternalSecret, policy: CreationPolic
                 owner: owner.name.clone(),
             });
         }
-        if policy != CreationPolicy::Merge {
+        if !policy.merges() {
             return Err(Error::ForeignOwner {
                 secret,
                 owner: format!("{}/{}", owner.kind, owner.name),
@@ -88,7 +88,7 @@ pub fn check_write(meta: &ObjectMeta, es: &ExternalSecret, policy: CreationPolic
         }
     }
     let marked = match policy {
-        CreationPolicy::Merge | CreationPolicy::None => true,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge | CreationPolicy::None => true,
         CreationPolicy::Owner => created_here(meta, es) || adopted(meta, &es_name),
         CreationPolicy::Orphan => {
             created_here(meta, es) || adopted(meta, &es_name) || written_here(meta, &es_name)
@@ -195,7 +195,7 @@ pub fn set_owner(refs: &mut Vec<OwnerReference>, es: &ExternalSecret, policy: Cr
             }
         }
         CreationPolicy::Orphan => refs.retain(|r| !ours(r) && r.uid != uid),
-        CreationPolicy::Merge | CreationPolicy::None => {}
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge | CreationPolicy::None => {}
     }
 }
 

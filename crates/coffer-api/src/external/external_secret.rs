@@ -234,6 +234,17 @@ pub enum CreationPolicy {
     Merge,
     /// Do not create a Secret.
     None,
+    /// Create the Secret (without an owner reference) if it is missing;
+    /// merge data into it (keeping others' keys) if it exists.
+    CreateOrMerge,
+}
+
+impl CreationPolicy {
+    /// Whether writes keep the keys others own in an existing Secret
+    /// (`Merge`, `CreateOrMerge`).
+    pub fn merges(self) -> bool {
+        matches!(self, CreationPolicy::Merge | CreationPolicy::CreateOrMerge)
+    }
 }
 
 /// What happens to the Secret when the provider's secrets are deleted.

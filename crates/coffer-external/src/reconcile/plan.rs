@@ -94,7 +94,10 @@ pub(super) fn validate(es: &ExternalSecret) -> Result<Duration> {
     let target = &es.spec.target;
     let (creation, deletion) = (target.creation_policy(), target.deletion_policy());
     if deletion == DeletionPolicy::Delete
-        && matches!(creation, CreationPolicy::Merge | CreationPolicy::None)
+        && matches!(
+            creation,
+            CreationPolicy::Merge | CreationPolicy::None | CreationPolicy::CreateOrMerge
+        )
     {
         return Err(Error::InvalidSpec(
             "deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner"

@@ -66,7 +66,7 @@ impl Target {
 
     /// The steady state: the watch's summary shows that the Secret already
     /// holds what would be written, so no API call is needed. Never for
-    /// `Merge`, whose result depends on keys others own.
+    /// `Merge` or `CreateOrMerge`, whose result depends on keys others own.
     pub(super) fn settled(
         &self,
         es: &ExternalSecret,
@@ -78,7 +78,7 @@ impl Target {
         };
         let ours = |(k, n): &(String, String)| k == "ExternalSecret" && *n == es.name_any();
         let owned_right = match self.policy {
-            CreationPolicy::Merge => return false,
+            CreationPolicy::Merge | CreationPolicy::CreateOrMerge => return false,
             CreationPolicy::Owner => summary.controller.as_ref().is_some_and(ours),
             _ => summary.controller.as_ref().is_none_or(|c| !ours(c)),
         };
@@ -172,7 +172,7 @@ fn new_secret(target: &Target, es: &ExternalSecret, desired: &Desired) -> Wiped 
 }
 
 /// The existing Secret with `desired` written into it: `Owner` and
-/// `Orphan` hold exactly our data; `Merge` keeps the keys others own.
+/// `Orphan` hold exactly our data; `Merge` and `CreateOrMerge` keep the keys others own.
 /// Keys, labels and annotations our field manager set before and no longer
 /// sets are removed.
 fn updated_secret(
@@ -189,7 +189,7 @@ fn updated_secret(
             .unwrap_or_default(),
         &target.manager,
     );
-    let merge = target.policy == CreationPolicy::Merge;
+    let merge = target.policy.merges();
     // Values dropped or replaced here are wiped.
     let before = secret.data.clone();
     let mut data = secret.data.take().unwrap_or_default();

@@ -111,6 +111,53 @@ async fn merge_writes_into_an_existing_secret_and_keeps_its_other_keys() {
 }
 
 #[tokio::test]
+async fn create_or_merge_creates_a_missing_secret_unowned_and_merges_into_an_existing_one() {
+    let world = World::new("creation-create-or-merge").await;
+    aws_store(&world, "aws").await;
+    let key = remote(&world, "com");
+    aws_put(&key, "from-aws").await;
+
+    // Missing: created, without an owner reference (unlike Owner).
+    es_for(&world, "created", &key, "CreateOrMerge", "Retain", "1h").await;
+    let created = world
+        .wait_secret("created", "the Secret created", |s| {
+            value(s, "value").is_some()
+        })
+        .await;
+    assert_eq!(value(&created, "value").as_deref(), Some("from-aws"));
+    assert!(
+        created
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty(),
+        "CreateOrMerge takes no ownership"
+    );
+
+    // Existing: merged into, its other keys kept (unlike Orphan).
+    world.put_secret("existing", &[("local", "mine")]).await;
+    es_for(&world, "existing", &key, "CreateOrMerge", "Retain", "1h").await;
+    let merged = world
+        .wait_secret("existing", "merged keys", |s| value(s, "value").is_some())
+        .await;
+    assert_eq!(value(&merged, "local").as_deref(), Some("mine"));
+    assert_eq!(value(&merged, "value").as_deref(), Some("from-aws"));
+
+    // deletionPolicy Delete needs a Secret the controller owns, as in ESO.
+    es_for(&world, "refused", &key, "CreateOrMerge", "Delete", "1h").await;
+    let refused = world
+        .wait_ready("refused", "refused", |c| c.status == "False")
+        .await;
+    assert!(
+        refused
+            .message
+            .unwrap_or_default()
+            .contains("creationPolicy=Owner"),
+        "the condition names the rule"
+    );
+}
+
+#[tokio::test]
 async fn a_secret_owned_by_another_external_secret_is_refused() {
     let world = World::new("owned-by-other").await;
     aws_store(&world, "aws").await;
