@@ -126,16 +126,22 @@ pub fn provider_ref(r: &RemoteRef) -> ProviderRef {
 }
 
 /// ESO's steps for one `dataFrom` result: rewrites (or, when there are
-/// none, key conversion), key validation, then decoding.
+/// none, key conversion), key validation, then decoding and the
+/// `nullBytePolicy` check.
 fn shape_map(
     from: &ExternalSecretDataFromRemoteRef,
     map: SecretData,
 ) -> Result<SecretData, transform::TransformError> {
-    let (conversion, decoding) = match (&from.extract, &from.find) {
-        (Some(r), _) => (r.conversion_strategy(), r.decoding_strategy()),
+    let (conversion, decoding, null_bytes) = match (&from.extract, &from.find) {
+        (Some(r), _) => (
+            r.conversion_strategy(),
+            r.decoding_strategy(),
+            r.null_byte_policy(),
+        ),
         (_, Some(f)) => (
             f.conversion_strategy.unwrap_or_default(),
             f.decoding_strategy.unwrap_or_default(),
+            f.null_byte_policy.unwrap_or_default(),
         ),
         _ => Default::default(),
     };
@@ -164,6 +170,7 @@ fn shape_map(
             });
         }
         let value = transform::decode(&key, value, decoding)?;
+        transform::check_null_bytes(&key, &value, null_bytes)?;
         out.insert(key, value);
     }
     Ok(out)

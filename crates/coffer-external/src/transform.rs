@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-pub use coffer_api::external::{ConversionStrategy as Conversion, DecodingStrategy as Decoding};
+pub use coffer_api::external::{
+    ConversionStrategy as Conversion, DecodingStrategy as Decoding, NullBytePolicy,
+};
 use coffer_providers::SecretValue;
 use regex::Regex;
 
@@ -25,6 +27,14 @@ pub enum TransformError {
         key: String,
         /// `base64` or `base64url`.
         kind: &'static str,
+    },
+    /// `nullBytePolicy: Fail` and a value holds a NUL byte (ESO's words).
+    #[error(
+        "fetched secret value for key {key:?} contains null bytes; use a text-safe format such as PEM/base64 or leave nullBytePolicy unset for intentional binary data"
+    )]
+    NullBytes {
+        /// The key whose value holds one.
+        key: String,
     },
     /// A rewrite regexp does not compile.
     #[error("rewrite regexp {source_regex:?}: {reason}")]
@@ -90,6 +100,21 @@ pub fn decode(
         },
     };
     Ok(SecretValue::new(decoded))
+}
+
+/// ESO's `nullBytePolicy`: under `Fail`, a value holding a NUL byte (after
+/// decoding) fails the sync, naming its key.
+pub fn check_null_bytes(
+    key: &str,
+    value: &SecretValue,
+    policy: NullBytePolicy,
+) -> Result<(), TransformError> {
+    if policy == NullBytePolicy::Fail && value.expose().contains(&0) {
+        return Err(TransformError::NullBytes {
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn decode_url(input: &[u8]) -> Option<Vec<u8>> {
@@ -270,6 +295,18 @@ mod tests {
         assert_eq!(
             decode("k", v("not base64!"), Decoding::Auto).unwrap(),
             v("not base64!")
+        );
+    }
+
+    #[test]
+    fn null_bytes_fail_only_under_fail_naming_the_key() {
+        let binary = SecretValue::new(b"a\0b".to_vec());
+        assert!(check_null_bytes("k", &binary, NullBytePolicy::Ignore).is_ok());
+        assert!(check_null_bytes("k", &v("text"), NullBytePolicy::Fail).is_ok());
+        let err = check_null_bytes("k", &binary, NullBytePolicy::Fail).unwrap_err();
+        assert!(
+            err.to_string().contains("key \"k\" contains null bytes"),
+            "{err}"
         );
     }
 

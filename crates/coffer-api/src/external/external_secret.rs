@@ -448,8 +448,8 @@ pub struct RemoteRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "None"))]
     pub decoding_strategy: Option<DecodingStrategy>,
-    /// What to do with values containing NUL bytes. Newer ESO releases
-    /// write this field; when absent, values are taken as they are.
+    /// What to do with values containing NUL bytes (after decoding);
+    /// `Ignore` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_byte_policy: Option<NullBytePolicy>,
 }
@@ -557,6 +557,9 @@ pub struct ExternalSecretFind {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "None"))]
     pub decoding_strategy: Option<DecodingStrategy>,
+    /// What to do with values containing NUL bytes; `Ignore` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 /// Finds secrets by name.

@@ -212,6 +212,11 @@ impl Collected {
             fetched.value,
             item.remote_ref.decoding_strategy(),
         )
+        .and_then(|value| {
+            let policy = item.remote_ref.null_byte_policy();
+            transform::check_null_bytes(&item.secret_key, &value, policy)?;
+            Ok(value)
+        })
         .map_err(|source| Error::Transform { field, source })?;
         self.data.insert(item.secret_key.clone(), value);
         Ok(())

@@ -133,3 +133,60 @@ async fn wrong_credentials_fail_without_creating_a_secret_or_leaking_the_token()
     assert!(!message.contains("not-a-real-token-5c1d"), "{message}");
     assert!(world.secrets().get_opt("x").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn null_byte_policy_fail_refuses_a_binary_value_naming_the_key() {
+    let world = World::new("vault-null-bytes").await;
+    let path = remote(&world, "bin");
+    world
+        .env
+        .vault
+        .put(
+            &path,
+            serde_json::json!({"blob": "a\u{0}b", "text": "plain"}),
+        )
+        .await;
+    root_vault_store(&world).await;
+    let with_policy = |name: &str, policy: Option<&str>| {
+        let mut remote_ref = serde_json::json!({"key": path, "property": "blob"});
+        if let Some(p) = policy {
+            remote_ref["nullBytePolicy"] = p.into();
+        }
+        ExternalSecretManifest::new(name, "vault").data_ref("blob", remote_ref)
+    };
+    // Ignore (the default) takes binary data as it is.
+    world.apply(with_policy("ignored", None)).await;
+    let secret = world
+        .wait_secret("ignored", "the binary value", |s| {
+            value(s, "blob").is_some()
+        })
+        .await;
+    assert_eq!(value(&secret, "blob").as_deref(), Some("a\u{0}b"));
+    // Fail refuses it, naming the key, writing nothing.
+    world.apply(with_policy("refused", Some("Fail"))).await;
+    let refused = world
+        .wait_ready("refused", "refused", |c| c.status == "False")
+        .await;
+    let message = refused.message.unwrap_or_default();
+    assert!(
+        message.contains("key \"blob\" contains null bytes"),
+        "{message}"
+    );
+    assert!(world.secrets().get_opt("refused").await.unwrap().is_none());
+    // On a dataFrom extract too.
+    world
+        .apply(
+            ExternalSecretManifest::new("extracted", "vault")
+                .extract_ref(serde_json::json!({"key": path, "nullBytePolicy": "Fail"})),
+        )
+        .await;
+    let refused = world
+        .wait_ready("extracted", "refused", |c| c.status == "False")
+        .await;
+    assert!(
+        refused
+            .message
+            .unwrap_or_default()
+            .contains("contains null bytes")
+    );
+}
