@@ -145,7 +145,34 @@ const CASES: &[&str] = &[
     "{{ b32dec \"MZXW6===MZXW6===\" }}|{{ b32dec \"MZXW6==\" }}|{{ b32dec \"MZXW6=A=\" }}|{{ b32dec \"========\" }}",
     "{{ sha1sum .password }}|{{ sha1sum .empty }}|{{ adler32sum .password }}|{{ adler32sum .empty }}|{{ adler32sum (repeat 6000 \"\\xff\") }}",
     "{{ title .text }}|{{ title .unicode }}|{{ title \"ǆemal o'neil x-ray dž_x 1st\" }}|{{ title .invalid }}",
-    "{{ regexSplit \"[\" .text -1 }}",
+    "{{ regexSplit \"[\" .text -1 }}", // dicts changed in place: set, unset, merge, mergeOverwrite
+    "{{ $d := dict \"a\" 1 }}{{ $_ := set $d \"b\" .user }}{{ $d }}|{{ $e := $d }}{{ $_ := unset $e \"a\" }}{{ $d }}|{{ set (dict) \"k\" 2 }}|{{ unset (dict \"x\" 1) \"y\" }}",
+    "{{ $d := dict }}{{ range $k, $v := . }}{{ $_ := set $d $k (len $v) }}{{ end }}{{ $d | toJson }}",
+    "{{ $d := dict \"a\" 1 \"b\" 2 }}{{ range $k, $v := $d }}{{ $_ := set $d \"c\" 3 }}{{ $_ := unset $d \"b\" }}{{ $k }}={{ $v }};{{ end }}{{ $d }}",
+    "{{ $a := dict \"x\" 1 \"e\" \"\" \"z\" 0 \"n\" (dict \"p\" 1 \"q\" (list 1)) \"l\" (list 1) }}{{ $b := dict \"x\" 2 \"e\" \"fill\" \"z\" 5 \"y\" nil \"w\" 3 \"n\" (dict \"q\" 2 \"r\" 3) \"l\" (list 2) }}{{ merge $a $b | toJson }}|{{ $a | toJson }}",
+    "{{ $a := dict \"x\" 1 \"e\" \"\" \"n\" (dict \"p\" 1 \"q\" (list 1)) \"l\" (list 1) \"k\" \"keep\" }}{{ $b := dict \"x\" 2 \"e\" \"fill\" \"y\" nil \"n\" (dict \"q\" 2 \"r\" nil) \"l\" (list 2) \"k\" \"\" }}{{ mergeOverwrite $a $b | toJson }}|{{ $a | toJson }}",
+    "{{ merge (dict \"a\" 1) (dict \"a\" 2 \"b\" 2) (dict \"b\" 3 \"c\" 3) | toJson }}|{{ mergeOverwrite (dict \"a\" 1) (dict \"a\" 2 \"b\" 2) (dict \"b\" 3 \"c\" 3) | toJson }}|{{ mustMerge (dict) (dict \"n\" (dict \"m\" 1)) | toJson }}|{{ mustMergeOverwrite (dict \"n\" \"s\") (dict \"n\" (dict \"m\" 1)) | toJson }}",
+    "{{ $a := dict \"s\" \"x\" }}{{ merge $a (dict \"s\" (dict \"m\" 1)) | toJson }}|{{ merge (dict \"m\" (dict)) (dict \"m\" (dict \"k\" 1)) | toJson }}|{{ merge (dict \"m\" (dict \"k\" 1)) (dict \"m\" (dict)) | toJson }}",
+    "{{ $a := dict \"k\" 1 }}{{ $c := deepCopy $a }}{{ $_ := set $c \"k\" 2 }}{{ $a.k }}{{ $c.k }}|{{ deepCopy (list 1 (dict \"a\" 2)) }}|{{ deepCopy .user }}|{{ mustDeepCopy 3 }}",
+    "{{ pluck \"a\" (dict \"a\" 1) (dict \"b\" 2) (dict \"a\" 3) }}|{{ pluck \"a\" }}|{{ values (dict \"a\" 1) }}|{{ values (dict) }}",
+    "{{ set . \"k\" \"v\" }}",
+    "{{ set nil \"k\" \"v\" }}",
+    "{{ set (dict) 1 \"v\" }}",
+    "{{ merge . (dict) }}",
+    "{{ merge (dict) . }}",
+    "{{ unset .user \"k\" }}",
+    // case conversion (xstrings v1.5.0)
+    "{{ snakecase \"FirstName\" }}|{{ snakecase \"HTTPServer\" }}|{{ snakecase \"user_id2Name\" }}|{{ snakecase \"  a  b--c\" }}|{{ snakecase \"ID\" }}|{{ snakecase \"a1b2\" }}|{{ snakecase \"Version2Update\" }}|{{ snakecase \"x.y-Z\" }}",
+    "{{ kebabcase \"FirstName\" }}|{{ kebabcase \"HTTPServer\" }}|{{ kebabcase \"already-kebab\" }}|{{ kebabcase \"with space_and_Under\" }}|{{ kebabcase \"ÉtéFort\" }}|{{ kebabcase \"中文Name\" }}|{{ kebabcase \"abc123DEF456\" }}",
+    "{{ camelcase \"http_server\" }}|{{ camelcase \"first name\" }}|{{ camelcase \"_leading\" }}|{{ camelcase \"ALL_CAPS\" }}|{{ camelcase \"x\" }}|{{ camelcase \"__\" }}|{{ camelcase \"a--b  c\" }}|{{ camelcase \"été_fort\" }}",
+    "{{ snakecase .text }}|{{ kebabcase .unicode }}|{{ camelcase .password }}|{{ snakecase .invalid }}|{{ camelcase .invalid }}|{{ kebabcase .empty }}|{{ snakecase .password }}",
+    "{{ snakecase \"12abc\" }}|{{ snakecase \"abc12\" }}|{{ snakecase \"ab12cd\" }}|{{ snakecase \"AB12CD\" }}|{{ snakecase \"a-1\" }}|{{ snakecase \"1-a\" }}|{{ kebabcase \"X1.Y\" }}|{{ snakecase \"a\\u00e9B\" }}",
+    // floats (shopspring decimal in sprig)
+    "{{ addf 0.1 0.2 }}|{{ add1f 1.5 }}|{{ subf 1 0.9 }}|{{ mulf 1.1 1.1 }}|{{ divf 1 3 }}|{{ divf 10 3 }}|{{ divf 1 3000 }}|{{ divf 2 4 8 }}|{{ addf }}|{{ addf \"1.5\" 2 true }}",
+    "{{ mulf 0.1 3 }}|{{ subf 0.3 0.1 0.1 }}|{{ addf 1e300 1e-300 }}|{{ mulf 1e200 1e200 }}|{{ divf -7 2 }}|{{ divf 2 3 }}|{{ divf -2 3 }}",
+    "{{ float64 \"3.25\" }}|{{ float64 2 }}|{{ float64 \"x\" }}|{{ float64 nil }}|{{ maxf 1 2.5 \"3\" }}|{{ minf 1 -2.5 }}|{{ floor 2.7 }}|{{ floor -2.2 }}|{{ ceil 2.1 }}|{{ ceil \"-2.7\" }}",
+    "{{ round 3.14159 2 }}|{{ round 2.5 0 }}|{{ round -2.5 0 }}|{{ round 1.2345 3 0.4 }}|{{ round 1234.5 -2 }}|{{ round \"7.777\" 1 }}",
+    "{{ divf 1 0 }}",
 ];
 
 #[test]

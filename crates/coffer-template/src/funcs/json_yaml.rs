@@ -356,7 +356,7 @@ impl Serialize for Value {
             }
             Value::Map(m) => {
                 let mut map = s.serialize_map(Some(m.entries().len()))?;
-                for (k, e) in m.entries() {
+                for (k, e) in m.entries().iter() {
                     map.serialize_entry(k, e)?;
                 }
                 map.end()

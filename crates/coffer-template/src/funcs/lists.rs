@@ -215,7 +215,7 @@ pub(super) fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
     Ok(String::from_utf8_lossy(k).into_owned())
 }
 
-pub(super) fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+pub(super) fn map_arg(v: &Value) -> Result<std::cell::Ref<'_, BTreeMap<String, Value>>, FuncError> {
     match v {
         Value::Map(m) => Ok(m.entries()),
         _ => Err(FuncError::Type("map[string]interface {}")),

@@ -17,10 +17,13 @@
 
 mod base32;
 mod builtin;
+mod case;
 mod collections;
 mod decode;
+mod dicts;
 mod encoding;
 mod escape;
+mod floats;
 mod json_yaml;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
@@ -121,6 +124,9 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| collections::find(name))
         .or_else(|| words::find(name))
         .or_else(|| paths::find(name))
+        .or_else(|| dicts::find(name))
+        .or_else(|| case::find(name))
+        .or_else(|| floats::find(name))
     {
         return Lookup::Found(f);
     }

@@ -170,6 +170,11 @@ enum Case {
     Other,
 }
 
+/// Go's `unicode.IsUpper` (category Lu).
+pub(super) fn is_upper(c: char) -> bool {
+    matches!(category(c), Case::Upper)
+}
+
 /// Go's `unicode.IsUpper`/`IsTitle`/`IsLower` (categories Lu, Lt, Ll).
 fn category(c: char) -> Case {
     if c.is_ascii() {
@@ -197,6 +202,10 @@ pub(super) struct Class {
 
 static LETTER_OR_DIGIT: Class = Class::new(r"^[\p{L}\p{Nd}]$");
 static UPPER: Class = Class::new(r"^\p{Lu}$");
+/// Go's `unicode.IsLetter`, `IsNumber`, `IsPunct`.
+pub(super) static LETTER: Class = Class::new(r"^\p{L}$");
+pub(super) static NUMBER: Class = Class::new(r"^\p{N}$");
+pub(super) static PUNCT: Class = Class::new(r"^\p{P}$");
 static TITLE: Class = Class::new(r"^\p{Lt}$");
 static LOWER: Class = Class::new(r"^\p{Ll}$");
 /// Go's `unicode.IsPrint` beyond ASCII: letters, marks, numbers,
