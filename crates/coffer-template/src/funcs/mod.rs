@@ -23,11 +23,13 @@ mod decode;
 mod dicts;
 mod encoding;
 mod escape;
+mod eso;
 mod floats;
 mod json_yaml;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod paths;
+mod pem;
 mod regex;
 mod strings;
 mod words;
@@ -131,7 +133,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         return Lookup::Found(f);
     }
     if set == FunctionSet::Eso
-        && let Some(f) = json_yaml::find_eso(name)
+        && let Some(f) = json_yaml::find_eso(name).or_else(|| eso::find(name))
     {
         return Lookup::Found(f);
     }
@@ -350,6 +352,15 @@ const SPRIG_NAMES: &[&str] = &[
     "pkcs12cert",
     "pkcs12certPass",
     "filterPEM",
+    "filterCertChain",
+    "certSANs",
+    "rsaDecrypt",
+    "pemToPkcs12",
+    "pemToPkcs12Pass",
+    "fullPemToPkcs12",
+    "fullPemToPkcs12Pass",
+    "pemTruststoreToPKCS12",
+    "pemTruststoreToPKCS12Pass",
     "jwkPublicKeyPem",
     "jwkPrivateKeyPem",
     "toYaml",
