@@ -35,6 +35,18 @@ pub enum Value {
     List(Rc<List>),
     /// A map with string keys, iterated in key order as Go's `range` does.
     Map(Rc<Map>),
+    /// Go's `time.Time` (sprig's `now`, `toDate`, ...).
+    Time(Rc<Time>),
+}
+
+/// An instant in a time zone, as Go's `time.Time` holds it.
+#[derive(Clone)]
+pub struct Time {
+    /// The instant and its zone.
+    pub(crate) at: jiff::Zoned,
+    /// The zone's name where it is not the zone's own abbreviation: Go's
+    /// `FixedZone(name, offset)` from parsing (empty for an unnamed one).
+    pub(crate) name: Option<String>,
 }
 
 /// An immutable, shared byte string that is zeroized when dropped.
@@ -285,6 +297,7 @@ impl Value {
                 MapKind::Strings => "map[string]string",
                 MapKind::Any => "map[string]interface {}",
             },
+            Value::Time(_) => "time.Time",
         }
     }
 
@@ -299,6 +312,8 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.entries().is_empty(),
+            // a struct is always true
+            Value::Time(_) => true,
         }
     }
 
@@ -340,6 +355,7 @@ impl fmt::Debug for Value {
             Value::Str(s) => write!(f, "Str(<{} bytes redacted>)", s.len()),
             Value::List(l) => write!(f, "List(<{} items>)", l.len()),
             Value::Map(m) => write!(f, "Map(<{} entries>)", m.entries().len()),
+            Value::Time(_) => f.write_str("Time(..)"),
         }
     }
 }

@@ -173,6 +173,20 @@ const CASES: &[&str] = &[
     "{{ float64 \"3.25\" }}|{{ float64 2 }}|{{ float64 \"x\" }}|{{ float64 nil }}|{{ maxf 1 2.5 \"3\" }}|{{ minf 1 -2.5 }}|{{ floor 2.7 }}|{{ floor -2.2 }}|{{ ceil 2.1 }}|{{ ceil \"-2.7\" }}",
     "{{ round 3.14159 2 }}|{{ round 2.5 0 }}|{{ round -2.5 0 }}|{{ round 1.2345 3 0.4 }}|{{ round 1234.5 -2 }}|{{ round \"7.777\" 1 }}",
     "{{ divf 1 0 }}",
+    // dates, on fixed times (Unix seconds, toDate)
+    "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
+    "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",
+    "{{ dateInZone \"2006-01-02T15:04:05Z07:00\" 1719792000 \"Europe/Berlin\" }}|{{ htmlDateInZone 1719792000 \"Pacific/Auckland\" }}|{{ dateInZone \"Janx Monx MSTx 1st 2nd 3rd\" 0 \"UTC\" }}|{{ dateInZone \"2006\" -62135596800 \"UTC\" }}",
+    "{{ $t := toDate \"2006-01-02 15:04:05\" \"2024-02-29 13:45:01\" }}{{ $t }}|{{ $t | unixEpoch }}|{{ dateInZone \"Mon Jan 2 03:04:05PM 2006\" $t \"UTC\" }}|{{ $t | toJson }}",
+    "{{ toDate \"2006-01-02T15:04:05Z07:00\" \"2023-11-14T22:13:20+05:30\" }}|{{ toDate \"2006-01-02T15:04:05.999999999Z07:00\" \"2023-11-14T22:13:20.123456Z\" }}|{{ toDate \"Jan _2 2006 3:04PM MST\" \"Nov  4 2023 9:05PM EST\" }}",
+    "{{ toDate \"02/01/06\" \"31/12/99\" }}|{{ toDate \"2006-002\" \"2024-060\" }}|{{ toDate \"2006-01-02\" \"2023-02-30\" }}|{{ toDate \"2006-01-02\" \"junk\" }}|{{ toDate \"15:04:05\" \"23:59:59.5\" }}|{{ toDate \"Monday, 02-Jan-06 15:04:05 MST\" \"Tuesday, 14-Nov-23 22:13:20 GMT+3\" }}",
+    "{{ mustToDate \"2006\" \"x\" }}",
+    "{{ unixEpoch 5 }}",
+    "{{ $t := toDate \"2006-01-02\" \"2024-01-31\" }}{{ dateModify \"24h\" $t }}|{{ dateModify \"-1.5h\" $t }}|{{ date_modify \"bad\" $t }}|{{ mustDateModify \"1h2m3.5s\" $t | unixEpoch }}|{{ mustDateModify \"90m\" $t }}",
+    "{{ mustDateModify \"1x\" (toDate \"2006\" \"2020\") }}",
+    "{{ duration \"90\" }}|{{ duration \"3661\" }}|{{ duration \"0\" }}|{{ duration \"-5\" }}|{{ duration \"x\" }}|{{ duration (int64 86400) }}|{{ duration (int64 0) }}",
+    "{{ durationRound \"2h5m\" }}|{{ durationRound \"400h\" }}|{{ durationRound \"9000h\" }}|{{ durationRound \"1.5s\" }}|{{ durationRound \"500ms\" }}|{{ durationRound \"-3m\" }}|{{ durationRound (int64 86400000000001) }}|{{ durationRound \"x\" }}",
+    "{{ now | date \"2006\" | len }}|{{ now | unixEpoch | len }}|{{ ago (toDate \"2006\" \"1990\") | contains \"h\" }}|{{ htmlDate (now) | len }}",
 ];
 
 #[test]

@@ -155,6 +155,12 @@ fn write_json(
             }
             out.push(b'}')?;
         }
+        // Go's Time.MarshalJSON: RFC 3339 with nanoseconds, a string
+        Value::Time(t) => {
+            out.push(b'"')?;
+            super::write_time_json(out, t)?;
+            out.push(b'"')?;
+        }
     }
     Ok(())
 }
@@ -360,6 +366,13 @@ impl Serialize for Value {
                     map.serialize_entry(k, e)?;
                 }
                 map.end()
+            }
+            // sigs.k8s.io/yaml goes through JSON: the RFC 3339 string
+            Value::Time(t) => {
+                let mut buf = Buf::new(64);
+                super::write_time_json(&mut buf, t)
+                    .map_err(|_| serde::ser::Error::custom("time"))?;
+                s.serialize_str(&String::from_utf8_lossy(buf.as_slice()))
             }
         }
     }

@@ -19,12 +19,15 @@ mod base32;
 mod builtin;
 mod case;
 mod collections;
+mod dates;
+pub(crate) use dates::{write_time, write_time_json};
 mod decode;
 mod dicts;
 mod encoding;
 mod escape;
 mod eso;
 mod floats;
+mod golayout;
 mod json_yaml;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
@@ -129,6 +132,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| dicts::find(name))
         .or_else(|| case::find(name))
         .or_else(|| floats::find(name))
+        .or_else(|| dates::find(name))
     {
         return Lookup::Found(f);
     }
