@@ -104,6 +104,66 @@ fn data() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Renders `cases` with gotemplate-eso over `data`: per case, the output
+/// or `None` where Go failed.
+fn go_render(data: &[(&str, Vec<u8>)], cases: &[&str]) -> Vec<Option<Vec<u8>>> {
+    let tool = tools_dir().join("gotemplate-eso");
+    let d: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
+        .collect();
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|t| serde_json::json!({"template": t, "data": d}))
+        .collect();
+    let mut child = Command::new(&tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(&input).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "gotemplate-eso failed");
+    let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(go.len(), cases.len());
+    go.iter()
+        .map(|g| {
+            (!g["err"].as_bool().unwrap())
+                .then(|| STANDARD.decode(g["out"].as_str().unwrap_or("")).unwrap())
+        })
+        .collect()
+}
+
+fn ours(data: &[(&str, Vec<u8>)], t: &str) -> Option<Vec<u8>> {
+    let data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
+    Template::parse("case", t)
+        .and_then(|tpl| tpl.render(&data, &Options::eso()))
+        .map(|out| out.to_vec())
+        .ok()
+}
+
+#[test]
+fn our_bcrypt_and_htpasswd_hashes_verify_with_gos_bcrypt() {
+    let hash = ours(&[], "{{ bcrypt \"p@ss w0rd\" }}").unwrap();
+    let line = ours(&[], "{{ htpasswd \"admin\" \"s3cret\" }}").unwrap();
+    let line = String::from_utf8(line).unwrap();
+    let (user, h2) = line.split_once(':').unwrap();
+    assert_eq!(user, "admin");
+    let data = vec![("h1", hash), ("h2", h2.as_bytes().to_vec())];
+    let go = go_render(
+        &data,
+        &[
+            "{{ testBcryptMatches .h1 \"p@ss w0rd\" }} {{ testBcryptMatches .h2 \"s3cret\" }} {{ testBcryptMatches .h2 \"wrong\" }}",
+        ],
+    );
+    assert_eq!(go[0].as_deref(), Some(&b"true true false"[..]));
+}
+
 const CASES: &[&str] = &[
     // filterPEM
     "{{ filterPEM \"CERTIFICATE\" .bundle }}|{{ filterPEM \"private key\" .bundle }}|{{ filterPEM \"CERTIFICATE\" .key }}|{{ filterPEM \"X\" .empty }}",

@@ -173,6 +173,13 @@ const CASES: &[&str] = &[
     "{{ float64 \"3.25\" }}|{{ float64 2 }}|{{ float64 \"x\" }}|{{ float64 nil }}|{{ maxf 1 2.5 \"3\" }}|{{ minf 1 -2.5 }}|{{ floor 2.7 }}|{{ floor -2.2 }}|{{ ceil 2.1 }}|{{ ceil \"-2.7\" }}",
     "{{ round 3.14159 2 }}|{{ round 2.5 0 }}|{{ round -2.5 0 }}|{{ round 1.2345 3 0.4 }}|{{ round 1234.5 -2 }}|{{ round \"7.777\" 1 }}",
     "{{ divf 1 0 }}",
+    // reflection, seq
+    "{{ typeOf 1 }}|{{ typeOf \"a\" }}|{{ typeOf 1.5 }}|{{ typeOf nil }}|{{ typeOf (list) }}|{{ typeOf (dict) }}|{{ typeOf . }}|{{ typeOf true }}|{{ kindOf 1 }}|{{ kindOf (list) }}|{{ kindOf . }}|{{ kindOf nil }}|{{ kindOf (toDate \"2006\" \"2020\") }}|{{ typeOf (toDate \"2006\" \"2020\") }}",
+    "{{ typeIs \"string\" .user }}|{{ typeIs \"int\" 1 }}|{{ typeIsLike \"string\" .user }}|{{ kindIs \"map\" . }}|{{ kindIs \"slice\" (list) }}|{{ deepEqual (list 1 (dict \"a\" 2)) (list 1 (dict \"a\" 2)) }}|{{ deepEqual 1 1.0 }}|{{ deepEqual . . }}|{{ deepEqual (dict) . }}",
+    "{{ seq 5 }}|{{ seq -2 }}|{{ seq 0 }}|{{ seq 1 }}|{{ seq 2 5 }}|{{ seq 5 2 }}|{{ seq 1 2 10 }}|{{ seq 10 -3 1 }}|{{ seq 10 3 1 }}|{{ seq }}|{{ seq 1 2 3 4 }}|{{ seq 3 3 }}",
+    // random: only what does not depend on the draw
+    "{{ htpasswd \"a:b\" \"x\" }}|{{ bcrypt (repeat 73 \"x\") }}|{{ randAlphaNum 0 }}|{{ randAlpha -1 }}|{{ len (randNumeric 7) }}|{{ len (randAscii 5) }}|{{ len (randBytes 6) }}|{{ len uuidv4 }}|{{ len (shuffle \"abc\") }}|{{ randInt 3 4 }}|{{ len (bcrypt .password) }}|{{ len (htpasswd \"u\" .password) }}",
+    "{{ randInt 3 3 }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",

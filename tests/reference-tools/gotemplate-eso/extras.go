@@ -18,6 +18,7 @@ import (
 	"strings"
 	"text/template"
 
+	"golang.org/x/crypto/bcrypt"
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
@@ -33,6 +34,11 @@ func extras(m template.FuncMap) template.FuncMap {
 		"pemTruststoreToPKCS12":     func(c string) (string, error) { return truststore(c, "") },
 		"pemTruststoreToPKCS12Pass": truststore,
 		"rsaDecrypt":                rsaDecrypt,
+		// Not ESO's: lets the tests check Coffer's bcrypt/htpasswd
+		// hashes with Go's bcrypt (the hashes are salted at random).
+		"testBcryptMatches": func(hash, password string) bool {
+			return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+		},
 		"hexdec": func(v string) string {
 			data, err := hex.DecodeString(v)
 			if err != nil {

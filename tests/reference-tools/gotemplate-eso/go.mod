@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/external-secrets/external-secrets v0.16.2
+	golang.org/x/crypto v0.37.0
 	software.sslmate.com/src/go-pkcs12 v0.5.0
 )
 
@@ -57,7 +58,6 @@ require (
 	github.com/spf13/cast v1.7.1 // indirect
 	github.com/spf13/pflag v1.0.6 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
-	golang.org/x/crypto v0.37.0 // indirect
 	golang.org/x/net v0.39.0 // indirect
 	golang.org/x/oauth2 v0.29.0 // indirect
 	golang.org/x/sync v0.13.0 // indirect

@@ -227,7 +227,7 @@ fn extreme(ctx: &Budget, args: &[Value], pick: fn(i64, i64) -> i64) -> FResult {
 
 /// sprig's `untilStep`: `start` toward `stop` by `step`, empty when the
 /// step does not lead there. Each element is charged before it is built.
-fn until_step(ctx: &Budget, start: i64, stop: i64, step: i64) -> FResult {
+pub(super) fn until_step(ctx: &Budget, start: i64, stop: i64, step: i64) -> FResult {
     let mut out = Vec::new();
     let mut i = start;
     let going = |i: i64| {
@@ -297,7 +297,7 @@ fn in_list(ctx: &Budget, haystack: &[Value], needle: &Value) -> Result<bool, Fun
 /// `reflect.DeepEqual` on template values: same type and same contents
 /// (an int and a float never equal; map kinds must match). Charges one
 /// byte per node compared plus the string bytes read.
-fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
+pub(super) fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
     ctx.bytes(1)?;
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,

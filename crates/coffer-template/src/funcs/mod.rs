@@ -33,6 +33,8 @@ pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod paths;
 mod pem;
+mod random;
+mod reflect;
 mod regex;
 mod strings;
 mod words;
@@ -133,6 +135,8 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| case::find(name))
         .or_else(|| floats::find(name))
         .or_else(|| dates::find(name))
+        .or_else(|| random::find(name))
+        .or_else(|| reflect::find(name))
     {
         return Lookup::Found(f);
     }
