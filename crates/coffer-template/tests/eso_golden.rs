@@ -12,10 +12,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA512_MGF1SHA512,
     OaepPublicEncryptingKey, PrivateDecryptingKey,
+};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -49,6 +53,82 @@ fn pem(kind: &str, der: &[u8]) -> String {
     s
 }
 
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// JWKs (RSA, EC P-256 and P-384, Ed25519), public and private, of keys
+/// aws-lc-rs makes: the RSA members read from its PKCS#8 document.
+fn jwks() -> Vec<(&'static str, Vec<u8>)> {
+    let rsa = PrivateDecryptingKey::generate(KeySize::Rsa2048).unwrap();
+    let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
+    let ints: Vec<Vec<u8>> = yasna::parse_der(pkcs8.as_ref(), |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_sequence(|r| {
+                r.next().read_oid()?;
+                r.next().read_null()
+            })?;
+            r.next().read_bytes()
+        })
+    })
+    .and_then(|pkcs1| {
+        yasna::parse_der(&pkcs1, |r| {
+            r.read_sequence(|r| {
+                r.next().read_u8()?;
+                (0..8)
+                    .map(|_| r.next().read_bigint_bytes().map(|(b, _)| b))
+                    .collect()
+            })
+        })
+    })
+    .unwrap();
+    let names = ["n", "e", "d", "p", "q", "dp", "dq", "qi"];
+    let member = |i: usize| format!("\"{}\":\"{}\"", names[i], b64url(&ints[i]));
+    let rsa_pub = format!("{{\"kty\":\"RSA\",{},{}}}", member(0), member(1));
+    let rsa_priv = format!(
+        "{{\"kty\":\"RSA\",\"kid\":\"k1\",{}}}",
+        (0..8).map(member).collect::<Vec<_>>().join(",")
+    );
+    let ec = |alg, crv: &str, size: usize| {
+        let k = EcdsaKeyPair::generate(alg).unwrap();
+        let point = k.public_key().as_ref().to_vec();
+        let d = k.private_key().as_be_bytes().unwrap();
+        let (x, y) = (b64url(&point[1..1 + size]), b64url(&point[1 + size..]));
+        (
+            format!("{{\"kty\":\"EC\",\"crv\":\"{crv}\",\"x\":\"{x}\",\"y\":\"{y}\"}}"),
+            format!(
+                "{{\"kty\":\"EC\",\"crv\":\"{crv}\",\"x\":\"{x}\",\"y\":\"{y}\",\"d\":\"{}\"}}",
+                b64url(d.as_ref())
+            ),
+        )
+    };
+    let (p256_pub, p256_priv) = ec(&ECDSA_P256_SHA256_ASN1_SIGNING, "P-256", 32);
+    let (p384_pub, p384_priv) = ec(&ECDSA_P384_SHA384_ASN1_SIGNING, "P-384", 48);
+    let ed = Ed25519KeyPair::generate().unwrap();
+    let x = b64url(ed.public_key().as_ref());
+    let seed = ed.seed().unwrap();
+    let seed = b64url(seed.as_be_bytes().unwrap().as_ref());
+    vec![
+        ("rsaPub", rsa_pub.into_bytes()),
+        ("rsaPriv", rsa_priv.into_bytes()),
+        ("p256Pub", p256_pub.into_bytes()),
+        ("p256Priv", p256_priv.into_bytes()),
+        ("p384Pub", p384_pub.into_bytes()),
+        ("p384Priv", p384_priv.into_bytes()),
+        (
+            "edPub",
+            format!("{{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"{x}\"}}").into_bytes(),
+        ),
+        (
+            "edPriv",
+            format!("{{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"{x}\",\"d\":\"{seed}\"}}")
+                .into_bytes(),
+        ),
+        ("oct", b"{\"kty\":\"oct\",\"k\":\"AAEC\"}".to_vec()),
+    ]
+}
+
 /// The data every case sees.
 fn data() -> Vec<(&'static str, Vec<u8>)> {
     let mut params = rcgen::CertificateParams::new(vec![
@@ -77,7 +157,8 @@ fn data() -> Vec<(&'static str, Vec<u8>)> {
         let mut out = vec![0u8; public.ciphertext_size()];
         public.encrypt(alg, msg, &mut out, None).unwrap().to_vec()
     };
-    vec![
+    let mut all = jwks();
+    all.extend([
         ("cert", cert.pem().into_bytes()),
         ("plain", plain.pem().into_bytes()),
         ("key", key.serialize_pem().into_bytes()),
@@ -101,7 +182,8 @@ fn data() -> Vec<(&'static str, Vec<u8>)> {
         ("ct512", encrypt(&OAEP_SHA512_MGF1SHA512, b"")),
         ("junk", b"not a pem".to_vec()),
         ("empty", Vec::new()),
-    ]
+    ]);
+    all
 }
 
 /// Renders `cases` with gotemplate-eso over `data`: per case, the output
@@ -183,6 +265,16 @@ const CASES: &[&str] = &[
     "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .ct256 .junk }}",
     "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .ct256 .key }}",
     "{{ rsaDecrypt \"RSA-PKCS1\" \"SHA256\" .ct256 .rsakey }}",
+    // JWKs
+    "{{ jwkPublicKeyPem .rsaPub }}|{{ jwkPublicKeyPem .p256Pub }}|{{ jwkPublicKeyPem .p384Pub }}|{{ jwkPublicKeyPem .edPub }}",
+    "{{ jwkPrivateKeyPem .rsaPriv }}|{{ jwkPrivateKeyPem .p256Priv }}|{{ jwkPrivateKeyPem .p384Priv }}|{{ jwkPrivateKeyPem .edPriv }}",
+    "{{ jwkPublicKeyPem .rsaPriv }}",
+    "{{ jwkPublicKeyPem .p256Priv }}",
+    "{{ jwkPrivateKeyPem .rsaPub }}",
+    "{{ jwkPrivateKeyPem .edPub }}",
+    "{{ jwkPublicKeyPem .oct }}",
+    "{{ jwkPublicKeyPem .junk }}",
+    "{{ jwkPrivateKeyPem .empty }}",
     // hexdec (ESO's sprig copy)
     "{{ hexdec \"68656c6C6f\" }}|{{ hexdec \"\" }}|{{ hexdec \"abc\" }}|{{ hexdec \"zz\" }}|{{ hexdec \"a'\" }}|{{ hexdec (printf \"0%c\" 255) }}|{{ hexdec \"0\\x00\" }}|{{ hexdec \"ag0\" }}",
 ];
@@ -215,7 +307,7 @@ fn eso_helpers_match_esos_go_code() {
     let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(go.len(), CASES.len());
     let rendered = go.iter().filter(|g| !g["err"].as_bool().unwrap()).count();
-    assert_eq!(rendered, 7, "cases ESO renders (the others must fail)");
+    assert_eq!(rendered, 9, "cases ESO renders (the others must fail)");
 
     let ours_data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
     let mut failures = Vec::new();

@@ -29,6 +29,7 @@ mod eso;
 mod floats;
 mod golayout;
 mod json_yaml;
+mod jwk;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod paths;
@@ -141,7 +142,9 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         return Lookup::Found(f);
     }
     if set == FunctionSet::Eso
-        && let Some(f) = json_yaml::find_eso(name).or_else(|| eso::find(name))
+        && let Some(f) = json_yaml::find_eso(name)
+            .or_else(|| eso::find(name))
+            .or_else(|| jwk::find(name))
     {
         return Lookup::Found(f);
     }
