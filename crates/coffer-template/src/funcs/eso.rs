@@ -7,6 +7,8 @@
 //! keys live in zeroizing buffers. RSA decryption runs in aws-lc-rs (never
 //! the `rsa` crate, RUSTSEC-2023-0071).
 
+use std::collections::BTreeMap;
+
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA512_MGF1SHA512, OaepAlgorithm,
     OaepPrivateDecryptingKey, PrivateDecryptingKey,
@@ -25,6 +27,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
         "certSANs" => cert_sans,
         "rsaDecrypt" => rsa_decrypt,
         "hexdec" => hexdec,
+        "filterCertChain" => filter_cert_chain,
         _ => return None,
     })
 }
@@ -226,4 +229,125 @@ fn invalid_byte(ctx: &Budget, b: u8) -> FResult {
         format!("encoding/hex: invalid byte: U+{b:04X}")
     };
     copied(ctx, text.as_bytes())
+}
+
+/// ESO's `filterCertChain TYPE PEM`: the certificates ordered leaf to root
+/// by their key identifiers (ESO's `fetchX509CertChains`), then the leaf,
+/// the intermediates or the root (`""` when there is none, or for any
+/// other TYPE). No signature or trust is checked, as in ESO.
+fn filter_cert_chain(ctx: &Budget, args: &[Value]) -> FResult {
+    arity(args, 2)?;
+    let (kind, input) = (str_arg(&args[0])?, str_arg(&args[1])?);
+    read(ctx, &[input])?;
+    let certs = parse_certs(input)?;
+    let order = chain_order(ctx, &certs)?;
+    let is_root = |c: &ChainCert| c.aki.is_none() || c.aki == c.ski;
+    let mut out = result_buf(ctx, input.len());
+    let mut write =
+        |c: &ChainCert| pem::encode_parts(&mut out, b"CERTIFICATE", &BTreeMap::new(), &c.der);
+    let built = match kind {
+        b"leaf" => {
+            let c = &certs[order[0]];
+            if c.aki.is_some() && c.aki != c.ski {
+                write(c)
+            } else {
+                Ok(())
+            }
+        }
+        b"intermediate" => order
+            .iter()
+            .skip(1)
+            .map(|&i| &certs[i])
+            .take_while(|c| !is_root(c))
+            .try_for_each(&mut write),
+        b"root" => {
+            let c = &certs[order[order.len() - 1]];
+            if is_root(c) { write(c) } else { Ok(()) }
+        }
+        _ => Ok(()),
+    };
+    finish(ctx, out, built)
+}
+
+/// A certificate of a chain: its DER and key identifiers (Go's
+/// `AuthorityKeyId` and `SubjectKeyId`, `None` when absent).
+pub(super) struct ChainCert {
+    pub(super) der: Zeroizing<Vec<u8>>,
+    aki: Option<Vec<u8>>,
+    ski: Option<Vec<u8>>,
+}
+
+/// Every PEM block of `input` parsed as a certificate (ESO's `pemToNodes`:
+/// any block that is not one fails).
+pub(super) fn parse_certs(mut input: &[u8]) -> Result<Vec<ChainCert>, FuncError> {
+    use x509_parser::extensions::ParsedExtension;
+    let mut certs = Vec::new();
+    while let Some((block, rest)) = pem::decode(input) {
+        input = rest;
+        let (trailing, cert) = x509_parser::parse_x509_certificate(&block.bytes)
+            .map_err(|_| FuncError::Other("failed to parse certificate"))?;
+        if !trailing.is_empty() {
+            return Err(FuncError::Other("failed to parse certificate"));
+        }
+        let (mut aki, mut ski) = (None, None);
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    aki = a.key_identifier.as_ref().map(|k| k.0.to_vec());
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0.to_vec()),
+                _ => {}
+            }
+        }
+        certs.push(ChainCert {
+            der: Zeroizing::new(block.bytes.to_vec()),
+            aki,
+            ski,
+        });
+    }
+    Ok(certs)
+}
+
+/// ESO's `fetchX509CertChains`: indexes into `certs` from the one leaf (the
+/// one certificate no other names as its issuer) up its issuers. Go's
+/// `bytes.Equal` makes an absent identifier equal an absent one, so do we.
+/// The pairwise search is charged per comparison.
+pub(super) fn chain_order(ctx: &Budget, certs: &[ChainCert]) -> Result<Vec<usize>, FuncError> {
+    let id = |v: &Option<Vec<u8>>| v.as_deref().unwrap_or_default().to_vec();
+    let mut parent = vec![None; certs.len()];
+    let mut is_parent = vec![false; certs.len()];
+    for i in 0..certs.len() {
+        for j in 0..certs.len() {
+            if i == j {
+                continue;
+            }
+            ctx.bytes(1)?;
+            if id(&certs[i].aki) == id(&certs[j].ski) {
+                is_parent[j] = true;
+                parent[i] = Some(j);
+                break;
+            }
+        }
+    }
+    let mut leaf = None;
+    for (i, p) in is_parent.iter().enumerate() {
+        if !p {
+            if leaf.is_some() {
+                return Err(FuncError::Other(
+                    "found multiple leaf or disjunct certificates",
+                ));
+            }
+            leaf = Some(i);
+        }
+    }
+    let mut at = leaf.ok_or(FuncError::Other("no leaf certificate found"))?;
+    let mut order = vec![at];
+    while let Some(p) = parent[at] {
+        if order.len() >= certs.len() {
+            return Err(FuncError::Other("constructing chain resulted in cycle"));
+        }
+        order.push(p);
+        at = p;
+    }
+    Ok(order)
 }
