@@ -153,6 +153,7 @@ fn chain() -> Vec<(&'static str, Vec<u8>)> {
     leaf_params.use_authority_key_identifier_extension = true;
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &mid_issuer).unwrap();
+    let leaf_key_text = leaf_key.serialize_pem();
     let mut other_params = CertificateParams::new(vec!["other.example".to_owned()]).unwrap();
     other_params.use_authority_key_identifier_extension = true;
     let other = other_params
@@ -170,6 +171,12 @@ fn chain() -> Vec<(&'static str, Vec<u8>)> {
             format!("{}{}{}", root.pem(), leaf.pem(), mid.pem()).into_bytes(),
         ),
         ("leafOnly", leaf.pem().into_bytes()),
+        ("leafKey", leaf_key_text.into_bytes()),
+        (
+            "fullchain",
+            format!("{}{}{}", leaf.pem(), mid.pem(), root.pem()).into_bytes(),
+        ),
+        ("cas", format!("{}{}", mid.pem(), root.pem()).into_bytes()),
         ("rootOnly", root.pem().into_bytes()),
         (
             "twoLeaves",
@@ -334,6 +341,18 @@ const CASES: &[&str] = &[
     "{{ filterCertChain \"leaf\" .bare }}|{{ filterCertChain \"root\" .bare }}|{{ filterCertChain \"intermediate\" .bare }}",
     "{{ filterCertChain \"leaf\" .withKey }}",
     "{{ filterCertChain \"leaf\" .empty }}",
+    // PKCS#12 input that is not one (what each side writes is compared
+    // by reading it back: pkcs12_files_each_side_writes_the_other_reads)
+    "{{ pkcs12key .junk }}",
+    "{{ pkcs12certPass \"x\" .junk }}",
+    "{{ pkcs12cert .empty }}",
+    "{{ pemToPkcs12 .junk .key }}",
+    "{{ pemToPkcs12 .cert .junk }}",
+    "{{ pemToPkcs12Pass .key .key \"x\" }}",
+    "{{ fullPemToPkcs12 (printf \"%sjunk\" .cert) .key }}",
+    "{{ fullPemToPkcs12 (printf \"%s%s\" .cert .key) .key }}",
+    "{{ pemTruststoreToPKCS12 .junk }}",
+    "{{ pemTruststoreToPKCS12Pass .key \"x\" }}",
     // JWKs
     "{{ jwkPublicKeyPem .rsaPub }}|{{ jwkPublicKeyPem .p256Pub }}|{{ jwkPublicKeyPem .p384Pub }}|{{ jwkPublicKeyPem .edPub }}",
     "{{ jwkPrivateKeyPem .rsaPriv }}|{{ jwkPrivateKeyPem .p256Priv }}|{{ jwkPrivateKeyPem .p384Priv }}|{{ jwkPrivateKeyPem .edPriv }}",
@@ -405,4 +424,111 @@ fn eso_helpers_match_esos_go_code() {
         CASES.len(),
         failures.join("\n")
     );
+}
+
+/// PKCS#12 files are salted at random, so they are compared by reading
+/// them: each file Go (ESO's helpers, go-pkcs12's legacy encoders) or we
+/// write is read back by both ESO's `pkcs12cert`/`pkcs12key` and ours, and
+/// the two must agree byte for byte and give back the certificates and key
+/// that went in. Trust stores are read with go-pkcs12's DecodeTrustStore.
+#[test]
+fn pkcs12_files_each_side_writes_the_other_reads() {
+    let data = data();
+    let writers = [
+        "{{ pemToPkcs12Pass .leafOnly .leafKey \"p@ss\" }}",
+        "{{ pemToPkcs12 .leafOnly .leafKey }}",
+        "{{ fullPemToPkcs12Pass .fullchain .leafKey \"p@ss\" }}",
+        "{{ fullPemToPkcs12 .fullchain .leafKey }}",
+    ];
+    let passes = ["p@ss", "", "p@ss", ""];
+    let go_files = go_render(&data, &writers);
+    let mut files = Vec::new();
+    for ((w, go), pass) in writers.iter().zip(go_files).zip(passes) {
+        files.push((format!("Go {w}"), go.expect(w), pass));
+        files.push((format!("ours {w}"), ours(&data, w).expect(w), pass));
+    }
+    let legacy = [
+        "{{ testPkcs12Legacy .leafOnly .leafKey \"p@ss\" \"rc2\" }}",
+        "{{ testPkcs12Legacy .leafOnly .leafKey \"p@ss\" \"des\" }}",
+    ];
+    for (w, go) in legacy.iter().zip(go_render(&data, &legacy)) {
+        files.push((format!("Go {w}"), go.expect(w), "p@ss"));
+    }
+    let readers = [
+        "{{ .pfx | b64dec | pkcs12certPass .pass }}",
+        "{{ .pfx | b64dec | pkcs12keyPass .pass }}",
+        "{{ .pfx | b64dec | pkcs12cert }}",
+        "{{ .pfx | b64dec | pkcs12keyPass \"wrong\" }}",
+    ];
+    let leaf_key_go = go_render(&data, &["{{ .leafKey }}"]);
+    for (name, pfx, pass) in &files {
+        let d = vec![("pfx", pfx.clone()), ("pass", pass.as_bytes().to_vec())];
+        let go = go_render(&d, &readers);
+        for (r, go) in readers.iter().zip(&go) {
+            assert_eq!(&ours(&d, r), go, "{name} read by {r}");
+        }
+        let certs = go[0].as_deref().expect(name);
+        let full = name.contains("full");
+        let want: Vec<u8> = data
+            .iter()
+            .find(|(k, _)| *k == if full { "fullchain" } else { "leafOnly" })
+            .unwrap()
+            .1
+            .clone();
+        assert_eq!(certs, &want[..], "{name}: the certificates");
+        // rcgen writes PKCS#8 as Go does: the key comes back unchanged
+        assert_eq!(go[1], leaf_key_go[0], "{name}: the key");
+        assert!(go[3].is_none(), "{name}: a wrong password fails");
+    }
+
+    // Trust stores: Go reads its own with DecodeTrustStore. Ours holds a
+    // second, empty safe (p12-keystore always writes the key safe), which
+    // go-pkcs12's DecodeTrustStore refuses (it wants exactly one; Java and
+    // OpenSSL read both): ours is read with p12-keystore, and must hold
+    // the certificates, each marked trusted as Java wants.
+    let cas = String::from_utf8(data.iter().find(|(k, _)| *k == "cas").unwrap().1.clone()).unwrap();
+    let sorted = |text: &str| {
+        let mut v: Vec<String> = text
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .map(str::to_owned)
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let writers = [
+        "{{ pemTruststoreToPKCS12Pass .cas \"t\" }}",
+        "{{ pemTruststoreToPKCS12 .cas }}",
+    ];
+    let go_files = go_render(&data, &writers);
+    for ((w, go), pass) in writers.iter().zip(go_files).zip(["t", ""]) {
+        let d = vec![("pfx", go.unwrap()), ("pass", pass.as_bytes().to_vec())];
+        let read = go_render(&d, &["{{ testPkcs12TrustStore (b64dec .pfx) .pass }}"]);
+        let read = String::from_utf8(read[0].clone().expect(w)).unwrap();
+        assert_eq!(sorted(&read), sorted(&cas), "Go {w}");
+
+        let ours = STANDARD.decode(ours(&data, w).unwrap()).unwrap();
+        let archive = p12_keystore::Pkcs12Archive::from_pkcs12(&ours, pass).unwrap();
+        assert!(archive.keys.is_empty());
+        assert!(
+            archive.certs.iter().all(|c| c.trusted),
+            "{w}: marked trusted"
+        );
+        let read: String = archive
+            .certs
+            .iter()
+            .map(|c| {
+                let b64 = STANDARD.encode(c.cert.as_der());
+                let lines: Vec<&str> = b64
+                    .as_bytes()
+                    .chunks(64)
+                    .map(|l| std::str::from_utf8(l).unwrap())
+                    .collect();
+                format!(
+                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                    lines.join("\n")
+                )
+            })
+            .collect();
+        assert_eq!(sorted(&read), sorted(&cas), "ours {w}");
+    }
 }

@@ -39,6 +39,11 @@ func extras(m template.FuncMap) template.FuncMap {
 		"testBcryptMatches": func(hash, password string) bool {
 			return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 		},
+		// Not ESO's: PKCS#12 files in go-pkcs12's legacy formats (which
+		// ESO reads but never writes), and what a trust store holds, for
+		// the tests of Coffer's PKCS#12 helpers.
+		"testPkcs12Legacy":     legacyPkcs12,
+		"testPkcs12TrustStore": readTrustStore,
 		"hexdec": func(v string) string {
 			data, err := hex.DecodeString(v)
 			if err != nil {
@@ -141,6 +146,43 @@ func rsaDecrypt(scheme, hashName, in, privateKey string) (string, error) {
 	out, err := rsa.DecryptOAEP(h, nil, rsaKey, []byte(in), nil)
 	if err != nil {
 		return "", err
+	}
+	return string(out), nil
+}
+
+func legacyPkcs12(cert, key, password, kind string) (string, error) {
+	cb, _ := pem.Decode([]byte(cert))
+	kb, _ := pem.Decode([]byte(key))
+	if cb == nil || kb == nil {
+		return "", errors.New("no PEM block")
+	}
+	c, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return "", err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return "", err
+	}
+	enc := gopkcs12.LegacyRC2
+	if kind == "des" {
+		enc = gopkcs12.LegacyDES
+	}
+	pfx, err := enc.Encode(k, c, nil, password)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(pfx), nil
+}
+
+func readTrustStore(pfx, password string) (string, error) {
+	certs, err := gopkcs12.DecodeTrustStore([]byte(pfx), password)
+	if err != nil {
+		return "", err
+	}
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return string(out), nil
 }

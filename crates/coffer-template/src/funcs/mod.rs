@@ -34,6 +34,7 @@ pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod paths;
 mod pem;
+mod pkcs12;
 mod random;
 mod reflect;
 mod regex;
@@ -145,6 +146,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         && let Some(f) = json_yaml::find_eso(name)
             .or_else(|| eso::find(name))
             .or_else(|| jwk::find(name))
+            .or_else(|| pkcs12::find(name))
     {
         return Lookup::Found(f);
     }
