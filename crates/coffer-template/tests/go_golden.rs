@@ -180,6 +180,20 @@ const CASES: &[&str] = &[
     // random: only what does not depend on the draw
     "{{ htpasswd \"a:b\" \"x\" }}|{{ bcrypt (repeat 73 \"x\") }}|{{ randAlphaNum 0 }}|{{ randAlpha -1 }}|{{ len (randNumeric 7) }}|{{ len (randAscii 5) }}|{{ len (randBytes 6) }}|{{ len uuidv4 }}|{{ len (shuffle \"abc\") }}|{{ randInt 3 4 }}|{{ len (bcrypt .password) }}|{{ len (htpasswd \"u\" .password) }}",
     "{{ randInt 3 3 }}",
+    // urlParse, urlJoin (Go's net/url)
+    "{{ urlParse \"https://u%40x:p%2Fw@db.example.com:5432/a%20b/c?x=1&y=%20#frag%21\" | toJson }}",
+    "{{ urlParse \"mailto:ops@example.com\" | toJson }}|{{ urlParse \"/rel/path?q\" | toJson }}|{{ urlParse \"http://[::1]:80/\" | toJson }}|{{ urlParse \"HTTP://Host/\" | toJson }}|{{ urlParse \"file:///etc/x\" | toJson }}|{{ urlParse \"x?\" | toJson }}|{{ urlParse \"\" | toJson }}",
+    "{{ urlJoin (dict \"scheme\" \"https\" \"host\" \"db:5432\" \"path\" \"/a b/ü\" \"query\" \"x=1\" \"fragment\" \"f g\" \"userinfo\" \"user:p%40ss\") }}|{{ urlJoin (dict \"path\" \"a:b/c\") }}|{{ urlJoin (dict \"scheme\" \"mailto\" \"opaque\" \"x@y\") }}|{{ urlJoin (dict \"host\" \"h\" \"path\" \"p\") }}|{{ urlJoin (dict) }}",
+    "{{ (urlParse (printf \"postgres://%s:%s@db/app\" .user (urlquery .password))).userinfo }}|{{ (urlParse \"http://a@b@c/\").userinfo }}",
+    "{{ urlParse \":x\" }}",
+    "{{ urlParse \"http://a b/\" }}",
+    "{{ urlParse \"http://h/%zz\" }}",
+    "{{ urlParse \"http://a:b:80/\" }}",
+    "{{ urlParse \"a:b/c\" | toJson }}|{{ urlParse \"foo://a:b:80/\" | toJson }}",
+    "{{ urlParse \"x/a:b\" | toJson }}",
+    "{{ urlParse \"1a:b\" }}",
+    "{{ urlJoin (dict \"host\" 1) }}",
+    "{{ urlJoin (dict \"userinfo\" \"a b\") }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",

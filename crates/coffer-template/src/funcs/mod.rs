@@ -39,6 +39,7 @@ mod random;
 mod reflect;
 mod regex;
 mod strings;
+mod url;
 mod words;
 
 pub(crate) use crate::budget::Budget;
@@ -139,6 +140,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| dates::find(name))
         .or_else(|| random::find(name))
         .or_else(|| reflect::find(name))
+        .or_else(|| url::find(name))
     {
         return Lookup::Found(f);
     }
@@ -152,7 +154,8 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
     }
     let removed = match set {
         FunctionSet::Bitnami => ["env", "expandenv", "getHostByName"].contains(&name),
-        FunctionSet::Eso => ["env", "expandenv"].contains(&name),
+        // ESO's own copy of sprig (v2.9) leaves out getHostByName too
+        FunctionSet::Eso => ["env", "expandenv", "getHostByName"].contains(&name),
     };
     if !removed && SPRIG_NAMES.contains(&name) {
         Lookup::Unsupported
