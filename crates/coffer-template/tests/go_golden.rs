@@ -194,6 +194,12 @@ const CASES: &[&str] = &[
     "{{ urlParse \"1a:b\" }}",
     "{{ urlJoin (dict \"host\" 1) }}",
     "{{ urlJoin (dict \"userinfo\" \"a b\") }}",
+    // wrap, wrapWith, must forms, toDecimal, hello
+    "{{ wrap 10 \"The quick brown fox jumps over the lazy dog\" }}|{{ wrap 3 \"abcdefgh ij\" }}|{{ wrap 0 \"a b\" }}|{{ wrap 5 \"  lead  spaces here\" }}|{{ wrap 80 \"short\" }}|{{ wrap 4 \"\" }}",
+    "{{ wrapWith 5 \"\\t\" \"Hello World\" }}|{{ wrapWith 3 \"<br>\" \"abcdefgh ij\" }}|{{ wrapWith 4 \"\" \"aaaa bbbb\" }}|{{ wrap 6 .text }}|{{ wrapWith 4 \"|\" .unicode }}",
+    "{{ mustFirst (list 1 2) }}|{{ mustLast (list 1 2) }}|{{ mustHas 2 (list 1 2) }}|{{ mustAppend (list 1) 2 }}|{{ mustPush (list) 3 }}|{{ hello }}",
+    "{{ toDecimal \"777\" }}|{{ toDecimal 777 }}|{{ toDecimal \"8\" }}|{{ toDecimal \"-17\" }}|{{ toDecimal \"+7\" }}|{{ toDecimal \"\" }}|{{ toDecimal nil }}|{{ toDecimal 1.5 }}",
+    "{{ mustAppend .user 1 }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",
