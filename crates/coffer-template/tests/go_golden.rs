@@ -7,8 +7,10 @@
 //! the data.
 //!
 //! Covers Go's builtins (`urlquery`, `html`, `js`, `call`, `print` and
-//! friends), sprig's `slice` (which shadows Go's) and sprig's
-//! regular-expression functions.
+//! friends), sprig's `slice` (which shadows Go's) and sprig's string,
+//! list, dict (changed in place too), float, date (on fixed times), URL,
+//! reflection and regular-expression functions, and of the random ones
+//! what does not depend on the draw. ESO's own helpers: `eso_golden.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,14 @@
 //! The function sets templates can call: Go's builtins (all of them:
 //! `builtin`, `escape`) plus the sprig functions each caller allows
-//! (`strings`, `encoding`, `lists`, `json_yaml`, `regex`), and the
-//! argument helpers the functions share.
+//! (`strings`, `words`, `case`, `encoding`, `lists`, `collections`,
+//! `dicts`, `floats`, `dates`, `url`, `random`, `reflect`, `json_yaml`,
+//! `regex`, `paths`), External Secrets' own helpers (`eso`, `jwk`,
+//! `pkcs12`, on the `pem` port), and the argument helpers they share.
 //!
 //! sealed-secrets renders with sprig's `GenericFuncMap()` minus `env`,
 //! `expandenv` and `getHostByName`; External Secrets (`engineVersion: v2`)
-//! with sprig's `TxtFuncMap()` minus `env` and `expandenv`, plus its own
-//! `toYaml`/`fromYaml` (and PKCS#12/PEM/JWK helpers we leave out). A sprig
+//! with its own copy of sprig's `TxtFuncMap()` (the same minus `env`,
+//! `expandenv` and `getHostByName`, plus `hexdec`) and its helpers. A sprig
 //! name we do not implement yields a distinct "not supported" error.
 //!
 //! Every function charges its work to the render's [`Budget`] as it goes
