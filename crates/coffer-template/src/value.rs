@@ -114,7 +114,7 @@ impl Shape {
 }
 
 /// Marks the maps among `children` as held by a collection (see
-/// [`Map::set`]).
+/// `Map::set`).
 fn contain<'a>(children: impl Iterator<Item = &'a Value>) {
     for c in children {
         if let Value::Map(m) = c {
@@ -160,7 +160,7 @@ pub enum MapKind {
 /// sprig's `set`, `unset` and `merge` change a dict in place, and Go
 /// templates rely on that (`{{ $_ := set $d "k" "v" }}`), so the entries
 /// can change; but only while no list or map holds this one (see
-/// [`Map::set`]): a collection's shape is recorded when it is built, which
+/// `Map::set`): a collection's shape is recorded when it is built, which
 /// a change below it would make wrong, and a map that could be changed
 /// after it was put somewhere could be put into itself.
 pub struct Map {
