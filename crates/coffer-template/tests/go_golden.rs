@@ -202,6 +202,18 @@ const CASES: &[&str] = &[
     "{{ mustFirst (list 1 2) }}|{{ mustLast (list 1 2) }}|{{ mustHas 2 (list 1 2) }}|{{ mustAppend (list 1) 2 }}|{{ mustPush (list) 3 }}|{{ hello }}",
     "{{ toDecimal \"777\" }}|{{ toDecimal 777 }}|{{ toDecimal \"8\" }}|{{ toDecimal \"-17\" }}|{{ toDecimal \"+7\" }}|{{ toDecimal \"\" }}|{{ toDecimal nil }}|{{ toDecimal 1.5 }}",
     "{{ mustAppend .user 1 }}",
+    // semverCompare (Masterminds/semver v3.3.0)
+    "{{ semverCompare \">=1.2.3\" \"1.2.3\" }}|{{ semverCompare \">1.2.3\" \"1.2.3\" }}|{{ semverCompare \"<2\" \"1.9.9\" }}|{{ semverCompare \"<=1.2\" \"1.2.9\" }}|{{ semverCompare \"!=1.2.3\" \"1.2.4\" }}|{{ semverCompare \"=1.2.3\" \"v1.2.3\" }}|{{ semverCompare \"1.2.3\" \"1.2.3+build\" }}",
+    "{{ semverCompare \"^1.2.3\" \"1.9.0\" }}|{{ semverCompare \"^1.2.3\" \"2.0.0\" }}|{{ semverCompare \"^0.2.3\" \"0.2.9\" }}|{{ semverCompare \"^0.2.3\" \"0.3.0\" }}|{{ semverCompare \"^0.0.3\" \"0.0.4\" }}|{{ semverCompare \"~1.2.3\" \"1.2.9\" }}|{{ semverCompare \"~1.2.3\" \"1.3.0\" }}|{{ semverCompare \"~1\" \"1.9\" }}|{{ semverCompare \"~>1.2\" \"1.2.5\" }}",
+    "{{ semverCompare \"1.2.x\" \"1.2.7\" }}|{{ semverCompare \"1.x\" \"2.0.0\" }}|{{ semverCompare \"*\" \"3.1.4\" }}|{{ semverCompare \">1.x\" \"2.0.0\" }}|{{ semverCompare \">1.2.x\" \"1.3.0\" }}|{{ semverCompare \"<=1.2.x\" \"1.2.9\" }}|{{ semverCompare \"!=1.2.x\" \"1.2.9\" }}|{{ semverCompare \"!=1.x\" \"2.0.0\" }}",
+    "{{ semverCompare \"1.2 - 1.4.5\" \"1.4.5\" }}|{{ semverCompare \"1.2 - 1.4.5\" \"1.4.6\" }}|{{ semverCompare \">= 1.2, < 3.0.0 || >= 4.2.3\" \"4.5.0\" }}|{{ semverCompare \">= 1.2 < 3.0.0\" \"3.0.0\" }}|{{ semverCompare \">=1.0.0 <2.0.0 || >=3\" \"2.5.0\" }}",
+    "{{ semverCompare \">=1.2.3\" \"1.2.4-beta\" }}|{{ semverCompare \">=1.2.3-0\" \"1.2.4-beta\" }}|{{ semverCompare \">1.2.3-alpha.1\" \"1.2.3-alpha.10\" }}|{{ semverCompare \"<1.2.3-beta\" \"1.2.3-alpha\" }}|{{ semverCompare \"=1.2.3-rc.1\" \"1.2.3-rc.1\" }}|{{ semverCompare \"^1.2.3-rc\" \"1.2.3\" }}|{{ semverCompare \"1.2.3-a.b\" \"1.2.3-a.b\" }}|{{ semverCompare \">1.0.0-1\" \"1.0.0-a\" }}",
+    "{{ semverCompare \">=1\" \"v2\" }}|{{ semverCompare \"=>1.0\" \"1.0\" }}|{{ semverCompare \"=<1.0\" \"1.0.1\" }}|{{ semverCompare \">= 1.1 , <= 1.9\" \"1.5\" }}",
+    "{{ semverCompare \">=1.2.3\" \"one\" }}",
+    "{{ semverCompare \">>1.2.3\" \"1.2.3\" }}",
+    "{{ semverCompare \"\" \"1.2.3\" }}",
+    "{{ semverCompare \">=1.2.3\" \"1.2.3-01\" }}",
+    "{{ semverCompare \">=1.2.3\" \"99999999999999999999.0.0\" }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",

@@ -40,6 +40,7 @@ mod pkcs12;
 mod random;
 mod reflect;
 mod regex;
+mod semver;
 mod strings;
 mod url;
 mod words;
@@ -143,6 +144,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| random::find(name))
         .or_else(|| reflect::find(name))
         .or_else(|| url::find(name))
+        .or_else(|| semver::find(name))
     {
         return Lookup::Found(f);
     }
