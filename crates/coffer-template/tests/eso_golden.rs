@@ -532,3 +532,36 @@ fn pkcs12_files_each_side_writes_the_other_reads() {
         assert_eq!(sorted(&read), sorted(&cas), "ours {w}");
     }
 }
+
+/// sprig's `encryptAES` draws a random IV: each side decrypts what the
+/// other encrypts, and both decrypt a ciphertext under a wrong password to
+/// the same bytes (sprig checks no padding).
+#[test]
+fn aes_each_side_decrypts_the_other() {
+    let texts = ["s3cret text", "exactly sixteen!", "ü"];
+    let passwords = ["pw", "a password longer than thirty-two bytes, cut"];
+    for text in texts {
+        for password in passwords {
+            let enc = format!("{{{{ encryptAES \"{password}\" \"{text}\" }}}}");
+            let ours_ct = ours(&[], &enc).unwrap();
+            let go_ct = go_render(&[], &[&enc])[0].clone().unwrap();
+            for (who, ct) in [("ours", &ours_ct), ("Go", &go_ct)] {
+                let d = vec![("ct", ct.clone())];
+                let dec = format!("{{{{ decryptAES \"{password}\" .ct }}}}");
+                let wrong = "{{ decryptAES \"wrong\" .ct | b64enc }}";
+                let go = go_render(&d, &[&dec, wrong]);
+                assert_eq!(
+                    go[0].as_deref(),
+                    Some(text.as_bytes()),
+                    "Go decrypts {who}'s"
+                );
+                assert_eq!(
+                    ours(&d, &dec).as_deref(),
+                    Some(text.as_bytes()),
+                    "we decrypt {who}'s"
+                );
+                assert_eq!(ours(&d, wrong), go[1], "a wrong password, {who}'s");
+            }
+        }
+    }
+}

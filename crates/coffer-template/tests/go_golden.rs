@@ -214,6 +214,12 @@ const CASES: &[&str] = &[
     "{{ semverCompare \"\" \"1.2.3\" }}",
     "{{ semverCompare \">=1.2.3\" \"1.2.3-01\" }}",
     "{{ semverCompare \">=1.2.3\" \"99999999999999999999.0.0\" }}",
+    // encryptAES/decryptAES: what does not depend on the random IV (the
+    // rest: eso_golden.rs, each side decrypting the other's)
+    "{{ encryptAES \"k\" \"\" }}|{{ decryptAES \"k\" \"\" }}|{{ encryptAES \"k\" \"x\" | b64dec | len }}|{{ encryptAES \"k\" (repeat 16 \"x\") | b64dec | len }}|{{ decryptAES \"0123456789abcdef0123456789abcdef!\" \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" | b64enc }}",
+    "{{ decryptAES \"k\" \"AAAA\" }}",
+    "{{ decryptAES \"k\" \"!!\" }}",
+    "{{ decryptAES \"k\" \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",

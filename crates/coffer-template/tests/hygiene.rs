@@ -225,6 +225,8 @@ fn eso_helper_errors_carry_nothing_from_the_data() {
         "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .password .junk }}",
         "{{ rsaDecrypt .scheme \"SHA256\" .password .junk }}",
         "{{ jwkPublicKeyPem .junk }}",
+        "{{ decryptAES .password .junk }}",
+        "{{ decryptAES .password (b64enc .password) }}",
         "{{ pkcs12keyPass .password .pem }}",
         "{{ pkcs12certPass .password .junk }}",
         "{{ pemToPkcs12 .pem .junk }}",

@@ -17,6 +17,7 @@
 //! reads and writes, so no call costs more than the limits allow. Errors
 //! are fixed texts: nothing computed from the data (see `crate::error`).
 
+mod aes;
 mod base32;
 mod builtin;
 mod case;
@@ -145,6 +146,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| reflect::find(name))
         .or_else(|| url::find(name))
         .or_else(|| semver::find(name))
+        .or_else(|| aes::find(name))
     {
         return Lookup::Found(f);
     }
