@@ -282,3 +282,18 @@ fn dicts_changed_in_place_stay_within_the_limits() {
     let e = t.render(&Data::new(), &Options::eso()).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Limit(Limit::Depth(_))), "{e}");
 }
+
+#[test]
+fn derive_password_is_charged_its_scrypt() {
+    // 16 MiB of the 64 MiB budget each: the fourth call stops the render
+    let t = Template::parse(
+        "k",
+        "{{ range 4 }}{{ derivePassword 1 \"pin\" \"pw\" \"u\" \"s\" }}{{ end }}",
+    )
+    .unwrap();
+    let e = t.render(&Data::new(), &Options::eso()).unwrap_err();
+    assert!(
+        matches!(e.kind, ErrorKind::Limit(Limit::TotalBytes(_))),
+        "{e}"
+    );
+}

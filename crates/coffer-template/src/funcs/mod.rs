@@ -35,6 +35,7 @@ mod json_yaml;
 mod jwk;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
+mod master_password;
 mod paths;
 mod pem;
 mod pkcs12;
@@ -147,6 +148,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| url::find(name))
         .or_else(|| semver::find(name))
         .or_else(|| aes::find(name))
+        .or_else(|| master_password::find(name))
     {
         return Lookup::Found(f);
     }
