@@ -565,3 +565,41 @@ fn aes_each_side_decrypts_the_other() {
         }
     }
 }
+
+/// sprig's `genPrivateKey` makes a new key each time: each of ours must
+/// carry sprig's PEM label and be a key Go's x509 reads (ESO's
+/// `pemToPkcs12` parses it as PKCS#1, PKCS#8 or SEC 1, and the file it
+/// writes gives the key back).
+#[test]
+fn generated_private_keys_are_read_by_go() {
+    let cert = data()
+        .into_iter()
+        .find(|(k, _)| *k == "leafOnly")
+        .unwrap()
+        .1;
+    for (kind, label) in [
+        ("rsa", "RSA PRIVATE KEY"),
+        ("", "RSA PRIVATE KEY"),
+        ("ecdsa", "EC PRIVATE KEY"),
+        ("ed25519", "PRIVATE KEY"),
+    ] {
+        let key = ours(&[], &format!("{{{{ genPrivateKey \"{kind}\" }}}}")).unwrap();
+        let text = String::from_utf8(key.clone()).unwrap();
+        assert!(
+            text.starts_with(&format!("-----BEGIN {label}-----\n")),
+            "{kind}: {text}"
+        );
+        let d = vec![("cert", cert.clone()), ("k", key)];
+        let go = go_render(&d, &["{{ pemToPkcs12 .cert .k | b64dec | pkcs12key }}"]);
+        let pkcs8 = String::from_utf8(go[0].clone().expect(kind)).unwrap();
+        assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{kind}");
+    }
+    assert_eq!(
+        ours(&[], "{{ genPrivateKey \"x\" }}").as_deref(),
+        Some(&b"Unknown type x"[..])
+    );
+    assert_ne!(
+        ours(&[], "{{ genPrivateKey \"ed25519\" }}"),
+        ours(&[], "{{ genPrivateKey \"ed25519\" }}")
+    );
+}

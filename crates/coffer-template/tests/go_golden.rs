@@ -226,6 +226,9 @@ const CASES: &[&str] = &[
     "{{ derivePassword 1 \"medium\" \"pw\" \"u\" \"s\" }}|{{ derivePassword 3 \"pin\" \"pw\" \"u\" \"s\" }}",
     "{{ derivePassword 1 \"short\" \"\" \"\" \"\" }}|{{ derivePassword 4294967295 \"basic\" \"pw\" \"u\" \"s\" }}|{{ derivePassword 1 \"nope\" \"pw\" \"u\" \"s\" }}",
     "{{ derivePassword -1 \"long\" \"pw\" \"u\" \"s\" }}",
+    // genPrivateKey: what does not depend on the key (eso_golden.rs has
+    // Go read the keys)
+    "{{ genPrivateKey \"x\" }}|{{ genPrivateKey \"ecdsa\" | len }}|{{ genPrivateKey \"ed25519\" | len }}|{{ genPrivateKey \"ecdsa\" | regexFind \"^-----BEGIN [A-Z ]+-----\" }}",
     // dates, on fixed times (Unix seconds, toDate)
     "{{ dateInZone \"2006-01-02 15:04:05.000 MST Z07:00 -0700 Mon January _2 __2 002 3:4:5 PM pm 06 .999 ,000000\" 1700000000 \"UTC\" }}",
     "{{ dateInZone \"Monday Jan 2 15:04 MST -07:00 Z0700 -07 Z07:00:00 -070000\" 1700000000 \"America/New_York\" }}|{{ dateInZone \"15:04 MST -0700\" 1700000000 \"Asia/Kolkata\" }}|{{ dateInZone \"15:04 MST\" 1700000000 \"Nope/Zone\" }}|{{ date_in_zone \"Jan\" 1700000000 \"\" }}",

@@ -226,6 +226,7 @@ fn eso_helper_errors_carry_nothing_from_the_data() {
         "{{ rsaDecrypt .scheme \"SHA256\" .password .junk }}",
         "{{ jwkPublicKeyPem .junk }}",
         "{{ decryptAES .password .junk }}",
+        "{{ genPrivateKey (printf \"dsa%.0s\" .password) }}",
         "{{ decryptAES .password (b64enc .password) }}",
         "{{ pkcs12keyPass .password .pem }}",
         "{{ pkcs12certPass .password .junk }}",

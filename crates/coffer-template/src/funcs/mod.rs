@@ -33,6 +33,7 @@ mod floats;
 mod golayout;
 mod json_yaml;
 mod jwk;
+mod keygen;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
 mod master_password;
@@ -149,6 +150,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| semver::find(name))
         .or_else(|| aes::find(name))
         .or_else(|| master_password::find(name))
+        .or_else(|| keygen::find(name))
     {
         return Lookup::Found(f);
     }
