@@ -18,7 +18,20 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use coffer_template::{Data, Options, Template};
+use coffer_template::{Data, Limits, Options, Template};
+
+/// ESO's options without the deadline: these tests compare output, and
+/// scrypt or a 4096-bit RSA key can take seconds on a loaded machine (the
+/// deadline has its own tests).
+fn options() -> Options {
+    Options {
+        limits: Limits {
+            max_duration: std::time::Duration::MAX,
+            ..Limits::default()
+        },
+        ..Options::eso()
+    }
+}
 
 /// The directory of the built reference tools (tests/reference-tools).
 fn tools_dir() -> PathBuf {
@@ -284,7 +297,7 @@ fn builtins_and_regex_functions_match_go_byte_for_byte() {
             Some(STANDARD.decode(go["out"].as_str().unwrap_or("")).unwrap())
         };
         let ours = Template::parse("case", t)
-            .and_then(|tpl| tpl.render(&ours_data, &Options::eso()))
+            .and_then(|tpl| tpl.render(&ours_data, &options()))
             .map(|out| out.to_vec())
             .ok();
         if ours != go_out {
