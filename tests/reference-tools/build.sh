@@ -3,7 +3,8 @@
 # (sops; kubeseal and Bitnami's controller; kustomize; kubectl for `kubectl
 # kustomize`; helm for the charts' `helm template` and `helm lint`; and
 # gotemplate, our own Go program rendering templates with Go's
-# text/template and sprig) from the Go modules pinned beside this script,
+# text/template and sprig, and gotemplate-eso, the same with External
+# Secrets' template package) from the Go modules pinned beside this script,
 # into a cache outside the repository, and prints the directory that holds
 # them. Each tool is cached under its own key (its go.mod, go.sum, the Go
 # version, and for a tool built from our own source, that source), so
@@ -18,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
-tools=(sops age-keygen kubeseal bitnami-controller kustomize kubectl helm gotemplate)
+tools=(sops age-keygen kubeseal bitnami-controller kustomize kubectl helm gotemplate gotemplate-eso)
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [age-keygen]=filippo.io/age/cmd/age-keygen
@@ -30,6 +31,8 @@ declare -A package=(
   [helm]=helm.sh/helm/v4/cmd/helm
   # Coffer's own: Go text/template + sprig, for coffer-template's golden tests
   [gotemplate]=.
+  # Coffer's own: the same with External Secrets' template functions
+  [gotemplate-eso]=.
 )
 
 # kubectl reports the version it was built from (as the control plane does).

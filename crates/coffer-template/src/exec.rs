@@ -193,10 +193,21 @@ impl State<'_> {
                     .enumerate()
                     .map(|(i, e)| (Value::Int(i as i64), e.clone())),
             ),
-            Value::Map(m) => Box::new(m.entries().iter().map(|(k, e)| {
-                // NB: charged by the loop below (one value, its bytes)
-                (Value::str(k), e.clone())
-            })),
+            Value::Map(m) => {
+                // As Go: the entries as they are when the range starts (the
+                // body may `set` or `unset` this very map, so no borrow of
+                // it may live across the body). Copying the entries is one
+                // reference per entry, which the map's building paid for.
+                let entries: Vec<(String, Value)> = m
+                    .entries()
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.clone()))
+                    .collect();
+                Box::new(entries.into_iter().map(|(k, e)| {
+                    // NB: charged by the loop below (one value, its bytes)
+                    (Value::str(k), e)
+                }))
+            }
             Value::Int(n) => {
                 if c.pipe.decl.len() > 1 {
                     return Err(Located::new(

@@ -38,7 +38,7 @@ pub use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Limit, Pos, Result};
 pub use funcs::{FunctionSet, untrusted_yaml_options};
-pub use value::{Data, List, Map, MapKind, Str, Value};
+pub use value::{Data, List, Map, MapKind, Str, Time, Value};
 
 /// What a reference to a missing map key (`{{ .nokey }}`) does. `index`
 /// is not affected: as in Go it always yields the map's zero value.

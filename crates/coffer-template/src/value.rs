@@ -9,6 +9,7 @@
 //! Every string buffer is zeroized when its last reference is dropped, and
 //! `Debug` never shows a string's contents.
 
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
@@ -34,6 +35,18 @@ pub enum Value {
     List(Rc<List>),
     /// A map with string keys, iterated in key order as Go's `range` does.
     Map(Rc<Map>),
+    /// Go's `time.Time` (sprig's `now`, `toDate`, ...).
+    Time(Rc<Time>),
+}
+
+/// An instant in a time zone, as Go's `time.Time` holds it.
+#[derive(Clone)]
+pub struct Time {
+    /// The instant and its zone.
+    pub(crate) at: jiff::Zoned,
+    /// The zone's name where it is not the zone's own abbreviation: Go's
+    /// `FixedZone(name, offset)` from parsing (empty for an unnamed one).
+    pub(crate) name: Option<String>,
 }
 
 /// An immutable, shared byte string that is zeroized when dropped.
@@ -100,6 +113,16 @@ impl Shape {
     }
 }
 
+/// Marks the maps among `children` as held by a collection (see
+/// `Map::set`).
+fn contain<'a>(children: impl Iterator<Item = &'a Value>) {
+    for c in children {
+        if let Value::Map(m) = c {
+            m.contained.set(true);
+        }
+    }
+}
+
 /// A list value: its elements and their [`Shape`].
 pub struct List {
     items: Vec<Value>,
@@ -133,16 +156,88 @@ pub enum MapKind {
 
 /// A map value: sorted entries, the kind that decides its zero value, and
 /// its [`Shape`].
+///
+/// sprig's `set`, `unset` and `merge` change a dict in place, and Go
+/// templates rely on that (`{{ $_ := set $d "k" "v" }}`), so the entries
+/// can change; but only while no list or map holds this one (see
+/// `Map::set`): a collection's shape is recorded when it is built, which
+/// a change below it would make wrong, and a map that could be changed
+/// after it was put somewhere could be put into itself.
 pub struct Map {
-    entries: BTreeMap<String, Value>,
+    entries: RefCell<BTreeMap<String, Value>>,
     kind: MapKind,
-    shape: Shape,
+    shape: Cell<Shape>,
+    /// Whether a list or map holds (or held) this map. Never cleared.
+    contained: Cell<bool>,
+}
+
+/// Why a map cannot be changed in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frozen {
+    /// A list or map holds it.
+    Contained,
+    /// The value to store is the map itself.
+    Itself,
 }
 
 impl Map {
-    /// The entries, sorted by key.
-    pub fn entries(&self) -> &BTreeMap<String, Value> {
-        &self.entries
+    /// The entries, sorted by key. Borrowed: nothing may change the map
+    /// while the borrow lives (only `set`/`unset`/`merge` change maps, and
+    /// they take no borrow across other template code).
+    pub fn entries(&self) -> Ref<'_, BTreeMap<String, Value>> {
+        self.entries.borrow()
+    }
+
+    /// Whether this map may be changed in place: no collection holds it.
+    pub(crate) fn check_changeable(&self) -> Result<(), Frozen> {
+        if self.contained.get() {
+            Err(Frozen::Contained)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Stores `value` under `key` in place (sprig's `set`), keeping the
+    /// shape up to date in constant time (depth only grows: a removed deep
+    /// entry leaves it an over-estimate, which only errs on the safe side).
+    pub(crate) fn set(self: &Rc<Self>, key: String, value: Value) -> Result<(), Frozen> {
+        self.check_changeable()?;
+        if let Value::Map(inner) = &value
+            && Rc::ptr_eq(inner, self)
+        {
+            return Err(Frozen::Itself);
+        }
+        contain(std::iter::once(&value));
+        let key_len = key.len();
+        let mut shape = self.shape.get();
+        shape.weight = shape
+            .weight
+            .saturating_add(key.len())
+            .saturating_add(value.weight());
+        shape.depth = shape.depth.max(value.depth().saturating_add(1));
+        if let Some(old) = self.entries.borrow_mut().insert(key, value) {
+            // replaced: its key and value are no longer there
+            shape.weight = shape
+                .weight
+                .saturating_sub(key_len)
+                .saturating_sub(old.weight());
+        }
+        self.shape.set(shape);
+        Ok(())
+    }
+
+    /// Removes `key` in place (sprig's `unset`).
+    pub(crate) fn unset(&self, key: &str) -> Result<(), Frozen> {
+        self.check_changeable()?;
+        if let Some(old) = self.entries.borrow_mut().remove(key) {
+            let mut shape = self.shape.get();
+            shape.weight = shape
+                .weight
+                .saturating_sub(key.len())
+                .saturating_sub(old.weight());
+            self.shape.set(shape);
+        }
+        Ok(())
     }
 
     /// What a missing key yields.
@@ -173,16 +268,19 @@ impl Value {
     /// A list value. Costs one pass over `items` (not over what they hold).
     pub fn list(items: Vec<Value>) -> Value {
         let shape = Shape::of(items.iter().map(|v| (0, v)));
+        contain(items.iter());
         Value::List(Rc::new(List { items, shape }))
     }
 
     /// A map value. Costs one pass over `entries` (not over what they hold).
     pub fn map(entries: BTreeMap<String, Value>, kind: MapKind) -> Value {
         let shape = Shape::of(entries.iter().map(|(k, v)| (k.len(), v)));
+        contain(entries.values());
         Value::Map(Rc::new(Map {
-            entries,
+            entries: RefCell::new(entries),
             kind,
-            shape,
+            shape: Cell::new(shape),
+            contained: Cell::new(false),
         }))
     }
 
@@ -199,6 +297,7 @@ impl Value {
                 MapKind::Strings => "map[string]string",
                 MapKind::Any => "map[string]interface {}",
             },
+            Value::Time(_) => "time.Time",
         }
     }
 
@@ -212,7 +311,9 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.entries.is_empty(),
+            Value::Map(m) => !m.entries().is_empty(),
+            // a struct is always true
+            Value::Time(_) => true,
         }
     }
 
@@ -221,7 +322,7 @@ impl Value {
     pub(crate) fn depth(&self) -> usize {
         match self {
             Value::List(l) => l.shape.depth,
-            Value::Map(m) => m.shape.depth,
+            Value::Map(m) => m.shape.get().depth,
             _ => 0,
         }
     }
@@ -234,7 +335,7 @@ impl Value {
     pub(crate) fn weight(&self) -> usize {
         match self {
             Value::List(l) => l.shape.weight,
-            Value::Map(m) => m.shape.weight,
+            Value::Map(m) => m.shape.get().weight,
             Value::Str(s) => s.len().max(1),
             _ => 1,
         }
@@ -253,7 +354,8 @@ impl fmt::Debug for Value {
             Value::Float(_) => f.write_str("Float(..)"),
             Value::Str(s) => write!(f, "Str(<{} bytes redacted>)", s.len()),
             Value::List(l) => write!(f, "List(<{} items>)", l.len()),
-            Value::Map(m) => write!(f, "Map(<{} entries>)", m.entries.len()),
+            Value::Map(m) => write!(f, "Map(<{} entries>)", m.entries().len()),
+            Value::Time(_) => f.write_str("Time(..)"),
         }
     }
 }

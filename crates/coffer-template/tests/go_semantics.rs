@@ -156,7 +156,7 @@ fn language_features_match_go() {
                 Fails("function \"nosuchfunc\" not defined"),
             ),
             ("{{ env \"HOME\" }}", Fails("function \"env\" not defined")),
-            ("{{ randAlpha 3 }}", Fails("does not support")),
+            ("{{ genCA \"x\" 1 }}", Fails("does not support")),
             (
                 "{{ .username 1 }}",
                 Fails("can't give argument to non-function .username"),

@@ -191,3 +191,119 @@ fn deeply_nested_lists_are_refused() {
     let e = t.render(&Data::new(), &Options::bitnami()).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Limit(Limit::Depth(_))), "{e}");
 }
+
+/// External Secrets' key and certificate helpers read key material: their
+/// errors must not depend on it either (Go's quote the scheme, name the
+/// ASN.1 element or the byte that failed to parse).
+#[test]
+fn eso_helper_errors_carry_nothing_from_the_data() {
+    let pem =
+        |body: &str| format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+    let one: Data = [
+        ("password", "TOPSECRET-value-42".to_owned()),
+        ("pin", "4242".to_owned()),
+        ("junk", "TOPSECRET junk".to_owned()),
+        ("pem", pem("VE9QU0VDUkVULXZhbHVlLTQy")),
+        ("scheme", "TOPSECRET-scheme".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let two: Data = [
+        ("password", "Another-pass-917".to_owned()),
+        ("pin", "917".to_owned()),
+        ("junk", "other junk, longer than the first".to_owned()),
+        ("pem", pem("MIIBCgKCAQEA")),
+        ("scheme", "RSA".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let templates = [
+        "{{ filterPEM \"CERTIFICATE\" .junk }}",
+        "{{ certSANs .junk }}",
+        "{{ certSANs .pem }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .password .pem }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" \"SHA256\" .password .junk }}",
+        "{{ rsaDecrypt .scheme \"SHA256\" .password .junk }}",
+        "{{ jwkPublicKeyPem .junk }}",
+        "{{ decryptAES .password .junk }}",
+        "{{ genPrivateKey (printf \"dsa%.0s\" .password) }}",
+        "{{ decryptAES .password (b64enc .password) }}",
+        "{{ pkcs12keyPass .password .pem }}",
+        "{{ pkcs12certPass .password .junk }}",
+        "{{ pemToPkcs12 .pem .junk }}",
+        "{{ fullPemToPkcs12 (printf \"%s%s\" .pem .junk) .junk }}",
+        "{{ pemTruststoreToPKCS12Pass .pem .password }}",
+        "{{ filterCertChain \"leaf\" .pem }}",
+        "{{ jwkPrivateKeyPem .pem }}",
+        "{{ jwkPrivateKeyPem (printf \"{\\\"kty\\\":\\\"%s\\\",\\\"d\\\":\\\"x\\\"}\" .password) }}",
+        "{{ jwkPublicKeyPem (printf \"{\\\"kty\\\":\\\"EC\\\",\\\"crv\\\":\\\"%s\\\"}\" .password) }}",
+        "{{ divf 1 (sub (atoi .pin) (atoi .pin)) }}",
+        "{{ $d := dict \"k\" (dict) }}{{ set (get $d \"k\") .password 1 }}",
+        "{{ $d := dict }}{{ set $d .password $d }}",
+        "{{ merge (dict) (dict .password 1) .password }}",
+    ];
+    for t in templates {
+        let tpl = Template::parse("k", t).unwrap();
+        let (Err(a), Err(b)) = (
+            tpl.render(&one, &Options::eso()),
+            tpl.render(&two, &Options::eso()),
+        ) else {
+            panic!("{t}: must fail with both data sets");
+        };
+        assert_eq!(
+            a.to_string(),
+            b.to_string(),
+            "{t}: the error depends on the data"
+        );
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{t}");
+        for shown in [a.to_string(), format!("{a:?}")] {
+            for secret in ["TOPSECRET", "4242", "value-42"] {
+                assert!(!shown.contains(secret), "{t}: {shown}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dicts_changed_in_place_stay_within_the_limits() {
+    // every entry `set` adds counts towards the dict's size
+    let t = Template::parse(
+        "k",
+        "{{ $d := dict }}{{ range 100000 }}{{ $_ := set $d (toString .) (repeat 100 \"x\") }}{{ end }}{{ len $d }}",
+    )
+    .unwrap();
+    let e = t.render(&Data::new(), &Options::eso()).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Limit(_)), "{e}");
+    // and nesting through `set` is bounded like any other
+    let t = Template::parse(
+        "k",
+        "{{ $d := dict }}{{ range 100 }}{{ $d = set (dict) \"x\" $d }}{{ end }}{{ $d }}",
+    )
+    .unwrap();
+    let e = t.render(&Data::new(), &Options::eso()).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Limit(Limit::Depth(_))), "{e}");
+}
+
+#[test]
+fn derive_password_is_charged_its_scrypt() {
+    // 16 MiB of the 64 MiB budget each: the fourth call stops the render
+    let t = Template::parse(
+        "k",
+        "{{ range 4 }}{{ derivePassword 1 \"pin\" \"pw\" \"u\" \"s\" }}{{ end }}",
+    )
+    .unwrap();
+    // no deadline: on a loaded machine three scrypts may take 2 s, and
+    // the byte budget is what is tested here
+    let opts = Options {
+        limits: Limits {
+            max_duration: std::time::Duration::MAX,
+            ..Limits::default()
+        },
+        ..Options::eso()
+    };
+    let e = t.render(&Data::new(), &opts).unwrap_err();
+    assert!(
+        matches!(e.kind, ErrorKind::Limit(Limit::TotalBytes(_))),
+        "{e}"
+    );
+}

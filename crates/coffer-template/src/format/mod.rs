@@ -50,6 +50,7 @@ pub(crate) fn write_v(out: &mut Buf, v: &Value) -> Result<(), Full> {
             }
             out.push(b']')
         }
+        Value::Time(t) => crate::funcs::write_time(out, t),
     }
 }
 

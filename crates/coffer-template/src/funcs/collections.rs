@@ -12,6 +12,7 @@
 //! with `reflect.DeepEqual`; each comparison is charged to the render, so
 //! their quadratic cost stays within the byte budget.
 
+use std::cell::Ref;
 use std::collections::BTreeMap;
 
 use super::lists::{cast_int, key_arg};
@@ -127,7 +128,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
                 omitted.push(key_arg(c, k)?);
             }
             let mut out = BTreeMap::new();
-            for (k, v) in d {
+            for (k, v) in d.iter() {
                 if !omitted.contains(k) {
                     c.values(1)?;
                     out.insert(k.clone(), v.clone());
@@ -202,7 +203,7 @@ fn list<'a>(v: &'a Value, refusal: &'static str) -> Result<&'a [Value], FuncErro
 }
 
 /// A `map[string]interface{}` argument.
-fn any_map(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+pub(super) fn any_map(v: &Value) -> Result<Ref<'_, BTreeMap<String, Value>>, FuncError> {
     match v {
         Value::Map(m) if m.kind() == MapKind::Any => Ok(m.entries()),
         _ => Err(FuncError::Type("map[string]interface {}")),
@@ -226,7 +227,7 @@ fn extreme(ctx: &Budget, args: &[Value], pick: fn(i64, i64) -> i64) -> FResult {
 
 /// sprig's `untilStep`: `start` toward `stop` by `step`, empty when the
 /// step does not lead there. Each element is charged before it is built.
-fn until_step(ctx: &Budget, start: i64, stop: i64, step: i64) -> FResult {
+pub(super) fn until_step(ctx: &Budget, start: i64, stop: i64, step: i64) -> FResult {
     let mut out = Vec::new();
     let mut i = start;
     let going = |i: i64| {
@@ -256,7 +257,6 @@ fn dig(ctx: &Budget, args: &[Value]) -> FResult {
     }
     let (keys, rest) = args.split_at(args.len() - 2);
     let default = &rest[0];
-    let mut d = any_map(&rest[1]).map_err(|_| FuncError::Other("dig: not a dict"))?;
     let mut keys = keys
         .iter()
         .map(|k| match k {
@@ -266,14 +266,20 @@ fn dig(ctx: &Budget, args: &[Value]) -> FResult {
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .peekable();
+    any_map(&rest[1]).map_err(|_| FuncError::Other("dig: not a dict"))?;
+    let mut d = rest[1].clone();
     while let Some(k) = keys.next() {
-        let Some(step) = d.get(&k) else {
+        let step = any_map(&d)
+            .map_err(|_| FuncError::Other("dig: a step is not a dict"))?
+            .get(&k)
+            .cloned();
+        let Some(step) = step else {
             return Ok(default.clone());
         };
         if keys.peek().is_none() {
-            return Ok(step.clone());
+            return Ok(step);
         }
-        d = any_map(step).map_err(|_| FuncError::Other("dig: a step is not a dict"))?;
+        d = step;
     }
     Ok(default.clone())
 }
@@ -291,7 +297,7 @@ fn in_list(ctx: &Budget, haystack: &[Value], needle: &Value) -> Result<bool, Fun
 /// `reflect.DeepEqual` on template values: same type and same contents
 /// (an int and a float never equal; map kinds must match). Charges one
 /// byte per node compared plus the string bytes read.
-fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
+pub(super) fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
     ctx.bytes(1)?;
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
@@ -319,7 +325,7 @@ fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
             if x.kind() != y.kind() || x.entries().len() != y.entries().len() {
                 return Ok(false);
             }
-            for ((k1, v1), (k2, v2)) in x.entries().iter().zip(y.entries()) {
+            for ((k1, v1), (k2, v2)) in x.entries().iter().zip(y.entries().iter()) {
                 ctx.bytes(k1.len().min(k2.len()))?;
                 if k1 != k2 || !deep_equal(ctx, v1, v2)? {
                     return Ok(false);

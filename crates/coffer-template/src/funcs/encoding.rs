@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 /// Go's `base64.StdEncoding`: padding required, non-zero trailing bits
 /// accepted.
-const GO_STD: GeneralPurpose = GeneralPurpose::new(
+pub(super) const GO_STD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)

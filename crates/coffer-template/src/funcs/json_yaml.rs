@@ -155,6 +155,12 @@ fn write_json(
             }
             out.push(b'}')?;
         }
+        // Go's Time.MarshalJSON: RFC 3339 with nanoseconds, a string
+        Value::Time(t) => {
+            out.push(b'"')?;
+            super::write_time_json(out, t)?;
+            out.push(b'"')?;
+        }
     }
     Ok(())
 }
@@ -356,10 +362,17 @@ impl Serialize for Value {
             }
             Value::Map(m) => {
                 let mut map = s.serialize_map(Some(m.entries().len()))?;
-                for (k, e) in m.entries() {
+                for (k, e) in m.entries().iter() {
                     map.serialize_entry(k, e)?;
                 }
                 map.end()
+            }
+            // sigs.k8s.io/yaml goes through JSON: the RFC 3339 string
+            Value::Time(t) => {
+                let mut buf = Buf::new(64);
+                super::write_time_json(&mut buf, t)
+                    .map_err(|_| serde::ser::Error::custom("time"))?;
+                s.serialize_str(&String::from_utf8_lossy(buf.as_slice()))
             }
         }
     }

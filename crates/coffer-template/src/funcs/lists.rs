@@ -75,7 +75,8 @@ pub(super) fn find(name: &str) -> Option<Func> {
         },
         "sortAlpha" => sort_alpha,
         "slice" | "mustSlice" => sprig_slice,
-        "first" => |_, a| {
+        // sprig's must forms fail where the plain ones panic: the same here
+        "first" | "mustFirst" => |_, a| {
             arity(a, 1)?;
             Ok(
                 list_arg(&a[0], "cannot find first on a value that is not a list")?
@@ -84,7 +85,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
                     .unwrap_or(Value::Nil),
             )
         },
-        "last" => |_, a| {
+        "last" | "mustLast" => |_, a| {
             arity(a, 1)?;
             Ok(
                 list_arg(&a[0], "cannot find last on a value that is not a list")?
@@ -93,7 +94,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
                     .unwrap_or(Value::Nil),
             )
         },
-        "has" => |c, a| {
+        "has" | "mustHas" => |c, a| {
             arity(a, 2)?;
             for v in list_arg(&a[1], "cannot find has on a value that is not a list")? {
                 if same(c, v, &a[0])? {
@@ -102,7 +103,7 @@ pub(super) fn find(name: &str) -> Option<Func> {
             }
             Ok(Value::Bool(false))
         },
-        "append" | "push" => |c, a| {
+        "append" | "push" | "mustAppend" | "mustPush" => |c, a| {
             arity(a, 2)?;
             let old = list_arg(&a[0], "cannot push on a value that is not a list")?;
             c.values(old.len() + 2)?;
@@ -110,6 +111,35 @@ pub(super) fn find(name: &str) -> Option<Func> {
             items.extend_from_slice(old);
             items.push(a[1].clone());
             collection(c, Value::list(items))
+        },
+        "hello" => |c, a| {
+            arity(a, 0)?;
+            super::copied(c, b"Hello!")
+        },
+        // sprig's toDecimal: `%v` of the value read as an octal number
+        // (0 when it is not one)
+        "toDecimal" => |c, a| {
+            arity(a, 1)?;
+            let mut text = result_buf(c, 0);
+            let built = write_strval(&mut text, &a[0]);
+            c.bytes(text.len())?;
+            built?;
+            let t = std::str::from_utf8(text.as_slice()).unwrap_or("");
+            let (neg, digits) = match t.as_bytes().first() {
+                Some(b'-') => (true, &t[1..]),
+                Some(b'+') => (false, &t[1..]),
+                _ => (false, t),
+            };
+            let n = if digits.is_empty() || digits.contains('_') {
+                None
+            } else {
+                i64::from_str_radix(digits, 8).ok()
+            };
+            Ok(Value::Int(match n {
+                Some(n) if neg => n.checked_neg().unwrap_or(0),
+                Some(n) => n,
+                None => 0,
+            }))
         },
         "atoi" => |c, a| {
             arity(a, 1)?;
@@ -215,7 +245,7 @@ pub(super) fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
     Ok(String::from_utf8_lossy(k).into_owned())
 }
 
-pub(super) fn map_arg(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+pub(super) fn map_arg(v: &Value) -> Result<std::cell::Ref<'_, BTreeMap<String, Value>>, FuncError> {
     match v {
         Value::Map(m) => Ok(m.entries()),
         _ => Err(FuncError::Type("map[string]interface {}")),

@@ -1,12 +1,14 @@
 //! The function sets templates can call: Go's builtins (all of them:
 //! `builtin`, `escape`) plus the sprig functions each caller allows
-//! (`strings`, `encoding`, `lists`, `json_yaml`, `regex`), and the
-//! argument helpers the functions share.
+//! (`strings`, `words`, `case`, `encoding`, `lists`, `collections`,
+//! `dicts`, `floats`, `dates`, `url`, `random`, `reflect`, `json_yaml`,
+//! `regex`, `paths`), External Secrets' own helpers (`eso`, `jwk`,
+//! `pkcs12`, on the `pem` port), and the argument helpers they share.
 //!
 //! sealed-secrets renders with sprig's `GenericFuncMap()` minus `env`,
 //! `expandenv` and `getHostByName`; External Secrets (`engineVersion: v2`)
-//! with sprig's `TxtFuncMap()` minus `env` and `expandenv`, plus its own
-//! `toYaml`/`fromYaml` (and PKCS#12/PEM/JWK helpers we leave out). A sprig
+//! with its own copy of sprig's `TxtFuncMap()` (the same minus `env`,
+//! `expandenv` and `getHostByName`, plus `hexdec`) and its helpers. A sprig
 //! name we do not implement yields a distinct "not supported" error.
 //!
 //! Every function charges its work to the render's [`Budget`] as it goes
@@ -15,18 +17,35 @@
 //! reads and writes, so no call costs more than the limits allow. Errors
 //! are fixed texts: nothing computed from the data (see `crate::error`).
 
+mod aes;
 mod base32;
 mod builtin;
+mod case;
 mod collections;
+mod dates;
+pub(crate) use dates::{write_time, write_time_json};
 mod decode;
+mod dicts;
 mod encoding;
 mod escape;
+mod eso;
+mod floats;
+mod golayout;
 mod json_yaml;
+mod jwk;
+mod keygen;
 pub use json_yaml::untrusted_yaml_options;
 mod lists;
+mod master_password;
 mod paths;
+mod pem;
+mod pkcs12;
+mod random;
+mod reflect;
 mod regex;
+mod semver;
 mod strings;
+mod url;
 mod words;
 
 pub(crate) use crate::budget::Budget;
@@ -121,17 +140,32 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| collections::find(name))
         .or_else(|| words::find(name))
         .or_else(|| paths::find(name))
+        .or_else(|| dicts::find(name))
+        .or_else(|| case::find(name))
+        .or_else(|| floats::find(name))
+        .or_else(|| dates::find(name))
+        .or_else(|| random::find(name))
+        .or_else(|| reflect::find(name))
+        .or_else(|| url::find(name))
+        .or_else(|| semver::find(name))
+        .or_else(|| aes::find(name))
+        .or_else(|| master_password::find(name))
+        .or_else(|| keygen::find(name))
     {
         return Lookup::Found(f);
     }
     if set == FunctionSet::Eso
         && let Some(f) = json_yaml::find_eso(name)
+            .or_else(|| eso::find(name))
+            .or_else(|| jwk::find(name))
+            .or_else(|| pkcs12::find(name))
     {
         return Lookup::Found(f);
     }
     let removed = match set {
         FunctionSet::Bitnami => ["env", "expandenv", "getHostByName"].contains(&name),
-        FunctionSet::Eso => ["env", "expandenv"].contains(&name),
+        // ESO's own copy of sprig (v2.9) leaves out getHostByName too
+        FunctionSet::Eso => ["env", "expandenv", "getHostByName"].contains(&name),
     };
     if !removed && SPRIG_NAMES.contains(&name) {
         Lookup::Unsupported
@@ -344,6 +378,15 @@ const SPRIG_NAMES: &[&str] = &[
     "pkcs12cert",
     "pkcs12certPass",
     "filterPEM",
+    "filterCertChain",
+    "certSANs",
+    "rsaDecrypt",
+    "pemToPkcs12",
+    "pemToPkcs12Pass",
+    "fullPemToPkcs12",
+    "fullPemToPkcs12Pass",
+    "pemTruststoreToPKCS12",
+    "pemTruststoreToPKCS12Pass",
     "jwkPublicKeyPem",
     "jwkPrivateKeyPem",
     "toYaml",

@@ -18,6 +18,16 @@ use super::{Func, arity, copied, finish, int_arg, read, result_buf, str_arg};
 
 pub(super) fn find(name: &str) -> Option<Func> {
     Some(match name {
+        "wrap" => |c, a| {
+            arity(a, 2)?;
+            let (n, s) = (int_arg(&a[0])?, str_arg(&a[1])?);
+            wrap_custom(c, s, n, b"", false)
+        },
+        "wrapWith" => |c, a| {
+            arity(a, 3)?;
+            let (n, sep, s) = (int_arg(&a[0])?, str_arg(&a[1])?, str_arg(&a[2])?);
+            wrap_custom(c, s, n, sep, true)
+        },
         "title" => |c, a| {
             let prev = Cell::new(' ');
             mapped(c, a, |ch| {
@@ -142,6 +152,70 @@ fn abbreviate(s: &[u8], offset: i64, max: i64) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// goutils' `WrapCustom(s, width, newline, wrapLongWords)`: lines broken
+/// at the last space that keeps them within `width` bytes (a word longer
+/// than that is cut when `long_words`, else left whole). Each window it
+/// searches is charged.
+fn wrap_custom(
+    ctx: &super::Budget,
+    s: &[u8],
+    width: i64,
+    newline: &[u8],
+    long_words: bool,
+) -> super::FResult {
+    read(ctx, &[s])?;
+    if s.is_empty() {
+        return copied(ctx, b"");
+    }
+    let newline: &[u8] = if newline.is_empty() { b"\n" } else { newline };
+    let width = usize::try_from(width.max(1)).unwrap_or(usize::MAX);
+    let mut out = result_buf(ctx, s.len());
+    let mut offset = 0;
+    let built = (|| -> Result<(), super::FuncError> {
+        while s.len() - offset > width {
+            if s[offset] == b' ' {
+                offset += 1;
+                continue;
+            }
+            let end = width + offset + 1;
+            ctx.bytes(end - offset)?;
+            match s[offset..end].iter().rposition(|&b| b == b' ') {
+                Some(i) => {
+                    out.extend(&s[offset..offset + i])?;
+                    out.extend(newline)?;
+                    offset += i + 1;
+                }
+                None if long_words => {
+                    out.extend(&s[offset..offset + width])?;
+                    out.extend(newline)?;
+                    offset += width;
+                }
+                None => {
+                    let end = width + offset;
+                    match memchr::memchr(b' ', &s[end..]) {
+                        None => {
+                            out.extend(&s[offset..])?;
+                            offset = s.len();
+                        }
+                        Some(i) => {
+                            out.extend(&s[offset..end + i])?;
+                            out.extend(newline)?;
+                            offset = end + i + 1;
+                        }
+                    }
+                }
+            }
+        }
+        out.extend(&s[offset..])?;
+        Ok(())
+    })();
+    match built {
+        Ok(()) => finish(ctx, out, Ok(())),
+        Err(super::FuncError::Full) => finish(ctx, out, Err(crate::buf::Full)),
+        Err(e) => Err(e),
+    }
+}
+
 /// `strings.Title`'s word boundary: ASCII other than letters, digits and
 /// `_`; beyond ASCII, white space (letters and digits never are).
 fn is_separator(c: char) -> bool {
@@ -168,6 +242,11 @@ enum Case {
     Title,
     Lower,
     Other,
+}
+
+/// Go's `unicode.IsUpper` (category Lu).
+pub(super) fn is_upper(c: char) -> bool {
+    matches!(category(c), Case::Upper)
 }
 
 /// Go's `unicode.IsUpper`/`IsTitle`/`IsLower` (categories Lu, Lt, Ll).
@@ -197,6 +276,10 @@ pub(super) struct Class {
 
 static LETTER_OR_DIGIT: Class = Class::new(r"^[\p{L}\p{Nd}]$");
 static UPPER: Class = Class::new(r"^\p{Lu}$");
+/// Go's `unicode.IsLetter`, `IsNumber`, `IsPunct`.
+pub(super) static LETTER: Class = Class::new(r"^\p{L}$");
+pub(super) static NUMBER: Class = Class::new(r"^\p{N}$");
+pub(super) static PUNCT: Class = Class::new(r"^\p{P}$");
 static TITLE: Class = Class::new(r"^\p{Lt}$");
 static LOWER: Class = Class::new(r"^\p{Ll}$");
 /// Go's `unicode.IsPrint` beyond ASCII: letters, marks, numbers,
