@@ -13,7 +13,7 @@ use crate::watch::SecretWatch;
 
 /// How long each fault lasts: more than a refresh interval, so that every
 /// ExternalSecret meets it.
-const HOLD: Duration = Duration::from_secs(6);
+const HOLD: Duration = Duration::from_secs(4);
 
 #[tokio::test]
 async fn provider_faults_leave_secrets_in_place_and_recover_after() {

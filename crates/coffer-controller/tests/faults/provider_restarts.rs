@@ -14,7 +14,7 @@ use crate::process::Controller;
 use crate::watch::SecretWatch;
 
 /// How long each provider stays away.
-const AWAY: Duration = Duration::from_secs(6);
+const AWAY: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn moto_stopped_and_restarted_secrets_stay_and_follow_after() {

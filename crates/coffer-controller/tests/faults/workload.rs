@@ -11,6 +11,7 @@ use coffer_api::{ExternalSecret, SealedSecret};
 use coffer_controller::sealed::keys::{KeyRegistry, LoadedKey};
 use coffer_testenv::Fault;
 use coffer_testenv::external::{self, ExternalSecretManifest};
+use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -104,14 +105,19 @@ impl Fixture {
     /// Writes generation `generation` of every ExternalSecret's remote
     /// value, straight to OpenBao and moto (not through the proxies).
     pub async fn seed(&self, generation: usize) {
-        for i in 0..self.n {
+        let writes = (0..self.n).map(|i| async move {
             let v = serde_json::json!({ "value": value(&format!("es-{i}"), generation) });
             if i % 2 == 0 {
                 self.env.vault.put(&remote_key(self, i), v).await;
             } else {
                 self.env.aws.put(&remote_key(self, i), &v.to_string()).await;
             }
-        }
+        });
+        // A few at a time: quick, without swamping moto.
+        futures::stream::iter(writes)
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
+            .await;
     }
 
     /// Creates every ExternalSecret.
