@@ -37,9 +37,11 @@ const RETRY_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay after repeated failures.
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
-/// The retry backoff of ExternalSecrets: 5 s, 10 s, ... 5 min.
+/// The retry backoff of ExternalSecrets: 5 s, 10 s, ... 5 min, doubled
+/// only by retries that were due: a failed sync writes the Ready condition,
+/// whose watch event wakes the ExternalSecret again at once.
 pub(crate) fn retries() -> crate::Retries {
-    crate::Retries::new(RETRY_BASE, RETRY_MAX)
+    crate::Retries::new(RETRY_BASE, RETRY_MAX).escalating_only_when_due()
 }
 
 /// Reconciles one ExternalSecret (timed and counted).

@@ -131,7 +131,7 @@ async fn start_apiserver(
     Ok((log, format!("https://127.0.0.1:{port}")))
 }
 
-async fn wait_apiserver_ready(kubeconfig: &Path, log: &ProcessLog) -> Result<(), Error> {
+pub(crate) async fn wait_apiserver_ready(kubeconfig: &Path, log: &ProcessLog) -> Result<(), Error> {
     let client = crate::client_from_kubeconfig(kubeconfig).await?;
     wait::until("kube-apiserver /readyz", log, STARTUP_TIMEOUT, || {
         let client = client.clone();

@@ -47,6 +47,22 @@ pub enum Error {
         timeout: Duration,
         log: String,
     },
+    /// No child of this environment goes by that name.
+    #[error("no child process named {name} in this environment")]
+    UnknownChild { name: String },
+    /// A child asked to start again has not been stopped.
+    #[error("{name} is still running; stop it before starting it again")]
+    StillRunning { name: String },
+    /// An HTTP call to a child failed (seal, unseal, seed).
+    #[error("{what}")]
+    Request {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A child answered an HTTP call with an error status.
+    #[error("{what}: HTTP {status}")]
+    Status { what: String, status: u16 },
     /// Certificate generation failed.
     #[error("generating certificates")]
     Pki(#[from] rcgen::Error),

@@ -15,7 +15,7 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 
-use crate::services::Vault;
+use crate::services::{Aws, Vault};
 
 pub use manifests::{AwsCredentials, ExternalSecretManifest, StoreManifest, VaultLogin};
 
@@ -109,5 +109,60 @@ impl Vault {
             "openbao delete: {}",
             response.status()
         );
+    }
+}
+
+impl Aws {
+    /// Sets secret `name` (default account, [`Aws::region`]) to the string
+    /// `value`, creating it if needed, through moto's AWS JSON protocol
+    /// (moto reads the region from the signature's scope and checks
+    /// nothing else of it).
+    ///
+    /// # Panics
+    /// When moto is unreachable or refuses the write.
+    pub async fn put(&self, name: &str, value: &str) {
+        let put = self
+            .call(
+                "PutSecretValue",
+                serde_json::json!({"SecretId": name, "SecretString": value}),
+            )
+            .await;
+        if put.0 == 200 {
+            return;
+        }
+        assert!(
+            put.1.contains("ResourceNotFoundException"),
+            "moto PutSecretValue: HTTP {}: {}",
+            put.0,
+            put.1
+        );
+        let created = self
+            .call(
+                "CreateSecret",
+                serde_json::json!({"Name": name, "SecretString": value}),
+            )
+            .await;
+        assert_eq!(created.0, 200, "moto CreateSecret: {}", created.1);
+    }
+
+    async fn call(&self, action: &str, body: serde_json::Value) -> (u16, String) {
+        let scope = format!(
+            "Credential=testing/20260101/{}/secretsmanager/aws4_request",
+            self.region
+        );
+        let response = reqwest::Client::new()
+            .post(&self.endpoint)
+            .header("x-amz-target", format!("secretsmanager.{action}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "authorization",
+                format!("AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("moto reachable");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
     }
 }

@@ -31,9 +31,31 @@ type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 /// Children and directories to clean up at exit.
 #[derive(Default)]
 struct Registry {
-    /// Each child with its log file, which names it uniquely.
-    children: Vec<(PathBuf, Child)>,
+    /// Each child with its log file, which names it uniquely, and how it was
+    /// started (to start it again after [`stop`]).
+    children: Vec<(PathBuf, Child, Launch)>,
     dirs: Vec<PathBuf>,
+}
+
+/// What a child was started with, kept so that [`start_again`] can start it
+/// with the same arguments, environment and directory (and so the same data
+/// directory and ports).
+#[derive(Debug, Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: PathBuf,
+}
+
+/// How [`stop`] ends a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM, then SIGKILL if it has not exited within 20 s: an orderly
+    /// restart.
+    Term,
+    /// SIGKILL: a crash.
+    Kill,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -58,7 +80,7 @@ impl ProcessLog {
     }
 }
 
-/// Starts `program` with `args`, its output appended to `<dir>/<name>.log`,
+/// Starts `program` with `args`, its output written to `<dir>/<name>.log`,
 /// and registers it to be killed when the test binary exits.
 pub fn spawn(
     name: &str,
@@ -68,19 +90,113 @@ pub fn spawn(
     dir: &Path,
 ) -> Result<ProcessLog, Error> {
     let path = dir.join(format!("{name}.log"));
+    let launch = Launch {
+        program: program.to_path_buf(),
+        args: args.to_vec(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        dir: dir.to_path_buf(),
+    };
     let log = File::create(&path).map_err(|source| Error::Io {
         what: path.clone(),
         source,
     })?;
+    let child = launch_child(&launch, log, &path)?;
+    lock_registry().children.push((path.clone(), child, launch));
+    Ok(ProcessLog {
+        name: name.to_string(),
+        path,
+    })
+}
+
+/// Stops the child that writes `log` and waits for it to exit. Its entry
+/// stays, so that [`start_again`] can start it again.
+pub fn stop(log: &ProcessLog, how: Stop) -> Result<(), Error> {
+    let pid = {
+        let mut registry = lock_registry();
+        let (_, child, _) = find(&mut registry, log)?;
+        if child.try_wait().ok().flatten().is_some() {
+            return Ok(());
+        }
+        child.id()
+    };
+    let signal = match how {
+        Stop::Term => libc::SIGTERM,
+        Stop::Kill => libc::SIGKILL,
+    };
+    // SAFETY: kill(2) with a pid this process spawned and has not reaped
+    // (try_wait above saw it running, and only this module reaps).
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut registry = lock_registry();
+        let (_, child, _) = find(&mut registry, log)?;
+        if child.try_wait().ok().flatten().is_some() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(());
+        }
+        drop(registry);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Starts the child that wrote `log` again, after [`stop`], as it was
+/// started first; its output is appended to the same log.
+pub fn start_again(log: &ProcessLog) -> Result<(), Error> {
+    let launch = {
+        let mut registry = lock_registry();
+        let (_, child, launch) = find(&mut registry, log)?;
+        if child.try_wait().ok().flatten().is_none() {
+            return Err(Error::StillRunning {
+                name: log.name.clone(),
+            });
+        }
+        launch.clone()
+    };
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log.path)
+        .map_err(|source| Error::Io {
+            what: log.path.clone(),
+            source,
+        })?;
+    let child = launch_child(&launch, file, &log.path)?;
+    let mut registry = lock_registry();
+    let (_, slot, _) = find(&mut registry, log)?;
+    *slot = child;
+    Ok(())
+}
+
+fn find<'r>(
+    registry: &'r mut Registry,
+    log: &ProcessLog,
+) -> Result<&'r mut (PathBuf, Child, Launch), Error> {
+    registry
+        .children
+        .iter_mut()
+        .find(|(path, _, _)| *path == log.path)
+        .ok_or_else(|| Error::UnknownChild {
+            name: log.name.clone(),
+        })
+}
+
+/// Starts `launch` from the supervisor thread, its output going to `log`.
+fn launch_child(launch: &Launch, log: File, path: &Path) -> Result<Child, Error> {
     let log2 = log.try_clone().map_err(|source| Error::Io {
-        what: path.clone(),
+        what: path.to_path_buf(),
         source,
     })?;
-    let mut command = Command::new(program);
+    let mut command = Command::new(&launch.program);
     command
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
+        .args(&launch.args)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.dir)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
@@ -106,18 +222,13 @@ pub fn spawn(
         .map_err(|_| Error::Supervisor)?
         .send((command, reply_tx))
         .map_err(|_| Error::Supervisor)?;
-    let child = reply_rx
+    reply_rx
         .recv()
         .map_err(|_| Error::Supervisor)?
         .map_err(|source| Error::Spawn {
-            program: program.to_path_buf(),
+            program: launch.program.clone(),
             source,
-        })?;
-    lock_registry().children.push((path.clone(), child));
-    Ok(ProcessLog {
-        name: name.to_string(),
-        path,
-    })
+        })
 }
 
 /// File in each environment directory that names the owning process.
@@ -160,10 +271,10 @@ pub fn remove_orphaned_dirs(prefix: &str) {
 /// Whether the child that writes `log` has exited, and with what status.
 pub fn exited(log: &ProcessLog) -> Option<std::process::ExitStatus> {
     let mut registry = lock_registry();
-    let (_, child) = registry
+    let (_, child, _) = registry
         .children
         .iter_mut()
-        .find(|(path, _)| *path == log.path)?;
+        .find(|(path, _, _)| *path == log.path)?;
     child.try_wait().ok().flatten()
 }
 
@@ -206,7 +317,7 @@ extern "C" fn cleanup_at_exit() {
         let Ok(mut registry) = REGISTRY.try_lock() else {
             return;
         };
-        for (_, child) in &mut registry.children {
+        for (_, child, _) in &mut registry.children {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -227,4 +338,41 @@ fn tail_of_file(path: &Path, lines: usize) -> std::io::Result<String> {
     let text = String::from_utf8_lossy(&buf);
     let all: Vec<&str> = text.lines().collect();
     Ok(all[all.len().saturating_sub(lines)..].join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_child_starts_again_with_the_same_arguments_appending_to_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            "-c".to_string(),
+            "echo started $GREETING; exec sleep 60".into(),
+        ];
+        let log = spawn(
+            "sleeper",
+            Path::new("/bin/sh"),
+            &args,
+            &[("GREETING", "hello")],
+            dir.path(),
+        )
+        .unwrap();
+        let lines = |n: usize| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while log.tail(10).lines().count() < n && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        lines(1);
+        assert!(matches!(start_again(&log), Err(Error::StillRunning { .. })));
+        stop(&log, Stop::Kill).unwrap();
+        assert!(exited(&log).is_some(), "stop waits for the exit");
+        start_again(&log).unwrap();
+        assert!(exited(&log).is_none(), "running again");
+        lines(2);
+        stop(&log, Stop::Term).unwrap();
+        assert_eq!(log.tail(10), "started hello\nstarted hello");
+    }
 }
