@@ -29,8 +29,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The leak scan's evidence: every test binary (and the demo) leaves there
 # what Coffer said (logs, Events, statuses, the CLI's stderr) and the
 # Secrets the tests wrote (coffer-testenv's leak module).
+# Kept when the scan fails, so its hits can be read.
 leak_dir=$(mktemp -d "${TMPDIR:-/tmp}/coffer-leak-scan.XXXXXX")
-trap 'rm -rf "$leak_dir"' EXIT
 export COFFER_LEAK_DIR=$leak_dir
 
 step "static binaries (musl, as the image ships them) against the local control plane"
@@ -44,7 +44,11 @@ step "the README's main command, once: the whole mission on the local environmen
 tests/dev-env.sh --once
 
 step "leak scan: no value any test wrote into a Secret in any log, Event, status or CLI stderr"
-cargo run --locked --quiet -p coffer-testenv --bin leak-scan -- "$leak_dir"
+if ! cargo run --locked --quiet -p coffer-testenv --bin leak-scan -- "$leak_dir"; then
+  echo "the evidence is kept in $leak_dir" >&2
+  exit 1
+fi
+rm -rf "$leak_dir"
 
 step "fuzz targets build"
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then

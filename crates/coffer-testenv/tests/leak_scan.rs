@@ -106,6 +106,24 @@ fn a_value_in_a_log_or_an_event_fails_naming_where_but_not_the_value() {
 }
 
 #[test]
+fn a_value_that_is_an_objects_name_is_not_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    evidence(dir.path(), "synced", "DEBUG reconciled ns/hunter2-named");
+    let named = audit_line(
+        "secrets",
+        None,
+        serde_json::json!({"metadata": {"name": "n"}, "data": {"k": STANDARD.encode("hunter2-named")}}),
+    )
+    .replace("\"name\":\"obj\"", "\"name\":\"hunter2-named\"");
+    let path = dir.path().join("env-kube-audit.log");
+    let audit = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{audit}{named}\n")).unwrap();
+    let (code, out) = scan(dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 more equal to an object's name"), "{out}");
+}
+
+#[test]
 fn no_audit_log_is_an_error_not_a_pass() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tracing-x-1.log"), "INFO nothing\n").unwrap();
