@@ -1,6 +1,9 @@
 //! The CRDs Coffer serves, rendered as the YAML files checked into `crds/`.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionVersion, CustomResourceValidation,
+    JSONSchemaProps,
+};
 use kube::CustomResourceExt;
 
 use crate::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SealedSecret, SecretStore};
@@ -11,18 +14,46 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("bitnami.com_sealedsecrets.yaml", SealedSecret::crd()),
         (
             "external-secrets.io_externalsecrets.yaml",
-            ExternalSecret::crd(),
+            with_retired_v1beta1(ExternalSecret::crd()),
         ),
-        ("external-secrets.io_secretstores.yaml", SecretStore::crd()),
+        (
+            "external-secrets.io_secretstores.yaml",
+            with_retired_v1beta1(SecretStore::crd()),
+        ),
         (
             "external-secrets.io_clustersecretstores.yaml",
-            ClusterSecretStore::crd(),
+            with_retired_v1beta1(ClusterSecretStore::crd()),
         ),
         (
             "external-secrets.io_clusterexternalsecrets.yaml",
-            ClusterExternalSecret::crd(),
+            with_retired_v1beta1(ClusterExternalSecret::crd()),
         ),
     ]
+}
+
+/// The version ESO served before `v1`, which its CRDs keep listed, neither
+/// served nor stored (`deprecated`). A cluster that ran ESO while
+/// `v1beta1` was the storage version has it in the CRD's
+/// `status.storedVersions`, and the API server refuses a CRD update that
+/// drops a version listed there: without this entry, installing Coffer's
+/// CRDs over ESO's would fail on such clusters. Nothing is served at
+/// `v1beta1`, so its schema only needs to be structural.
+pub fn with_retired_v1beta1(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    crd.spec.versions.push(CustomResourceDefinitionVersion {
+        name: "v1beta1".to_owned(),
+        served: false,
+        storage: false,
+        deprecated: Some(true),
+        schema: Some(CustomResourceValidation {
+            open_api_v3_schema: Some(JSONSchemaProps {
+                type_: Some("object".to_owned()),
+                x_kubernetes_preserve_unknown_fields: Some(true),
+                ..JSONSchemaProps::default()
+            }),
+        }),
+        ..CustomResourceDefinitionVersion::default()
+    });
+    crd
 }
 
 /// Renders one CRD as the YAML document that is checked in.

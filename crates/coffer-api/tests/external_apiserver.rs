@@ -242,3 +242,58 @@ fn cluster_secret_store_is_cluster_scoped_and_shares_the_store_schema() {
         (Some("external-secrets.io/v1"), Some("ClusterSecretStore"))
     );
 }
+
+/// On a cluster where ESO once stored `v1beta1` objects, the CRD's
+/// `status.storedVersions` lists `v1beta1`, and the API server refuses an
+/// update that drops it from `spec.versions`: our CRDs keep the entry (not
+/// served), so installing them over ESO's succeeds. (A copy under a group
+/// of its own, so the shared CRDs stay as they are.)
+#[tokio::test]
+async fn crd_update_succeeds_where_eso_stored_v1beta1() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+
+    let env = TestEnv::shared().await;
+    let client = env.client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let group = "retired-v1beta1.coffer.test";
+    let ours = |with_v1beta1: bool| {
+        let mut crd = <ExternalSecret as kube::CustomResourceExt>::crd();
+        if with_v1beta1 {
+            crd = coffer_api::crds::with_retired_v1beta1(crd);
+        }
+        crd.metadata.name = Some(format!("externalsecrets.{group}"));
+        crd.spec.group = group.to_owned();
+        crd
+    };
+    let name = format!("externalsecrets.{group}");
+    let _ = crds.delete(&name, &DeleteParams::default()).await;
+    // As ESO left it: created, then v1beta1 recorded as once stored.
+    let mut created = None;
+    for _ in 0..50 {
+        match crds.create(&PostParams::default(), &ours(true)).await {
+            Ok(crd) => {
+                created = Some(crd);
+                break;
+            }
+            // The previous run's copy may still be terminating.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    created.expect("the CRD copy is created");
+    let stored = serde_json::json!({"status": {"storedVersions": ["v1beta1", "v1"]}});
+    crds.patch_status(&name, &PatchParams::default(), &Patch::Merge(&stored))
+        .await
+        .expect("storedVersions patched");
+
+    let apply = PatchParams::apply("coffer-test").force();
+    crds.patch(&name, &apply, &Patch::Apply(&ours(true)))
+        .await
+        .expect("our CRD, with its v1beta1 entry, updates the CRD");
+    let dropped = crds
+        .patch(&name, &apply, &Patch::Apply(&ours(false)))
+        .await
+        .expect_err("without the entry the update is refused");
+    assert!(dropped.to_string().contains("storedVersions"), "{dropped}");
+    crds.delete(&name, &DeleteParams::default()).await.unwrap();
+}

@@ -45,7 +45,7 @@ use coffer_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 pub use context::{Config, Context};
@@ -163,8 +163,17 @@ async fn sync_controller(
     if let Some(selector) = &ctx.config.label_selector {
         es_watch = es_watch.labels(selector);
     }
-    let controller = Controller::new(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch);
-    let es_store = controller.store();
+    // The cache sees every change; reconciles are triggered only by those
+    // that can change a sync (see `sync_inputs`), as in ESO: a status
+    // write, ours included, wakes nothing.
+    let (es_store, writer) = reflector::store::<ExternalSecret>();
+    let es_events = reflector::reflector(
+        writer,
+        watcher(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch),
+    )
+    .applied_objects()
+    .predicate_filter(sync_inputs, PredicateConfig::default());
+    let controller = Controller::for_stream(es_events, es_store.clone());
     ctx.register_external_secrets(es_store.clone());
     let secret_events = ctx
         .secrets
@@ -197,6 +206,26 @@ async fn sync_controller(
             }
         })
         .await;
+}
+
+/// What in an ExternalSecret can change what a sync does: its spec
+/// (through the generation), labels, annotations (ESO's `force-sync`
+/// idiom), finalizers and deletion; not its status. ESO's controller
+/// filters its ExternalSecret events the same way. (The predicate cache is
+/// keyed by uid too, so a re-created object always triggers.)
+fn sync_inputs(es: &ExternalSecret) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = &es.metadata;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Waits until the store caches and the Secret index have their initial
@@ -338,6 +367,33 @@ mod tests {
         ];
         for (case, secret, deleted, expect) in cases {
             assert_eq!(woken(&secret, deleted), expect, "{case}");
+        }
+    }
+
+    #[test]
+    fn only_changes_that_can_change_a_sync_trigger_one() {
+        let base = es("team", "db", None);
+        let mut status_only = base.clone();
+        status_only.status = Some(coffer_api::external::ExternalSecretStatus {
+            refresh_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            )),
+            ..Default::default()
+        });
+        status_only.metadata.resource_version = Some("2".into());
+        assert_eq!(sync_inputs(&status_only), sync_inputs(&base), "status");
+        let mut edits = Vec::new();
+        let mut spec = base.clone();
+        spec.metadata.generation = Some(2);
+        edits.push(("generation", spec));
+        let mut forced = base.clone();
+        forced.metadata.annotations = Some([("force-sync".to_owned(), "1".to_owned())].into());
+        edits.push(("annotation", forced));
+        let mut labelled = base.clone();
+        labelled.metadata.labels = Some([("team".to_owned(), "a".to_owned())].into());
+        edits.push(("label", labelled));
+        for (what, edited) in edits {
+            assert_ne!(sync_inputs(&edited), sync_inputs(&base), "{what}");
         }
     }
 }
