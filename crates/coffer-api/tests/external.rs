@@ -75,7 +75,7 @@ fn aws_store_with_secret_ref_auth_keeps_credentials_refs_and_role_chain() {
     assert_eq!(retry.retry_interval(), Ok(Some(Duration::from_secs(20))));
     assert_eq!(
         store.spec.refresh_interval(),
-        Some(Duration::from_secs(300))
+        Ok(Some(Duration::from_secs(300)))
     );
 }
 
@@ -96,9 +96,34 @@ fn aws_store_with_jwt_auth_names_the_service_account_and_audience() {
     assert!(aws.auth.secret_ref.is_none());
     assert_eq!(
         store.spec.refresh_interval(),
-        None,
+        Ok(None),
         "unset: the controller's default"
     );
+}
+
+#[test]
+fn store_refresh_interval_is_seconds_or_a_go_duration() {
+    let store: SecretStore = example("secretstore-aws-jwt.yaml");
+    let with = |interval: serde_json::Value| {
+        let mut spec = serde_json::to_value(&store.spec).unwrap();
+        spec["refreshInterval"] = interval;
+        serde_json::from_value::<coffer_api::SecretStoreSpec>(spec)
+            .unwrap()
+            .refresh_interval()
+    };
+    assert_eq!(
+        with(serde_json::json!(90)),
+        Ok(Some(Duration::from_secs(90)))
+    );
+    assert_eq!(
+        with(serde_json::json!("1h30m")),
+        Ok(Some(Duration::from_secs(5400)))
+    );
+    assert_eq!(with(serde_json::json!(0)), Ok(None));
+    assert_eq!(with(serde_json::json!("0s")), Ok(None));
+    assert_eq!(with(serde_json::json!("")), Ok(None));
+    let err = with(serde_json::json!("soon")).unwrap_err();
+    assert!(err.to_string().contains("\"soon\""), "{err}");
 }
 
 #[test]

@@ -31,6 +31,10 @@ pub struct Config {
     /// from Secrets) is reused before it is read again; a rotated credential
     /// Secret is picked up within this time.
     pub store_config_ttl: Duration,
+    /// How often a store is validated again when its `refreshInterval`
+    /// does not say (ESO's `--store-requeue-interval`, 5 minutes): a store
+    /// whose credential Secret appears later becomes Ready without an edit.
+    pub store_requeue_interval: Duration,
     /// Run the ClusterExternalSecret controller (cluster-wide); off when
     /// several controllers share a cluster in tests.
     pub cluster_external_secrets: bool,
@@ -48,6 +52,7 @@ impl Default for Config {
             label_selector: None,
             controller_class: String::new(),
             store_config_ttl: Duration::from_secs(60),
+            store_requeue_interval: Duration::from_secs(300),
             cluster_external_secrets: true,
             template_limits: coffer_template::Limits::default(),
             renders: RenderPool::default(),
@@ -98,8 +103,8 @@ pub struct Context {
     /// synced earlier), and a reconcile triggered meanwhile (by the Secret
     /// just written) must not read the provider again.
     pub(crate) last_sync: Mutex<HashMap<String, (std::time::SystemTime, String)>>,
-    /// Per store uid, the generation last validated.
-    pub(crate) validated: Mutex<HashMap<String, i64>>,
+    /// Per store uid, the generation last validated and when.
+    pub(crate) validated: Mutex<HashMap<String, (i64, Instant)>>,
     /// The ExternalSecret caches, one per watched scope, as each sync
     /// controller starts (read by [`crate::sweep`]).
     external_secrets: Mutex<Vec<Store<ExternalSecret>>>,

@@ -127,6 +127,7 @@ pub async fn run(
         tasks.spawn(sync_controller(ctx.clone(), scope, shutdown.clone()));
     }
     tasks.spawn(sweep::run(ctx.clone(), shutdown.clone()));
+    tasks.spawn(store_status::revalidate(ctx.clone(), shutdown.clone()));
     tracing::info!("ExternalSecret controller started");
     while tasks.join_next().await.is_some() {}
 }

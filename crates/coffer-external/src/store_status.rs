@@ -1,13 +1,16 @@
 //! The `Ready` condition of SecretStores and ClusterSecretStores: each new
-//! generation of a store is validated once (its client built, its
-//! credentials checked), and a store naming a provider Coffer does not
-//! implement says so here rather than being ignored.
+//! generation of a store is validated (its client built, its credentials
+//! checked), and again every `spec.refreshInterval` (or the controller's
+//! `store_requeue_interval`), so a store whose credentials appear or break
+//! later follows without an edit; a store naming a provider Coffer does
+//! not implement says so here rather than being ignored.
 //!
 //! Validation runs on its own task per store so that a slow or unreachable
 //! provider never holds up the watch that feeds the store caches.
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use coffer_api::external::{
     REASON_INVALID_PROVIDER_CONFIG, REASON_STORE_VALID, REASON_VALIDATION_FAILED,
@@ -105,22 +108,67 @@ impl StoreKind for ClusterSecretStore {
     }
 }
 
+/// Validates `store` on a task of its own if this generation was not
+/// validated yet, or (`when_due`) its interval has passed since the last
+/// validation.
 fn spawn_validation<K: StoreKind>(ctx: &Arc<Context>, store: K) {
+    spawn_if(ctx, store, false);
+}
+
+fn spawn_if<K: StoreKind>(ctx: &Arc<Context>, store: K, when_due: bool) {
     let class = store.spec().controller.as_deref().unwrap_or_default();
     if !class.is_empty() && class != ctx.config.controller_class {
         return;
     }
     let uid = store.meta().uid.clone().unwrap_or_default();
     let generation = store.meta().generation.unwrap_or_default();
+    let interval = revalidate_every(ctx, store.spec());
     {
         let mut seen = ctx.validated.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.get(&uid) == Some(&generation) {
+        let fresh = seen.get(&uid).is_some_and(|(validated, at)| {
+            *validated == generation && (!when_due || at.elapsed() < interval)
+        });
+        if fresh {
             return;
         }
-        seen.insert(uid, generation);
+        seen.insert(uid, (generation, Instant::now()));
     }
     let ctx = ctx.clone();
     tokio::spawn(async move { validate(&ctx, &store).await });
+}
+
+/// The store's own `refreshInterval`, else the controller's (also when
+/// the store's cannot be read: validation reports that).
+fn revalidate_every(ctx: &Context, spec: &SecretStoreSpec) -> Duration {
+    spec.refresh_interval()
+        .ok()
+        .flatten()
+        .unwrap_or(ctx.config.store_requeue_interval)
+}
+
+/// How often the caches are looked through for stores due again.
+const REVALIDATE_TICK: Duration = Duration::from_secs(1);
+
+/// Validates again every cached store whose interval has passed, until
+/// `shutdown` fires.
+pub async fn revalidate(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
+    let rounds = async {
+        let mut tick = tokio::time::interval(REVALIDATE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            for store in ctx.stores.iter().flat_map(|s| s.state()) {
+                spawn_if(&ctx, (*store).clone(), true);
+            }
+            for store in ctx.cluster_stores.state() {
+                spawn_if(&ctx, (*store).clone(), true);
+            }
+        }
+    };
+    tokio::select! {
+        () = rounds => {}
+        () = shutdown => {}
+    }
 }
 
 async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
@@ -130,32 +178,20 @@ async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
         None => format!("{} {}", K::kind(&()), store.name_any()),
     };
     let es_namespace = namespace.as_deref().unwrap_or(CLUSTER_VALIDATION_NAMESPACE);
-    let outcome = match build_config(
-        ctx,
-        store.spec(),
-        &label,
-        namespace.as_deref(),
-        es_namespace,
-    )
-    .await
-    {
-        Err(e) => Err((
+    let outcome = if let Err(e) = store.spec().refresh_interval() {
+        Err((
             REASON_INVALID_PROVIDER_CONFIG,
-            format!("unable to create client: {e}"),
-        )),
-        Ok((config, scope)) => match ctx.sessions.client(&label, scope.as_deref(), &config).await {
-            Err(e) => Err((
-                REASON_INVALID_PROVIDER_CONFIG,
-                format!("unable to create client: {e}"),
-            )),
-            Ok(client) => match client.validate().await {
-                Ok(()) => Ok(()),
-                Err(e) => Err((
-                    REASON_VALIDATION_FAILED,
-                    format!("unable to validate store: {e}"),
-                )),
-            },
-        },
+            format!("spec.refreshInterval: {e}"),
+        ))
+    } else {
+        check(
+            ctx,
+            store.spec(),
+            &label,
+            namespace.as_deref(),
+            es_namespace,
+        )
+        .await
     };
     let (ready, reason, message) = match &outcome {
         Ok(()) => (true, REASON_STORE_VALID, "store validated".to_owned()),
@@ -215,4 +251,33 @@ async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
         tracing::warn!(store = %label, error = %e, "could not write the store's status");
     }
     tracing::info!(store = %label, ready, "store validated");
+}
+
+/// Builds the store's client and asks the provider to validate it.
+async fn check(
+    ctx: &Context,
+    spec: &SecretStoreSpec,
+    label: &str,
+    namespace: Option<&str>,
+    es_namespace: &str,
+) -> Result<(), (&'static str, String)> {
+    match build_config(ctx, spec, label, namespace, es_namespace).await {
+        Err(e) => Err((
+            REASON_INVALID_PROVIDER_CONFIG,
+            format!("unable to create client: {e}"),
+        )),
+        Ok((config, scope)) => match ctx.sessions.client(label, scope.as_deref(), &config).await {
+            Err(e) => Err((
+                REASON_INVALID_PROVIDER_CONFIG,
+                format!("unable to create client: {e}"),
+            )),
+            Ok(client) => match client.validate().await {
+                Ok(()) => Ok(()),
+                Err(e) => Err((
+                    REASON_VALIDATION_FAILED,
+                    format!("unable to validate store: {e}"),
+                )),
+            },
+        },
+    }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::object::{HasSpec, HasStatus};
 use kube::core::{ClusterResourceScope, Resource};
 use kube::{CustomResource, CustomResourceExt};
@@ -73,9 +74,11 @@ pub struct SecretStoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_settings: Option<RetrySettings>,
 
-    /// Store refresh interval in seconds; empty or 0 uses the controller's.
+    /// How often the store is validated again: an integer number of
+    /// seconds (ESO's legacy form) or a Go duration (`"1h"`, `"5m"`); empty
+    /// or 0 uses the controller's `--store-requeue-interval`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_interval: Option<i64>,
+    pub refresh_interval: Option<IntOrString>,
 
     /// Namespaces allowed to use a ClusterSecretStore (ignored on a
     /// SecretStore). Any matching condition admits a namespace.
@@ -84,13 +87,17 @@ pub struct SecretStoreSpec {
 }
 
 impl SecretStoreSpec {
-    /// `refreshInterval` as a duration; `None` when unset or 0 (use the
-    /// controller's setting).
-    pub fn refresh_interval(&self) -> Option<Duration> {
-        match self.refresh_interval {
-            Some(secs) if secs > 0 => Some(Duration::from_secs(secs.unsigned_abs())),
-            _ => None,
-        }
+    /// `refreshInterval` as a duration; `None` when unset, empty or 0 (use
+    /// the controller's setting); an error for a string that is not a Go
+    /// duration (or a negative one).
+    pub fn refresh_interval(&self) -> Result<Option<Duration>, DurationError> {
+        let interval = match &self.refresh_interval {
+            None => return Ok(None),
+            Some(IntOrString::Int(secs)) => Duration::from_secs(u64::try_from(*secs).unwrap_or(0)),
+            Some(IntOrString::String(s)) if s.is_empty() => return Ok(None),
+            Some(IntOrString::String(s)) => parse_go_duration(s)?,
+        };
+        Ok((!interval.is_zero()).then_some(interval))
     }
 }
 

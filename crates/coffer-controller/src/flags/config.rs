@@ -141,6 +141,7 @@ impl Args {
         let external_secrets = self.external_secrets.then(|| coffer_external::Config {
             namespaces: watch_namespaces.clone(),
             controller_class: self.controller_class.clone(),
+            store_requeue_interval: self.store_requeue_interval,
             template_limits,
             ..coffer_external::Config::default()
         });

@@ -143,6 +143,10 @@ pub struct Args {
     /// another class are left alone.
     #[arg(long, default_value = "")]
     pub controller_class: String,
+    /// ESO's `--store-requeue-interval`: how often a store is validated
+    /// again when its `spec.refreshInterval` does not say.
+    #[arg(long, default_value = "5m0s", value_parser = values::timeout)]
+    pub store_requeue_interval: Duration,
     /// Elect one writing replica through a Lease.
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub leader_elect: bool,

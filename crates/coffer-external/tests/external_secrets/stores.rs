@@ -1,5 +1,8 @@
 //! SecretStore and ClusterSecretStore status and scope.
 
+use std::time::Duration;
+
+use coffer_external::Config;
 use serde_json::json;
 
 use crate::common::*;
@@ -42,6 +45,74 @@ async fn a_valid_store_is_ready() {
     assert_eq!(
         (condition.status.as_str(), condition.reason.as_deref()),
         ("True", Some("Valid"))
+    );
+}
+
+/// The store's Ready condition once `pred` holds for it.
+async fn ready_when(
+    world: &World,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&coffer_api::external::SecretStoreCondition) -> bool,
+) -> coffer_api::external::SecretStoreCondition {
+    let api: kube::Api<coffer_api::SecretStore> =
+        kube::Api::namespaced(world.client.clone(), world.name());
+    eventually(what, || async {
+        let store = api.get(name).await.ok()?;
+        store
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Ready" && pred(c))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_store_is_validated_again_every_refresh_interval_in_either_form() {
+    let mut world = World::without_controller("store-revalidate").await;
+    // The controller's default would be 5 minutes: longer than the test.
+    world
+        .start_with(Config {
+            store_requeue_interval: Duration::from_secs(3600),
+            ..world.config()
+        })
+        .await;
+    // Its token Secret does not exist yet.
+    let login = VaultLogin::token("late-token", "token");
+    for (name, interval) in [("seconds", json!(2)), ("go-duration", json!("2s"))] {
+        let store = StoreManifest::vault(name, &world.env.vault.addr, "secret", login.clone())
+            .provider("version", "v2")
+            .set("refreshInterval", interval);
+        world.apply(store).await;
+        ready_when(&world, name, "Ready=False without the token", |c| {
+            c.status == "False"
+        })
+        .await;
+    }
+    world
+        .put_secret("late-token", &[("token", &world.env.vault.token)])
+        .await;
+    for name in ["seconds", "go-duration"] {
+        ready_when(
+            &world,
+            name,
+            "Ready=True once the token exists, without an edit",
+            |c| c.status == "True",
+        )
+        .await;
+    }
+    // A refreshInterval that is no duration is refused by name.
+    let store = StoreManifest::vault("bad-interval", &world.env.vault.addr, "secret", login)
+        .provider("version", "v2")
+        .set("refreshInterval", "soon");
+    world.apply(store).await;
+    let refused = ready_when(&world, "bad-interval", "refused", |c| c.status == "False").await;
+    assert!(
+        refused
+            .message
+            .unwrap_or_default()
+            .contains("spec.refreshInterval: invalid duration \"soon\""),
     );
 }
 
