@@ -131,19 +131,42 @@ fn spawn_if<K: StoreKind>(ctx: &Arc<Context>, store: K, when_due: bool) {
         if fresh {
             return;
         }
-        seen.insert(uid, (generation, Instant::now()));
+        // NB: a time in the future reads as "not due" (`elapsed` is 0)
+        // until the validation ends and records its own time, so a
+        // provider slower than the interval never has two validations of
+        // one store in flight.
+        seen.insert(uid.clone(), (generation, Instant::now() + IN_FLIGHT));
     }
     let ctx = ctx.clone();
-    tokio::spawn(async move { validate(&ctx, &store).await });
+    tokio::spawn(async move {
+        validate(&ctx, &store).await;
+        let mut seen = ctx.validated.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = seen.get_mut(&uid)
+            && entry.0 == generation
+        {
+            entry.1 = Instant::now();
+        }
+    });
 }
 
+/// Marks a validation in flight (see [`spawn_if`]).
+const IN_FLIGHT: Duration = Duration::from_secs(3600);
+
+/// The shortest re-validation interval: a store's `refreshInterval` is
+/// written by whoever may create a store in a namespace, and each
+/// validation may call the provider and write status, so `1` on many
+/// stores must not turn into a flood.
+pub const MIN_REVALIDATE: Duration = Duration::from_secs(10);
+
 /// The store's own `refreshInterval`, else the controller's (also when
-/// the store's cannot be read: validation reports that).
+/// the store's cannot be read: validation reports that); never shorter
+/// than [`MIN_REVALIDATE`].
 fn revalidate_every(ctx: &Context, spec: &SecretStoreSpec) -> Duration {
     spec.refresh_interval()
         .ok()
         .flatten()
         .unwrap_or(ctx.config.store_requeue_interval)
+        .max(MIN_REVALIDATE)
 }
 
 /// How often the caches are looked through for stores due again.

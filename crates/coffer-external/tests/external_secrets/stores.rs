@@ -80,7 +80,8 @@ async fn a_store_is_validated_again_every_refresh_interval_in_either_form() {
         .await;
     // Its token Secret does not exist yet.
     let login = VaultLogin::token("late-token", "token");
-    for (name, interval) in [("seconds", json!(2)), ("go-duration", json!("2s"))] {
+    // 1 s and "1s" are raised to the floor (coffer_external::store_status::MIN_REVALIDATE, 10 s).
+    for (name, interval) in [("seconds", json!(1)), ("go-duration", json!("1s"))] {
         let store = StoreManifest::vault(name, &world.env.vault.addr, "secret", login.clone())
             .provider("version", "v2")
             .set("refreshInterval", interval);
