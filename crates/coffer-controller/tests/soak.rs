@@ -3,9 +3,13 @@
 //! with its resident memory, open file descriptors and tokio tasks sampled
 //! from its `/metrics` every second. The samples go to a table
 //! (`$CARGO_TARGET_TMPDIR/soak-<namespace>.tsv`, printed at the end); the
-//! test fails if memory keeps growing through the run (the last quarter's
-//! mean against the second's), if descriptors or tasks do not come back
-//! once the churn has stopped, or if the objects left do not converge.
+//! test fails if the last quarter's mean RSS is above 1.25 × the second
+//! quarter's + 8 MiB, if descriptors or tasks do not come back once the
+//! churn has stopped, or if the objects left do not converge.
+//!
+//! NB: that RSS bound is loose. A 9-minute run (`COFFER_SOAK_SECS=540`)
+//! grew about 1.7 MiB a minute and passed it; the cause is still open
+//! (issue 19), and the bound should become a slope once it is fixed.
 //!
 //! Bounded: at most [`LIVE`] objects of each kind exist at once, on
 //! loopback, for `COFFER_SOAK_SECS` seconds of churn (default 60; the
