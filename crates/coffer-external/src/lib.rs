@@ -53,6 +53,7 @@ pub use error::{Error, Result, TemplateError};
 pub use metrics::Metrics;
 pub use pool::RenderPool;
 pub use retries::Retries;
+pub use sweep::{SWEEP_EVERY, every as sweep_every, listed};
 
 /// Runs the ExternalSecret, store and ClusterExternalSecret controllers
 /// until `shutdown` fires, then lets in-flight reconciles finish.

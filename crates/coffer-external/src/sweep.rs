@@ -89,23 +89,38 @@ pub(crate) fn prune(ctx: &Context, live: &Live) {
 /// read at each sweep, so every scope's cache is seen once its controller
 /// has started.
 pub(crate) async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
-    let sweeps = async {
-        let mut every = tokio::time::interval(SWEEP_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        every.tick().await;
-        loop {
-            every.tick().await;
-            let caches = ctx.external_secret_caches();
-            // NB: a cache that has not listed yet would make everything
-            // look deleted; no sweep until all have.
-            let listed = |c: &Store<ExternalSecret>| c.wait_until_ready().now_or_never().is_some();
-            if caches.iter().all(listed) {
-                prune(&ctx, &Live::observe(&ctx, &caches));
-            }
+    let sweeps = every(SWEEP_EVERY, || {
+        let caches = ctx.external_secret_caches();
+        // NB: a cache that has not listed yet would make everything look
+        // deleted; no sweep until all have.
+        if caches.iter().all(listed) {
+            prune(&ctx, &Live::observe(&ctx, &caches));
         }
-    };
+    });
     tokio::select! {
         () = sweeps => {}
         () = shutdown => {}
     }
+}
+
+/// Calls `sweep` every `period` (not at once), for ever; shared by the
+/// SealedSecret controller's sweep.
+pub async fn every(period: Duration, mut sweep: impl FnMut()) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        sweep();
+    }
+}
+
+/// Whether `cache` has its first list (before it, an empty cache would
+/// look like every object was deleted).
+pub fn listed<K>(cache: &Store<K>) -> bool
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    cache.wait_until_ready().now_or_never().is_some()
 }

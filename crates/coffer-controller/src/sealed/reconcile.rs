@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use coffer_api::SealedSecret;
 use coffer_external::Retries;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -121,31 +121,22 @@ pub async fn run(
     }
 }
 
-/// How often [`sweep`] runs.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// Every [`SWEEP_EVERY`], forgets what the state keeps for SealedSecrets
-/// the cache no longer holds: no reconcile runs for a deleted object, so
-/// nothing else would, and under create/delete churn the maps would grow
-/// for the life of the process.
+/// Every [`coffer_external::SWEEP_EVERY`], forgets what the state keeps
+/// for SealedSecrets the cache no longer holds: no reconcile runs for a
+/// deleted object, so nothing else would, and under create/delete churn
+/// the maps would grow for the life of the process.
 async fn sweep(ctx: Arc<Context>, cache: Store<SealedSecret>) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        // NB: before its first list the cache is empty, which would look
-        // like everything was deleted.
-        if cache.wait_until_ready().now_or_never().is_none() {
-            continue;
+    coffer_external::sweep_every(coffer_external::SWEEP_EVERY, || {
+        if coffer_external::listed(&cache) {
+            let live = cache
+                .state()
+                .iter()
+                .filter_map(|s| s.metadata.uid.clone())
+                .collect();
+            ctx.sealed.prune(&live);
         }
-        let live = cache
-            .state()
-            .iter()
-            .filter_map(|s| s.metadata.uid.clone())
-            .collect();
-        ctx.sealed.prune(&live);
-    }
+    })
+    .await;
 }
 
 /// [`reconcile`], timed into the reconcile-duration histogram; a success
