@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kube::runtime::events::{Recorder, Reporter};
+use coffer_external::events::{Recorder, Reporter};
 
 use coffer_external::RenderPool;
 

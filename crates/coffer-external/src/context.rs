@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::events::{Recorder, Reporter};
 use coffer_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use coffer_providers::{Sessions, StoreConfig};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::metrics::Metrics;
@@ -43,6 +43,20 @@ pub struct Config {
     /// Where templates render (off the async runtime, a few at a time);
     /// the controller binary shares one with the SealedSecret controller.
     pub renders: RenderPool,
+    /// AWS endpoints for every AWS store (ESO's environment variables).
+    pub aws_endpoints: AwsEndpoints,
+}
+
+/// AWS endpoint overrides, as ESO reads them from its environment
+/// (`AWS_SECRETSMANAGER_ENDPOINT`, `AWS_STS_ENDPOINT`); `None` leaves the
+/// SDK's own resolution (which honours `AWS_ENDPOINT_URL_SECRETS_MANAGER`
+/// and `AWS_ENDPOINT_URL_STS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsEndpoints {
+    /// Secrets Manager.
+    pub secrets_manager: Option<String>,
+    /// STS (AssumeRole, AssumeRoleWithWebIdentity).
+    pub sts: Option<String>,
 }
 
 impl Default for Config {
@@ -56,6 +70,7 @@ impl Default for Config {
             cluster_external_secrets: true,
             template_limits: coffer_template::Limits::default(),
             renders: RenderPool::default(),
+            aws_endpoints: AwsEndpoints::default(),
         }
     }
 }

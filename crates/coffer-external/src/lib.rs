@@ -48,7 +48,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
-pub use context::{Config, Context};
+pub use context::{AwsEndpoints, Config, Context};
 pub use error::{Error, Result, TemplateError};
 pub use metrics::Metrics;
 pub use pool::RenderPool;
@@ -174,7 +174,7 @@ async fn sync_controller(
         watcher(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch),
     )
     .applied_objects()
-    .predicate_filter(sync_inputs, PredicateConfig::default());
+    .predicate_filter(sync_inputs, PredicateConfig::default().ttl(PREDICATE_TTL));
     let controller = Controller::for_stream(es_events, es_store.clone());
     ctx.register_external_secrets(es_store.clone());
     let secret_events = ctx
@@ -209,6 +209,13 @@ async fn sync_controller(
         })
         .await;
 }
+
+/// How long the event filter remembers an ExternalSecret it has not heard
+/// of since (kube's default is an hour). Its memory is one entry per uid,
+/// deleted objects included, so churn grows it for that long; forgetting
+/// sooner costs at most one extra reconcile of an object idle that long,
+/// which finds nothing due.
+const PREDICATE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// What in an ExternalSecret can change what a sync does: its spec
 /// (through the generation), labels, annotations (ESO's `force-sync`

@@ -11,6 +11,7 @@ mod aws_auth;
 mod bao;
 mod cluster;
 mod common;
+mod events;
 mod examples;
 mod identity;
 mod not_found;
