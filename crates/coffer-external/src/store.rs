@@ -12,6 +12,7 @@
 //!
 //! [`Config::store_config_ttl`]: crate::Config::store_config_ttl
 
+mod aws_tags;
 mod credentials;
 mod vault_login;
 
@@ -52,6 +53,14 @@ impl StoreObject {
             StoreObject::Namespaced(s) => &s.spec,
             StoreObject::Cluster(s) => &s.spec,
         }
+    }
+
+    fn name(&self) -> &str {
+        let meta = match self {
+            StoreObject::Namespaced(s) => &s.metadata,
+            StoreObject::Cluster(s) => &s.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
     }
 
     fn resource_version(&self) -> String {
@@ -147,8 +156,15 @@ async fn store_config(
         StoreObject::Namespaced(_) => Some(namespace),
         StoreObject::Cluster(_) => None,
     };
-    let (config, scope) =
-        build_config(ctx, object.spec(), label, credentials_namespace, namespace).await?;
+    let (config, scope) = build_config(
+        ctx,
+        object.spec(),
+        label,
+        object.name(),
+        credentials_namespace,
+        namespace,
+    )
+    .await?;
     ctx.resolved
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -178,6 +194,7 @@ pub(crate) async fn build_config(
     ctx: &Context,
     spec: &SecretStoreSpec,
     label: &str,
+    store_name: &str,
     own_namespace: Option<&str>,
     es_namespace: &str,
 ) -> Result<(StoreConfig, Option<String>)> {
@@ -186,6 +203,7 @@ pub(crate) async fn build_config(
         label,
         own_namespace,
         es_namespace,
+        store_name,
         used_es_namespace: AtomicBool::new(false),
     };
     let config = match spec.provider.kind() {

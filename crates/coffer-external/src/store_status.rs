@@ -211,6 +211,7 @@ async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
             ctx,
             store.spec(),
             &label,
+            &store.name_any(),
             namespace.as_deref(),
             es_namespace,
         )
@@ -281,10 +282,11 @@ async fn check(
     ctx: &Context,
     spec: &SecretStoreSpec,
     label: &str,
+    name: &str,
     namespace: Option<&str>,
     es_namespace: &str,
 ) -> Result<(), (&'static str, String)> {
-    match build_config(ctx, spec, label, namespace, es_namespace).await {
+    match build_config(ctx, spec, label, name, namespace, es_namespace).await {
         Err(e) => Err((
             REASON_INVALID_PROVIDER_CONFIG,
             format!("unable to create client: {e}"),

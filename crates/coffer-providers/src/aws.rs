@@ -62,6 +62,12 @@ pub struct AwsConfig {
     pub additional_roles: Vec<String>,
     /// `externalID` for assuming `role`.
     pub external_id: Option<String>,
+    /// STS session tags for assuming `role` (`sessionTags`, or the ones
+    /// `sessionTagsPolicy` makes), key and value, in order.
+    pub session_tags: Vec<(String, String)>,
+    /// `transitiveTagKeys`: session tags passed on to roles chained after
+    /// `role` (sent only with tags, as ESO does).
+    pub transitive_tag_keys: Vec<String>,
     /// `prefix`: prepended to every key.
     pub prefix: Option<String>,
     /// Endpoint override; `None` uses the SDK's resolution, which honours
@@ -135,6 +141,15 @@ impl AwsConfig {
             h.str(role);
         }
         h.opt(self.external_id.as_deref());
+        h.bytes(&(self.session_tags.len() as u64).to_le_bytes());
+        for (key, value) in &self.session_tags {
+            h.str(key);
+            h.str(value);
+        }
+        h.bytes(&(self.transitive_tag_keys.len() as u64).to_le_bytes());
+        for key in &self.transitive_tag_keys {
+            h.str(key);
+        }
         h.opt(self.prefix.as_deref());
         h.opt(self.endpoint.as_deref());
         h.opt(self.sts_endpoint.as_deref());
@@ -468,6 +483,8 @@ mod tests {
             role: None,
             additional_roles: Vec::new(),
             external_id: None,
+            session_tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
             prefix: None,
             endpoint: None,
             sts_endpoint: None,

@@ -235,6 +235,8 @@ mod tests {
             role: None,
             additional_roles: Vec::new(),
             external_id: None,
+            session_tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
             prefix: None,
             endpoint: Some("http://127.0.0.1:9".into()),
             sts_endpoint: Some("http://127.0.0.1:9".into()),

@@ -142,6 +142,10 @@ impl Args {
             namespaces: watch_namespaces.clone(),
             controller_class: self.controller_class.clone(),
             store_requeue_interval: self.store_requeue_interval,
+            aws_endpoints: coffer_external::AwsEndpoints {
+                secrets_manager: self.aws_secretsmanager_endpoint.clone(),
+                sts: self.aws_sts_endpoint.clone(),
+            },
             template_limits,
             ..coffer_external::Config::default()
         });

@@ -143,6 +143,14 @@ pub struct Args {
     /// another class are left alone.
     #[arg(long, default_value = "")]
     pub controller_class: String,
+    /// Secrets Manager endpoint for every AWS store (ESO reads the same
+    /// environment variable).
+    #[arg(long, env = "AWS_SECRETSMANAGER_ENDPOINT", value_parser = values::http_url)]
+    pub aws_secretsmanager_endpoint: Option<String>,
+    /// STS endpoint for every AWS store's AssumeRole and
+    /// AssumeRoleWithWebIdentity (ESO reads the same environment variable).
+    #[arg(long, env = "AWS_STS_ENDPOINT", value_parser = values::http_url)]
+    pub aws_sts_endpoint: Option<String>,
     /// ESO's `--store-requeue-interval`: how often a store is validated
     /// again when its `spec.refreshInterval` does not say.
     #[arg(long, default_value = "5m0s", value_parser = values::timeout)]

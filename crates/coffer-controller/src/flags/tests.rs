@@ -252,3 +252,33 @@ fn timeouts_and_limits_keep_their_defaults_and_refuse_zero() {
     assert!(parse(&[]).leader_elect);
     assert!(!parse(&["--leader-elect=false"]).leader_elect);
 }
+
+#[test]
+fn aws_endpoints_come_from_eso_s_variables_or_flags_and_must_be_urls() {
+    let command = Args::command();
+    for (flag, variable) in [
+        ("aws-secretsmanager-endpoint", "AWS_SECRETSMANAGER_ENDPOINT"),
+        ("aws-sts-endpoint", "AWS_STS_ENDPOINT"),
+    ] {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(flag))
+            .unwrap_or_else(|| panic!("--{flag} exists"));
+        assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(variable));
+    }
+    let config = config(&[
+        "--aws-secretsmanager-endpoint",
+        "http://127.0.0.1:5000",
+        "--aws-sts-endpoint=https://sts.internal:8443/",
+    ])
+    .unwrap();
+    let endpoints = config.external_secrets.unwrap().aws_endpoints;
+    assert_eq!(
+        endpoints.secrets_manager.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    assert_eq!(endpoints.sts.as_deref(), Some("https://sts.internal:8443/"));
+    let argv = ["coffer-controller", "--aws-sts-endpoint", "sts.internal"];
+    let error = Args::try_parse_from(argv).unwrap_err().to_string();
+    assert!(error.contains("not an http:// or https:// URL"), "{error}");
+}

@@ -62,6 +62,18 @@ pub fn addr(text: &str) -> Result<SocketAddr, String> {
 
 /// RFC 1123 with a numeric zone (Go's `time.RFC1123Z`, what Bitnami
 /// parses), read with RFC 2822 rules, which accept exactly that form.
+/// An `http://` or `https://` URL with a host (an endpoint override).
+pub fn http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err(format!("{text:?} has no host"));
+    }
+    Ok(text.to_owned())
+}
+
 pub fn rfc1123(text: &str) -> Result<Timestamp, String> {
     k8s_openapi::jiff::fmt::rfc2822::parse(text)
         .map(|zoned| zoned.timestamp())

@@ -24,6 +24,7 @@ use kube::Api;
 use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
+use super::aws_tags;
 use super::vault_login::{self, Jwt, Login, RoleId};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -44,6 +45,8 @@ pub(super) struct Refs<'a> {
     pub(super) label: &'a str,
     pub(super) own_namespace: Option<&'a str>,
     pub(super) es_namespace: &'a str,
+    /// The store's name.
+    pub(super) store_name: &'a str,
     /// Set when a reference was resolved in `es_namespace` for want of
     /// its own: the configuration then belongs to that namespace alone.
     pub(super) used_es_namespace: AtomicBool,
@@ -190,15 +193,33 @@ pub(super) async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<Aws
     } else {
         AwsAuth::DefaultChain
     };
+    let kind = if refs.own_namespace.is_some() {
+        "SecretStore"
+    } else {
+        "ClusterSecretStore"
+    };
+    let reader = aws_tags::Reader {
+        namespace: refs.es_namespace,
+        store: refs.store_name,
+        kind,
+    };
+    let (session_tags, per_namespace) =
+        aws_tags::session_tags(aws, &reader).map_err(|reason| refs.config_error(reason))?;
+    if per_namespace {
+        // The tags name the reading namespace: its session is its own.
+        refs.used_es_namespace.store(true, Ordering::Relaxed);
+    }
     Ok(AwsConfig {
         region: aws.region.clone(),
         auth,
         role: aws.role.clone(),
         additional_roles: aws.additional_roles.clone(),
         external_id: aws.external_id.clone(),
+        session_tags,
+        transitive_tag_keys: aws.transitive_tag_keys.clone(),
         prefix: aws.prefix.clone(),
-        endpoint: None,
-        sts_endpoint: None,
+        endpoint: refs.ctx.config.aws_endpoints.secrets_manager.clone(),
+        sts_endpoint: refs.ctx.config.aws_endpoints.sts.clone(),
     })
 }
 

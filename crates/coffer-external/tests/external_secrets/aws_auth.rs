@@ -150,3 +150,90 @@ async fn aws_prefix_and_version_stages_and_ids_select_what_is_read() {
     assert_eq!(value(&secret, "previous").as_deref(), Some("key-one"));
     assert_eq!(value(&secret, "pinned").as_deref(), Some("key-one"));
 }
+
+#[tokio::test]
+async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_honoured() {
+    // One proxy in front of moto serves as both the Secrets Manager and
+    // the STS endpoint (what AWS_SECRETSMANAGER_ENDPOINT and
+    // AWS_STS_ENDPOINT set), and records what was sent.
+    let mut world = World::without_controller("aws-session-tags").await;
+    let proxy = coffer_testenv::FaultProxy::start(&world.env.aws.endpoint)
+        .await
+        .unwrap();
+    let mut config = world.config();
+    config.aws_endpoints = coffer_external::AwsEndpoints {
+        secrets_manager: Some(proxy.url()),
+        sts: Some(proxy.url()),
+    };
+    world.start_with(config).await;
+    let region = world.env.aws.region.clone();
+    let key = remote(&world, "db");
+    let role = format!("arn:aws:iam::666666666666:role/{}-tagged", world.name());
+    moto_put(&region, Some("666666666666"), &key, "read-as-tagged").await;
+    moto_put(&region, None, &key, "decoy").await;
+    aws_creds(&world).await;
+    world
+        .apply(
+            StoreManifest::aws("aws", &region, AwsCredentials::static_keys("aws-creds"))
+                .provider("role", role.clone())
+                .provider(
+                    "sessionTags",
+                    serde_json::json!([{"key": "team", "value": "payments"}]),
+                )
+                .provider("transitiveTagKeys", vec!["team"]),
+        )
+        .await;
+    external_secret(&world, "db", "aws", &key, "").await;
+    assert_synced(&world, "db", "read-as-tagged").await;
+    let sent = proxy.sent();
+    assert!(
+        sent.contains("Action=AssumeRole&"),
+        "STS went through the proxy"
+    );
+    for field in [
+        "Tags.member.1.Key=team",
+        "Tags.member.1.Value=payments",
+        "TransitiveTagKeys.member.1=team",
+    ] {
+        assert!(sent.contains(field), "AssumeRole carries {field}");
+    }
+    assert!(
+        sent.contains("secretsmanager."),
+        "Secrets Manager went through the proxy"
+    );
+
+    // Simple: the tags name the reader instead.
+    world
+        .apply(
+            StoreManifest::aws("simple", &region, AwsCredentials::static_keys("aws-creds"))
+                .provider("role", role.clone())
+                .provider("sessionTagsPolicy", "Simple"),
+        )
+        .await;
+    external_secret(&world, "simple", "simple", &key, "").await;
+    assert_synced(&world, "simple", "read-as-tagged").await;
+    let sent = proxy.sent();
+    for field in [
+        format!("Value={}", world.name()),
+        "Key=esoStoreName".to_owned(),
+        "Key=esoStoreKind".to_owned(),
+        "Value=SecretStore".to_owned(),
+    ] {
+        assert!(sent.contains(&field), "AssumeRole carries {field}");
+    }
+
+    // Tags without a role to assume cannot be honoured: refused by name.
+    world
+        .apply(
+            StoreManifest::aws("no-role", &region, AwsCredentials::static_keys("aws-creds"))
+                .provider(
+                    "sessionTags",
+                    serde_json::json!([{"key": "team", "value": "payments"}]),
+                ),
+        )
+        .await;
+    external_secret(&world, "no-role", "no-role", &key, "").await;
+    let event = world.wait_event("no-role", "UpdateFailed").await;
+    let note = event.message.unwrap_or_default();
+    assert!(note.contains("sessionTags"), "{note}");
+}

@@ -15,6 +15,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::types::Tag;
 use secrecy::ExposeSecret;
 
 use super::errors::{Failure, classify};
@@ -71,10 +72,21 @@ pub(crate) fn chain(
     // Matches ESO: additionalRoles first, in order, then `role` with the
     // external id.
     for role in &config.additional_roles {
-        provider = assume(sdk, config, provider, role, None);
+        provider = assume(sdk, config, provider, role, false);
     }
-    if let Some(role) = config.role.as_ref().filter(|_| !role_taken) {
-        provider = assume(sdk, config, provider, role, config.external_id.clone());
+    match config.role.as_ref() {
+        Some(role) if !role_taken => provider = assume(sdk, config, provider, role, true),
+        // AssumeRoleWithWebIdentity takes its session tags from the token,
+        // not from the request.
+        _ if !config.session_tags.is_empty() => {
+            return Err(Error::Config {
+                store: store.to_owned(),
+                reason: "sessionTags (or sessionTagsPolicy) need a role assumed with credentials: \
+                         set `role`, or annotate the service account with its own role"
+                    .into(),
+            });
+        }
+        _ => {}
     }
     Ok(provider)
 }
@@ -94,17 +106,39 @@ pub(crate) fn sts_client(
     aws_sdk_sts::Client::from_conf(builder.build())
 }
 
+/// AssumeRole of `role` with `source`; the store's `role` (`last`) gets
+/// the external id and the session tags, the additional roles neither.
 fn assume(
     sdk: &SdkConfig,
     config: &AwsConfig,
     source: SharedCredentialsProvider,
     role: &str,
-    external_id: Option<String>,
+    last: bool,
 ) -> SharedCredentialsProvider {
+    let tags: Vec<Tag> = if last {
+        config
+            .session_tags
+            .iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let transitive = if tags.is_empty() {
+        Vec::new()
+    } else {
+        config.transitive_tag_keys.clone()
+    };
     SharedCredentialsProvider::new(AssumeRole {
         sts: sts_client(sdk, config, Some(source)),
         role: role.to_owned(),
-        external_id,
+        external_id: if last {
+            config.external_id.clone()
+        } else {
+            None
+        },
+        tags,
+        transitive,
     })
 }
 
@@ -113,6 +147,8 @@ struct AssumeRole {
     sts: aws_sdk_sts::Client,
     role: String,
     external_id: Option<String>,
+    tags: Vec<Tag>,
+    transitive: Vec<String>,
 }
 
 impl fmt::Debug for AssumeRole {
@@ -134,6 +170,10 @@ impl ProvideCredentials for AssumeRole {
                 .assume_role()
                 .role_arn(&self.role)
                 .set_external_id(self.external_id.clone())
+                .set_tags((!self.tags.is_empty()).then(|| self.tags.clone()))
+                .set_transitive_tag_keys(
+                    (!self.transitive.is_empty()).then(|| self.transitive.clone()),
+                )
                 .role_session_name(SESSION_NAME)
                 .send()
                 .await
