@@ -318,7 +318,7 @@ fn external_secret_keeps_data_data_from_rewrites_and_template() {
     assert_eq!(from_cm.items[0].template_as(), TemplateScope::KeysAndValues);
     assert_eq!(
         template.template_from[1].target(),
-        TemplateTarget::Annotations
+        Some(TemplateTarget::Annotations)
     );
     assert_eq!(
         template.template_from[1].literal.as_deref(),

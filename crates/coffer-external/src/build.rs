@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use coffer_api::ExternalSecret;
 use coffer_api::external::{
-    ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef, TemplateScope,
-    TemplateTarget,
+    DecodingStrategy, ExternalSecretSpec, ExternalSecretTemplate, TemplateFrom,
+    TemplateMergePolicy, TemplateRef, TemplateScope, TemplateTarget,
 };
 use coffer_providers::SecretValue;
 use coffer_template::{Data, Limits, Options, Template};
@@ -50,6 +50,8 @@ pub struct Desired {
 /// A `templateFrom` entry with its source read.
 struct Source {
     target: TemplateTarget,
+    /// `valuesDecodingStrategy`.
+    decoding: DecodingStrategy,
     /// (output key or `None` for KeysAndValues, template text)
     items: Vec<(Option<String>, String)>,
     /// The Secret the texts were read from (`templateFrom.secret`): they
@@ -95,7 +97,8 @@ async fn read_source(
     i: usize,
     from: &TemplateFrom,
 ) -> Result<Vec<Source>> {
-    let target = from.target();
+    let target = target_of(i, from)?;
+    let decoding = from.values_decoding_strategy();
     let mut out = Vec::new();
     if let Some(r) = &from.config_map {
         let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
@@ -107,7 +110,9 @@ async fn read_source(
             source: e,
         })?;
         let data = cm.and_then(|c| c.data).unwrap_or_default();
-        out.push(items(target, r, "configmap", |k| data.get(k).cloned())?);
+        out.push(items(target, decoding, r, "configmap", |k| {
+            data.get(k).cloned()
+        })?);
     }
     if let Some(r) = &from.secret {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
@@ -119,7 +124,7 @@ async fn read_source(
             source: e,
         })?;
         let data = secret.and_then(|s| s.data).unwrap_or_default();
-        let mut source = items(target, r, "secret", |k| {
+        let mut source = items(target, decoding, r, "secret", |k| {
             data.get(k)
                 .map(|b| String::from_utf8_lossy(&b.0).into_owned())
         })?;
@@ -129,6 +134,7 @@ async fn read_source(
     if let Some(literal) = &from.literal {
         out.push(Source {
             target,
+            decoding,
             items: vec![(None, literal.clone())],
             secret: None,
         });
@@ -136,8 +142,45 @@ async fn read_source(
     Ok(out)
 }
 
+/// Refuses what Coffer cannot honour in `spec.target.template` (checked
+/// before any store is read): a `templateFrom[].target` that is not one of
+/// the Secret's fields, and `spec.syncWindows`.
+pub(crate) fn check_spec(spec: &ExternalSecretSpec) -> Result<()> {
+    if spec.sync_windows.is_some() {
+        return Err(Error::Unsupported {
+            field: "spec.syncWindows".to_owned(),
+            reason: "sync windows are not supported by Coffer (refreshes follow \
+                     refreshInterval at all times); remove the field"
+                .to_owned(),
+        });
+    }
+    for (i, from) in spec
+        .target
+        .template
+        .iter()
+        .flat_map(|t| t.template_from.iter())
+        .enumerate()
+    {
+        target_of(i, from)?;
+    }
+    Ok(())
+}
+
+/// `templateFrom[i].target`, or why it cannot be honoured.
+fn target_of(i: usize, from: &TemplateFrom) -> Result<TemplateTarget> {
+    from.target().ok_or_else(|| Error::Unsupported {
+        field: format!("spec.target.template.templateFrom[{i}].target"),
+        reason: format!(
+            "{:?} is not Data, Annotations or Labels; paths into a custom resource \
+             (spec.target.manifest) are not supported by Coffer",
+            from.target.as_deref().unwrap_or_default()
+        ),
+    })
+}
+
 fn items(
     target: TemplateTarget,
+    decoding: DecodingStrategy,
     r: &TemplateRef,
     kind: &str,
     get: impl Fn(&str) -> Option<String>,
@@ -158,6 +201,7 @@ fn items(
     }
     Ok(Source {
         target,
+        decoding,
         items,
         secret: None,
     })
@@ -229,6 +273,7 @@ fn render(
                 Origin::RenderedKey
             };
             for (k, v) in pairs {
+                let v = decode_rendered(&k, v, source.decoding, origin)?;
                 place(&mut desired, source.target, k, v, origin)?;
             }
         }
@@ -258,6 +303,32 @@ fn render(
         )?;
     }
     Ok(desired)
+}
+
+/// `valuesDecodingStrategy` applied to one rendered value, as ESO does
+/// before placing it. Errors name the key only when the spec wrote it (a
+/// KeysAndValues key is rendered, possibly from secret data).
+fn decode_rendered(
+    key: &str,
+    value: Vec<u8>,
+    decoding: DecodingStrategy,
+    origin: Origin,
+) -> Result<Vec<u8>> {
+    if decoding == DecodingStrategy::None {
+        return Ok(value);
+    }
+    let named = match origin {
+        Origin::SpecKey => key,
+        Origin::RenderedKey => "(a KeysAndValues key)",
+    };
+    let decoded =
+        crate::transform::decode(named, SecretValue::new(value), decoding).map_err(|source| {
+            Error::Transform {
+                field: "spec.target.template.templateFrom[].valuesDecodingStrategy".to_owned(),
+                source,
+            }
+        })?;
+    Ok(decoded.expose().to_vec())
 }
 
 fn output_error(reason: String) -> Error {
@@ -373,6 +444,7 @@ mod tests {
         for text in ["{{ hunter2 }}", "{{ index (list) (len \"hunter2\") }}"] {
             let sources = [Source {
                 target: TemplateTarget::Data,
+                decoding: DecodingStrategy::None,
                 items: vec![(Some("k".to_owned()), text.to_owned())],
                 secret: Some("tpl".to_owned()),
             }];
@@ -397,6 +469,7 @@ mod tests {
         let t = template("templateFrom:\n- literal: 'x'\n");
         let sources = [Source {
             target: TemplateTarget::Data,
+            decoding: DecodingStrategy::None,
             items: vec![(None, "'{{ .password }}': x\n".to_owned())],
             secret: None,
         }];
@@ -416,6 +489,7 @@ mod tests {
         let t = template("templateFrom:\n- literal: 'x'\n");
         let sources = [Source {
             target: TemplateTarget::Data,
+            decoding: DecodingStrategy::None,
             items: vec![(None, "a: '{{ .user }}'\nb: two\n".to_owned())],
             secret: None,
         }];
@@ -426,5 +500,79 @@ mod tests {
             !d.data.contains_key("user"),
             "Replace policy drops provider keys"
         );
+    }
+
+    #[test]
+    fn values_decoding_strategy_decodes_each_rendered_value_before_it_is_placed() {
+        let t = template("templateFrom:\n- literal: 'x'\n");
+        let sources = [
+            Source {
+                target: TemplateTarget::Data,
+                decoding: DecodingStrategy::Base64,
+                items: vec![(None, "cert: '{{ .der | b64enc }}'\n".to_owned())],
+                secret: None,
+            },
+            Source {
+                target: TemplateTarget::Annotations,
+                decoding: DecodingStrategy::Auto,
+                items: vec![(Some("note".to_owned()), "aGVsbG8=".to_owned())],
+                secret: None,
+            },
+        ];
+        let d = render(
+            &t,
+            provider(&[("der", "raw\u{1}bytes")]),
+            &sources,
+            &limits(),
+        )
+        .unwrap();
+        assert_eq!(text(&d, "cert"), "raw\u{1}bytes");
+        assert_eq!(d.annotations["note"], "hello");
+
+        let sources = [Source {
+            target: TemplateTarget::Data,
+            decoding: DecodingStrategy::Base64,
+            items: vec![(None, "'{{ .name }}': 'not base64!'\n".to_owned())],
+            secret: None,
+        }];
+        let err = render(
+            &t,
+            provider(&[("name", "hunter2-key")]),
+            &sources,
+            &limits(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("valuesDecodingStrategy") && err.contains("base64"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "a rendered key is not named: {err}"
+        );
+    }
+
+    #[test]
+    fn targets_other_than_the_secret_s_fields_and_sync_windows_are_refused_by_name() {
+        let spec = |yaml: &str| -> ExternalSecretSpec { serde_saphyr::from_str(yaml).unwrap() };
+        let ok = spec(
+            "data: [{secretKey: a, remoteRef: {key: k}}]\ntarget:\n  template:\n    templateFrom:\n    - {literal: x, target: labels}\n    - {literal: y, target: DATA}\n    - {literal: z}\n",
+        );
+        check_spec(&ok).unwrap();
+        let bad = spec(
+            "data: [{secretKey: a, remoteRef: {key: k}}]\ntarget:\n  template:\n    templateFrom:\n    - {literal: x}\n    - {literal: y, target: spec.database.config}\n",
+        );
+        let err = check_spec(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("spec.target.template.templateFrom[1].target")
+                && err.contains("spec.database.config"),
+            "{err}"
+        );
+        let windows = spec(
+            "data: [{secretKey: a, remoteRef: {key: k}}]\nsyncWindows:\n  kind: deny\n  windows: [{schedule: '0 22 * * 1-5', duration: 8h}]\n",
+        );
+        let err = check_spec(&windows).unwrap_err().to_string();
+        assert!(err.contains("spec.syncWindows"), "{err}");
     }
 }

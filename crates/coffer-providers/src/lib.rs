@@ -36,7 +36,7 @@ pub use error::{Error, Result};
 pub use session::Sessions;
 
 /// A secret value as read from a provider. Zeroized on drop; `Debug` shows
-/// only its length.
+/// nothing of it, not even its length.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue(Zeroizing<Vec<u8>>);
 
@@ -60,7 +60,7 @@ impl From<Vec<u8>> for SecretValue {
 
 impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretValue({} bytes)", self.0.len())
+        f.write_str("SecretValue(<redacted>)")
     }
 }
 

@@ -109,6 +109,11 @@ pub struct ExternalSecretSpec {
     /// Provider values whose properties all become keys; merged in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_from: Vec<ExternalSecretDataFromRemoteRef>,
+
+    /// When periodic refreshes may run (ESO's cron windows); not supported
+    /// by Coffer: an ExternalSecret that sets it is refused by condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<SyncWindows>,
 }
 
 impl ExternalSecretSpec {
@@ -341,19 +346,42 @@ pub struct TemplateFrom {
     /// Templates from keys of a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<TemplateRef>,
-    /// Where the rendered output goes. Defaults to `Data`.
+    /// Where the rendered output goes: `Data`, `Annotations` or `Labels`
+    /// (any case). A free string, as in ESO, whose other values are paths
+    /// into a custom resource (`spec.target.manifest`), which Coffer
+    /// refuses by condition. Defaults to `Data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "Data"))]
-    pub target: Option<TemplateTarget>,
+    pub target: Option<String>,
     /// A template given inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub literal: Option<String>,
+    /// How each rendered value is decoded before it is stored. Defaults to
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_decoding_strategy: Option<DecodingStrategy>,
 }
 
 impl TemplateFrom {
-    /// `target`, `Data` when absent.
-    pub fn target(&self) -> TemplateTarget {
-        self.target.unwrap_or_default()
+    /// `target` (case-insensitive, `Data` when absent or empty), or `None`
+    /// for a value that is not one of the Secret's fields.
+    pub fn target(&self) -> Option<TemplateTarget> {
+        match self
+            .target
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") | Some("data") => Some(TemplateTarget::Data),
+            Some("annotations") => Some(TemplateTarget::Annotations),
+            Some("labels") => Some(TemplateTarget::Labels),
+            Some(_) => None,
+        }
+    }
+
+    /// `valuesDecodingStrategy`, `None` when absent.
+    pub fn values_decoding_strategy(&self) -> DecodingStrategy {
+        self.values_decoding_strategy.unwrap_or_default()
     }
 }
 
@@ -491,6 +519,37 @@ pub enum ConversionStrategy {
     Default,
     /// Replace characters invalid in Secret keys with `_UXXXX_`.
     Unicode,
+}
+
+/// ESO's `spec.syncWindows`: cron windows that allow or deny refreshes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct SyncWindows {
+    /// `allow` (refresh only inside a window) or `deny` (never inside one).
+    pub kind: SyncWindowKind,
+    /// The windows.
+    #[schemars(length(min = 1))]
+    pub windows: Vec<SyncWindow>,
+}
+
+/// Whether [`SyncWindows`] allow or deny.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncWindowKind {
+    /// Refresh only while a window is open.
+    #[default]
+    Allow,
+    /// Never refresh while a window is open.
+    Deny,
+}
+
+/// One window: when it opens (cron, UTC) and for how long.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct SyncWindow {
+    /// A 5-field cron expression or a shorthand such as `@daily`.
+    #[schemars(length(min = 1))]
+    pub schedule: String,
+    /// How long the window stays open, a Go duration such as `8h`.
+    pub duration: String,
 }
 
 /// How provider values are decoded.

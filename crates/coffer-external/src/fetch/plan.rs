@@ -54,6 +54,7 @@ pub(super) struct Reads<'a> {
 /// store is looked up or read: accepted by ESO's schema, never silently
 /// skipped.
 pub(super) fn reads(spec: &ExternalSecretSpec) -> Result<Reads<'_>> {
+    crate::build::check_spec(spec)?;
     let mut data_from = Vec::with_capacity(spec.data_from.len());
     for (i, from) in spec.data_from.iter().enumerate() {
         if let Some(j) = from.rewrite.iter().position(|r| r.merge.is_some()) {
