@@ -48,15 +48,18 @@ pub struct Config {
 }
 
 /// AWS endpoint overrides, as ESO reads them from its environment
-/// (`AWS_SECRETSMANAGER_ENDPOINT`, `AWS_STS_ENDPOINT`); `None` leaves the
-/// SDK's own resolution (which honours `AWS_ENDPOINT_URL_SECRETS_MANAGER`
-/// and `AWS_ENDPOINT_URL_STS`).
+/// (`AWS_SECRETSMANAGER_ENDPOINT`, `AWS_STS_ENDPOINT`, `AWS_SSM_ENDPOINT`);
+/// `None` leaves the SDK's own resolution (which honours
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_STS` and
+/// `AWS_ENDPOINT_URL_SSM`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsEndpoints {
     /// Secrets Manager.
     pub secrets_manager: Option<String>,
     /// STS (AssumeRole, AssumeRoleWithWebIdentity).
     pub sts: Option<String>,
+    /// SSM (Parameter Store).
+    pub ssm: Option<String>,
 }
 
 impl Default for Config {

@@ -14,6 +14,7 @@ mod batch;
 mod errors;
 mod find;
 mod json_path;
+mod parameter_store;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -47,9 +48,21 @@ const CURRENT: &str = "AWSCURRENT";
 /// How long cached reads are kept once the cache is large.
 const CACHE_RETAIN: Duration = Duration::from_secs(3600);
 
-/// ESO's `provider.aws` for `service: SecretsManager`, credentials resolved.
+/// The AWS service a store reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AwsService {
+    /// Secrets Manager.
+    #[default]
+    SecretsManager,
+    /// Systems Manager Parameter Store.
+    ParameterStore,
+}
+
+/// ESO's `provider.aws`, credentials resolved.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
+    /// `service`.
+    pub service: AwsService,
     /// `region`; empty uses the SDK's region chain (`AWS_REGION`, profile).
     pub region: String,
     /// How to get credentials.
@@ -76,6 +89,9 @@ pub struct AwsConfig {
     /// STS endpoint override (role chains, web identity, `validate`);
     /// `None` uses the SDK's resolution, which honours `AWS_ENDPOINT_URL_STS`.
     pub sts_endpoint: Option<String>,
+    /// SSM endpoint override (Parameter Store); `None` uses the SDK's
+    /// resolution, which honours `AWS_ENDPOINT_URL_SSM`.
+    pub ssm_endpoint: Option<String>,
 }
 
 /// Where AWS credentials come from.
@@ -112,6 +128,10 @@ impl AwsConfig {
     /// See [`crate::StoreConfig::fingerprint`].
     pub fn fingerprint(&self) -> Fingerprint {
         let mut h = Fingerprinter::new("aws-secrets-manager/1");
+        h.str(match self.service {
+            AwsService::SecretsManager => "secrets-manager",
+            AwsService::ParameterStore => "parameter-store",
+        });
         h.str(&self.region);
         match &self.auth {
             AwsAuth::DefaultChain => h.str("default-chain"),
@@ -153,6 +173,7 @@ impl AwsConfig {
         h.opt(self.prefix.as_deref());
         h.opt(self.endpoint.as_deref());
         h.opt(self.sts_endpoint.as_deref());
+        h.opt(self.ssm_endpoint.as_deref());
         h.finish()
     }
 }
@@ -174,12 +195,15 @@ impl ReadKey {
     }
 }
 
-/// A Secrets Manager client for one store.
+/// A Secrets Manager (or Parameter Store) client for one store.
 pub struct AwsClient {
     store: String,
     region: String,
     prefix: String,
+    service: AwsService,
     sm: aws_sdk_secretsmanager::Client,
+    /// Parameter Store stores only.
+    ssm: Option<aws_sdk_ssm::Client>,
     /// For `validate`, with the same credentials chain.
     sts: aws_sdk_sts::Client,
     observer: Arc<dyn CallObserver>,
@@ -187,6 +211,8 @@ pub struct AwsClient {
     reads: Box<ReadCache<ReadKey, SecretValue>>,
     /// Secret names matched by `find`s.
     listings: Box<ReadCache<Find, Arc<Vec<String>>>>,
+    /// Parameters (names and values) matched by `find`s.
+    found: Box<ReadCache<Find, Arc<BTreeMap<String, SecretValue>>>>,
     backoff: Box<Backoff>,
     /// Set once `BatchGetSecretValue` was denied or unsupported: reads go
     /// one by one from then on.
@@ -241,17 +267,30 @@ impl AwsClient {
         if let Some(endpoint) = &config.endpoint {
             sm.set_endpoint_url(Some(endpoint.clone()));
         }
+        let ssm = (config.service == AwsService::ParameterStore).then(|| {
+            let mut ssm = aws_sdk_ssm::config::Builder::from(&sdk);
+            ssm.set_credentials_provider(Some(credentials.clone()));
+            if let Some(endpoint) = &config.ssm_endpoint {
+                ssm.set_endpoint_url(Some(endpoint.clone()));
+            }
+            aws_sdk_ssm::Client::from_conf(ssm.build())
+        });
         Ok(AwsClient {
             store: store.to_owned(),
             region,
             prefix: config.prefix.clone().unwrap_or_default(),
+            service: config.service,
             sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            ssm,
             sts: auth::sts_client(&sdk, config, Some(credentials)),
             observer,
             reads: Box::new(ReadCache::new(CACHE_RETAIN)),
             listings: Box::new(ReadCache::new(CACHE_RETAIN)),
+            found: Box::new(ReadCache::new(CACHE_RETAIN)),
             backoff: Box::default(),
-            batch_disabled: AtomicBool::new(false),
+            // Parameters are read one by one (BatchGetSecretValue is
+            // Secrets Manager's).
+            batch_disabled: AtomicBool::new(config.service == AwsService::ParameterStore),
         })
     }
 
@@ -328,13 +367,19 @@ impl AwsClient {
     }
 
     fn read_key(&self, r: &RemoteRef) -> ReadKey {
+        // A parameter without a version is its latest; a secret's is the
+        // AWSCURRENT stage.
+        let default_version = match self.service {
+            AwsService::SecretsManager => CURRENT,
+            AwsService::ParameterStore => "",
+        };
         ReadKey {
             id: format!("{}{}", self.prefix, r.key),
             version: r
                 .version
                 .clone()
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| CURRENT.to_owned()),
+                .unwrap_or_else(|| default_version.to_owned()),
             metadata: r.metadata_policy,
         }
     }
@@ -361,9 +406,19 @@ impl AwsClient {
     /// it, for errors.
     async fn fetch(&self, key: &ReadKey, name: &str) -> Result<SecretValue> {
         self.check_backoff()?;
-        match key.metadata {
-            MetadataPolicy::None => self.get_secret_value(key, name).await,
-            MetadataPolicy::Fetch => self.describe_tags(key, name).await,
+        match (self.service, key.metadata) {
+            (AwsService::SecretsManager, MetadataPolicy::None) => {
+                self.get_secret_value(key, name).await
+            }
+            (AwsService::SecretsManager, MetadataPolicy::Fetch) => {
+                self.describe_tags(key, name).await
+            }
+            (AwsService::ParameterStore, MetadataPolicy::None) => {
+                self.get_parameter(key, name).await
+            }
+            (AwsService::ParameterStore, MetadataPolicy::Fetch) => {
+                self.parameter_tags(key, name).await
+            }
         }
     }
 
@@ -411,7 +466,11 @@ impl AwsClient {
             }
             Err(_) => CallStatus::Error,
         };
-        self.observer.provider_call(PROVIDER, call, status);
+        let provider = match self.service {
+            AwsService::SecretsManager => PROVIDER,
+            AwsService::ParameterStore => parameter_store::PROVIDER,
+        };
+        self.observer.provider_call(provider, call, status);
         result
     }
 
@@ -483,6 +542,8 @@ mod tests {
             role: None,
             additional_roles: Vec::new(),
             external_id: None,
+            service: AwsService::SecretsManager,
+            ssm_endpoint: None,
             session_tags: Vec::new(),
             transitive_tag_keys: Vec::new(),
             prefix: None,

@@ -235,6 +235,8 @@ mod tests {
             role: None,
             additional_roles: Vec::new(),
             external_id: None,
+            service: crate::aws::AwsService::SecretsManager,
+            ssm_endpoint: None,
             session_tags: Vec::new(),
             transitive_tag_keys: Vec::new(),
             prefix: None,

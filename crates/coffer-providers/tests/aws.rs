@@ -83,6 +83,8 @@ fn config(env: &TestEnv) -> AwsConfig {
         role: None,
         additional_roles: Vec::new(),
         external_id: None,
+        service: coffer_providers::aws::AwsService::SecretsManager,
+        ssm_endpoint: None,
         session_tags: Vec::new(),
         transitive_tag_keys: Vec::new(),
         prefix: None,

@@ -73,6 +73,7 @@ impl TestEnv {
     /// first test that asks for it.
     ///
     /// Also exports `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_STS`,
+    /// `AWS_ENDPOINT_URL_SSM`,
     /// `AWS_REGION` and static test credentials to this process, so that AWS
     /// SDK clients built the usual way (the controller's role chains and web
     /// identity included) reach moto.
@@ -198,8 +199,9 @@ impl TestEnv {
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER",
                 self.aws.endpoint.as_str(),
             ),
-            // moto serves STS on the same endpoint.
+            // moto serves STS and SSM on the same endpoint.
             ("AWS_ENDPOINT_URL_STS", self.aws.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_SSM", self.aws.endpoint.as_str()),
             ("AWS_REGION", self.aws.region.as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),

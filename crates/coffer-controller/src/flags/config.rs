@@ -145,6 +145,7 @@ impl Args {
             aws_endpoints: coffer_external::AwsEndpoints {
                 secrets_manager: self.aws_secretsmanager_endpoint.clone(),
                 sts: self.aws_sts_endpoint.clone(),
+                ssm: self.aws_ssm_endpoint.clone(),
             },
             template_limits,
             ..coffer_external::Config::default()

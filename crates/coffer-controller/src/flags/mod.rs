@@ -151,6 +151,10 @@ pub struct Args {
     /// AssumeRoleWithWebIdentity (ESO reads the same environment variable).
     #[arg(long, env = "AWS_STS_ENDPOINT", value_parser = values::http_url)]
     pub aws_sts_endpoint: Option<String>,
+    /// SSM endpoint for every Parameter Store store (ESO reads the same
+    /// environment variable).
+    #[arg(long, env = "AWS_SSM_ENDPOINT", value_parser = values::http_url)]
+    pub aws_ssm_endpoint: Option<String>,
     /// ESO's `--store-requeue-interval`: how often a store is validated
     /// again when its `spec.refreshInterval` does not say.
     #[arg(long, default_value = "5m0s", value_parser = values::timeout)]

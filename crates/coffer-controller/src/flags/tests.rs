@@ -259,6 +259,7 @@ fn aws_endpoints_come_from_eso_s_variables_or_flags_and_must_be_urls() {
     for (flag, variable) in [
         ("aws-secretsmanager-endpoint", "AWS_SECRETSMANAGER_ENDPOINT"),
         ("aws-sts-endpoint", "AWS_STS_ENDPOINT"),
+        ("aws-ssm-endpoint", "AWS_SSM_ENDPOINT"),
     ] {
         let arg = command
             .get_arguments()

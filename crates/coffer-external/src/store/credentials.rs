@@ -152,12 +152,6 @@ impl Refs<'_> {
 }
 
 pub(super) async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<AwsConfig> {
-    if aws.service != AwsService::SecretsManager {
-        return Err(refs.config_error(format!(
-            "AWS service {:?} is not supported by Coffer (supported: SecretsManager)",
-            aws.service
-        )));
-    }
     let auth = if let Some(secret_ref) = &aws.auth.secret_ref {
         let session_token = match &secret_ref.session_token {
             Some(sel) => Some(
@@ -210,6 +204,10 @@ pub(super) async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<Aws
         refs.used_es_namespace.store(true, Ordering::Relaxed);
     }
     Ok(AwsConfig {
+        service: match aws.service {
+            AwsService::SecretsManager => coffer_providers::aws::AwsService::SecretsManager,
+            AwsService::ParameterStore => coffer_providers::aws::AwsService::ParameterStore,
+        },
         region: aws.region.clone(),
         auth,
         role: aws.role.clone(),
@@ -220,6 +218,7 @@ pub(super) async fn aws_config(refs: &Refs<'_>, aws: &AwsProvider) -> Result<Aws
         prefix: aws.prefix.clone(),
         endpoint: refs.ctx.config.aws_endpoints.secrets_manager.clone(),
         sts_endpoint: refs.ctx.config.aws_endpoints.sts.clone(),
+        ssm_endpoint: refs.ctx.config.aws_endpoints.ssm.clone(),
     })
 }
 

@@ -164,6 +164,7 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
     config.aws_endpoints = coffer_external::AwsEndpoints {
         secrets_manager: Some(proxy.url()),
         sts: Some(proxy.url()),
+        ssm: None,
     };
     world.start_with(config).await;
     let region = world.env.aws.region.clone();

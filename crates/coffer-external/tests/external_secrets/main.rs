@@ -15,6 +15,7 @@ mod events;
 mod examples;
 mod identity;
 mod not_found;
+mod parameter_store;
 mod policies;
 mod refresh;
 mod remote_refs;

@@ -143,7 +143,10 @@ pub(crate) fn service_failure(code: Option<&str>, message: Option<&str>, status:
     };
     let marked_for_deletion = message.contains("marked for deletion");
     match code {
-        "ResourceNotFoundException" => Failure::NotFound,
+        // Secrets Manager; Parameter Store.
+        "ResourceNotFoundException" | "ParameterNotFound" | "ParameterVersionNotFound" => {
+            Failure::NotFound
+        }
         // Matches ESO: reading a secret scheduled for deletion is "not found".
         "InvalidRequestException" | "InvalidParameterException" if marked_for_deletion => {
             Failure::NotFound

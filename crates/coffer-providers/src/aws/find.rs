@@ -34,6 +34,9 @@ impl AwsClient {
                 reason: "dataFrom.find needs name.regexp or tags".into(),
             });
         }
+        if self.service == super::AwsService::ParameterStore {
+            return self.find_parameters(find, opts).await;
+        }
         let matcher = match &find.name_regexp {
             Some(pattern) => Some(Regex::new(pattern).map_err(|e| Error::Config {
                 store: self.store.clone(),

@@ -51,8 +51,9 @@ async fn main() -> std::process::ExitCode {
          OpenBao (Vault API, dev mode, KV v2 at secret/):\n\
          \x20 export VAULT_ADDR={vault} BAO_ADDR={vault} VAULT_TOKEN={token} BAO_TOKEN={token}\n\
          \n\
-         AWS Secrets Manager (moto):\n\
+         AWS Secrets Manager and Parameter Store (moto):\n\
          \x20 export AWS_ENDPOINT_URL_SECRETS_MANAGER={aws} AWS_ENDPOINT_URL_STS={aws} \
+         AWS_ENDPOINT_URL_SSM={aws} \
          AWS_REGION={region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         crds = env.crds.join(", "),
         vault = env.vault.addr,
@@ -115,6 +116,7 @@ fn write_env_file(env: &TestEnv, path: &std::path::Path, cert_url: &str) -> std:
         ("BAO_TOKEN", env.vault.token.clone()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", env.aws.endpoint.clone()),
         ("AWS_ENDPOINT_URL_STS", env.aws.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_SSM", env.aws.endpoint.clone()),
         ("AWS_REGION", env.aws.region.clone()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
@@ -193,6 +195,7 @@ async fn start_controller(
             env.aws.endpoint.as_str(),
         ),
         ("AWS_ENDPOINT_URL_STS", env.aws.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_SSM", env.aws.endpoint.as_str()),
         ("AWS_REGION", env.aws.region.as_str()),
     ];
     let log = env
