@@ -340,6 +340,7 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         },
         namespace: vault_login::namespace(vault),
         ca_bundle,
+        headers: vault.headers.clone(),
         auth,
     })
 }

@@ -26,3 +26,4 @@ mod templates;
 mod tenancy;
 mod vault;
 mod vault_auth;
+mod vault_options;

@@ -13,7 +13,7 @@ use crate::sync::*;
 
 /// A KV v2 mount of this test's own holding `db` = {"password": value},
 /// and a policy reading it; returns (mount, policy).
-async fn kv_with_policy(bao: &Bao, world: &World, value: &str) -> (String, String) {
+pub async fn kv_with_policy(bao: &Bao, world: &World, value: &str) -> (String, String) {
     let mount = format!("kv-{}", world.name());
     bao.mount_kv(&mount, "2").await;
     bao.put_v2(&mount, "db", json!({ "password": value })).await;

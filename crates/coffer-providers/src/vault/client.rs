@@ -72,13 +72,7 @@ impl VaultClient {
         config: &VaultConfig,
         observer: Arc<dyn CallObserver>,
     ) -> Result<Self> {
-        let transport = Transport::new(
-            store,
-            &config.server,
-            config.namespace.as_deref(),
-            config.ca_bundle.as_deref(),
-            observer,
-        )?;
+        let transport = Transport::new(store, config, observer)?;
         let auth = Auth::login(config.auth.clone(), &transport).await?;
         let mount = config
             .path

@@ -9,10 +9,12 @@
 
 mod auth;
 mod client;
+mod headers;
 mod kv;
 mod missing;
 mod transport;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,6 +39,9 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     /// `caBundle` or the resolved `caProvider`: PEM certificates to trust.
     pub ca_bundle: Option<Vec<u8>>,
+    /// `headers`: sent with every request, logins included. Names the
+    /// client sets itself are refused when the client is built.
+    pub headers: BTreeMap<String, String>,
     /// How to log in.
     pub auth: VaultAuth,
 }
@@ -107,6 +112,8 @@ impl fmt::Debug for VaultConfig {
                     .as_ref()
                     .map(|b| format!("{} bytes", b.len())),
             )
+            // NB: header values may be a proxy's credentials.
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("auth", &self.auth)
             .finish()
     }
@@ -127,6 +134,11 @@ impl VaultConfig {
         });
         h.opt(self.namespace.as_deref());
         h.opt_bytes(self.ca_bundle.as_deref());
+        h.count(self.headers.len());
+        for (name, value) in &self.headers {
+            h.str(name);
+            h.str(value);
+        }
         match &self.auth {
             VaultAuth::Token(token) => {
                 h.str("token");
@@ -181,6 +193,7 @@ mod tests {
             version: KvVersion::V2,
             namespace: None,
             ca_bundle: None,
+            headers: BTreeMap::new(),
             auth,
         }
     }
@@ -213,6 +226,9 @@ mod tests {
         variants.push(c);
         let mut c = base.clone();
         c.server = "https://vault:8200".into();
+        variants.push(c);
+        let mut c = base.clone();
+        c.headers.insert("X-Team".into(), "a".into());
         variants.push(c);
         for v in &variants {
             assert_ne!(v.fingerprint(), base.fingerprint(), "{v:?}");
@@ -295,6 +311,13 @@ mod tests {
             config(approle("the-secret-id")),
             config(VaultAuth::Token(SecretString::from("hvs.the-token")))
         );
+        let mut with_header = config(approle("x"));
+        with_header
+            .headers
+            .insert("X-Proxy-Key".into(), "the-proxy-key".into());
+        let shown = format!("{shown} {with_header:?}");
+        assert!(shown.contains("X-Proxy-Key"), "{shown}");
+        assert!(!shown.contains("the-proxy-key"), "{shown}");
         assert!(!shown.contains("the-secret-id"), "{shown}");
         assert!(!shown.contains("hvs.the-token"), "{shown}");
         assert!(shown.contains("role-id"), "{shown}");

@@ -217,6 +217,7 @@ impl Admin {
             version,
             namespace: None,
             ca_bundle: None,
+            headers: Default::default(),
             auth,
         }
     }
