@@ -45,7 +45,7 @@ pub use namespace::TestNamespace;
 pub use process::{ProcessLog, Stop};
 pub use recording_proxy::{RecordedRequest, RecordingProxy};
 pub use service_proxy::{expose, routable_ip};
-pub use services::{Aws, Vault};
+pub use services::{Aws, Vault, VaultTls};
 pub use tools::{locate, reference_tool, reference_tools_dir};
 
 /// Prefix of each environment's directory under the system's temp dir.

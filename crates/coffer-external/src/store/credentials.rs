@@ -17,7 +17,7 @@ use coffer_api::external::{
     VaultKvVersion, VaultProvider,
 };
 use coffer_providers::aws::{AwsAuth, AwsConfig};
-use coffer_providers::vault::{KvVersion, VaultAuth, VaultConfig};
+use coffer_providers::vault::{ClientCertificate, KvVersion, VaultAuth, VaultConfig};
 use coffer_providers::{StaticToken, TokenSource};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Api;
@@ -26,6 +26,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::aws_tags;
 use super::vault_login::{self, Jwt, Login, RoleId};
+use super::vault_tls::{self, CertificateRefs, TLS_CERT_KEY, TLS_KEY_KEY};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::token::ServiceAccountToken;
@@ -331,6 +332,10 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         (None, Some(provider)) => Some(ca_from_provider(refs, provider).await?),
         (None, None) => None,
     };
+    let client_tls = match vault_tls::client_tls(vault).map_err(|r| refs.config_error(r))? {
+        Some(pair) => Some(client_certificate(refs, pair).await?),
+        None => None,
+    };
     Ok(VaultConfig {
         server: vault.server.clone(),
         path: vault.path.clone(),
@@ -341,7 +346,34 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         namespace: vault_login::namespace(vault),
         ca_bundle,
         headers: vault.headers.clone(),
+        client_tls,
         auth,
+    })
+}
+
+/// A certificate and its key, read from their Secrets (keys `tls.crt` and
+/// `tls.key` unless the selectors name others).
+async fn client_certificate(
+    refs: &Refs<'_>,
+    pair: CertificateRefs<'_>,
+) -> Result<ClientCertificate> {
+    let cert = refs
+        .secret_value(pair.cert_field, pair.cert, Some(TLS_CERT_KEY))
+        .await?;
+    let key = refs
+        .secret_value(pair.key_field, pair.key, Some(TLS_KEY_KEY))
+        .await?;
+    Ok(ClientCertificate {
+        cert_field: pair.cert_field,
+        key_field: pair.key_field,
+        cert_pem: secrecy::ExposeSecret::expose_secret(&cert)
+            .as_bytes()
+            .to_vec(),
+        key_pem: Zeroizing::new(
+            secrecy::ExposeSecret::expose_secret(&key)
+                .as_bytes()
+                .to_vec(),
+        ),
     })
 }
 

@@ -27,3 +27,4 @@ mod tenancy;
 mod vault;
 mod vault_auth;
 mod vault_options;
+mod vault_tls;

@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 mod headers;
+mod identity;
 mod kv;
 mod missing;
 mod transport;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 pub use client::VaultClient;
+pub use identity::ClientCertificate;
 
 use crate::TokenSource;
 use crate::session::{Fingerprint, Fingerprinter};
@@ -42,6 +44,8 @@ pub struct VaultConfig {
     /// `headers`: sent with every request, logins included. Names the
     /// client sets itself are refused when the client is built.
     pub headers: BTreeMap<String, String>,
+    /// `tls`: the client certificate presented to the server (mutual TLS).
+    pub client_tls: Option<ClientCertificate>,
     /// How to log in.
     pub auth: VaultAuth,
 }
@@ -114,12 +118,18 @@ impl fmt::Debug for VaultConfig {
             )
             // NB: header values may be a proxy's credentials.
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("client_tls", &self.client_tls)
             .field("auth", &self.auth)
             .finish()
     }
 }
 
 impl VaultConfig {
+    /// The certificate the HTTP client presents: `tls`'s.
+    pub(crate) fn client_certificate(&self) -> Option<&ClientCertificate> {
+        self.client_tls.as_ref()
+    }
+
     /// See [`crate::StoreConfig::fingerprint`]: a keyed digest of every
     /// field, credentials included; a token source counts by its
     /// `identity` (its tokens rotate, the account does not) and, when its
@@ -138,6 +148,13 @@ impl VaultConfig {
         for (name, value) in &self.headers {
             h.str(name);
             h.str(value);
+        }
+        match &self.client_tls {
+            Some(certificate) => {
+                h.str("tls");
+                certificate.fingerprint(&mut h);
+            }
+            None => h.str("no tls"),
         }
         match &self.auth {
             VaultAuth::Token(token) => {
@@ -194,6 +211,7 @@ mod tests {
             namespace: None,
             ca_bundle: None,
             headers: BTreeMap::new(),
+            client_tls: None,
             auth,
         }
     }
@@ -229,6 +247,18 @@ mod tests {
         variants.push(c);
         let mut c = base.clone();
         c.headers.insert("X-Team".into(), "a".into());
+        variants.push(c);
+        let mut c = base.clone();
+        c.client_tls = Some(ClientCertificate {
+            cert_field: "tls.certSecretRef",
+            key_field: "tls.keySecretRef",
+            cert_pem: b"cert".to_vec(),
+            key_pem: b"key".to_vec().into(),
+        });
+        variants.push(c.clone());
+        if let Some(tls) = c.client_tls.as_mut() {
+            tls.key_pem = b"rotated key".to_vec().into();
+        }
         variants.push(c);
         for v in &variants {
             assert_ne!(v.fingerprint(), base.fingerprint(), "{v:?}");

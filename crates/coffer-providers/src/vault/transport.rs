@@ -152,9 +152,18 @@ impl Transport {
             }
             builder = builder.tls_certs_only(certs);
         }
+        if let Some(certificate) = config.client_certificate() {
+            if base.scheme() != "https" {
+                return Err(invalid(format!(
+                    "{}: a client certificate needs an https:// server, not {server:?}",
+                    certificate.cert_field
+                )));
+            }
+            builder = builder.identity(certificate.identity(store)?);
+        }
         let http = builder
             .build()
-            .map_err(|e| invalid(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| invalid(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
         Ok(Transport {
             store: store.to_owned(),
             base,
@@ -441,6 +450,7 @@ mod tests {
             namespace: None,
             ca_bundle: None,
             headers: Default::default(),
+            client_tls: None,
             auth: super::super::VaultAuth::Token(SecretString::from("t")),
         }
     }

@@ -218,6 +218,7 @@ impl Admin {
             namespace: None,
             ca_bundle: None,
             headers: Default::default(),
+            client_tls: None,
             auth,
         }
     }
