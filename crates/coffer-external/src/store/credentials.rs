@@ -326,6 +326,29 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
                 identity,
             }
         }
+        Login::UserPass {
+            path,
+            username,
+            password,
+        } => VaultAuth::UserPass {
+            path: path.to_owned(),
+            username: username.to_owned(),
+            password: refs
+                .secret_value("auth.userPass.secretRef", password, None)
+                .await?,
+        },
+        Login::Cert {
+            path,
+            role,
+            certificate,
+        } => VaultAuth::Cert {
+            path: path.to_owned(),
+            role: role.map(str::to_owned),
+            certificate: match certificate {
+                Some(pair) => Some(client_certificate(refs, pair).await?),
+                None => None,
+            },
+        },
     };
     let ca_bundle = match (&vault.ca_bundle, &vault.ca_provider) {
         (Some(bundle), _) => Some(bundle.0.clone()),

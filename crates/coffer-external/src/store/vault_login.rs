@@ -1,9 +1,12 @@
 //! Which Vault login a store asks for and which references it needs,
 //! decided from the store's spec alone (ESO's precedence: `tokenSecretRef`,
-//! `appRole`, `kubernetes`, `jwt`); [`super::credentials`] reads them.
+//! `appRole`, `kubernetes`, `userPass`, `jwt`, `cert`);
+//! [`super::credentials`] reads them.
 //! Errors are the reasons given in the store's `Ready` condition.
 
 use coffer_api::external::{SecretKeySelector, ServiceAccountSelector, VaultProvider};
+
+use super::vault_tls::{self, CertificateRefs};
 
 /// The audience ESO requests for Vault JWT auth's service-account tokens
 /// when `kubernetesServiceAccountToken.audiences` is not set.
@@ -31,6 +34,19 @@ pub(super) enum Login<'a> {
         path: &'a str,
         role: &'a str,
         token: Jwt<'a>,
+    },
+    /// `auth.userPass`.
+    UserPass {
+        path: &'a str,
+        username: &'a str,
+        password: &'a SecretKeySelector,
+    },
+    /// `auth.cert`; `certificate` is `None` when the store's `tls`
+    /// certificate is the credential.
+    Cert {
+        path: &'a str,
+        role: Option<&'a str>,
+        certificate: Option<CertificateRefs<'a>>,
     },
 }
 
@@ -61,7 +77,7 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
     let auth = vault.auth.as_ref().ok_or("vault: auth is required")?;
     if let Some(method) = auth.unsupported_method() {
         return Err(format!(
-            "vault auth method {method:?} is not supported by Coffer (supported: tokenSecretRef, appRole, kubernetes, jwt)"
+            "vault auth method {method:?} is not supported by Coffer (supported: tokenSecretRef, appRole, kubernetes, userPass, jwt, cert)"
         ));
     }
     if let Some(sel) = &auth.token_secret_ref {
@@ -100,6 +116,25 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
             token,
         });
     }
+    if let Some(userpass) = &auth.user_pass {
+        // Matches ESO, which trims the username.
+        let username = userpass.username.trim();
+        if username.is_empty() {
+            return Err("auth.userPass.username is required".to_owned());
+        }
+        if username.contains('/') {
+            return Err("auth.userPass.username must not contain '/'".to_owned());
+        }
+        let password = userpass
+            .secret_ref
+            .as_ref()
+            .ok_or("auth.userPass.secretRef is required")?;
+        return Ok(Login::UserPass {
+            path: &userpass.path,
+            username,
+            password,
+        });
+    }
     if let Some(jwt) = &auth.jwt {
         let token = match (&jwt.secret_ref, &jwt.kubernetes_service_account_token) {
             (Some(sel), _) => Jwt::Secret {
@@ -132,6 +167,20 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
             path: &jwt.path,
             role: jwt.role.as_deref().unwrap_or_default(),
             token,
+        });
+    }
+    if let Some(cert) = &auth.cert {
+        let certificate = vault_tls::cert_auth(cert)?;
+        if certificate.is_none() && vault_tls::client_tls(vault)?.is_none() {
+            return Err(
+                "auth.cert: clientCert and secretRef, or tls.certSecretRef and tls.keySecretRef, are required"
+                    .to_owned(),
+            );
+        }
+        return Ok(Login::Cert {
+            path: &cert.path,
+            role: cert.vault_role.as_deref().filter(|r| !r.is_empty()),
+            certificate,
         });
     }
     Err("vault: no auth method is configured".to_owned())
@@ -172,7 +221,9 @@ mod tests {
         let jwt_secret = serde_json::json!({"jwt": {"path": "jwt", "role": "app", "secretRef": {"name": "t", "key": "k"}}});
         let jwt_sa = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}}}});
         let jwt_sa_aud = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}, "audiences": ["a", "b"]}}});
-        let (t, r, s) = (sel("t"), sel("r"), sel("s"));
+        let userpass = serde_json::json!({"userPass": {"username": " app ", "secretRef": {"name": "s", "key": "k"}}});
+        let cert_own = serde_json::json!({"cert": {"vaultRole": "web", "clientCert": {"name": "c", "key": "k"}, "secretRef": {"name": "k", "key": "k"}}});
+        let (t, r, s, c, k) = (sel("t"), sel("r"), sel("s"), sel("c"), sel("k"));
         #[rustfmt::skip]
         let cases: Vec<(serde_json::Value, Login<'_>)> = vec![
             (token, Login::Token(&t)),
@@ -183,6 +234,8 @@ mod tests {
             (jwt_secret, Login::Jwt { path: "jwt", role: "app", token: Jwt::Secret { field: "auth.jwt.secretRef", sel: &t, default_key: None } }),
             (jwt_sa, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "vault"])) }),
             (jwt_sa_aud, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "b"])) }),
+            (userpass, Login::UserPass { path: "userpass", username: "app", password: &s }),
+            (cert_own, Login::Cert { path: "cert", role: Some("web"), certificate: Some(CertificateRefs { cert_field: "auth.cert.clientCert", cert: &c, key_field: "auth.cert.secretRef", key: &k }) }),
         ];
         for (auth, expect) in cases {
             let store = vault(auth.clone());
@@ -197,7 +250,12 @@ mod tests {
             (serde_json::json!(null), "vault: auth is required"),
             (serde_json::json!({}), "vault: no auth method is configured"),
             (serde_json::json!({"ldap": {}}), "vault auth method \"ldap\" is not supported"),
-            (serde_json::json!({"userPass": {}, "tokenSecretRef": {"name": "t"}}), "vault auth method \"userPass\""),
+            (serde_json::json!({"iam": {}, "tokenSecretRef": {"name": "t"}}), "vault auth method \"iam\""),
+            (serde_json::json!({"userPass": {"username": " "}}), "auth.userPass.username is required"),
+            (serde_json::json!({"userPass": {"username": "a/b", "secretRef": {"name": "s"}}}), "auth.userPass.username must not contain '/'"),
+            (serde_json::json!({"userPass": {"username": "app"}}), "auth.userPass.secretRef is required"),
+            (serde_json::json!({"cert": {}}), "auth.cert: clientCert and secretRef, or tls.certSecretRef and tls.keySecretRef, are required"),
+            (serde_json::json!({"cert": {"clientCert": {"name": "c"}}}), "auth.cert.clientCert is set without auth.cert.secretRef"),
             (serde_json::json!({"appRole": {"path": "a", "secretRef": {"name": "s"}}}), "auth.appRole: roleId or roleRef is required"),
             (serde_json::json!({"kubernetes": {"mountPath": "k", "role": "r"}}), "auth.kubernetes: serviceAccountRef or secretRef is required"),
             (serde_json::json!({"jwt": {"path": "j"}}), "auth.jwt: secretRef or kubernetesServiceAccountToken is required"),
@@ -207,6 +265,23 @@ mod tests {
             let err = login(&store).unwrap_err();
             assert!(err.starts_with(reason), "{auth}: {err}");
         }
+    }
+
+    #[test]
+    fn cert_auth_without_its_own_certificate_uses_the_store_tls() {
+        let mut store = vault(serde_json::json!({"cert": {"path": "tls-auth"}}));
+        store.client_tls = serde_json::from_value(serde_json::json!({
+            "certSecretRef": {"name": "c"}, "keySecretRef": {"name": "k"}
+        }))
+        .unwrap();
+        assert_eq!(
+            login(&store),
+            Ok(Login::Cert {
+                path: "tls-auth",
+                role: None,
+                certificate: None
+            })
+        );
     }
 
     #[test]

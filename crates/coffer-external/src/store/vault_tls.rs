@@ -2,7 +2,7 @@
 //! decided from the store's spec alone; [`super::credentials`] reads them.
 //! Errors are the reasons given in the store's `Ready` condition.
 
-use coffer_api::external::{SecretKeySelector, VaultProvider};
+use coffer_api::external::{SecretKeySelector, VaultCertAuth, VaultProvider};
 
 /// The keys ESO reads when a selector names none (`corev1.TLSCertKey`,
 /// `corev1.TLSPrivateKeyKey`).
@@ -28,6 +28,15 @@ pub(super) fn client_tls(vault: &VaultProvider) -> Result<Option<CertificateRefs
     pair(
         ("tls.certSecretRef", tls.cert_secret_ref.as_ref()),
         ("tls.keySecretRef", tls.key_secret_ref.as_ref()),
+    )
+}
+
+/// `auth.cert`'s own certificate: `clientCert` and `secretRef`, or
+/// neither (then the store's `tls` certificate logs in).
+pub(super) fn cert_auth(cert: &VaultCertAuth) -> Result<Option<CertificateRefs<'_>>, String> {
+    pair(
+        ("auth.cert.clientCert", cert.client_cert.as_ref()),
+        ("auth.cert.secretRef", cert.secret_ref.as_ref()),
     )
 }
 

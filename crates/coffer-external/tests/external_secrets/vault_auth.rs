@@ -235,3 +235,42 @@ async fn vault_namespace_scopes_the_login_and_the_reads() {
     assert_synced(&world, "app", "from-team").await;
     assert_undisclosed(&world, &[&secret_id]).await;
 }
+
+#[tokio::test]
+async fn vault_userpass_store_logs_in_and_a_wrong_password_is_refused_unshown() {
+    let world = World::new("vault-userpass").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "userpass-pw").await;
+    let auth = format!("userpass-{}", world.name());
+    bao.enable_auth(&auth, "userpass").await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/users/reader"),
+        Some(json!({"password": "the-user-password", "token_policies": [policy]})),
+    )
+    .await;
+    world
+        .put_secret(
+            "userpass",
+            &[
+                ("password", "the-user-password"),
+                ("wrong", "not-the-password"),
+            ],
+        )
+        .await;
+    for (store, key) in [("vault", "password"), ("wrong", "wrong")] {
+        let login = VaultLogin::other(json!({"userPass": {
+            "path": auth,
+            "username": "reader",
+            "secretRef": {"name": "userpass", "key": key},
+        }}));
+        world
+            .apply(StoreManifest::vault(store, &bao.addr, &mount, login))
+            .await;
+    }
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "userpass-pw").await;
+    let (status, _, message) = store_ready(&world, "wrong").await;
+    assert_eq!(status, "False", "{message}");
+    assert_undisclosed(&world, &["the-user-password", "not-the-password"]).await;
+}

@@ -87,3 +87,79 @@ async fn vault_client_certificate_is_presented_to_a_server_that_requires_one() {
         .collect();
     assert_undisclosed(&world, &[&key_body, &world.env.vault.token]).await;
 }
+
+#[tokio::test]
+async fn vault_cert_auth_logs_in_with_its_own_certificate_or_the_store_tls() {
+    let world = World::new("vault-cert-auth").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = crate::vault_auth::kv_with_policy(&bao, &world, "cert-pw").await;
+    let auth = format!("cert-{}", world.name());
+    bao.enable_auth(&auth, "cert").await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/certs/reader"),
+        Some(json!({
+            "certificate": world.env.vault.tls.ca,
+            "allowed_common_names": ["coffer-vault-client"],
+            "token_policies": [policy],
+            "token_ttl": "1h",
+        })),
+    )
+    .await;
+    client_tls_secret(&world).await;
+    let store = |name: &str, login: serde_json::Value| {
+        StoreManifest::vault(
+            name,
+            &world.env.vault.tls.addr,
+            &mount,
+            VaultLogin::other(login),
+        )
+        .provider(
+            "caProvider",
+            json!({"type": "Secret", "name": "vault-tls", "key": "ca.crt"}),
+        )
+    };
+    // ESO's documented form: the certificate and key in auth.cert.
+    world
+        .apply(store(
+            "own",
+            json!({"cert": {
+                "path": auth,
+                "vaultRole": "reader",
+                "clientCert": {"name": "vault-tls", "key": "tls.crt"},
+                "secretRef": {"name": "vault-tls", "key": "tls.key"},
+            }}),
+        ))
+        .await;
+    // The store's tls certificate as the credential.
+    world
+        .apply(store("tls", json!({"cert": {"path": auth}})).provider(
+            "tls",
+            json!({"certSecretRef": {"name": "vault-tls"}, "keySecretRef": {"name": "vault-tls"}}),
+        ))
+        .await;
+    // A role the certificate does not match is refused by OpenBao.
+    world
+        .apply(
+            store("other-role", json!({"cert": {"path": auth, "vaultRole": "nobody"}})).provider(
+                "tls",
+                json!({"certSecretRef": {"name": "vault-tls"}, "keySecretRef": {"name": "vault-tls"}}),
+            ),
+        )
+        .await;
+    for store in ["own", "tls"] {
+        external_secret(&world, store, store, "db", "password").await;
+        assert_synced(&world, store, "cert-pw").await;
+    }
+    let (status, _, message) = store_ready(&world, "other-role").await;
+    assert_eq!(status, "False", "{message}");
+    let key_body: String = world
+        .env
+        .vault
+        .tls
+        .client_key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert_undisclosed(&world, &[&key_body]).await;
+}

@@ -96,6 +96,24 @@ pub enum VaultAuth {
         /// Names where the JWT comes from (fingerprint).
         identity: String,
     },
+    /// `auth.userPass`.
+    UserPass {
+        /// Mount path (`userpass`).
+        path: String,
+        /// The username (a single path segment).
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// `auth.cert`: the client certificate presented in the TLS handshake.
+    Cert {
+        /// Mount path (`cert`).
+        path: String,
+        /// The certificate role (`vaultRole`); `None`: any matching role.
+        role: Option<String>,
+        /// `clientCert` and `secretRef`; `None`: the store's `tls`.
+        certificate: Option<ClientCertificate>,
+    },
 }
 
 #[cfg(feature = "fuzzing")]
@@ -125,9 +143,17 @@ impl fmt::Debug for VaultConfig {
 }
 
 impl VaultConfig {
-    /// The certificate the HTTP client presents: `tls`'s.
+    /// The certificate the HTTP client presents: `auth.cert`'s own when
+    /// it has one (as ESO, whose cert login replaces the transport's
+    /// certificate), else `tls`'s.
     pub(crate) fn client_certificate(&self) -> Option<&ClientCertificate> {
-        self.client_tls.as_ref()
+        match &self.auth {
+            VaultAuth::Cert {
+                certificate: Some(certificate),
+                ..
+            } => Some(certificate),
+            _ => self.client_tls.as_ref(),
+        }
     }
 
     /// See [`crate::StoreConfig::fingerprint`]: a keyed digest of every
@@ -192,6 +218,29 @@ impl VaultConfig {
                 h.str(path);
                 h.str(role);
                 h.token_source(identity, token.as_ref());
+            }
+            VaultAuth::UserPass {
+                path,
+                username,
+                password,
+            } => {
+                h.str("userPass");
+                h.str(path);
+                h.str(username);
+                h.secret(password);
+            }
+            VaultAuth::Cert {
+                path,
+                role,
+                certificate,
+            } => {
+                h.str("cert");
+                h.str(path);
+                h.opt(role.as_deref());
+                match certificate {
+                    Some(certificate) => certificate.fingerprint(&mut h),
+                    None => h.str("the store's tls"),
+                }
             }
         }
         h.finish()
@@ -335,6 +384,36 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_covers_userpass_and_cert_credentials() {
+        let userpass = |password: &str| {
+            config(VaultAuth::UserPass {
+                path: "userpass".into(),
+                username: "app".into(),
+                password: SecretString::from(password),
+            })
+            .fingerprint()
+        };
+        assert_eq!(userpass("pw-1"), userpass("pw-1"));
+        assert_ne!(userpass("pw-1"), userpass("pw-2"));
+        let cert = |role: Option<&str>, key: &[u8]| {
+            config(VaultAuth::Cert {
+                path: "cert".into(),
+                role: role.map(str::to_owned),
+                certificate: Some(ClientCertificate {
+                    cert_field: "auth.cert.clientCert",
+                    key_field: "auth.cert.secretRef",
+                    cert_pem: b"cert".to_vec(),
+                    key_pem: key.to_vec().into(),
+                }),
+            })
+            .fingerprint()
+        };
+        assert_eq!(cert(None, b"k1"), cert(None, b"k1"));
+        assert_ne!(cert(None, b"k1"), cert(None, b"k2"));
+        assert_ne!(cert(None, b"k1"), cert(Some("r"), b"k1"));
+    }
+
+    #[test]
     fn debug_of_a_config_shows_no_credential() {
         let shown = format!(
             "{:?} {:?}",
@@ -345,7 +424,13 @@ mod tests {
         with_header
             .headers
             .insert("X-Proxy-Key".into(), "the-proxy-key".into());
-        let shown = format!("{shown} {with_header:?}");
+        let userpass = config(VaultAuth::UserPass {
+            path: "userpass".into(),
+            username: "app".into(),
+            password: SecretString::from("the-password"),
+        });
+        let shown = format!("{shown} {with_header:?} {userpass:?}");
+        assert!(!shown.contains("the-password"), "{shown}");
         assert!(shown.contains("X-Proxy-Key"), "{shown}");
         assert!(!shown.contains("the-proxy-key"), "{shown}");
         assert!(!shown.contains("the-secret-id"), "{shown}");
