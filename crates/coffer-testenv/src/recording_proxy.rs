@@ -88,7 +88,10 @@ impl RecordingProxy {
     }
 
     /// Adds `name: value` to every answer from now on; `{n}` in `value`
-    /// becomes the request's number.
+    /// becomes the request's number. Header `name` in requests is recorded
+    /// but no longer passed on: it answers the proxy's fiction, which the
+    /// upstream would not understand (OpenBao refuses an `X-Vault-Index`
+    /// it did not issue).
     pub fn answer_with(&self, name: &str, value: &str) {
         self.lock().answer_header = Some((name.to_owned(), value.to_owned()));
     }
@@ -133,7 +136,7 @@ async fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let answered_with = {
+    let (answered_with, withheld) = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         let n = state.requests.len() + 1;
         let added = state
@@ -146,11 +149,16 @@ async fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
             headers: headers.clone(),
             answered_with: added.clone(),
         });
-        added
+        let withheld = state
+            .answer_header
+            .as_ref()
+            .map(|(name, _)| name.to_ascii_lowercase());
+        (added, withheld)
     };
     // The same request, asking the upstream to close after answering.
     let mut forwarded = head.lines().next().unwrap_or_default().to_owned() + "\r\n";
-    for (name, value) in headers.iter().filter(|(n, _)| n != "connection") {
+    let passed_on = |n: &String| n != "connection" && Some(n) != withheld.as_ref();
+    for (name, value) in headers.iter().filter(|(n, _)| passed_on(n)) {
         forwarded.push_str(&format!("{name}: {value}\r\n"));
     }
     forwarded.push_str("connection: close\r\n\r\n");

@@ -370,6 +370,8 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         ca_bundle,
         headers: vault.headers.clone(),
         client_tls,
+        read_your_writes: vault.read_your_writes.unwrap_or_default(),
+        forward_inconsistent: vault.forward_inconsistent.unwrap_or_default(),
         auth,
     })
 }

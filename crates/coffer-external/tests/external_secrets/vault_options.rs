@@ -83,3 +83,76 @@ async fn vault_store_headers_go_with_the_login_and_every_read() {
     )
     .await;
 }
+
+/// The request number `index-<n>` names, as the proxy answered it.
+fn answered_number(index: &str) -> usize {
+    index
+        .strip_prefix("index-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not an index the proxy gave: {index:?}"))
+}
+
+#[tokio::test]
+async fn vault_read_your_writes_sends_back_the_index_and_forward_inconsistent_asks_to_forward() {
+    let world = World::new("vault-ryw").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "ryw-pw").await;
+    let (login, _) = approle_login(&bao, &world, &policy).await;
+    // OpenBao has no replication and sends no X-Vault-Index: the proxies
+    // add one to every answer, as Vault Enterprise does.
+    let consistent = RecordingProxy::start(&bao.addr).await.unwrap();
+    let plain = RecordingProxy::start(&bao.addr).await.unwrap();
+    for proxy in [&consistent, &plain] {
+        proxy.answer_with("X-Vault-Index", "index-{n}");
+    }
+    world
+        .apply(
+            StoreManifest::vault("consistent", &consistent.url(), &mount, login.clone())
+                .provider("readYourWrites", true)
+                .provider("forwardInconsistent", true),
+        )
+        .await;
+    world
+        .apply(StoreManifest::vault("plain", &plain.url(), &mount, login))
+        .await;
+    for store in ["consistent", "plain"] {
+        external_secret(&world, store, store, "db", "password").await;
+        assert_synced(&world, store, "ryw-pw").await;
+    }
+
+    let requests = consistent.requests();
+    let mut sent_back = 0;
+    for (i, r) in requests.iter().enumerate() {
+        assert_eq!(
+            r.header("x-vault-inconsistent"),
+            ["forward-active-node"],
+            "{} {}",
+            r.method,
+            r.path
+        );
+        let index = r.header("x-vault-index");
+        assert!(index.len() <= 1, "{} {}: {index:?}", r.method, r.path);
+        if let Some(index) = index.first() {
+            // An index is one a previous answer carried.
+            assert!(
+                answered_number(index) <= i,
+                "{} {}: {index}",
+                r.method,
+                r.path
+            );
+            sent_back += 1;
+        }
+    }
+    assert!(
+        sent_back > 0,
+        "no request carried an index back: {:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    // The first request of a client has seen no index yet.
+    assert!(requests[0].header("x-vault-index").is_empty());
+
+    for r in plain.requests() {
+        assert!(r.header("x-vault-index").is_empty(), "{}", r.path);
+        assert!(r.header("x-vault-inconsistent").is_empty(), "{}", r.path);
+    }
+}

@@ -9,6 +9,7 @@
 
 mod auth;
 mod client;
+mod consistency;
 mod headers;
 mod identity;
 mod kv;
@@ -46,6 +47,11 @@ pub struct VaultConfig {
     pub headers: BTreeMap<String, String>,
     /// `tls`: the client certificate presented to the server (mutual TLS).
     pub client_tls: Option<ClientCertificate>,
+    /// `readYourWrites`: send back the last `X-Vault-Index` seen.
+    pub read_your_writes: bool,
+    /// `forwardInconsistent`: ask standbys to forward (implies
+    /// `read_your_writes`).
+    pub forward_inconsistent: bool,
     /// How to log in.
     pub auth: VaultAuth,
 }
@@ -137,6 +143,8 @@ impl fmt::Debug for VaultConfig {
             // NB: header values may be a proxy's credentials.
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("client_tls", &self.client_tls)
+            .field("read_your_writes", &self.read_your_writes)
+            .field("forward_inconsistent", &self.forward_inconsistent)
             .field("auth", &self.auth)
             .finish()
     }
@@ -182,6 +190,10 @@ impl VaultConfig {
             }
             None => h.str("no tls"),
         }
+        h.bytes(&[
+            u8::from(self.read_your_writes),
+            u8::from(self.forward_inconsistent),
+        ]);
         match &self.auth {
             VaultAuth::Token(token) => {
                 h.str("token");
@@ -261,6 +273,8 @@ mod tests {
             ca_bundle: None,
             headers: BTreeMap::new(),
             client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
             auth,
         }
     }
@@ -296,6 +310,12 @@ mod tests {
         variants.push(c);
         let mut c = base.clone();
         c.headers.insert("X-Team".into(), "a".into());
+        variants.push(c);
+        let mut c = base.clone();
+        c.read_your_writes = true;
+        variants.push(c);
+        let mut c = base.clone();
+        c.forward_inconsistent = true;
         variants.push(c);
         let mut c = base.clone();
         c.client_tls = Some(ClientCertificate {

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::VaultConfig;
+use super::consistency::Consistency;
 use super::headers::custom_headers;
 use crate::{CallObserver, CallStatus, Error, Result};
 
@@ -102,6 +103,8 @@ pub(super) struct Transport {
     namespace: Option<String>,
     /// `headers`, checked ([`custom_headers`]).
     custom: HeaderMap,
+    /// `readYourWrites` and `forwardInconsistent`.
+    consistency: Consistency,
     http: reqwest::Client,
     observer: Arc<dyn CallObserver>,
     backoff: Mutex<Backoff>,
@@ -173,6 +176,7 @@ impl Transport {
                 .filter(|n| !n.is_empty())
                 .map(str::to_owned),
             custom,
+            consistency: Consistency::new(config.read_your_writes, config.forward_inconsistent),
             http,
             observer,
             backoff: Mutex::new(Backoff::default()),
@@ -193,6 +197,7 @@ impl Transport {
         {
             headers.insert(NAMESPACE_HEADER, value);
         }
+        self.consistency.add_to(&mut headers);
         headers
     }
 
@@ -257,6 +262,7 @@ impl Transport {
             }
         };
         let status = response.status();
+        self.consistency.record(response.headers());
         let retry_after = retry_after(response.headers());
         let body = match response.bytes().await {
             Ok(b) => Zeroizing::new(Vec::from(b)),
@@ -451,6 +457,8 @@ mod tests {
             ca_bundle: None,
             headers: Default::default(),
             client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
             auth: super::super::VaultAuth::Token(SecretString::from("t")),
         }
     }

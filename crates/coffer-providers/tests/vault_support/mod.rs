@@ -219,6 +219,8 @@ impl Admin {
             ca_bundle: None,
             headers: Default::default(),
             client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
             auth,
         }
     }
