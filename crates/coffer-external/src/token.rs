@@ -4,8 +4,10 @@
 //!
 //! A token is requested when a provider client logs in, and kept until
 //! shortly before it expires, so a store's logins and credential refreshes
-//! do not each cost an API call.
+//! do not each cost an API call. The controller's own token
+//! ([`MountedToken`]) is read from the file the kubelet keeps fresh.
 
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,68 @@ use secrecy::SecretString;
 const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 /// A cached token is replaced once less than this much of its life is left.
 const RENEW_MARGIN: Duration = Duration::from_secs(120);
+
+/// Largest token file read (projected tokens are about a kilobyte).
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
+/// The controller's own service-account token, read from its file at each
+/// login: the kubelet rotates the projected token in place, so a copy
+/// kept from an earlier read may have expired.
+#[derive(Debug)]
+pub struct MountedToken {
+    path: PathBuf,
+}
+
+impl MountedToken {
+    /// The token at `path`.
+    pub fn new(path: &Path) -> Self {
+        MountedToken {
+            path: path.to_owned(),
+        }
+    }
+
+    /// What a store's fingerprint records instead of the token.
+    pub fn identity(&self) -> String {
+        format!(
+            "the controller's service account token {}",
+            self.path.display()
+        )
+    }
+
+    async fn read(&self) -> Result<SecretString, String> {
+        use tokio::io::AsyncReadExt;
+        let file = tokio::fs::File::open(&self.path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut text = zeroize::Zeroizing::new(String::new());
+        file.take(MAX_TOKEN_FILE + 1)
+            .read_to_string(&mut text)
+            .await
+            .map_err(|e| e.to_string())?;
+        if text.len() as u64 > MAX_TOKEN_FILE {
+            return Err(format!("larger than {MAX_TOKEN_FILE} bytes"));
+        }
+        let token = text.trim();
+        if token.is_empty() {
+            return Err("the file is empty".to_owned());
+        }
+        Ok(SecretString::from(token))
+    }
+}
+
+impl TokenSource for MountedToken {
+    fn token(&self) -> BoxFuture<'_, Result<SecretString, ProviderError>> {
+        Box::pin(async move {
+            self.read().await.map_err(|reason| ProviderError::Token {
+                purpose: format!(
+                    "the controller's service account token {}",
+                    self.path.display()
+                ),
+                reason,
+            })
+        })
+    }
+}
 
 /// Requests tokens for one service account.
 pub struct ServiceAccountToken {
@@ -108,5 +172,42 @@ impl TokenSource for ServiceAccountToken {
             }
             Ok(token)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_mounted_token_is_read_again_at_each_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first.jwt\n").unwrap();
+        let source = MountedToken::new(&path);
+        assert_eq!(source.token().await.unwrap().expose_secret(), "first.jwt");
+        // The kubelet rotates the file in place.
+        std::fs::write(&path, "second.jwt").unwrap();
+        assert_eq!(source.token().await.unwrap().expose_secret(), "second.jwt");
+        assert!(source.fixed().is_none(), "a rotating source");
+    }
+
+    #[tokio::test]
+    async fn a_missing_empty_or_huge_token_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let err = MountedToken::new(&path).token().await.unwrap_err();
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        std::fs::write(&path, "\n").unwrap();
+        let err = MountedToken::new(&path).token().await.unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+        std::fs::write(&path, "x".repeat(MAX_TOKEN_FILE as usize + 1)).unwrap();
+        let err = MountedToken::new(&path).token().await.unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }

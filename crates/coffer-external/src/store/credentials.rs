@@ -29,7 +29,7 @@ use super::vault_login::{self, Jwt, Login, RoleId};
 use super::vault_tls::{self, CertificateRefs, TLS_CERT_KEY, TLS_KEY_KEY};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::token::ServiceAccountToken;
+use crate::token::{MountedToken, ServiceAccountToken};
 
 /// The ServiceAccount annotation naming the IAM role for web identity
 /// (EKS IRSA), as ESO reads it.
@@ -410,6 +410,11 @@ async fn jwt_source(refs: &Refs<'_>, jwt: Jwt<'_>) -> Result<(Arc<dyn TokenSourc
             let token = refs.service_account(&sa);
             let identity = token.identity();
             (token, identity)
+        }
+        Jwt::Own => {
+            let token = MountedToken::new(&refs.ctx.config.own_token_path);
+            let identity = token.identity();
+            (Arc::new(token), identity)
         }
         Jwt::Secret {
             field,

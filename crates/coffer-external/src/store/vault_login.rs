@@ -62,6 +62,9 @@ pub(super) enum RoleId<'a> {
 pub(super) enum Jwt<'a> {
     /// A token requested for this service account, with its audiences.
     ServiceAccount(ServiceAccountSelector),
+    /// The controller's own service-account token (Kubernetes auth with
+    /// neither `serviceAccountRef` nor `secretRef`, as ESO).
+    Own,
     /// A token stored in a Secret.
     Secret {
         /// The store field, for errors and the token's identity.
@@ -103,12 +106,7 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
                 sel,
                 default_key: Some("token"),
             },
-            (None, None) => {
-                return Err(
-                    "auth.kubernetes: serviceAccountRef or secretRef is required (Coffer does not use its own service account)"
-                        .to_owned(),
-                );
-            }
+            (None, None) => Jwt::Own,
         };
         return Ok(Login::Kubernetes {
             mount_path: &k8s.mount_path,
@@ -223,6 +221,7 @@ mod tests {
         let jwt_sa_aud = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}, "audiences": ["a", "b"]}}});
         let userpass = serde_json::json!({"userPass": {"username": " app ", "secretRef": {"name": "s", "key": "k"}}});
         let cert_own = serde_json::json!({"cert": {"vaultRole": "web", "clientCert": {"name": "c", "key": "k"}, "secretRef": {"name": "k", "key": "k"}}});
+        let k8s_own = serde_json::json!({"kubernetes": {"mountPath": "kubernetes", "role": "app"}});
         let (t, r, s, c, k) = (sel("t"), sel("r"), sel("s"), sel("c"), sel("k"));
         #[rustfmt::skip]
         let cases: Vec<(serde_json::Value, Login<'_>)> = vec![
@@ -234,6 +233,7 @@ mod tests {
             (jwt_secret, Login::Jwt { path: "jwt", role: "app", token: Jwt::Secret { field: "auth.jwt.secretRef", sel: &t, default_key: None } }),
             (jwt_sa, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "vault"])) }),
             (jwt_sa_aud, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "b"])) }),
+            (k8s_own, Login::Kubernetes { mount_path: "kubernetes", role: "app", token: Jwt::Own }),
             (userpass, Login::UserPass { path: "userpass", username: "app", password: &s }),
             (cert_own, Login::Cert { path: "cert", role: Some("web"), certificate: Some(CertificateRefs { cert_field: "auth.cert.clientCert", cert: &c, key_field: "auth.cert.secretRef", key: &k }) }),
         ];
@@ -257,7 +257,6 @@ mod tests {
             (serde_json::json!({"cert": {}}), "auth.cert: clientCert and secretRef, or tls.certSecretRef and tls.keySecretRef, are required"),
             (serde_json::json!({"cert": {"clientCert": {"name": "c"}}}), "auth.cert.clientCert is set without auth.cert.secretRef"),
             (serde_json::json!({"appRole": {"path": "a", "secretRef": {"name": "s"}}}), "auth.appRole: roleId or roleRef is required"),
-            (serde_json::json!({"kubernetes": {"mountPath": "k", "role": "r"}}), "auth.kubernetes: serviceAccountRef or secretRef is required"),
             (serde_json::json!({"jwt": {"path": "j"}}), "auth.jwt: secretRef or kubernetesServiceAccountToken is required"),
         ];
         for (auth, reason) in cases {

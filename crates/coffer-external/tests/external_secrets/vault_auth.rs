@@ -274,3 +274,32 @@ async fn vault_userpass_store_logs_in_and_a_wrong_password_is_refused_unshown() 
     assert_eq!(status, "False", "{message}");
     assert_undisclosed(&world, &["the-user-password", "not-the-password"]).await;
 }
+
+/// Matches ESO: Kubernetes auth naming neither a ServiceAccount nor a
+/// Secret presents the controller's own token, read from its mounted file
+/// (here a file holding a token of ServiceAccount `reader`, as the kubelet
+/// would mount for a controller running as `reader`).
+#[tokio::test]
+async fn vault_kubernetes_auth_without_a_reference_presents_the_controllers_own_token() {
+    let mut world = World::without_controller("vault-k8s-own").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "own-token-pw").await;
+    let auth = kubernetes_auth(&bao, &world, &policy).await;
+    identity::service_account(&world, "reader", &[]).await;
+    identity::auth_delegator(&world, "reader").await;
+    let token = identity::token_for(&world, "reader", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let mut config = world.config();
+    config.own_token_path = token_file;
+    world.start_with(config).await;
+
+    let login = VaultLogin::other(json!({"kubernetes": {"mountPath": auth, "role": "reader"}}));
+    world
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login))
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "own-token-pw").await;
+    assert_undisclosed(&world, &[&token]).await;
+}
