@@ -28,6 +28,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// Headers in order, names lowercase.
     pub headers: Vec<(String, String)>,
+    /// The body (a login's holds its credential: tests only).
+    pub body: Vec<u8>,
     /// What the proxy added to the answer (see [`RecordingProxy::answer_with`]).
     pub answered_with: Option<(String, String)>,
 }
@@ -147,6 +149,7 @@ async fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
             method,
             path,
             headers: headers.clone(),
+            body: body.clone(),
             answered_with: added.clone(),
         });
         let withheld = state

@@ -280,7 +280,8 @@ pub struct VaultKubernetesServiceAccountTokenAuth {
     /// Defaults to `vault`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiences: Option<Vec<String>>,
-    /// Token lifetime in seconds (deprecated in ESO). Defaults to 600.
+    /// Token lifetime in seconds (deprecated in ESO). Defaults to 600;
+    /// values below 600, the API server's minimum, request 600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<i64>,
 }

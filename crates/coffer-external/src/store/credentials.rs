@@ -29,7 +29,7 @@ use super::vault_login::{self, Jwt, Login, RoleId};
 use super::vault_tls::{self, CertificateRefs, TLS_CERT_KEY, TLS_KEY_KEY};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::token::{MountedToken, ServiceAccountToken};
+use crate::token::{MountedToken, ServiceAccountToken, requested_lifetime};
 
 /// The ServiceAccount annotation naming the IAM role for web identity
 /// (EKS IRSA), as ESO reads it.
@@ -141,13 +141,20 @@ impl Refs<'_> {
         Ok(SecretString::from(text.trim_end_matches(['\n', '\r'])))
     }
 
-    fn service_account(&self, sa: &ServiceAccountSelector) -> Arc<ServiceAccountToken> {
+    /// Tokens for `sa`, living `expiration_seconds` (see
+    /// [`requested_lifetime`]).
+    fn service_account(
+        &self,
+        sa: &ServiceAccountSelector,
+        expiration_seconds: Option<i64>,
+    ) -> Arc<ServiceAccountToken> {
         let namespace = self.namespace_of(sa.namespace.as_deref());
         Arc::new(ServiceAccountToken::new(
             self.ctx.client.clone(),
             &namespace,
             &sa.name,
             sa.audiences.clone(),
+            requested_lifetime(expiration_seconds),
         ))
     }
 }
@@ -271,7 +278,7 @@ async fn web_identity(
     let mut sa = sa.clone();
     sa.audiences.retain(|a| *a != audience);
     sa.audiences.insert(0, audience);
-    let token = refs.service_account(&sa);
+    let token = refs.service_account(&sa, None);
     Ok(AwsAuth::WebIdentity {
         identity: token.identity(),
         token,
@@ -406,8 +413,11 @@ async fn client_certificate(
 /// store's session is keyed by; never the token).
 async fn jwt_source(refs: &Refs<'_>, jwt: Jwt<'_>) -> Result<(Arc<dyn TokenSource>, String)> {
     Ok(match jwt {
-        Jwt::ServiceAccount(sa) => {
-            let token = refs.service_account(&sa);
+        Jwt::ServiceAccount {
+            account,
+            expiration_seconds,
+        } => {
+            let token = refs.service_account(&account, expiration_seconds);
             let identity = token.identity();
             (token, identity)
         }

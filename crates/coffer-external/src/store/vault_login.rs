@@ -60,8 +60,12 @@ pub(super) enum RoleId<'a> {
 /// Where a login's JWT comes from.
 #[derive(Debug, PartialEq)]
 pub(super) enum Jwt<'a> {
-    /// A token requested for this service account, with its audiences.
-    ServiceAccount(ServiceAccountSelector),
+    /// A token requested for this service account, with its audiences,
+    /// living `expiration_seconds` (JWT auth's; `None`: 600 s).
+    ServiceAccount {
+        account: ServiceAccountSelector,
+        expiration_seconds: Option<i64>,
+    },
     /// The controller's own service-account token (Kubernetes auth with
     /// neither `serviceAccountRef` nor `secretRef`, as ESO).
     Own,
@@ -100,7 +104,10 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
     }
     if let Some(k8s) = &auth.kubernetes {
         let token = match (&k8s.service_account_ref, &k8s.secret_ref) {
-            (Some(sa), _) => Jwt::ServiceAccount(sa.clone()),
+            (Some(sa), _) => Jwt::ServiceAccount {
+                account: sa.clone(),
+                expiration_seconds: None,
+            },
             (None, Some(sel)) => Jwt::Secret {
                 field: "auth.kubernetes.secretRef",
                 sel,
@@ -153,7 +160,10 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
                         sa.audiences.push(audience);
                     }
                 }
-                Jwt::ServiceAccount(sa)
+                Jwt::ServiceAccount {
+                    account: sa,
+                    expiration_seconds: sat.expiration_seconds,
+                }
             }
             (None, None) => {
                 return Err(
@@ -218,7 +228,7 @@ mod tests {
         let k8s_secret = serde_json::json!({"kubernetes": {"mountPath": "kubernetes", "role": "app", "secretRef": {"name": "t", "key": "k"}}});
         let jwt_secret = serde_json::json!({"jwt": {"path": "jwt", "role": "app", "secretRef": {"name": "t", "key": "k"}}});
         let jwt_sa = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}}}});
-        let jwt_sa_aud = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}, "audiences": ["a", "b"]}}});
+        let jwt_sa_aud = serde_json::json!({"jwt": {"path": "jwt", "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "app", "audiences": ["a"]}, "audiences": ["a", "b"], "expirationSeconds": 3600}}});
         let userpass = serde_json::json!({"userPass": {"username": " app ", "secretRef": {"name": "s", "key": "k"}}});
         let cert_own = serde_json::json!({"cert": {"vaultRole": "web", "clientCert": {"name": "c", "key": "k"}, "secretRef": {"name": "k", "key": "k"}}});
         let k8s_own = serde_json::json!({"kubernetes": {"mountPath": "kubernetes", "role": "app"}});
@@ -228,11 +238,11 @@ mod tests {
             (token, Login::Token(&t)),
             (approle_id, Login::AppRole { path: "approle", role_id: RoleId::Given("r-1"), secret_ref: &s }),
             (approle_ref, Login::AppRole { path: "approle", role_id: RoleId::Ref(&r), secret_ref: &s }),
-            (k8s_sa, Login::Kubernetes { mount_path: "kubernetes", role: "app", token: Jwt::ServiceAccount(sa("app", &[])) }),
+            (k8s_sa, Login::Kubernetes { mount_path: "kubernetes", role: "app", token: Jwt::ServiceAccount { account: sa("app", &[]), expiration_seconds: None } }),
             (k8s_secret, Login::Kubernetes { mount_path: "kubernetes", role: "app", token: Jwt::Secret { field: "auth.kubernetes.secretRef", sel: &t, default_key: Some("token") } }),
             (jwt_secret, Login::Jwt { path: "jwt", role: "app", token: Jwt::Secret { field: "auth.jwt.secretRef", sel: &t, default_key: None } }),
-            (jwt_sa, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "vault"])) }),
-            (jwt_sa_aud, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount(sa("app", &["a", "b"])) }),
+            (jwt_sa, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount { account: sa("app", &["a", "vault"]), expiration_seconds: None } }),
+            (jwt_sa_aud, Login::Jwt { path: "jwt", role: "", token: Jwt::ServiceAccount { account: sa("app", &["a", "b"]), expiration_seconds: Some(3600) } }),
             (k8s_own, Login::Kubernetes { mount_path: "kubernetes", role: "app", token: Jwt::Own }),
             (userpass, Login::UserPass { path: "userpass", username: "app", password: &s }),
             (cert_own, Login::Cert { path: "cert", role: Some("web"), certificate: Some(CertificateRefs { cert_field: "auth.cert.clientCert", cert: &c, key_field: "auth.cert.secretRef", key: &k }) }),

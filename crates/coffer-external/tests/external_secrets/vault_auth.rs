@@ -303,3 +303,54 @@ async fn vault_kubernetes_auth_without_a_reference_presents_the_controllers_own_
     assert_synced(&world, "db", "own-token-pw").await;
     assert_undisclosed(&world, &[&token]).await;
 }
+
+/// How long the JWT a login presented lives (`exp - iat`), from the login
+/// request recorded by the proxy.
+fn presented_lifetime(login: &coffer_testenv::RecordedRequest) -> i64 {
+    use base64::Engine;
+    let body: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+    let jwt = body["jwt"].as_str().expect("a JWT login");
+    let claims = jwt.split('.').nth(1).expect("a JWT");
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+    claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn vault_jwt_auth_requests_tokens_living_expiration_seconds_at_least_ten_minutes() {
+    let world = World::new("vault-jwt-exp").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "exp-pw").await;
+    let auth = jwt_auth(&bao, &world, &policy, "vault").await;
+    identity::service_account(&world, "ci", &[]).await;
+    let mut proxies = Vec::new();
+    for (store, seconds) in [("hour", Some(3600)), ("short", Some(60)), ("unset", None)] {
+        let proxy = coffer_testenv::RecordingProxy::start(&bao.addr)
+            .await
+            .unwrap();
+        let mut token = json!({"serviceAccountRef": {"name": "ci"}});
+        if let Some(seconds) = seconds {
+            token["expirationSeconds"] = json!(seconds);
+        }
+        let login = VaultLogin::other(json!({"jwt": {
+            "path": auth, "role": "reader", "kubernetesServiceAccountToken": token,
+        }}));
+        world
+            .apply(StoreManifest::vault(store, &proxy.url(), &mount, login))
+            .await;
+        external_secret(&world, store, store, "db", "password").await;
+        proxies.push((store, proxy));
+    }
+    for (store, proxy) in &proxies {
+        assert_synced(&world, store, "exp-pw").await;
+        let requests = proxy.requests();
+        let login = requests
+            .iter()
+            .find(|r| r.path.ends_with("/login"))
+            .expect("a login");
+        let expected = if *store == "hour" { 3600 } else { 600 };
+        assert_eq!(presented_lifetime(login), expected, "store {store}");
+    }
+}
