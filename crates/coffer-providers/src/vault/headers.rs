@@ -77,7 +77,13 @@ pub(super) fn custom_headers(store: &str, headers: &BTreeMap<String, String>) ->
             ))
         })?;
         value.set_sensitive(true);
-        map.insert(header, value);
+        // NB: names are case-insensitive; a second spelling would
+        // silently replace the first.
+        if map.insert(header, value).is_some() {
+            return Err(refuse(format!(
+                "{quoted} is given twice (header names are case-insensitive)"
+            )));
+        }
     }
     Ok(map)
 }
@@ -150,6 +156,12 @@ mod tests {
         let err = refused(&[("X-Key", "line\nbreak-s3cret")]);
         assert!(err.contains("the value of \"X-Key\""), "{err}");
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn a_name_given_twice_in_two_spellings_is_refused() {
+        let err = refused(&[("X-Team", "a"), ("x-team", "b")]);
+        assert!(err.contains("is given twice"), "{err}");
     }
 
     #[test]
