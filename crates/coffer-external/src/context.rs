@@ -2,6 +2,7 @@
 //! sessions, caches of stores and managed Secrets, Events and metrics.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,9 @@ use crate::secrets::SecretIndex;
 
 /// Name under which Events are reported (ESO's recorder name).
 pub const REPORTER: &str = "external-secrets";
+
+/// Where the kubelet mounts the controller's own service-account token.
+pub const OWN_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// How the ExternalSecret controller runs.
 #[derive(Debug, Clone)]
@@ -45,6 +49,10 @@ pub struct Config {
     pub renders: RenderPool,
     /// AWS endpoints for every AWS store (ESO's environment variables).
     pub aws_endpoints: AwsEndpoints,
+    /// The controller's own service-account token ([`OWN_TOKEN_PATH`]),
+    /// which Vault Kubernetes auth presents when a store names neither a
+    /// ServiceAccount nor a Secret (as ESO does). Tests point it elsewhere.
+    pub own_token_path: PathBuf,
 }
 
 /// AWS endpoint overrides, as ESO reads them from its environment
@@ -74,6 +82,7 @@ impl Default for Config {
             template_limits: coffer_template::Limits::default(),
             renders: RenderPool::default(),
             aws_endpoints: AwsEndpoints::default(),
+            own_token_path: PathBuf::from(OWN_TOKEN_PATH),
         }
     }
 }

@@ -15,6 +15,7 @@
 mod aws_tags;
 mod credentials;
 mod vault_login;
+mod vault_tls;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError};

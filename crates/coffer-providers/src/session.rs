@@ -57,6 +57,11 @@ impl Fingerprinter {
         self.0.update(b);
     }
 
+    /// A count, so that list boundaries are part of the digest.
+    pub(crate) fn count(&mut self, n: usize) {
+        self.0.update(&(n as u64).to_le_bytes());
+    }
+
     pub(crate) fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }

@@ -26,6 +26,7 @@ pub mod leak;
 mod namespace;
 mod pki;
 mod process;
+mod recording_proxy;
 mod restart;
 mod service_proxy;
 mod services;
@@ -42,8 +43,9 @@ pub use fault_proxy::{Fault, FaultProxy, Throttling};
 pub use in_cluster::InCluster;
 pub use namespace::TestNamespace;
 pub use process::{ProcessLog, Stop};
+pub use recording_proxy::{RecordedRequest, RecordingProxy};
 pub use service_proxy::{expose, routable_ip};
-pub use services::{Aws, Vault};
+pub use services::{Aws, Vault, VaultTls};
 pub use tools::{locate, reference_tool, reference_tools_dir};
 
 /// Prefix of each environment's directory under the system's temp dir.

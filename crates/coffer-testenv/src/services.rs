@@ -1,8 +1,14 @@
 //! OpenBao (our Vault) in dev mode and moto (our AWS Secrets Manager) in
-//! server mode, each on a free loopback port.
+//! server mode, each on a free loopback port. OpenBao also listens with TLS
+//! on a second port that requires a client certificate from the test CA.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 
 use crate::control_plane::free_port;
 use crate::process::{self, ProcessLog};
@@ -26,6 +32,22 @@ pub struct Vault {
     pub audit_log: PathBuf,
     /// The server's log.
     pub log: ProcessLog,
+    /// The mutual-TLS listener of the same server.
+    pub tls: VaultTls,
+}
+
+/// OpenBao's second listener: TLS, `tls_require_and_verify_client_cert`,
+/// trusting client certificates signed by `ca`.
+#[derive(Debug, Clone)]
+pub struct VaultTls {
+    /// `https://127.0.0.1:<port>`.
+    pub addr: String,
+    /// The CA (PEM) that signed the server's and the client's certificates.
+    pub ca: String,
+    /// A client certificate (PEM, `CN=coffer-vault-client`) and its key
+    /// (PKCS#8 PEM), accepted by the listener.
+    pub client_cert: String,
+    pub client_key: String,
 }
 
 /// A running moto server.
@@ -57,7 +79,8 @@ pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
     let quoted = serde_json::Value::from(audit_log.to_string_lossy()).to_string();
     let audit =
         format!("audit \"file\" \"coffer\" {{\n  options {{\n    file_path = {quoted}\n  }}\n}}\n");
-    std::fs::write(&config, audit).map_err(|source| Error::Io {
+    let (tls, listener) = tls_listener(dir, &addr)?;
+    std::fs::write(&config, audit + &listener).map_err(|source| Error::Io {
         what: config.clone(),
         source,
     })?;
@@ -88,7 +111,78 @@ pub async fn start_vault(tools_bin: &Path, dir: &Path) -> Result<Vault, Error> {
         token: VAULT_ROOT_TOKEN.to_string(),
         audit_log,
         log,
+        tls,
     })
+}
+
+/// Certificates for the TLS listener, written into `dir`, and the listener
+/// stanza. The dev listener at `dev_addr` takes the next port for its
+/// cluster address, so both ports of this listener are chosen apart from it.
+fn tls_listener(dir: &Path, dev_addr: &str) -> Result<(VaultTls, String), Error> {
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "coffer-vault-ca");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let server_key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(vec!["localhost".to_string()])?;
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = server.signed_by(&server_key, &issuer)?;
+
+    let client_key = KeyPair::generate()?;
+    let mut client = CertificateParams::new(Vec::<String>::new())?;
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "coffer-vault-client");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client.signed_by(&client_key, &issuer)?;
+
+    let write = |name: &str, pem: &str| -> Result<String, Error> {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).map_err(|source| Error::Io {
+            what: path.clone(),
+            source,
+        })?;
+        Ok(serde_json::Value::from(path.to_string_lossy()).to_string())
+    };
+    let ca_file = write("bao-tls-ca.crt", &ca_cert.pem())?;
+    let cert_file = write("bao-tls.crt", &server_cert.pem())?;
+    let key_file = write("bao-tls.key", &server_key.serialize_pem())?;
+
+    let dev_cluster = dev_addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .map(|p| p + 1);
+    let port = || -> Result<u16, Error> {
+        loop {
+            let p = free_port()?;
+            if Some(p) != dev_cluster {
+                return Ok(p);
+            }
+        }
+    };
+    let (port, cluster_port) = (port()?, port()?);
+    let listener = format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  \
+         cluster_address = \"127.0.0.1:{cluster_port}\"\n  \
+         tls_cert_file = {cert_file}\n  tls_key_file = {key_file}\n  \
+         tls_client_ca_file = {ca_file}\n  tls_require_and_verify_client_cert = true\n}}\n"
+    );
+    let tls = VaultTls {
+        addr: format!("https://127.0.0.1:{port}"),
+        ca: ca_cert.pem(),
+        client_cert: client_cert.pem(),
+        client_key: client_key.serialize_pem(),
+    };
+    Ok((tls, listener))
 }
 
 /// Starts `moto_server` and waits until it answers.

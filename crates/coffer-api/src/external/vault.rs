@@ -151,14 +151,12 @@ pub struct VaultAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::meta::open_object")]
     pub ldap: Option<serde_json::Value>,
-    /// Username/password login; accepted, not implemented by Coffer.
+    /// Username/password login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "super::meta::open_object")]
-    pub user_pass: Option<serde_json::Value>,
-    /// TLS certificate login; accepted, not implemented by Coffer.
+    pub user_pass: Option<VaultUserPassAuth>,
+    /// TLS certificate login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "super::meta::open_object")]
-    pub cert: Option<serde_json::Value>,
+    pub cert: Option<VaultCertAuth>,
     /// AWS IAM login; accepted, not implemented by Coffer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::meta::open_object")]
@@ -171,19 +169,13 @@ pub struct VaultAuth {
 
 impl VaultAuth {
     /// The method in use, by its ESO field name, for the ones Coffer does
-    /// not implement (`ldap`, `userPass`, `cert`, `iam`, `gcp`); `None` when
-    /// a supported one (or none) is set.
+    /// not implement (`ldap`, `iam`, `gcp`); `None` when a supported one
+    /// (or none) is set.
     pub fn unsupported_method(&self) -> Option<&'static str> {
-        [
-            ("ldap", &self.ldap),
-            ("userPass", &self.user_pass),
-            ("cert", &self.cert),
-            ("iam", &self.iam),
-            ("gcp", &self.gcp),
-        ]
-        .into_iter()
-        .find(|(_, v)| v.is_some())
-        .map(|(name, _)| name)
+        [("ldap", &self.ldap), ("iam", &self.iam), ("gcp", &self.gcp)]
+            .into_iter()
+            .find(|(_, v)| v.is_some())
+            .map(|(name, _)| name)
     }
 }
 
@@ -223,6 +215,42 @@ pub struct VaultKubernetesAuth {
     pub role: String,
 }
 
+/// Username/password login (`auth/<path>/login/<username>`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultUserPassAuth {
+    /// Mount path of the userpass backend. Defaults to `userpass`.
+    #[serde(default = "default_userpass_path")]
+    #[schemars(extend("default" = "userpass"))]
+    pub path: String,
+    /// The username.
+    pub username: String,
+    /// The password, read from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeySelector>,
+}
+
+/// TLS certificate login (`auth/<path>/login`): the client certificate
+/// presented in the handshake is the credential.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultCertAuth {
+    /// Mount path of the cert backend. Defaults to `cert`.
+    #[serde(default = "default_cert_path")]
+    #[schemars(extend("default" = "cert"))]
+    pub path: String,
+    /// The certificate role to log in as (any matching role when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_role: Option<String>,
+    /// The client certificate (key defaults to `tls.crt`); without it and
+    /// `secretRef`, the store's `tls` certificate is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<SecretKeySelector>,
+    /// The client certificate's private key (key defaults to `tls.key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeySelector>,
+}
+
 /// JWT/OIDC login.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -252,7 +280,8 @@ pub struct VaultKubernetesServiceAccountTokenAuth {
     /// Defaults to `vault`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiences: Option<Vec<String>>,
-    /// Token lifetime in seconds (deprecated in ESO). Defaults to 600.
+    /// Token lifetime in seconds (deprecated in ESO). Defaults to 600;
+    /// values below 600, the API server's minimum, request 600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<i64>,
 }
@@ -267,4 +296,12 @@ fn default_kubernetes_path() -> String {
 
 fn default_jwt_path() -> String {
     "jwt".to_owned()
+}
+
+fn default_userpass_path() -> String {
+    "userpass".to_owned()
+}
+
+fn default_cert_path() -> String {
+    "cert".to_owned()
 }

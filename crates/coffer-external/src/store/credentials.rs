@@ -17,7 +17,7 @@ use coffer_api::external::{
     VaultKvVersion, VaultProvider,
 };
 use coffer_providers::aws::{AwsAuth, AwsConfig};
-use coffer_providers::vault::{KvVersion, VaultAuth, VaultConfig};
+use coffer_providers::vault::{ClientCertificate, KvVersion, VaultAuth, VaultConfig};
 use coffer_providers::{StaticToken, TokenSource};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Api;
@@ -26,9 +26,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::aws_tags;
 use super::vault_login::{self, Jwt, Login, RoleId};
+use super::vault_tls::{self, CertificateRefs, TLS_CERT_KEY, TLS_KEY_KEY};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::token::ServiceAccountToken;
+use crate::token::{MountedToken, ServiceAccountToken, requested_lifetime};
 
 /// The ServiceAccount annotation naming the IAM role for web identity
 /// (EKS IRSA), as ESO reads it.
@@ -140,13 +141,20 @@ impl Refs<'_> {
         Ok(SecretString::from(text.trim_end_matches(['\n', '\r'])))
     }
 
-    fn service_account(&self, sa: &ServiceAccountSelector) -> Arc<ServiceAccountToken> {
+    /// Tokens for `sa`, living `expiration_seconds` (see
+    /// [`requested_lifetime`]).
+    fn service_account(
+        &self,
+        sa: &ServiceAccountSelector,
+        expiration_seconds: Option<i64>,
+    ) -> Arc<ServiceAccountToken> {
         let namespace = self.namespace_of(sa.namespace.as_deref());
         Arc::new(ServiceAccountToken::new(
             self.ctx.client.clone(),
             &namespace,
             &sa.name,
             sa.audiences.clone(),
+            requested_lifetime(expiration_seconds),
         ))
     }
 }
@@ -269,7 +277,7 @@ async fn web_identity(
     let mut sa = sa.clone();
     sa.audiences.retain(|a| *a != audience);
     sa.audiences.insert(0, audience);
-    let token = refs.service_account(&sa);
+    let token = refs.service_account(&sa, None);
     Ok(AwsAuth::WebIdentity {
         identity: token.identity(),
         token,
@@ -324,11 +332,38 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
                 identity,
             }
         }
+        Login::UserPass {
+            path,
+            username,
+            password,
+        } => VaultAuth::UserPass {
+            path: path.to_owned(),
+            username: username.to_owned(),
+            password: refs
+                .secret_value("auth.userPass.secretRef", password, None)
+                .await?,
+        },
+        Login::Cert {
+            path,
+            role,
+            certificate,
+        } => VaultAuth::Cert {
+            path: path.to_owned(),
+            role: role.map(str::to_owned),
+            certificate: match certificate {
+                Some(pair) => Some(client_certificate(refs, pair).await?),
+                None => None,
+            },
+        },
     };
     let ca_bundle = match (&vault.ca_bundle, &vault.ca_provider) {
         (Some(bundle), _) => Some(bundle.0.clone()),
         (None, Some(provider)) => Some(ca_from_provider(refs, provider).await?),
         (None, None) => None,
+    };
+    let client_tls = match vault_tls::client_tls(vault).map_err(|r| refs.config_error(r))? {
+        Some(pair) => Some(client_certificate(refs, pair).await?),
+        None => None,
     };
     Ok(VaultConfig {
         server: vault.server.clone(),
@@ -339,7 +374,37 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
         },
         namespace: vault_login::namespace(vault),
         ca_bundle,
+        headers: vault.headers.clone(),
+        client_tls,
+        read_your_writes: vault.read_your_writes.unwrap_or_default(),
+        forward_inconsistent: vault.forward_inconsistent.unwrap_or_default(),
         auth,
+    })
+}
+
+/// A certificate and its key, read from their Secrets (keys `tls.crt` and
+/// `tls.key` unless the selectors name others).
+async fn client_certificate(
+    refs: &Refs<'_>,
+    pair: CertificateRefs<'_>,
+) -> Result<ClientCertificate> {
+    let cert = refs
+        .secret_value(pair.cert_field, pair.cert, Some(TLS_CERT_KEY))
+        .await?;
+    let key = refs
+        .secret_value(pair.key_field, pair.key, Some(TLS_KEY_KEY))
+        .await?;
+    Ok(ClientCertificate {
+        cert_field: pair.cert_field,
+        key_field: pair.key_field,
+        cert_pem: secrecy::ExposeSecret::expose_secret(&cert)
+            .as_bytes()
+            .to_vec(),
+        key_pem: Zeroizing::new(
+            secrecy::ExposeSecret::expose_secret(&key)
+                .as_bytes()
+                .to_vec(),
+        ),
     })
 }
 
@@ -347,10 +412,18 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
 /// store's session is keyed by; never the token).
 async fn jwt_source(refs: &Refs<'_>, jwt: Jwt<'_>) -> Result<(Arc<dyn TokenSource>, String)> {
     Ok(match jwt {
-        Jwt::ServiceAccount(sa) => {
-            let token = refs.service_account(&sa);
+        Jwt::ServiceAccount {
+            account,
+            expiration_seconds,
+        } => {
+            let token = refs.service_account(&account, expiration_seconds);
             let identity = token.identity();
             (token, identity)
+        }
+        Jwt::Own => {
+            let token = MountedToken::new(&refs.ctx.config.own_token_path);
+            let identity = token.identity();
+            (Arc::new(token), identity)
         }
         Jwt::Secret {
             field,

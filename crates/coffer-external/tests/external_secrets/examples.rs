@@ -4,8 +4,8 @@
 //! OpenBao and moto the way each example assumes, applies the files in its
 //! own namespace, and checks the Secret the docs promise.
 //!
-//! The examples use fixed names (OpenBao's `approle`, `kubernetes` and
-//! `jwt` mounts, `secret/foo`, moto's `friendslist`): each mount belongs
+//! The examples use fixed names (OpenBao's `approle`, `kubernetes`,
+//! `userpass` and `jwt` mounts, `secret/foo`, moto's `friendslist`): each mount belongs
 //! to one test, and shared remote values are written identically by every
 //! test that needs them.
 
@@ -93,6 +93,27 @@ async fn eso_docs_vault_approle_example_syncs() {
     apply_example(&world, "vault-external-secret.yaml").await;
     assert_vault_example_synced(&world).await;
     assert_undisclosed(&world, &[&secret_id]).await;
+}
+
+#[tokio::test]
+async fn eso_docs_vault_userpass_example_syncs() {
+    let world = World::new("eso-docs-userpass").await;
+    let bao = Bao::new(world.env);
+    let policy = vault_docs_secret(&bao).await;
+    bao.enable_auth("userpass", "userpass").await;
+    bao.call(
+        "POST",
+        "auth/userpass/users/username",
+        Some(json!({"password": "docs-user-password", "token_policies": [policy]})),
+    )
+    .await;
+    world
+        .put_secret("my-secret", &[("password", "docs-user-password")])
+        .await;
+    apply_example(&world, "vault-userpass-store.yaml").await;
+    apply_example(&world, "vault-external-secret.yaml").await;
+    assert_vault_example_synced(&world).await;
+    assert_undisclosed(&world, &["docs-user-password"]).await;
 }
 
 #[tokio::test]

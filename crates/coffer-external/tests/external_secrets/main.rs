@@ -27,3 +27,5 @@ mod templates;
 mod tenancy;
 mod vault;
 mod vault_auth;
+mod vault_options;
+mod vault_tls;

@@ -13,7 +13,7 @@ use crate::sync::*;
 
 /// A KV v2 mount of this test's own holding `db` = {"password": value},
 /// and a policy reading it; returns (mount, policy).
-async fn kv_with_policy(bao: &Bao, world: &World, value: &str) -> (String, String) {
+pub async fn kv_with_policy(bao: &Bao, world: &World, value: &str) -> (String, String) {
     let mount = format!("kv-{}", world.name());
     bao.mount_kv(&mount, "2").await;
     bao.put_v2(&mount, "db", json!({ "password": value })).await;
@@ -234,4 +234,123 @@ async fn vault_namespace_scopes_the_login_and_the_reads() {
     external_secret(&world, "app", "vault", &key, "k").await;
     assert_synced(&world, "app", "from-team").await;
     assert_undisclosed(&world, &[&secret_id]).await;
+}
+
+#[tokio::test]
+async fn vault_userpass_store_logs_in_and_a_wrong_password_is_refused_unshown() {
+    let world = World::new("vault-userpass").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "userpass-pw").await;
+    let auth = format!("userpass-{}", world.name());
+    bao.enable_auth(&auth, "userpass").await;
+    bao.call(
+        "POST",
+        &format!("auth/{auth}/users/reader"),
+        Some(json!({"password": "the-user-password", "token_policies": [policy]})),
+    )
+    .await;
+    world
+        .put_secret(
+            "userpass",
+            &[
+                ("password", "the-user-password"),
+                ("wrong", "not-the-password"),
+            ],
+        )
+        .await;
+    for (store, key) in [("vault", "password"), ("wrong", "wrong")] {
+        let login = VaultLogin::other(json!({"userPass": {
+            "path": auth,
+            "username": "reader",
+            "secretRef": {"name": "userpass", "key": key},
+        }}));
+        world
+            .apply(StoreManifest::vault(store, &bao.addr, &mount, login))
+            .await;
+    }
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "userpass-pw").await;
+    let (status, _, message) = store_ready(&world, "wrong").await;
+    assert_eq!(status, "False", "{message}");
+    assert_undisclosed(&world, &["the-user-password", "not-the-password"]).await;
+}
+
+/// Matches ESO: Kubernetes auth naming neither a ServiceAccount nor a
+/// Secret presents the controller's own token, read from its mounted file
+/// (here a file holding a token of ServiceAccount `reader`, as the kubelet
+/// would mount for a controller running as `reader`).
+#[tokio::test]
+async fn vault_kubernetes_auth_without_a_reference_presents_the_controllers_own_token() {
+    let mut world = World::without_controller("vault-k8s-own").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "own-token-pw").await;
+    let auth = kubernetes_auth(&bao, &world, &policy).await;
+    identity::service_account(&world, "reader", &[]).await;
+    identity::auth_delegator(&world, "reader").await;
+    let token = identity::token_for(&world, "reader", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let mut config = world.config();
+    config.own_token_path = token_file;
+    world.start_with(config).await;
+
+    let login = VaultLogin::other(json!({"kubernetes": {"mountPath": auth, "role": "reader"}}));
+    world
+        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login))
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "own-token-pw").await;
+    assert_undisclosed(&world, &[&token]).await;
+}
+
+/// How long the JWT a login presented lives (`exp - iat`), from the login
+/// request recorded by the proxy.
+fn presented_lifetime(login: &coffer_testenv::RecordedRequest) -> i64 {
+    use base64::Engine;
+    let body: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+    let jwt = body["jwt"].as_str().expect("a JWT login");
+    let claims = jwt.split('.').nth(1).expect("a JWT");
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+    claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn vault_jwt_auth_requests_tokens_living_expiration_seconds_at_least_ten_minutes() {
+    let world = World::new("vault-jwt-exp").await;
+    let bao = Bao::new(world.env);
+    let (mount, policy) = kv_with_policy(&bao, &world, "exp-pw").await;
+    let auth = jwt_auth(&bao, &world, &policy, "vault").await;
+    identity::service_account(&world, "ci", &[]).await;
+    let mut proxies = Vec::new();
+    for (store, seconds) in [("hour", Some(3600)), ("short", Some(60)), ("unset", None)] {
+        let proxy = coffer_testenv::RecordingProxy::start(&bao.addr)
+            .await
+            .unwrap();
+        let mut token = json!({"serviceAccountRef": {"name": "ci"}});
+        if let Some(seconds) = seconds {
+            token["expirationSeconds"] = json!(seconds);
+        }
+        let login = VaultLogin::other(json!({"jwt": {
+            "path": auth, "role": "reader", "kubernetesServiceAccountToken": token,
+        }}));
+        world
+            .apply(StoreManifest::vault(store, &proxy.url(), &mount, login))
+            .await;
+        external_secret(&world, store, store, "db", "password").await;
+        proxies.push((store, proxy));
+    }
+    for (store, proxy) in &proxies {
+        assert_synced(&world, store, "exp-pw").await;
+        let requests = proxy.requests();
+        let login = requests
+            .iter()
+            .find(|r| r.path.ends_with("/login"))
+            .expect("a login");
+        let expected = if *store == "hour" { 3600 } else { 600 };
+        assert_eq!(presented_lifetime(login), expected, "store {store}");
+    }
 }

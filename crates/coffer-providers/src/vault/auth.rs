@@ -76,6 +76,8 @@ pub(super) fn method_name(method: &VaultAuth) -> &'static str {
         VaultAuth::AppRole { .. } => "appRole",
         VaultAuth::Kubernetes { .. } => "kubernetes",
         VaultAuth::Jwt { .. } => "jwt",
+        VaultAuth::UserPass { .. } => "userPass",
+        VaultAuth::Cert { .. } => "cert",
     }
 }
 
@@ -111,11 +113,16 @@ fn ttl(secs: u64) -> Option<Duration> {
     (secs > 0).then(|| Duration::from_secs(secs))
 }
 
-/// The path and JSON body of a login for `method` (token auth has none).
-/// The body holds the credential, so it is wiped when dropped.
-pub(super) async fn login_request(
-    method: &VaultAuth,
-) -> Result<Option<(String, Zeroizing<Vec<u8>>, SecretString)>> {
+/// A login: the API path, the JSON body (it holds the credential, so it
+/// is wiped when dropped) and what to cut out of Vault's error text.
+pub(super) struct LoginRequest {
+    pub path: String,
+    pub body: Zeroizing<Vec<u8>>,
+    pub redact: Vec<SecretString>,
+}
+
+/// The login for `method` (token auth has none).
+pub(super) async fn login_request(method: &VaultAuth) -> Result<Option<LoginRequest>> {
     let (path, role, jwt) = match method {
         VaultAuth::Token(_) => return Ok(None),
         VaultAuth::AppRole {
@@ -127,7 +134,36 @@ pub(super) async fn login_request(
                 ("role_id", role_id.as_str()),
                 ("secret_id", secret_id.expose_secret()),
             ]);
-            return Ok(Some((login_path(path, "approle"), body, secret_id.clone())));
+            return Ok(Some(LoginRequest {
+                path: login_path(path, "approle"),
+                body,
+                redact: vec![secret_id.clone(), SecretString::from(role_id.as_str())],
+            }));
+        }
+        VaultAuth::UserPass {
+            path,
+            username,
+            password,
+        } => {
+            return Ok(Some(LoginRequest {
+                path: format!("{}/{username}", login_path(path, "userpass")),
+                body: json_body(&[("password", password.expose_secret())]),
+                redact: vec![password.clone()],
+            }));
+        }
+        VaultAuth::Cert { path, role, .. } => {
+            // The credential is the certificate of the TLS handshake; the
+            // body only picks the role, as ESO's `{"name": vaultRole}`.
+            let fields: Vec<(&str, &str)> = role
+                .iter()
+                .filter(|r| !r.is_empty())
+                .map(|r| ("name", r.as_str()))
+                .collect();
+            return Ok(Some(LoginRequest {
+                path: login_path(path, "cert"),
+                body: json_body(&fields),
+                redact: Vec::new(),
+            }));
         }
         VaultAuth::Kubernetes {
             mount_path,
@@ -144,7 +180,11 @@ pub(super) async fn login_request(
         } => (login_path(path, "jwt"), role, token.token().await?),
     };
     let body = json_body(&[("role", role.as_str()), ("jwt", jwt.expose_secret())]);
-    Ok(Some((path, body, jwt)))
+    Ok(Some(LoginRequest {
+        path,
+        body,
+        redact: vec![jwt],
+    }))
 }
 
 fn login_path(mount: &str, default: &str) -> String {
@@ -298,7 +338,7 @@ async fn new_session(
     generation: u64,
 ) -> Result<Session> {
     let started = Instant::now();
-    let Some((path, body, secret)) = login_request(method).await? else {
+    let Some(LoginRequest { path, body, redact }) = login_request(method).await? else {
         let VaultAuth::Token(token) = method else {
             unreachable!("only token auth has no login request")
         };
@@ -314,11 +354,7 @@ async fn new_session(
     };
     let mut call = Call::new(CALL_LOGIN, Method::POST, &path);
     call.body = Some(body);
-    let mut redact = vec![secret.expose_secret()];
-    if let VaultAuth::AppRole { role_id, .. } = method {
-        redact.push(role_id);
-    }
-    call.redact = redact;
+    call.redact = redact.iter().map(|s| s.expose_secret()).collect();
     let body = transport
         .send(call, None)
         .await?
@@ -373,8 +409,30 @@ mod tests {
     use crate::StaticToken;
 
     async fn request(method: &VaultAuth) -> (String, serde_json::Value) {
-        let (path, body, _) = login_request(method).await.unwrap().unwrap();
-        (path, serde_json::from_slice(&body).unwrap())
+        let login = login_request(method).await.unwrap().unwrap();
+        (login.path, serde_json::from_slice(&login.body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn userpass_and_cert_logins_match_eso() {
+        let userpass = VaultAuth::UserPass {
+            path: "people".into(),
+            username: "app".into(),
+            password: SecretString::from("pw"),
+        };
+        let (path, body) = request(&userpass).await;
+        assert_eq!(path, "auth/people/login/app");
+        assert_eq!(body, serde_json::json!({"password": "pw"}));
+        let cert = |role: Option<&str>| VaultAuth::Cert {
+            path: "".into(),
+            role: role.map(str::to_owned),
+            certificate: None,
+        };
+        let (path, body) = request(&cert(Some("web"))).await;
+        assert_eq!(path, "auth/cert/login");
+        assert_eq!(body, serde_json::json!({"name": "web"}));
+        let (_, body) = request(&cert(None)).await;
+        assert_eq!(body, serde_json::json!({}));
     }
 
     #[tokio::test]

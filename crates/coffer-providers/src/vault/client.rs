@@ -72,13 +72,15 @@ impl VaultClient {
         config: &VaultConfig,
         observer: Arc<dyn CallObserver>,
     ) -> Result<Self> {
-        let transport = Transport::new(
-            store,
-            &config.server,
-            config.namespace.as_deref(),
-            config.ca_bundle.as_deref(),
-            observer,
-        )?;
+        if matches!(config.auth, super::VaultAuth::Cert { .. })
+            && config.client_certificate().is_none()
+        {
+            return Err(Error::Config {
+                store: store.to_owned(),
+                reason: "auth.cert needs a client certificate: clientCert and secretRef, or the store's tls".into(),
+            });
+        }
+        let transport = Transport::new(store, config, observer)?;
         let auth = Auth::login(config.auth.clone(), &transport).await?;
         let mount = config
             .path

@@ -9,16 +9,21 @@
 
 mod auth;
 mod client;
+mod consistency;
+mod headers;
+mod identity;
 mod kv;
 mod missing;
 mod transport;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
 pub use client::VaultClient;
+pub use identity::ClientCertificate;
 
 use crate::TokenSource;
 use crate::session::{Fingerprint, Fingerprinter};
@@ -37,6 +42,16 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     /// `caBundle` or the resolved `caProvider`: PEM certificates to trust.
     pub ca_bundle: Option<Vec<u8>>,
+    /// `headers`: sent with every request, logins included. Names the
+    /// client sets itself are refused when the client is built.
+    pub headers: BTreeMap<String, String>,
+    /// `tls`: the client certificate presented to the server (mutual TLS).
+    pub client_tls: Option<ClientCertificate>,
+    /// `readYourWrites`: send back the last `X-Vault-Index` seen.
+    pub read_your_writes: bool,
+    /// `forwardInconsistent`: ask standbys to forward (implies
+    /// `read_your_writes`).
+    pub forward_inconsistent: bool,
     /// How to log in.
     pub auth: VaultAuth,
 }
@@ -87,6 +102,24 @@ pub enum VaultAuth {
         /// Names where the JWT comes from (fingerprint).
         identity: String,
     },
+    /// `auth.userPass`.
+    UserPass {
+        /// Mount path (`userpass`).
+        path: String,
+        /// The username (a single path segment).
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// `auth.cert`: the client certificate presented in the TLS handshake.
+    Cert {
+        /// Mount path (`cert`).
+        path: String,
+        /// The certificate role (`vaultRole`); `None`: any matching role.
+        role: Option<String>,
+        /// `clientCert` and `secretRef`; `None`: the store's `tls`.
+        certificate: Option<ClientCertificate>,
+    },
 }
 
 #[cfg(feature = "fuzzing")]
@@ -107,12 +140,30 @@ impl fmt::Debug for VaultConfig {
                     .as_ref()
                     .map(|b| format!("{} bytes", b.len())),
             )
+            // NB: header values may be a proxy's credentials.
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("client_tls", &self.client_tls)
+            .field("read_your_writes", &self.read_your_writes)
+            .field("forward_inconsistent", &self.forward_inconsistent)
             .field("auth", &self.auth)
             .finish()
     }
 }
 
 impl VaultConfig {
+    /// The certificate the HTTP client presents: `auth.cert`'s own when
+    /// it has one (as ESO, whose cert login replaces the transport's
+    /// certificate), else `tls`'s.
+    pub(crate) fn client_certificate(&self) -> Option<&ClientCertificate> {
+        match &self.auth {
+            VaultAuth::Cert {
+                certificate: Some(certificate),
+                ..
+            } => Some(certificate),
+            _ => self.client_tls.as_ref(),
+        }
+    }
+
     /// See [`crate::StoreConfig::fingerprint`]: a keyed digest of every
     /// field, credentials included; a token source counts by its
     /// `identity` (its tokens rotate, the account does not) and, when its
@@ -127,6 +178,22 @@ impl VaultConfig {
         });
         h.opt(self.namespace.as_deref());
         h.opt_bytes(self.ca_bundle.as_deref());
+        h.count(self.headers.len());
+        for (name, value) in &self.headers {
+            h.str(name);
+            h.str(value);
+        }
+        match &self.client_tls {
+            Some(certificate) => {
+                h.str("tls");
+                certificate.fingerprint(&mut h);
+            }
+            None => h.str("no tls"),
+        }
+        h.bytes(&[
+            u8::from(self.read_your_writes),
+            u8::from(self.forward_inconsistent),
+        ]);
         match &self.auth {
             VaultAuth::Token(token) => {
                 h.str("token");
@@ -164,6 +231,29 @@ impl VaultConfig {
                 h.str(role);
                 h.token_source(identity, token.as_ref());
             }
+            VaultAuth::UserPass {
+                path,
+                username,
+                password,
+            } => {
+                h.str("userPass");
+                h.str(path);
+                h.str(username);
+                h.secret(password);
+            }
+            VaultAuth::Cert {
+                path,
+                role,
+                certificate,
+            } => {
+                h.str("cert");
+                h.str(path);
+                h.opt(role.as_deref());
+                match certificate {
+                    Some(certificate) => certificate.fingerprint(&mut h),
+                    None => h.str("the store's tls"),
+                }
+            }
         }
         h.finish()
     }
@@ -181,6 +271,10 @@ mod tests {
             version: KvVersion::V2,
             namespace: None,
             ca_bundle: None,
+            headers: BTreeMap::new(),
+            client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
             auth,
         }
     }
@@ -213,6 +307,27 @@ mod tests {
         variants.push(c);
         let mut c = base.clone();
         c.server = "https://vault:8200".into();
+        variants.push(c);
+        let mut c = base.clone();
+        c.headers.insert("X-Team".into(), "a".into());
+        variants.push(c);
+        let mut c = base.clone();
+        c.read_your_writes = true;
+        variants.push(c);
+        let mut c = base.clone();
+        c.forward_inconsistent = true;
+        variants.push(c);
+        let mut c = base.clone();
+        c.client_tls = Some(ClientCertificate {
+            cert_field: "tls.certSecretRef",
+            key_field: "tls.keySecretRef",
+            cert_pem: b"cert".to_vec(),
+            key_pem: b"key".to_vec().into(),
+        });
+        variants.push(c.clone());
+        if let Some(tls) = c.client_tls.as_mut() {
+            tls.key_pem = b"rotated key".to_vec().into();
+        }
         variants.push(c);
         for v in &variants {
             assert_ne!(v.fingerprint(), base.fingerprint(), "{v:?}");
@@ -289,12 +404,55 @@ mod tests {
     }
 
     #[test]
+    fn fingerprint_covers_userpass_and_cert_credentials() {
+        let userpass = |password: &str| {
+            config(VaultAuth::UserPass {
+                path: "userpass".into(),
+                username: "app".into(),
+                password: SecretString::from(password),
+            })
+            .fingerprint()
+        };
+        assert_eq!(userpass("pw-1"), userpass("pw-1"));
+        assert_ne!(userpass("pw-1"), userpass("pw-2"));
+        let cert = |role: Option<&str>, key: &[u8]| {
+            config(VaultAuth::Cert {
+                path: "cert".into(),
+                role: role.map(str::to_owned),
+                certificate: Some(ClientCertificate {
+                    cert_field: "auth.cert.clientCert",
+                    key_field: "auth.cert.secretRef",
+                    cert_pem: b"cert".to_vec(),
+                    key_pem: key.to_vec().into(),
+                }),
+            })
+            .fingerprint()
+        };
+        assert_eq!(cert(None, b"k1"), cert(None, b"k1"));
+        assert_ne!(cert(None, b"k1"), cert(None, b"k2"));
+        assert_ne!(cert(None, b"k1"), cert(Some("r"), b"k1"));
+    }
+
+    #[test]
     fn debug_of_a_config_shows_no_credential() {
         let shown = format!(
             "{:?} {:?}",
             config(approle("the-secret-id")),
             config(VaultAuth::Token(SecretString::from("hvs.the-token")))
         );
+        let mut with_header = config(approle("x"));
+        with_header
+            .headers
+            .insert("X-Proxy-Key".into(), "the-proxy-key".into());
+        let userpass = config(VaultAuth::UserPass {
+            path: "userpass".into(),
+            username: "app".into(),
+            password: SecretString::from("the-password"),
+        });
+        let shown = format!("{shown} {with_header:?} {userpass:?}");
+        assert!(!shown.contains("the-password"), "{shown}");
+        assert!(shown.contains("X-Proxy-Key"), "{shown}");
+        assert!(!shown.contains("the-proxy-key"), "{shown}");
         assert!(!shown.contains("the-secret-id"), "{shown}");
         assert!(!shown.contains("hvs.the-token"), "{shown}");
         assert!(shown.contains("role-id"), "{shown}");

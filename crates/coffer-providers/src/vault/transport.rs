@@ -17,6 +17,9 @@ use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use super::VaultConfig;
+use super::consistency::Consistency;
+use super::headers::custom_headers;
 use crate::{CallObserver, CallStatus, Error, Result};
 
 /// ESO's provider label (`runtime/metrics`, vault `constants.go`).
@@ -98,6 +101,10 @@ pub(super) struct Transport {
     store: String,
     base: Url,
     namespace: Option<String>,
+    /// `headers`, checked ([`custom_headers`]).
+    custom: HeaderMap,
+    /// `readYourWrites` and `forwardInconsistent`.
+    consistency: Consistency,
     http: reqwest::Client,
     observer: Arc<dyn CallObserver>,
     backoff: Mutex<Backoff>,
@@ -108,6 +115,7 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("server", &self.base.as_str())
             .field("namespace", &self.namespace)
+            .field("headers", &self.custom.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -119,45 +127,56 @@ struct Backoff {
 }
 
 impl Transport {
-    /// Builds the client: `ca_bundle`, when given, replaces the system
-    /// roots (matches ESO, which sets the TLS config's `RootCAs` to the
-    /// bundle alone).
-    pub fn new(
-        store: &str,
-        server: &str,
-        namespace: Option<&str>,
-        ca_bundle: Option<&[u8]>,
-        observer: Arc<dyn CallObserver>,
-    ) -> Result<Self> {
-        let config = |reason: String| Error::Config {
+    /// Builds the client for `config`: `caBundle`, when given, replaces
+    /// the system roots (matches ESO, which sets the TLS config's `RootCAs`
+    /// to the bundle alone).
+    pub fn new(store: &str, config: &VaultConfig, observer: Arc<dyn CallObserver>) -> Result<Self> {
+        let invalid = |reason: String| Error::Config {
             store: store.to_owned(),
             reason,
         };
+        let server = config.server.as_str();
         let base = Url::parse(server)
-            .map_err(|e| config(format!("vault server {server:?} is not a URL: {e}")))?;
+            .map_err(|e| invalid(format!("vault server {server:?} is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(config(format!(
+            return Err(invalid(format!(
                 "vault server {server:?} must be an http:// or https:// URL"
             )));
         }
+        let custom = custom_headers(store, &config.headers)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30));
-        if let Some(pem) = ca_bundle {
+        if let Some(pem) = config.ca_bundle.as_deref() {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| config(format!("caBundle is not PEM certificates: {e}")))?;
+                .map_err(|e| invalid(format!("caBundle is not PEM certificates: {e}")))?;
             if certs.is_empty() {
-                return Err(config("caBundle holds no certificate".into()));
+                return Err(invalid("caBundle holds no certificate".into()));
             }
             builder = builder.tls_certs_only(certs);
         }
+        if let Some(certificate) = config.client_certificate() {
+            if base.scheme() != "https" {
+                return Err(invalid(format!(
+                    "{}: a client certificate needs an https:// server, not {server:?}",
+                    certificate.cert_field
+                )));
+            }
+            builder = builder.identity(certificate.identity(store)?);
+        }
         let http = builder
             .build()
-            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| invalid(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
         Ok(Transport {
             store: store.to_owned(),
             base,
-            namespace: namespace.filter(|n| !n.is_empty()).map(str::to_owned),
+            namespace: config
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            custom,
+            consistency: Consistency::new(config.read_your_writes, config.forward_inconsistent),
             http,
             observer,
             backoff: Mutex::new(Backoff::default()),
@@ -169,14 +188,16 @@ impl Transport {
         &self.store
     }
 
-    /// The headers every request carries besides the token.
+    /// The headers every request carries besides the token: the store's
+    /// `headers`, then the client's own (which they cannot override).
     pub fn base_headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
+        let mut headers = self.custom.clone();
         if let Some(ns) = &self.namespace
             && let Ok(value) = HeaderValue::from_str(ns)
         {
             headers.insert(NAMESPACE_HEADER, value);
         }
+        self.consistency.add_to(&mut headers);
         headers
     }
 
@@ -241,6 +262,7 @@ impl Transport {
             }
         };
         let status = response.status();
+        self.consistency.record(response.headers());
         let retry_after = retry_after(response.headers());
         let body = match response.bytes().await {
             Ok(b) => Zeroizing::new(Vec::from(b)),
@@ -426,15 +448,25 @@ mod tests {
     use super::*;
     use crate::NoObserver;
 
+    fn config(server: &str) -> VaultConfig {
+        VaultConfig {
+            server: server.into(),
+            path: None,
+            version: super::super::KvVersion::V2,
+            namespace: None,
+            ca_bundle: None,
+            headers: Default::default(),
+            client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
+            auth: super::super::VaultAuth::Token(SecretString::from("t")),
+        }
+    }
+
     fn transport(ns: Option<&str>) -> Transport {
-        Transport::new(
-            "s",
-            "http://127.0.0.1:8200/",
-            ns,
-            None,
-            Arc::new(NoObserver),
-        )
-        .unwrap()
+        let mut config = config("http://127.0.0.1:8200/");
+        config.namespace = ns.map(str::to_owned);
+        Transport::new("s", &config, Arc::new(NoObserver)).unwrap()
     }
 
     #[test]
@@ -461,23 +493,35 @@ mod tests {
     }
 
     #[test]
+    fn store_headers_go_with_every_request_and_refused_ones_fail_the_build() {
+        let mut with = config("http://127.0.0.1:8200/");
+        with.namespace = Some("team".into());
+        with.headers.insert("X-Team".into(), "payments".into());
+        let t = Transport::new("s", &with, Arc::new(NoObserver)).unwrap();
+        let headers = t.base_headers();
+        assert_eq!(headers.get("x-team").unwrap(), "payments");
+        assert_eq!(headers.get("x-vault-namespace").unwrap(), "team");
+        assert!(!format!("{t:?}").contains("payments"));
+        with.headers
+            .insert("X-Vault-Namespace".into(), "root".into());
+        let err = Transport::new("s", &with, Arc::new(NoObserver)).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        assert!(err.to_string().contains("\"X-Vault-Namespace\""), "{err}");
+    }
+
+    #[test]
     fn a_server_that_is_not_an_http_url_is_a_config_error() {
         for server in ["vault:8200", "ftp://vault", "not a url"] {
-            let err = Transport::new("s", server, None, None, Arc::new(NoObserver)).unwrap_err();
+            let err = Transport::new("s", &config(server), Arc::new(NoObserver)).unwrap_err();
             assert!(matches!(err, Error::Config { .. }), "{server}: {err}");
         }
     }
 
     #[test]
     fn a_ca_bundle_without_certificates_is_a_config_error() {
-        let err = Transport::new(
-            "s",
-            "https://vault",
-            None,
-            Some(b"not pem"),
-            Arc::new(NoObserver),
-        )
-        .unwrap_err();
+        let mut config = config("https://vault");
+        config.ca_bundle = Some(b"not pem".to_vec());
+        let err = Transport::new("s", &config, Arc::new(NoObserver)).unwrap_err();
         assert!(err.to_string().contains("caBundle"), "{err}");
     }
 

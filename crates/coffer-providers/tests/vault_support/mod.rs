@@ -217,6 +217,10 @@ impl Admin {
             version,
             namespace: None,
             ca_bundle: None,
+            headers: Default::default(),
+            client_tls: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
             auth,
         }
     }
