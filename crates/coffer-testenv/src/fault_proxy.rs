@@ -20,11 +20,6 @@ use crate::Error;
 
 /// Largest HTTP request head the throttling answer reads.
 const MAX_HEAD: usize = 64 * 1024;
-/// How much of what clients sent is kept for [`FaultProxy::sent`].
-const MAX_RECORDED: usize = 8 * 1024 * 1024;
-
-/// What clients sent upstream, in arrival order, up to [`MAX_RECORDED`].
-type Recorded = Arc<std::sync::Mutex<Vec<u8>>>;
 
 /// What the proxy does to each new connection (or request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +73,6 @@ pub struct FaultProxy {
     addr: SocketAddr,
     fault: watch::Sender<Fault>,
     faulted: Arc<AtomicU64>,
-    sent: Recorded,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -103,19 +97,16 @@ impl FaultProxy {
         })?;
         let (fault, _) = watch::channel(Fault::None);
         let faulted = Arc::new(AtomicU64::new(0));
-        let sent = Recorded::default();
         let task = tokio::spawn(accept_loop(
             listener,
             upstream,
             fault.clone(),
             faulted.clone(),
-            sent.clone(),
         ));
         Ok(FaultProxy {
             addr,
             fault,
             faulted,
-            sent,
             task,
         })
     }
@@ -136,14 +127,6 @@ impl FaultProxy {
     pub fn faulted(&self) -> u64 {
         self.faulted.load(Ordering::SeqCst)
     }
-
-    /// What clients have sent through the proxy so far (requests passed
-    /// through, heads and bodies; the first 8 MiB), as text: proof of what
-    /// went on the wire.
-    pub fn sent(&self) -> String {
-        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&sent).into_owned()
-    }
 }
 
 impl Drop for FaultProxy {
@@ -157,7 +140,6 @@ async fn accept_loop(
     upstream: String,
     fault: watch::Sender<Fault>,
     faulted: Arc<AtomicU64>,
-    sent: Recorded,
 ) {
     // The connections' tasks end with this one: a dropped proxy leaves
     // nothing running.
@@ -168,10 +150,10 @@ async fn accept_loop(
         };
         let mut changes = fault.subscribe();
         let now = *changes.borrow_and_update();
-        let (upstream, faulted, sent) = (upstream.clone(), faulted.clone(), sent.clone());
+        let (upstream, faulted) = (upstream.clone(), faulted.clone());
         connections.spawn(async move {
             tokio::select! {
-                _ = serve(client, &upstream, now, &faulted, &sent) => {}
+                _ = serve(client, &upstream, now, &faulted) => {}
                 // Any change closes the connection (both sockets dropped).
                 _ = changes.changed() => {}
             }
@@ -180,19 +162,13 @@ async fn accept_loop(
     }
 }
 
-async fn serve(
-    mut client: TcpStream,
-    upstream: &str,
-    fault: Fault,
-    faulted: &AtomicU64,
-    sent: &Recorded,
-) {
+async fn serve(mut client: TcpStream, upstream: &str, fault: Fault, faulted: &AtomicU64) {
     let count = || faulted.fetch_add(1, Ordering::SeqCst);
     match fault {
-        Fault::None => forward(client, upstream, None, sent).await,
+        Fault::None => forward(client, upstream, None).await,
         Fault::Delay(delay) => {
             count();
-            forward(client, upstream, Some(delay), sent).await;
+            forward(client, upstream, Some(delay)).await;
         }
         Fault::Drop => {
             count();
@@ -218,7 +194,7 @@ async fn serve(
 
 /// Copies both ways between `client` and `upstream`, holding each chunk
 /// from the client for `delay`.
-async fn forward(client: TcpStream, upstream: &str, delay: Option<Duration>, sent: &Recorded) {
+async fn forward(client: TcpStream, upstream: &str, delay: Option<Duration>) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -231,11 +207,6 @@ async fn forward(client: TcpStream, upstream: &str, delay: Option<Duration>, sen
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            {
-                let mut sent = sent.lock().unwrap_or_else(|e| e.into_inner());
-                let room = MAX_RECORDED.saturating_sub(sent.len()).min(n);
-                sent.extend_from_slice(&buf[..room]);
-            }
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }

@@ -157,9 +157,16 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
     // the STS endpoint (what AWS_SECRETSMANAGER_ENDPOINT and
     // AWS_STS_ENDPOINT set), and records what was sent.
     let mut world = World::without_controller("aws-session-tags").await;
-    let proxy = coffer_testenv::FaultProxy::start(&world.env.aws.endpoint)
+    let proxy = coffer_testenv::RecordingProxy::start(&world.env.aws.endpoint)
         .await
         .unwrap();
+    let recorded = || -> String {
+        proxy
+            .requests()
+            .iter()
+            .map(|r| format!("{:?} {}\n", r.headers, String::from_utf8_lossy(&r.body)))
+            .collect()
+    };
     let mut config = world.config();
     config.aws_endpoints = coffer_external::AwsEndpoints {
         secrets_manager: Some(proxy.url()),
@@ -186,7 +193,7 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
         .await;
     external_secret(&world, "db", "aws", &key, "").await;
     assert_synced(&world, "db", "read-as-tagged").await;
-    let sent = proxy.sent();
+    let sent = recorded();
     assert!(
         sent.contains("Action=AssumeRole&"),
         "STS went through the proxy"
@@ -213,7 +220,7 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
         .await;
     external_secret(&world, "simple", "simple", &key, "").await;
     assert_synced(&world, "simple", "read-as-tagged").await;
-    let sent = proxy.sent();
+    let sent = recorded();
     for field in [
         format!("Value={}", world.name()),
         "Key=esoStoreName".to_owned(),
