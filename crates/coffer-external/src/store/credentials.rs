@@ -372,7 +372,8 @@ pub(super) async fn vault_config(refs: &Refs<'_>, vault: &VaultProvider) -> Resu
             VaultKvVersion::V1 => KvVersion::V1,
             VaultKvVersion::V2 => KvVersion::V2,
         },
-        namespace: vault_login::namespace(vault),
+        namespace: vault.namespace.clone(),
+        auth_namespace: vault.auth.as_ref().and_then(|a| a.namespace.clone()),
         ca_bundle,
         headers: vault.headers.clone(),
         client_tls,
@@ -421,6 +422,17 @@ async fn jwt_source(refs: &Refs<'_>, jwt: Jwt<'_>) -> Result<(Arc<dyn TokenSourc
             (token, identity)
         }
         Jwt::Own => {
+            // Unlike ESO: a namespace's SecretStore must not log in as the
+            // controller (whoever may create one would read what the
+            // controller's Vault role reads).
+            if refs.own_namespace.is_some() {
+                return Err(refs.config_error(
+                    "auth.kubernetes with neither serviceAccountRef nor secretRef logs in with \
+                     the controller's own token, which only a ClusterSecretStore may do; name a \
+                     serviceAccountRef or a secretRef"
+                        .to_owned(),
+                ));
+            }
             let token = MountedToken::new(&refs.ctx.config.own_token_path);
             let identity = token.identity();
             (Arc::new(token), identity)

@@ -194,14 +194,6 @@ pub(super) fn login(vault: &VaultProvider) -> Result<Login<'_>, String> {
     Err("vault: no auth method is configured".to_owned())
 }
 
-/// The Vault namespace: the store's, else its auth's.
-pub(super) fn namespace(vault: &VaultProvider) -> Option<String> {
-    vault
-        .namespace
-        .clone()
-        .or_else(|| vault.auth.as_ref().and_then(|a| a.namespace.clone()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,17 +283,5 @@ mod tests {
                 certificate: None
             })
         );
-    }
-
-    #[test]
-    fn the_store_namespace_wins_over_the_auth_namespace() {
-        let mut store =
-            vault(serde_json::json!({"namespace": "team", "tokenSecretRef": {"name": "t"}}));
-        assert_eq!(namespace(&store).as_deref(), Some("team"));
-        store.namespace = Some("admin".into());
-        assert_eq!(namespace(&store).as_deref(), Some("admin"));
-        store.auth = None;
-        store.namespace = None;
-        assert_eq!(namespace(&store), None);
     }
 }

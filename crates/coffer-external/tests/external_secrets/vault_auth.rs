@@ -236,6 +236,51 @@ async fn vault_namespace_scopes_the_login_and_the_reads() {
     assert_undisclosed(&world, &[&secret_id]).await;
 }
 
+/// Matches ESO: `auth.namespace` is where the login goes; reads go to the
+/// provider's `namespace`. Here the login (userpass) exists only in a
+/// parent namespace, whose policy reads the KV mount of its child, and the
+/// secrets live only in the child: a login in the child, or reads in the
+/// parent, both fail.
+#[tokio::test]
+async fn vault_auth_namespace_is_for_the_login_only() {
+    let world = World::new("vault-auth-ns").await;
+    let root = Bao::new(world.env);
+    let parent = format!("org-{}", world.name());
+    root.create_namespace(&parent).await;
+    let org = root.in_namespace(&parent);
+    org.create_namespace("team").await;
+    let team = root.in_namespace(&format!("{parent}/team"));
+    team.mount_kv("secret", "2").await;
+    team.put_v2("secret", "db", json!({"password": "child-pw"}))
+        .await;
+    org.read_policy("team-reader", &["team/secret/"]).await;
+    org.enable_auth("userpass", "userpass").await;
+    org.call(
+        "POST",
+        "auth/userpass/users/reader",
+        Some(json!({"password": "org-user-pw", "token_policies": ["team-reader"]})),
+    )
+    .await;
+    world
+        .put_secret("userpass", &[("password", "org-user-pw")])
+        .await;
+    let login = json!({
+        "namespace": parent,
+        "userPass": {"path": "userpass", "username": "reader",
+                     "secretRef": {"name": "userpass", "key": "password"}},
+    });
+    world
+        .apply(
+            StoreManifest::vault("vault", &root.addr, "secret", VaultLogin::other(login))
+                .provider("namespace", format!("{parent}/team"))
+                .provider("version", "v2"),
+        )
+        .await;
+    external_secret(&world, "db", "vault", "db", "password").await;
+    assert_synced(&world, "db", "child-pw").await;
+    assert_undisclosed(&world, &["org-user-pw"]).await;
+}
+
 #[tokio::test]
 async fn vault_userpass_store_logs_in_and_a_wrong_password_is_refused_unshown() {
     let world = World::new("vault-userpass").await;
@@ -275,8 +320,8 @@ async fn vault_userpass_store_logs_in_and_a_wrong_password_is_refused_unshown() 
     assert_undisclosed(&world, &["the-user-password", "not-the-password"]).await;
 }
 
-/// Matches ESO: Kubernetes auth naming neither a ServiceAccount nor a
-/// Secret presents the controller's own token, read from its mounted file
+/// As ESO: Kubernetes auth naming neither a ServiceAccount nor a Secret
+/// presents the controller's own token (on a ClusterSecretStore only), read from its mounted file
 /// (here a file holding a token of ServiceAccount `reader`, as the kubelet
 /// would mount for a controller running as `reader`).
 #[tokio::test]
@@ -296,11 +341,37 @@ async fn vault_kubernetes_auth_without_a_reference_presents_the_controllers_own_
     world.start_with(config).await;
 
     let login = VaultLogin::other(json!({"kubernetes": {"mountPath": auth, "role": "reader"}}));
+    // A namespace's SecretStore may not log in as the controller (unlike
+    // ESO): refused by name.
     world
-        .apply(StoreManifest::vault("vault", &bao.addr, &mount, login))
+        .apply(StoreManifest::vault(
+            "vault",
+            &bao.addr,
+            &mount,
+            login.clone(),
+        ))
         .await;
-    external_secret(&world, "db", "vault", "db", "password").await;
-    assert_synced(&world, "db", "own-token-pw").await;
+    let (status, _, message) = store_ready(&world, "vault").await;
+    assert_eq!(status, "False", "{message}");
+    assert!(message.contains("ClusterSecretStore"), "{message}");
+    // A ClusterSecretStore may.
+    let cluster = world.name().to_owned();
+    world
+        .apply(StoreManifest::vault(&cluster, &bao.addr, &mount, login).cluster())
+        .await;
+    world
+        .apply(
+            ExternalSecretManifest::new("db", &cluster)
+                .cluster_store()
+                .property("password", "db", "password"),
+        )
+        .await;
+    let secret = world
+        .wait_secret("db", "synced with the controller's own token", |s| {
+            value(s, "password").is_some()
+        })
+        .await;
+    assert_eq!(value(&secret, "password").as_deref(), Some("own-token-pw"));
     assert_undisclosed(&world, &[&token]).await;
 }
 

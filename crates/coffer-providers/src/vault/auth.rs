@@ -302,6 +302,7 @@ impl Auth {
 
     async fn renew(&self, transport: &Transport, session: &Session) -> Result<()> {
         let mut call = Call::new(CALL_RENEW_SELF, Method::POST, "auth/token/renew-self");
+        call.auth = true;
         call.body = Some(Zeroizing::new(b"{}".to_vec()));
         let started = Instant::now();
         let body = transport
@@ -353,6 +354,7 @@ async fn new_session(
         });
     };
     let mut call = Call::new(CALL_LOGIN, Method::POST, &path);
+    call.auth = true;
     call.body = Some(body);
     call.redact = redact.iter().map(|s| s.expose_secret()).collect();
     let body = transport
@@ -376,7 +378,8 @@ async fn new_session(
 /// `auth/token/lookup-self`. Its reply echoes the token (`id`), so only
 /// the TTL fields are kept.
 pub(super) async fn lookup_self(transport: &Transport, token: &SecretString) -> Result<LookupData> {
-    let call = Call::new(CALL_LOOKUP_SELF, Method::GET, "auth/token/lookup-self");
+    let mut call = Call::new(CALL_LOOKUP_SELF, Method::GET, "auth/token/lookup-self");
+    call.auth = true;
     let body = transport
         .send(call, Some(token))
         .await?

@@ -38,8 +38,12 @@ pub struct VaultConfig {
     pub path: Option<String>,
     /// `version`: the KV engine version.
     pub version: KvVersion,
-    /// `namespace` (Vault Enterprise / OpenBao namespaces).
+    /// `namespace` (Vault Enterprise / OpenBao namespaces): where secrets
+    /// are read.
     pub namespace: Option<String>,
+    /// `auth.namespace`: where the login (and the token's own calls) go;
+    /// `None` uses `namespace`.
+    pub auth_namespace: Option<String>,
     /// `caBundle` or the resolved `caProvider`: PEM certificates to trust.
     pub ca_bundle: Option<Vec<u8>>,
     /// `headers`: sent with every request, logins included. Names the
@@ -133,6 +137,7 @@ impl fmt::Debug for VaultConfig {
             .field("path", &self.path)
             .field("version", &self.version)
             .field("namespace", &self.namespace)
+            .field("auth_namespace", &self.auth_namespace)
             .field(
                 "ca_bundle",
                 &self
@@ -177,6 +182,7 @@ impl VaultConfig {
             KvVersion::V2 => "v2",
         });
         h.opt(self.namespace.as_deref());
+        h.opt(self.auth_namespace.as_deref());
         h.opt_bytes(self.ca_bundle.as_deref());
         h.count(self.headers.len());
         for (name, value) in &self.headers {
@@ -270,6 +276,7 @@ mod tests {
             path: Some("secret".into()),
             version: KvVersion::V2,
             namespace: None,
+            auth_namespace: None,
             ca_bundle: None,
             headers: BTreeMap::new(),
             client_tls: None,

@@ -79,6 +79,9 @@ pub(super) struct Call<'a> {
     pub key: Option<&'a str>,
     /// Credentials in the body, cut out of any error text.
     pub redact: Vec<&'a str>,
+    /// A login or a call about the token itself (renew, lookup): sent in
+    /// the auth namespace.
+    pub auth: bool,
 }
 
 impl<'a> Call<'a> {
@@ -92,6 +95,7 @@ impl<'a> Call<'a> {
             body: None,
             key: None,
             redact: Vec::new(),
+            auth: false,
         }
     }
 }
@@ -101,6 +105,8 @@ pub(super) struct Transport {
     store: String,
     base: Url,
     namespace: Option<String>,
+    /// Where logins and token calls go (`auth.namespace`, else `namespace`).
+    auth_namespace: Option<String>,
     /// `headers`, checked ([`custom_headers`]).
     custom: HeaderMap,
     /// `readYourWrites` and `forwardInconsistent`.
@@ -115,6 +121,7 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("server", &self.base.as_str())
             .field("namespace", &self.namespace)
+            .field("auth_namespace", &self.auth_namespace)
             .field("headers", &self.custom.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -175,6 +182,12 @@ impl Transport {
                 .as_deref()
                 .filter(|n| !n.is_empty())
                 .map(str::to_owned),
+            auth_namespace: config
+                .auth_namespace
+                .as_deref()
+                .or(config.namespace.as_deref())
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
             custom,
             consistency: Consistency::new(config.read_your_writes, config.forward_inconsistent),
             http,
@@ -189,10 +202,16 @@ impl Transport {
     }
 
     /// The headers every request carries besides the token: the store's
-    /// `headers`, then the client's own (which they cannot override).
-    pub fn base_headers(&self) -> HeaderMap {
+    /// `headers`, then the client's own (which they cannot override), with
+    /// the namespace of reads, or of logins and token calls (`auth`).
+    fn headers_for(&self, auth: bool) -> HeaderMap {
         let mut headers = self.custom.clone();
-        if let Some(ns) = &self.namespace
+        let namespace = if auth {
+            &self.auth_namespace
+        } else {
+            &self.namespace
+        };
+        if let Some(ns) = namespace
             && let Ok(value) = HeaderValue::from_str(ns)
         {
             headers.insert(NAMESPACE_HEADER, value);
@@ -234,7 +253,10 @@ impl Transport {
         } else {
             call.method.clone()
         };
-        let mut request = self.http.request(method, url).headers(self.base_headers());
+        let mut request = self
+            .http
+            .request(method, url)
+            .headers(self.headers_for(call.auth));
         if let Some(token) = token {
             let mut value =
                 HeaderValue::from_str(token.expose_secret()).map_err(|_| Error::AccessDenied {
@@ -454,6 +476,7 @@ mod tests {
             path: None,
             version: super::super::KvVersion::V2,
             namespace: None,
+            auth_namespace: None,
             ca_bundle: None,
             headers: Default::default(),
             client_tls: None,
@@ -486,10 +509,33 @@ mod tests {
     fn namespace_is_sent_as_x_vault_namespace() {
         let t = transport(Some("team-a/dev"));
         assert_eq!(
-            t.base_headers().get("x-vault-namespace").unwrap(),
+            t.headers_for(false).get("x-vault-namespace").unwrap(),
             "team-a/dev"
         );
-        assert!(transport(None).base_headers().is_empty());
+        assert!(transport(None).headers_for(false).is_empty());
+    }
+
+    #[test]
+    fn logins_go_to_the_auth_namespace_and_reads_to_the_store_s() {
+        let ns = |t: &Transport, auth: bool| {
+            t.headers_for(auth)
+                .get("x-vault-namespace")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let mut c = config("http://127.0.0.1:8200/");
+        c.auth_namespace = Some("admin".into());
+        // ESO: a login-only namespace; reads stay in the root.
+        let t = Transport::new("s", &c, Arc::new(NoObserver)).unwrap();
+        assert_eq!(ns(&t, true).as_deref(), Some("admin"));
+        assert_eq!(ns(&t, false), None);
+        c.namespace = Some("team".into());
+        let t = Transport::new("s", &c, Arc::new(NoObserver)).unwrap();
+        assert_eq!(ns(&t, true).as_deref(), Some("admin"));
+        assert_eq!(ns(&t, false).as_deref(), Some("team"));
+        // Without auth.namespace, the login goes to the store's.
+        c.auth_namespace = None;
+        let t = Transport::new("s", &c, Arc::new(NoObserver)).unwrap();
+        assert_eq!(ns(&t, true).as_deref(), Some("team"));
     }
 
     #[test]
@@ -498,7 +544,7 @@ mod tests {
         with.namespace = Some("team".into());
         with.headers.insert("X-Team".into(), "payments".into());
         let t = Transport::new("s", &with, Arc::new(NoObserver)).unwrap();
-        let headers = t.base_headers();
+        let headers = t.headers_for(false);
         assert_eq!(headers.get("x-team").unwrap(), "payments");
         assert_eq!(headers.get("x-vault-namespace").unwrap(), "team");
         assert!(!format!("{t:?}").contains("payments"));

@@ -216,6 +216,7 @@ impl Admin {
             path: path.map(str::to_owned),
             version,
             namespace: None,
+            auth_namespace: None,
             ca_bundle: None,
             headers: Default::default(),
             client_tls: None,
