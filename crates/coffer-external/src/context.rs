@@ -28,9 +28,17 @@ pub struct Config {
     pub namespaces: Vec<String>,
     /// Only ExternalSecrets with these labels (a label selector), if set.
     pub label_selector: Option<String>,
-    /// `--controller-class`: stores whose `spec.controller` is set to
-    /// another value are left to another controller.
+    /// `--controller-class` (ESO's default `default`): stores whose
+    /// `spec.controller` is set to another value are left to another
+    /// controller.
     pub controller_class: String,
+    /// `--concurrent`: ExternalSecrets reconciled at once; 0 means no
+    /// limit (ESO's default is 1).
+    pub concurrency: u16,
+    /// `--enable-flood-gate`: an ExternalSecret whose store's `Ready`
+    /// condition is `False` is not synced (no provider call) until the
+    /// store validates again.
+    pub flood_gate: bool,
     /// How long a resolved store configuration (with the credentials read
     /// from Secrets) is reused before it is read again; a rotated credential
     /// Secret is picked up within this time.
@@ -75,7 +83,9 @@ impl Default for Config {
         Config {
             namespaces: Vec::new(),
             label_selector: None,
-            controller_class: String::new(),
+            controller_class: "default".to_owned(),
+            concurrency: 0,
+            flood_gate: false,
             store_config_ttl: Duration::from_secs(60),
             store_requeue_interval: Duration::from_secs(300),
             cluster_external_secrets: true,

@@ -28,6 +28,13 @@ pub enum Error {
         /// The ExternalSecret's namespace.
         namespace: String,
     },
+    /// `--enable-flood-gate`: the store's `Ready` condition is not `True`,
+    /// so it is not used (ESO's message).
+    #[error("{store} is not ready")]
+    StoreNotReady {
+        /// `SecretStore ns/name` or `ClusterSecretStore name`.
+        store: String,
+    },
     /// The store cannot be used as configured (unsupported provider or
     /// auth method, missing field, unreadable credentials).
     #[error("{store}: {reason}")]
@@ -166,6 +173,7 @@ impl Error {
         match self {
             Error::StoreNotFound { .. } => "store_not_found",
             Error::StoreNotAllowed { .. } => "store_not_allowed",
+            Error::StoreNotReady { .. } => "store_not_ready",
             Error::StoreConfig { .. } => "store_config",
             Error::Provider { .. } => "provider",
             Error::Transform { .. } => "transform",

@@ -175,7 +175,9 @@ async fn sync_controller(
     )
     .applied_objects()
     .predicate_filter(sync_inputs, PredicateConfig::default().ttl(PREDICATE_TTL));
-    let controller = Controller::for_stream(es_events, es_store.clone());
+    let controller = Controller::for_stream(es_events, es_store.clone()).with_config(
+        kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+    );
     ctx.register_external_secrets(es_store.clone());
     let secret_events = ctx
         .secrets

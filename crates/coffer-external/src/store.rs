@@ -21,7 +21,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
-use coffer_api::external::{ClusterSecretStoreCondition, ProviderKind, SecretStoreRef, StoreKind};
+use coffer_api::external::{
+    ClusterSecretStoreCondition, ProviderKind, STORE_CONDITION_READY, SecretStoreRef, StoreKind,
+};
 use coffer_api::{ClusterSecretStore, SecretStore, SecretStoreSpec};
 use coffer_providers::{Client, StoreConfig};
 use k8s_openapi::api::core::v1::Namespace;
@@ -62,6 +64,20 @@ impl StoreObject {
             StoreObject::Cluster(s) => &s.metadata,
         };
         meta.name.as_deref().unwrap_or_default()
+    }
+
+    /// Whether the store's `Ready` condition is `True` (ESO's flood gate:
+    /// no condition yet counts as not ready).
+    fn ready(&self) -> bool {
+        let status = match self {
+            StoreObject::Namespaced(s) => s.status.as_ref(),
+            StoreObject::Cluster(s) => s.status.as_ref(),
+        };
+        status.is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == STORE_CONDITION_READY && c.status == "True")
+        })
     }
 
     fn resource_version(&self) -> String {
@@ -118,6 +134,9 @@ pub async fn resolve(
     let class = object.spec().controller.as_deref().unwrap_or_default();
     if !class.is_empty() && class != ctx.config.controller_class {
         return Ok(None);
+    }
+    if ctx.config.flood_gate && !object.ready() {
+        return Err(Error::StoreNotReady { store: label });
     }
     let (config, scope) = store_config(ctx, &object, &label, namespace).await?;
     let client = ctx

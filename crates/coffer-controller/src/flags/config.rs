@@ -141,6 +141,8 @@ impl Args {
         let external_secrets = self.external_secrets.then(|| coffer_external::Config {
             namespaces: watch_namespaces.clone(),
             controller_class: self.controller_class.clone(),
+            concurrency: self.concurrent,
+            flood_gate: self.enable_flood_gate,
             store_requeue_interval: self.store_requeue_interval,
             aws_endpoints: coffer_external::AwsEndpoints {
                 secrets_manager: self.aws_secretsmanager_endpoint.clone(),
@@ -208,7 +210,7 @@ impl Args {
 
     /// Bitnami flags whose given value asks for behaviour coffer lacks.
     fn refuse_unsupported(&self) -> Result<(), FlagError> {
-        let refusals: [(bool, &'static str, &'static str); 6] = [
+        let refusals: [(bool, &'static str, &'static str); 8] = [
             (
                 !self.accept_deprecated_v1_data,
                 "--accept-deprecated-v1-data=false",
@@ -240,6 +242,18 @@ impl Args {
             (
                 self.kubeclient_burst.is_some(),
                 "--kubeclient-burst",
+                "the API client has no client-side rate limit; use the API server's \
+                 priority and fairness",
+            ),
+            (
+                self.client_qps.is_some(),
+                "--client-qps",
+                "the API client has no client-side rate limit; use the API server's \
+                 priority and fairness",
+            ),
+            (
+                self.client_burst.is_some(),
+                "--client-burst",
                 "the API client has no client-side rate limit; use the API server's \
                  priority and fairness",
             ),

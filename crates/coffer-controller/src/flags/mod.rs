@@ -140,9 +140,24 @@ pub struct Args {
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub external_secrets: bool,
     /// ESO's `--controller-class`: stores whose `spec.controller` names
-    /// another class are left alone.
-    #[arg(long, default_value = "")]
+    /// another class are left alone (an empty one is everyone's).
+    #[arg(long, default_value = "default")]
     pub controller_class: String,
+    /// ESO's `--concurrent`: ExternalSecrets reconciled at once; 0 for no
+    /// limit [ESO: 1].
+    #[arg(long, default_value_t = 0)]
+    pub concurrent: u16,
+    /// ESO's `--enable-flood-gate`: skip ExternalSecrets whose store's
+    /// Ready condition is not True [ESO: true].
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_flood_gate: bool,
+    /// ESO's `--client-qps` (not supported: no client-side rate limit; use
+    /// the API server's priority and fairness).
+    #[arg(long)]
+    pub client_qps: Option<f32>,
+    /// ESO's `--client-burst` (not supported, see --client-qps).
+    #[arg(long)]
+    pub client_burst: Option<i32>,
     /// Secrets Manager endpoint for every AWS store (ESO reads the same
     /// environment variable).
     #[arg(long, env = "AWS_SECRETSMANAGER_ENDPOINT", value_parser = values::http_url)]

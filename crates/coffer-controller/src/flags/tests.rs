@@ -254,6 +254,35 @@ fn timeouts_and_limits_keep_their_defaults_and_refuse_zero() {
 }
 
 #[test]
+fn eso_s_operation_flags_are_honoured_or_refused_by_name() {
+    let external = |args: &[&str]| config(args).unwrap().external_secrets.unwrap();
+    let defaults = external(&[]);
+    assert_eq!(defaults.controller_class, "default", "ESO's default class");
+    assert_eq!(defaults.concurrency, 0);
+    assert!(!defaults.flood_gate);
+    let set = external(&[
+        "--controller-class=blue",
+        "--concurrent=5",
+        "--enable-flood-gate",
+    ]);
+    assert_eq!(
+        (
+            set.controller_class.as_str(),
+            set.concurrency,
+            set.flood_gate
+        ),
+        ("blue", 5, true)
+    );
+    for flag in ["--client-qps=500", "--client-burst=1000"] {
+        let error = config(&[flag]).unwrap_err().to_string();
+        assert!(
+            error.starts_with(flag.split('=').next().unwrap()),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn aws_endpoints_come_from_eso_s_variables_or_flags_and_must_be_urls() {
     let command = Args::command();
     for (flag, variable) in [

@@ -162,3 +162,70 @@ async fn one_cluster_secret_store_serves_two_namespaces_and_refuses_a_third() {
     let api: kube::Api<coffer_api::ClusterSecretStore> = kube::Api::all(world.client.clone());
     api.delete(&store, &Default::default()).await.unwrap();
 }
+
+/// ESO's `--controller-class` (default `default`; a store naming no class
+/// is everyone's) and `--enable-flood-gate` (a store not Ready is not
+/// used).
+#[tokio::test]
+async fn controller_classes_and_the_flood_gate_as_eso() {
+    let mut world = World::without_controller("store-class").await;
+    let mut config = world.config();
+    config.flood_gate = true;
+    world.start_with(config).await;
+    let key = remote(&world, "app");
+    let vault = world.env.vault.clone();
+    world.env.vault.put(&key, json!({"v": "ok"})).await;
+    world.put_secret("token", &[("token", &vault.token)]).await;
+    world.put_secret("bad", &[("token", "not-a-token")]).await;
+    for (name, class, secret) in [
+        ("mine", Some("default"), "token"),
+        ("theirs", Some("other"), "token"),
+        ("broken", None, "bad"),
+    ] {
+        let mut store = StoreManifest::vault(
+            name,
+            &vault.addr,
+            "secret",
+            VaultLogin::token(secret, "token"),
+        )
+        .provider("version", "v2");
+        if let Some(class) = class {
+            store = store.set("controller", class);
+        }
+        world.apply(store).await;
+    }
+    // The broken store is validated (and found not Ready) before its
+    // ExternalSecret is looked at.
+    ready_when(&world, "broken", "the broken store not Ready", |c| {
+        c.status == "False"
+    })
+    .await;
+    for store in ["theirs", "broken", "mine"] {
+        world
+            .apply(ExternalSecretManifest::new(store, store).property("v", &key, "v"))
+            .await;
+    }
+    let secret = world
+        .wait_secret("mine", "the default class's Secret", |s| {
+            value(s, "v").is_some()
+        })
+        .await;
+    assert_eq!(value(&secret, "v").as_deref(), Some("ok"));
+    let gated = world
+        .wait_ready("broken", "the flood gate's condition", |c| {
+            c.status == "False"
+        })
+        .await;
+    let message = gated.message.unwrap_or_default();
+    assert!(
+        message.contains(&format!("SecretStore {}/broken is not ready", world.name())),
+        "{message}"
+    );
+    // Another class's store: left alone, no Secret and no status.
+    let theirs = world.external_secrets().get("theirs").await.unwrap();
+    assert!(
+        theirs.status.is_none_or(|s| s.conditions.is_empty()),
+        "another controller class's ExternalSecret is not touched"
+    );
+    assert!(world.secrets().get_opt("theirs").await.unwrap().is_none());
+}
