@@ -194,5 +194,25 @@ async fn external_secret_syncs_and_failures_show_in_eso_metrics_and_events() {
         page.contains("# TYPE coffer_reconcile_duration_seconds histogram\n"),
         "{page}"
     );
+    // What ESO's Grafana dashboard reads is served, the error ratio of the
+    // externalsecret controller included.
+    let dashboard = include_str!("data/eso-dashboard-metrics.txt");
+    for name in dashboard
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('!') && !l.trim().is_empty())
+    {
+        assert!(
+            page.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "ESO's dashboard reads {name}, which /metrics does not serve:\n{page}"
+        );
+    }
+    assert!(
+        value("controller_runtime_reconcile_total{controller=\"externalsecret\",result=\"error\"}")
+            >= 1.0
+    );
+    assert!(
+        value("controller_runtime_reconcile_errors_total{controller=\"externalsecret\"}") >= 1.0
+    );
     running.shutdown().await;
 }

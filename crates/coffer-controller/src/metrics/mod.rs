@@ -212,6 +212,7 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
         }
+        render_controller_runtime(out, &histograms);
         drop(histograms);
         let name = "coffer_reconcile_errors_total";
         let _ = writeln!(
@@ -229,6 +230,67 @@ impl Metrics {
                 "{name}{{controller=\"{controller}\",error=\"{error}\"}} {value}"
             );
         }
+    }
+}
+
+/// controller-runtime's reconcile metrics, which ESO's Grafana dashboard
+/// reads, from the same observations: `controller_runtime_reconcile_total`
+/// by controller and result, `controller_runtime_reconcile_errors_total`,
+/// and `controller_runtime_reconcile_time_seconds` by controller.
+fn render_controller_runtime(
+    out: &mut String,
+    histograms: &BTreeMap<(&'static str, &'static str), Histogram>,
+) {
+    let mut by_controller: BTreeMap<&'static str, Histogram> = BTreeMap::new();
+    for ((controller, _), h) in histograms {
+        let merged = by_controller.entry(controller).or_default();
+        for (total, n) in merged.buckets.iter_mut().zip(h.buckets) {
+            *total += n;
+        }
+        merged.sum += h.sum;
+        merged.count += h.count;
+    }
+    let name = "controller_runtime_reconcile_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Total number of reconciliations per controller"
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for ((controller, result), h) in histograms {
+        let _ = writeln!(
+            out,
+            "{name}{{controller=\"{controller}\",result=\"{result}\"}} {}",
+            h.count
+        );
+    }
+    let name = "controller_runtime_reconcile_errors_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Total number of reconciliation errors per controller"
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for controller in by_controller.keys() {
+        let errors = histograms
+            .get(&(*controller, "error"))
+            .map_or(0, |h| h.count);
+        let _ = writeln!(out, "{name}{{controller=\"{controller}\"}} {errors}");
+    }
+    let name = "controller_runtime_reconcile_time_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Length of time per reconciliation per controller"
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (controller, h) in &by_controller {
+        let labels = format!("controller=\"{controller}\"");
+        let mut cumulative = 0;
+        for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
     }
 }
 
