@@ -214,5 +214,19 @@ async fn external_secret_syncs_and_failures_show_in_eso_metrics_and_events() {
     assert!(
         value("controller_runtime_reconcile_errors_total{controller=\"externalsecret\"}") >= 1.0
     );
+    // ESO's store status gauges.
+    let store = |name: &str, status: &str| {
+        format!(
+            "secretstore_status_condition{{condition=\"Ready\",name=\"{name}\",namespace=\"{ns}\",status=\"{status}\"}}"
+        )
+    };
+    let page = eventually("the stores' status gauges", || async {
+        let (_, page) = get(&url).await?;
+        (series(&page, &store("vault", "True")) == Some(1.0)
+            && series(&page, &store("denied", "False")) == Some(1.0))
+        .then_some(page)
+    })
+    .await;
+    assert_eq!(series(&page, &store("vault", "False")), Some(0.0));
     running.shutdown().await;
 }

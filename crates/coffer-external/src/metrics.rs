@@ -33,6 +33,8 @@ pub struct Metrics {
     ready: Mutex<BTreeMap<Key, bool>>,
     durations: Mutex<BTreeMap<Key, u128>>,
     provider_calls: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+    /// Ready condition status per store: (metric prefix, namespace, name).
+    store_ready: Mutex<BTreeMap<(&'static str, String, String), bool>>,
     timer: Option<Arc<dyn ReconcileTimer>>,
 }
 
@@ -84,6 +86,24 @@ impl Metrics {
     /// The ExternalSecret's `Ready` condition now has this status.
     pub fn ready(&self, namespace: &str, name: &str, ready: bool) {
         lock(&self.ready).insert(key(namespace, name), ready);
+    }
+
+    /// A store's `Ready` condition now has this status (`kind` is
+    /// `SecretStore` or `ClusterSecretStore`; `namespace` empty for the
+    /// latter).
+    pub fn store_ready(&self, kind: &str, namespace: &str, name: &str, ready: bool) {
+        let prefix = if kind == "ClusterSecretStore" {
+            "clustersecretstore"
+        } else {
+            "secretstore"
+        };
+        lock(&self.store_ready).insert((prefix, namespace.to_owned(), name.to_owned()), ready);
+    }
+
+    /// Keeps only the store series for which `keep(kind prefix, namespace,
+    /// name)` is true (stores deleted since go).
+    pub fn retain_stores(&self, keep: impl Fn(&str, &str, &str) -> bool) {
+        lock(&self.store_ready).retain(|(prefix, ns, n), _| keep(prefix, ns, n));
     }
 
     /// The ExternalSecret is gone: drop its series (all of them, as ESO's
@@ -149,6 +169,33 @@ impl Metrics {
                     escape(ns),
                     u8::from(on)
                 );
+            }
+        }
+        for prefix in ["secretstore", "clustersecretstore"] {
+            let name = format!("{prefix}_status_condition");
+            let _ = writeln!(
+                out,
+                "# HELP {name} The status condition of a specific {}",
+                if prefix == "secretstore" {
+                    "Secret Store"
+                } else {
+                    "Cluster Secret Store"
+                }
+            );
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for ((p, ns, store), ready) in lock(&self.store_ready).iter() {
+                if *p != prefix {
+                    continue;
+                }
+                for (status, on) in [("True", *ready), ("False", !*ready)] {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{condition=\"Ready\",name=\"{}\",namespace=\"{}\",status=\"{status}\"}} {}",
+                        escape(store),
+                        escape(ns),
+                        u8::from(on)
+                    );
+                }
             }
         }
         let name = "externalsecret_reconcile_duration";

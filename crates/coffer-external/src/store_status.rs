@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Context;
@@ -186,6 +187,16 @@ pub async fn revalidate(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
             for store in ctx.cluster_stores.state() {
                 spawn_if(&ctx, (*store).clone(), true);
             }
+            // Deleted stores' series go.
+            ctx.metrics.retain_stores(|prefix, ns, name| {
+                if prefix == "clustersecretstore" {
+                    ctx.cluster_stores.get(&ObjectRef::new(name)).is_some()
+                } else {
+                    ctx.stores
+                        .iter()
+                        .any(|s| s.get(&ObjectRef::new(name).within(ns)).is_some())
+                }
+            });
         }
     };
     tokio::select! {
@@ -221,6 +232,12 @@ async fn validate<K: StoreKind>(ctx: &Context, store: &K) {
         Ok(()) => (true, REASON_STORE_VALID, "store validated".to_owned()),
         Err((reason, message)) => (false, *reason, message.clone()),
     };
+    ctx.metrics.store_ready(
+        &K::kind(&()),
+        namespace.as_deref().unwrap_or_default(),
+        &store.name_any(),
+        ready,
+    );
     let current = store.status().and_then(|s| {
         s.conditions
             .iter()
