@@ -10,7 +10,7 @@ use crate::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SealedSec
 
 /// Every CRD with the file name it is written to under `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![
+    let mut crds = vec![
         ("bitnami.com_sealedsecrets.yaml", SealedSecret::crd()),
         (
             "external-secrets.io_externalsecrets.yaml",
@@ -28,7 +28,21 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
             "external-secrets.io_clusterexternalsecrets.yaml",
             with_retired_v1beta1(ClusterExternalSecret::crd()),
         ),
-    ]
+    ];
+    for (file, crd) in &mut crds {
+        if file.starts_with("external-secrets.io_") {
+            // ESO's CRDs carry this label; selectors and kustomizations
+            // that pick them out keep working.
+            crd.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "external-secrets.io/component".to_owned(),
+                    "controller".to_owned(),
+                );
+        }
+    }
+    crds
 }
 
 /// The version ESO served before `v1`, which its CRDs keep listed, neither

@@ -554,3 +554,91 @@ proptest! {
         let _ = parse_go_duration(&input);
     }
 }
+
+/// `kubectl get` shows what it shows for ESO: the printer columns, short
+/// names, categories and CRD labels of ESO's `config/crds/bases` (at
+/// external-secrets/external-secrets cc5bfbc2234ace9cb0caff4ea89c435cf517b27b).
+/// Printer columns: (name, JSON path).
+type Columns = &'static [(&'static str, &'static str)];
+
+#[test]
+fn printer_columns_names_and_labels_are_esos() {
+    let eso: &[(&str, &str, Columns)] = &[
+        (
+            "externalsecrets.external-secrets.io",
+            "es",
+            &[
+                ("StoreType", ".spec.secretStoreRef.kind"),
+                ("Store", ".spec.secretStoreRef.name"),
+                ("Refresh Interval", ".spec.refreshInterval"),
+                ("Status", ".status.conditions[?(@.type==\"Ready\")].reason"),
+                ("Ready", ".status.conditions[?(@.type==\"Ready\")].status"),
+                ("Last Sync", ".status.refreshTime"),
+            ],
+        ),
+        (
+            "secretstores.external-secrets.io",
+            "ss",
+            &[
+                ("AGE", ".metadata.creationTimestamp"),
+                ("Status", ".status.conditions[?(@.type==\"Ready\")].reason"),
+                ("Capabilities", ".status.capabilities"),
+                ("Ready", ".status.conditions[?(@.type==\"Ready\")].status"),
+            ],
+        ),
+        (
+            "clustersecretstores.external-secrets.io",
+            "css",
+            &[
+                ("AGE", ".metadata.creationTimestamp"),
+                ("Status", ".status.conditions[?(@.type==\"Ready\")].reason"),
+                ("Capabilities", ".status.capabilities"),
+                ("Ready", ".status.conditions[?(@.type==\"Ready\")].status"),
+            ],
+        ),
+        (
+            "clusterexternalsecrets.external-secrets.io",
+            "ces",
+            &[
+                ("Store", ".spec.externalSecretSpec.secretStoreRef.name"),
+                ("Refresh Interval", ".spec.refreshTime"),
+                ("Ready", ".status.conditions[?(@.type==\"Ready\")].status"),
+            ],
+        ),
+    ];
+    let crds = coffer_api::crds::all();
+    for (name, short, columns) in eso {
+        let (_, crd) = crds
+            .iter()
+            .find(|(_, c)| c.metadata.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is generated"));
+        assert_eq!(
+            crd.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("external-secrets.io/component"))
+                .map(String::as_str),
+            Some("controller"),
+            "{name}"
+        );
+        assert_eq!(
+            crd.spec.names.short_names.as_deref(),
+            Some(&[short.to_string()][..])
+        );
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["external-secrets".to_owned()][..])
+        );
+        // (The retired v1beta1 entry is not served: kubectl never shows
+        // its columns.)
+        for version in crd.spec.versions.iter().filter(|v| v.served) {
+            let ours: Vec<(&str, &str)> = version
+                .additional_printer_columns
+                .iter()
+                .flatten()
+                .map(|c| (c.name.as_str(), c.json_path.as_str()))
+                .collect();
+            assert_eq!(&ours, columns, "{name} {}", version.name);
+        }
+    }
+}

@@ -74,6 +74,7 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
     printcolumn = r#"{"jsonPath": ".spec.refreshInterval", "name": "Refresh Interval", "type": "string"}"#,
     printcolumn = r#"{"jsonPath": ".status.conditions[?(@.type==\"Ready\")].reason", "name": "Status", "type": "string"}"#,
     printcolumn = r#"{"jsonPath": ".status.conditions[?(@.type==\"Ready\")].status", "name": "Ready", "type": "string"}"#,
+    printcolumn = r#"{"jsonPath": ".status.refreshTime", "name": "Last Sync", "type": "date"}"#,
     selectable = ".spec.secretStoreRef.name",
     selectable = ".spec.secretStoreRef.kind",
     selectable = ".spec.target.name",
