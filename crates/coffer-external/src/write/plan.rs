@@ -102,8 +102,9 @@ pub(super) enum Plan {
     MergeTargetMissing,
     /// The Secret already holds this (it is recorded, not written).
     Unchanged(Wiped),
-    /// Create this Secret; under `Owner`, first delete the Secrets this
-    /// ExternalSecret created under an earlier target name.
+    /// Create this Secret; under `Owner`, when the target was renamed
+    /// since the last sync, first delete the Secrets this ExternalSecret
+    /// created under an earlier target name.
     Create { secret: Wiped, delete_orphans: bool },
     /// Replace the Secret with this.
     Update(Wiped),
@@ -121,7 +122,7 @@ pub(super) fn plan(
         None if target.policy == CreationPolicy::Merge => Ok(Plan::MergeTargetMissing),
         None => Ok(Plan::Create {
             secret: new_secret(target, es, desired),
-            delete_orphans: target.policy == CreationPolicy::Owner,
+            delete_orphans: target.policy == CreationPolicy::Owner && renamed(es, &target.name),
         }),
         Some(secret) => {
             ownership::check_write(&secret.metadata, es, target.policy)?;
@@ -133,6 +134,17 @@ pub(super) fn plan(
             })
         }
     }
+}
+
+/// Whether the last sync wrote another target (`status.binding`): only
+/// then can there be Secrets under an earlier name to delete, so a first
+/// sync, or a Secret deleted by hand, costs no LIST (ESO lists on every
+/// create: 1,000 new ExternalSecrets cost 1,000 LISTs).
+fn renamed(es: &ExternalSecret, target: &str) -> bool {
+    es.status
+        .as_ref()
+        .and_then(|s| s.binding.as_ref())
+        .is_some_and(|b| b.name != target)
 }
 
 /// Of the Secrets labelled as created by this ExternalSecret, those to

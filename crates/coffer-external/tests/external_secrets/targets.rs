@@ -187,3 +187,42 @@ async fn creation_policy_none_writes_nothing_and_reports_ready() {
     );
     assert!(value(&after, "value").is_none());
 }
+
+/// Renaming the target deletes the Secret written under the old name (as
+/// ESO), found by the `created-by` label; only a rename looks for one, so a
+/// first sync costs no LIST (checked through the written `status.binding`).
+#[tokio::test]
+async fn renaming_the_target_deletes_the_secret_under_the_old_name() {
+    let world = World::new("target-rename").await;
+    aws_store(&world, "aws").await;
+    let key = remote(&world, "renamed");
+    aws_put(&key, "v").await;
+    es_for(&world, "app", &key, json!({"name": "first"})).await;
+    world
+        .wait_secret("first", "the first target", |s| value(s, "value").is_some())
+        .await;
+    world
+        .wait_ready("app", "bound to the first target", |c| c.status == "True")
+        .await;
+    es_for(&world, "app", &key, json!({"name": "second"})).await;
+    world
+        .wait_secret("second", "the renamed target", |s| {
+            value(s, "value").is_some()
+        })
+        .await;
+    eventually("the old target deleted", || async {
+        world
+            .secrets()
+            .get_opt("first")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let es = world.external_secrets().get("app").await.unwrap();
+    assert_eq!(
+        es.status.and_then(|s| s.binding).map(|b| b.name).as_deref(),
+        Some("second")
+    );
+}

@@ -189,7 +189,7 @@ fn each_policy_writes_only_what_is_its_to_write() {
     let merge_target = || unmarked(&[("other", "theirs"), ("password", "old")]);
     #[rustfmt::skip]
     let cases: Vec<(&str, &str, bool, Option<Secret>, Expect)> = vec![
-        ("missing, Owner", "Owner", false, None, Create { owned: true, delete_orphans: true }),
+        ("missing, Owner, never synced", "Owner", false, None, Create { owned: true, delete_orphans: false }),
         ("missing, Orphan", "Orphan", false, None, Create { owned: false, delete_orphans: false }),
         ("missing, Merge", "Merge", false, None, MergeTargetMissing),
         ("ours, Owner, same data", "Owner", false, Some(ours(&[("password", "new")])), Unchanged),
@@ -297,4 +297,30 @@ fn only_earlier_targets_this_external_secret_may_own_are_orphans() {
         .map(|m| m.name.clone().unwrap_or_default())
         .collect();
     assert_eq!(names, ["renamed-from"]);
+}
+
+#[test]
+fn orphans_are_looked_for_only_when_the_target_was_renamed() {
+    let d = desired(&[("password", "new")]);
+    for (binding, policy, expected) in [
+        (None, "Owner", false),
+        (Some(TARGET), "Owner", false),
+        (Some("earlier-name"), "Owner", true),
+        (Some("earlier-name"), "Orphan", false),
+    ] {
+        let mut es = es(policy, false);
+        if let Some(name) = binding {
+            es.status = Some(coffer_api::external::ExternalSecretStatus {
+                binding: Some(coffer_api::external::LocalObjectReference {
+                    name: name.to_owned(),
+                }),
+                ..Default::default()
+            });
+        }
+        let target = Target::of(&es, &d).unwrap().unwrap();
+        let Plan::Create { delete_orphans, .. } = plan(&target, &es, &d, None).unwrap() else {
+            panic!("a missing Secret is created");
+        };
+        assert_eq!(delete_orphans, expected, "{binding:?} {policy}");
+    }
 }
