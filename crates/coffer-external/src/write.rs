@@ -112,8 +112,46 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
         field_manager: Some(target.manager.clone()),
         ..Default::default()
     };
-    let existing = api.get_opt(name).await.map_err(kube_err("read"))?;
-    match plan::plan(&target, es, &desired, existing.map(Wiped))? {
+    // The index (a watch on managed Secrets) knows of no such Secret: plan
+    // a create without reading it. The create is atomic; if a Secret of
+    // that name exists after all (unmanaged, or not yet seen), it answers
+    // 409 and the write is planned again from the Secret as read. Merge
+    // needs the read: its plan differs for a missing Secret.
+    let assume_missing =
+        summary.is_none() && ctx.secrets.is_listed() && target.policy != CreationPolicy::Merge;
+    let existing = if assume_missing {
+        None
+    } else {
+        api.get_opt(name).await.map_err(kube_err("read"))?
+    };
+    match write_planned(ctx, &api, es, &desired, &target, &params, existing).await {
+        Err(Error::Kube {
+            source: kube::Error::Api(e),
+            ..
+        }) if assume_missing && e.code == 409 => {
+            let existing = api.get_opt(name).await.map_err(kube_err("read"))?;
+            write_planned(ctx, &api, es, &desired, &target, &params, existing).await
+        }
+        other => other,
+    }
+}
+
+/// Plans the write against `existing` (as read) and performs it.
+async fn write_planned(
+    ctx: &Context,
+    api: &Api<Secret>,
+    es: &ExternalSecret,
+    desired: &Desired,
+    target: &Target,
+    params: &PostParams,
+    existing: Option<Secret>,
+) -> Result<Written> {
+    let (namespace, name) = (&target.namespace, &target.name);
+    let kube_err = |action: &str| {
+        let action = format!("{action} secret {namespace}/{name}");
+        move |e| Error::Kube { action, source: e }
+    };
+    match plan::plan(target, es, desired, existing.map(Wiped))? {
         Plan::MergeTargetMissing => Ok(Written::MergeTargetMissing),
         Plan::Unchanged(secret) => {
             ctx.secrets.record(&secret);
@@ -124,10 +162,10 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
             delete_orphans,
         } => {
             if delete_orphans {
-                delete_orphaned(ctx, &api, es, &target).await?;
+                delete_orphaned(ctx, api, es, target).await?;
             }
             let created = api
-                .create(&params, &*secret)
+                .create(params, &*secret)
                 .await
                 .map(Wiped)
                 .map_err(kube_err("create"))?;
@@ -136,7 +174,7 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Resu
         }
         Plan::Update(secret) => {
             let updated = api
-                .replace(name, &params, &*secret)
+                .replace(name, params, &*secret)
                 .await
                 .map(Wiped)
                 .map_err(kube_err("update"))?;
