@@ -7,10 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use coffer_sops::document;
-use coffer_sops::envelope::{EncryptOptions, MacPolicy};
-use coffer_sops::format::Format;
-use coffer_sops::keys::Identities;
+use coffer_sops::{EncryptOptions, Format, Identities, MacPolicy};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,10 +35,10 @@ fn round_trip(sops: &Path, recipient: &str, env: (&str, PathBuf), ids: &Identiti
     let opts = EncryptOptions {
         key_groups: vec![vec![recipient.to_string()]],
         shamir_threshold: 0,
-        rule: coffer_sops::crypt::CryptRule::UnencryptedSuffix("_unencrypted".into()),
+        rule: coffer_sops::CryptRule::UnencryptedSuffix("_unencrypted".into()),
         mac_only_encrypted: false,
     };
-    let ours = document::encrypt(plain, Format::Yaml, Format::Yaml, &opts).unwrap();
+    let ours = coffer_sops::encrypt(plain, Format::Yaml, Format::Yaml, &opts).unwrap();
     std::fs::write(dir.path().join("ours.yaml"), &ours).unwrap();
     std::fs::write(dir.path().join("plain.yaml"), plain).unwrap();
     let run = |args: &[&str]| {
@@ -67,7 +64,7 @@ fn round_trip(sops: &Path, recipient: &str, env: (&str, PathBuf), ids: &Identiti
     );
     let theirs = run(&["encrypt", "--age", recipient, "plain.yaml"]);
     let dec =
-        document::decrypt(&theirs, Format::Yaml, Format::Yaml, ids, MacPolicy::Verify).unwrap();
+        coffer_sops::decrypt(&theirs, Format::Yaml, Format::Yaml, ids, MacPolicy::Verify).unwrap();
     assert_eq!(&dec.plaintext[..], plain, "coffer reading sops's file");
 }
 
