@@ -1,7 +1,8 @@
-//! The library against the real sops (`$COFFER_REFERENCE_TOOLS_DIR/sops`,
-//! from tests/setup.sh) for the recipient types coffer implements itself:
-//! a file the library encrypts to a post-quantum or ssh-rsa recipient
-//! decrypts with sops, and a file sops encrypts decrypts with the library.
+//! The library against the real sops (`coffer_reftools::reference_tool`:
+//! `$COFFER_REFERENCE_TOOLS_DIR/sops`, else built by tests/setup.sh) for
+//! the recipient types coffer implements itself: a file the library
+//! encrypts to a post-quantum or ssh-rsa recipient decrypts with sops, and
+//! a file sops encrypts decrypts with the library.
 //! (The CLI's tests/sops_interop.rs covers every format and mixed files.)
 
 use std::path::{Path, PathBuf};
@@ -16,15 +17,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn sops() -> Option<PathBuf> {
-    match std::env::var_os("COFFER_REFERENCE_TOOLS_DIR") {
-        Some(dir) => Some(PathBuf::from(dir).join("sops")),
-        None => {
-            eprintln!(
-                "!!!!! SKIPPING: COFFER_REFERENCE_TOOLS_DIR is not set (run tests/setup.sh) !!!!!"
-            );
-            None
-        }
-    }
+    coffer_reftools::reference_tool_or_skip("sops")
 }
 
 /// Encrypts with the library and decrypts with sops, then the reverse;
