@@ -8,9 +8,8 @@
 #![allow(dead_code, clippy::new_without_default)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 /// A scratch directory; `HOME` points inside it so no real kubeconfig is read.
 pub struct Sandbox {
@@ -143,47 +142,10 @@ pub fn fail(out: Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The kubeseal binary: `$COFFER_REFERENCE_TOOLS_DIR/kubeseal`, else built
-/// by tests/reference-tools/build.sh (fast when cached). None, loudly, only
-/// when neither is possible (no Go).
+/// The kubeseal binary (`coffer_testenv::reference_tool_or_skip`): None,
+/// loudly, only when it can be neither found nor built (no Go).
 pub fn kubeseal_binary() -> Option<PathBuf> {
-    static KUBESEAL: OnceLock<Option<PathBuf>> = OnceLock::new();
-    KUBESEAL
-        .get_or_init(|| {
-            if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR") {
-                let bin = PathBuf::from(dir).join("kubeseal");
-                assert!(bin.is_file(), "no kubeseal in COFFER_REFERENCE_TOOLS_DIR");
-                return Some(bin);
-            }
-            let manifest_dir =
-                std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
-            let root = Path::new(&manifest_dir).parent().unwrap();
-            let have_go = Command::new("go")
-                .arg("version")
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !have_go {
-                eprintln!(
-                    "\n!!!!! SKIPPING kubeseal interop: Go is not installed and \
-                     COFFER_REFERENCE_TOOLS_DIR is unset !!!!!\n"
-                );
-                return None;
-            }
-            let out = Command::new("bash")
-                .arg(root.join("tests/reference-tools/build.sh"))
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("run tests/reference-tools/build.sh");
-            assert!(
-                out.status.success(),
-                "tests/reference-tools/build.sh failed"
-            );
-            let dir = String::from_utf8(out.stdout).unwrap();
-            let bin = PathBuf::from(dir.trim()).join("kubeseal");
-            assert!(bin.is_file(), "build.sh did not produce {}", bin.display());
-            Some(bin)
-        })
-        .clone()
+    coffer_testenv::reference_tool_or_skip("kubeseal")
 }
 
 /// A Secret with two values (`password` in data, `user` in stringData).

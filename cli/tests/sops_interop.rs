@@ -302,7 +302,7 @@ fn a_post_quantum_file_for_another_identity_fails_as_sops_does() {
     assert_eq!(code, sops_code);
     assert!(err.contains(pq_recipient()), "{err}");
     assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
-    let other = coffer_sops::pq::Identity::generate();
+    let other = coffer_sops::PqIdentity::generate();
     let other_file = sb.write("other.txt", format!("{}\n", other.to_bech32().as_str()));
     sb.key_file = Some(other_file);
     let (code, err) = common::fail(sb.coffer(&["sops", "decrypt", "e.yaml"]));
@@ -336,7 +336,7 @@ fn post_quantum_keys_from_age_keygen_work_in_sops_yaml_rules_and_updatekeys() {
         .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1"))
         .unwrap();
     // Coffer derives the same recipient from the identity as age does.
-    let ours = coffer_sops::pq::Identity::parse(secret).unwrap();
+    let ours = coffer_sops::PqIdentity::parse(secret).unwrap();
     assert_eq!(ours.to_public().to_bech32(), recipient);
 
     sb.write(

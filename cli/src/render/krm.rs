@@ -17,8 +17,7 @@ pub(super) mod config;
 use anyhow::Result;
 use coffer_gitops::{Decryptor, Input, Options};
 use coffer_manifest::{Limits, split};
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Branch, Item, Value};
+use coffer_sops::{Branch, Format, Item, Value};
 use zeroize::Zeroizing;
 
 use super::{RenderArgs, build_keyring, write_stdout};
@@ -57,7 +56,7 @@ pub(super) fn resource_list(bytes: &[u8]) -> Result<Option<Branch>> {
         coffer_manifest::Format::Json => Format::Json,
         coffer_manifest::Format::Yaml => Format::Yaml,
     };
-    let mut trees = format::load_plain(doc.text.as_bytes(), format)
+    let mut trees = coffer_sops::load_plain(doc.text.as_bytes(), format)
         .map_err(|e| anyhow::anyhow!("the ResourceList cannot be read: {e}"))?;
     Ok(trees.pop())
 }
@@ -140,8 +139,8 @@ pub(super) fn run(args: &RenderArgs, list: Branch) -> Result<u8> {
             Value::Seq(results.iter().map(KrmResult::to_value).collect()),
         ));
     }
-    let text = Zeroizing::new(format::yaml::write(std::slice::from_ref(&out)));
-    coffer_sops::document::zeroize_tree(std::slice::from_mut(&mut out));
+    let text = Zeroizing::new(coffer_sops::write_yaml(std::slice::from_ref(&out)));
+    coffer_sops::zeroize_tree(std::slice::from_mut(&mut out));
     write_stdout(text.as_bytes())?;
     Ok(code)
 }
@@ -228,7 +227,7 @@ fn decrypt_items(
         let mut item = (*item).clone();
         let annotations = take_krm_annotations(&mut item);
         let path = annotations.iter().find_map(|a| match (&a.key, &a.value) {
-            (coffer_sops::tree::Key::Name(k), Value::Str(v))
+            (coffer_sops::Key::Name(k), Value::Str(v))
                 if k.ends_with("config.kubernetes.io/path") =>
             {
                 Some(v.clone())
@@ -239,7 +238,7 @@ fn decrypt_items(
             Some(p) => format!("item {} ({p})", i + 1),
             None => format!("item {}", i + 1),
         });
-        texts.push(Zeroizing::new(format::yaml::write(&[item])));
+        texts.push(Zeroizing::new(coffer_sops::write_yaml(&[item])));
         kept.push(annotations);
     }
     let inputs: Vec<Input<'_>> = names
@@ -278,7 +277,7 @@ fn decrypt_items(
             coffer_manifest::Format::Json => Format::Json,
             coffer_manifest::Format::Yaml => Format::Yaml,
         };
-        let mut tree = format::load_plain(doc.text().as_bytes(), format)
+        let mut tree = coffer_sops::load_plain(doc.text().as_bytes(), format)
             .ok()
             .and_then(|mut t| t.pop())
             .ok_or_else(|| {
@@ -348,7 +347,7 @@ mod tests {
     use super::*;
 
     fn tree(yaml: &str) -> Branch {
-        format::load_plain(yaml.as_bytes(), Format::Yaml)
+        coffer_sops::load_plain(yaml.as_bytes(), Format::Yaml)
             .unwrap()
             .pop()
             .unwrap()
@@ -361,11 +360,11 @@ mod tests {
         let taken = take_krm_annotations(&mut item);
         assert_eq!(taken.len(), 2);
         assert_eq!(
-            format::yaml::write(&[item.clone()]),
+            coffer_sops::write_yaml(&[item.clone()]),
             "kind: Secret\nmetadata:\n    name: a\n    annotations:\n        mine: kept\n"
         );
         put_krm_annotations(&mut item, taken);
-        let text = format::yaml::write(&[item]);
+        let text = coffer_sops::write_yaml(&[item]);
         assert!(
             text.contains("mine: kept")
                 && text.contains("config.kubernetes.io/index")
@@ -379,10 +378,10 @@ mod tests {
         );
         let taken = take_krm_annotations(&mut item);
         assert_eq!(
-            format::yaml::write(&[item.clone()]),
+            coffer_sops::write_yaml(&[item.clone()]),
             "kind: X\nmetadata:\n    name: b\n"
         );
         put_krm_annotations(&mut item, taken);
-        assert!(format::yaml::write(&[item]).contains("kustomize.config.k8s.io/id: x"));
+        assert!(coffer_sops::write_yaml(&[item]).contains("kustomize.config.k8s.io/id: x"));
     }
 }

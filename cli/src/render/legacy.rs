@@ -14,8 +14,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Item, Value};
+use coffer_sops::{Format, Item, Value};
 use zeroize::Zeroizing;
 
 use super::krm::{self, config};
@@ -49,7 +48,7 @@ pub fn install(dir: &Path) -> Result<u8> {
 pub fn run(args: &RenderArgs, config_path: &Path) -> Result<u8> {
     let config_bytes = std::fs::read(config_path)
         .with_context(|| format!("reading the plugin config {}", config_path.display()))?;
-    let mut config = format::load_plain(&config_bytes, Format::Yaml)
+    let mut config = coffer_sops::load_plain(&config_bytes, Format::Yaml)
         .map_err(|e| anyhow::anyhow!("the plugin config {}: {e}", config_path.display()))?;
     let Some(config) = config.pop() else {
         bail!("the plugin config {} is empty", config_path.display());
@@ -68,7 +67,7 @@ pub fn run(args: &RenderArgs, config_path: &Path) -> Result<u8> {
             coffer_manifest::Format::Json => Format::Json,
             coffer_manifest::Format::Yaml => Format::Yaml,
         };
-        let trees = format::load_plain(doc.text.as_bytes(), fmt)
+        let trees = coffer_sops::load_plain(doc.text.as_bytes(), fmt)
             .map_err(|e| anyhow::anyhow!("standard input: document {}: {e}", doc.index))?;
         items.extend(trees.into_iter().map(Value::Map));
     }
@@ -83,8 +82,8 @@ pub fn run(args: &RenderArgs, config_path: &Path) -> Result<u8> {
             for w in warnings {
                 eprintln!("coffer: warning: {w}");
             }
-            let text = Zeroizing::new(format::yaml::write(&out));
-            coffer_sops::document::zeroize_tree(&mut out);
+            let text = Zeroizing::new(coffer_sops::write_yaml(&out));
+            coffer_sops::zeroize_tree(&mut out);
             write_stdout(text.as_bytes())?;
             Ok(0)
         }

@@ -10,12 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::crypt::CryptRule;
-use coffer_sops::document::{self, Opened};
-use coffer_sops::envelope::{EncryptOptions, MacPolicy};
-use coffer_sops::format::Format;
-use coffer_sops::keys::{EnvIdentities, Identities, ProcessEnv};
-use coffer_sops::metadata::Metadata;
+use coffer_sops::{
+    CryptRule, EncryptOptions, EnvIdentities, Format, Identities, MacPolicy, Metadata, Opened,
+    ProcessEnv,
+};
 
 use super::{codes, exit};
 
@@ -44,17 +42,14 @@ impl Context {
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
         let config = match &self.config {
             Some(c) => Some(c.clone()),
-            None => abs
-                .parent()
-                .and_then(coffer_sops::config::find_config)
-                .or_else(|| {
-                    std::env::current_dir()
-                        .ok()
-                        .and_then(|d| coffer_sops::config::find_config(&d))
-                }),
+            None => abs.parent().and_then(coffer_sops::find_config).or_else(|| {
+                std::env::current_dir()
+                    .ok()
+                    .and_then(|d| coffer_sops::find_config(&d))
+            }),
         };
         match config {
-            Some(c) => Ok(coffer_sops::config::creation_rule(&c, &abs)?),
+            Some(c) => Ok(coffer_sops::creation_rule(&c, &abs)?),
             None => Ok(None),
         }
     }
@@ -176,14 +171,14 @@ pub fn identities(meta: &Metadata) -> Identities {
 }
 
 /// Loads and decrypts an encrypted file with the user's identities (read
-/// on first use, as sops reads them), through `coffer_sops::document::open`.
+/// on first use, as sops reads them), through `coffer_sops::open`.
 pub fn open(bytes: &[u8], fmt: Format, ignore_mac: bool, path: &Path) -> Result<Opened> {
     let policy = if ignore_mac {
         MacPolicy::Skip
     } else {
         MacPolicy::Verify
     };
-    document::open(bytes, fmt, &EnvIdentities::new(&ProcessEnv), policy).map_err(|e| {
+    coffer_sops::open(bytes, fmt, &EnvIdentities::new(&ProcessEnv), policy).map_err(|e| {
         let step = match &e {
             coffer_sops::Error::NoDataKey(_) => "failed to get the data key".to_owned(),
             coffer_sops::Error::ValueFormat { .. }

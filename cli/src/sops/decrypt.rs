@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Value, get, parse_tree_path};
+use coffer_sops::{Format, Value, get_path, parse_tree_path};
 
 use super::common::{Context, Output, open, read_input};
 
@@ -33,18 +32,18 @@ pub struct DecryptArgs {
 
 /// Renders one extracted value as sops does: strings raw, mappings as a
 /// document of the output format, other values in the output format.
-fn extract(docs: &mut [coffer_sops::tree::Branch], path: &str, fmt: Format) -> Result<Vec<u8>> {
+fn extract(docs: &mut [coffer_sops::Branch], path: &str, fmt: Format) -> Result<Vec<u8>> {
     let path = parse_tree_path(path)?;
     let first = docs.first().context("the file has no document")?;
-    let v = get(first, &path)?.clone();
+    let v = get_path(first, &path)?.clone();
     Ok(match v {
         Value::Str(s) => s.into_bytes(),
         Value::Bytes(b) => b,
-        Value::Map(b) => format::emit_plain(&[b], fmt)?,
+        Value::Map(b) => coffer_sops::emit_plain(&[b], fmt)?,
         other => match fmt {
-            Format::Json | Format::Binary => format::json::write_value(&other).into_bytes(),
+            Format::Json | Format::Binary => coffer_sops::write_json_value(&other).into_bytes(),
             // sops's `EmitValue`: the value as a YAML document of its own.
-            _ => format::yaml::write_value(&other).into_bytes(),
+            _ => coffer_sops::write_yaml_value(&other).into_bytes(),
         },
     })
 }
@@ -58,7 +57,7 @@ pub fn run(ctx: &Context, args: DecryptArgs) -> Result<()> {
     let mut opened = open(&bytes, input_fmt, args.ignore_mac, &args.file)?;
     let plain = match &args.extract {
         Some(p) => extract(&mut opened.docs, p, output_fmt)?,
-        None => format::emit_plain(&opened.docs, output_fmt)?,
+        None => coffer_sops::emit_plain(&opened.docs, output_fmt)?,
     };
     let plain = zeroize::Zeroizing::new(plain);
     out.write(&plain)

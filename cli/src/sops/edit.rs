@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::envelope::{Session, new_metadata};
-use coffer_sops::format::{self, Format};
+use coffer_sops::{Format, Session, new_metadata};
 use zeroize::Zeroizing;
 
 use super::common::{Context, RuleArgs, open, read_input, write_atomic};
@@ -76,7 +75,7 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<()> {
     let (plain, state) = if existing {
         let bytes = read_input(&args.file)?;
         let opened = open(&bytes, fmt, args.ignore_mac, &args.file)?;
-        let plain = Zeroizing::new(format::emit_plain(&opened.docs, fmt)?);
+        let plain = Zeroizing::new(coffer_sops::emit_plain(&opened.docs, fmt)?);
         (plain, Some((opened.meta, opened.session)))
     } else {
         (Zeroizing::new(Vec::new()), None)
@@ -103,9 +102,9 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<()> {
             "file has not changed, exiting",
         ));
     }
-    let mut docs = format::load_plain(&edited, fmt)
+    let mut docs = coffer_sops::load_plain(&edited, fmt)
         .context("the edited file is not valid; the original was left unchanged")?;
-    if format::has_metadata(&docs, fmt) && fmt != Format::Binary {
+    if coffer_sops::has_metadata(&docs, fmt) && fmt != Format::Binary {
         return Err(exit(
             codes::GENERIC,
             "the edited file must not contain a top-level 'sops' entry",
@@ -120,5 +119,5 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<()> {
         }
     };
     session.encrypt(&mut docs, &mut meta)?;
-    write_atomic(&args.file, &format::emit_encrypted(&docs, &meta, fmt)?)
+    write_atomic(&args.file, &coffer_sops::emit_encrypted(&docs, &meta, fmt)?)
 }

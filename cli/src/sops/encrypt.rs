@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::{document, format};
 
 use super::common::{Context, Output, RuleArgs, read_input};
 use super::{codes, exit};
@@ -34,15 +33,15 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> Result<()> {
     let name = args.filename_override.as_ref().unwrap_or(&args.file);
     let (input_fmt, output_fmt) = ctx.formats(name);
     let bytes = read_input(&args.file)?;
-    let docs = format::load_plain(&bytes, input_fmt)
+    let docs = coffer_sops::load_plain(&bytes, input_fmt)
         .with_context(|| format!("failed to load {}", args.file.display()))?;
-    if format::has_metadata(&docs, input_fmt) {
+    if coffer_sops::has_metadata(&docs, input_fmt) {
         return Err(exit(
             codes::FILE_ALREADY_ENCRYPTED,
             "the file already has a top-level 'sops' entry (or 'sops_' keys): it is already encrypted; use `coffer sops edit` to change it",
         ));
     }
     let opts = args.rules.options(ctx, name)?;
-    let encrypted = document::encrypt_docs(docs, output_fmt, &opts)?;
+    let encrypted = coffer_sops::encrypt_docs(docs, output_fmt, &opts)?;
     out.write(&encrypted)
 }

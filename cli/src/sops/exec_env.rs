@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::format::dotenv::val_to_string;
-use coffer_sops::tree::Value;
+use coffer_sops::{Value, dotenv_value};
 
 use super::common::{Context, open, read_input};
 use super::{codes, exit};
@@ -44,7 +43,7 @@ pub fn run(ctx: &Context, args: ExecEnvArgs) -> Result<u8> {
                 ));
             }
             // Matches sops: values go through the dotenv writer, so newlines become `\n`.
-            cmd.env(name, val_to_string(&item.value).replace('\n', "\\n"));
+            cmd.env(name, dotenv_value(&item.value).replace('\n', "\\n"));
         }
     }
     let status = cmd

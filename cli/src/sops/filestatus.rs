@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use coffer_sops::format;
 
 use super::common::{Context, read_input};
 
@@ -21,7 +20,7 @@ pub struct FilestatusArgs {
 pub fn run(ctx: &Context, args: FilestatusArgs) -> Result<()> {
     let (fmt, _) = ctx.formats(&args.file);
     let bytes = read_input(&args.file)?;
-    let encrypted = match format::load_encrypted(&bytes, fmt) {
+    let encrypted = match coffer_sops::load_encrypted(&bytes, fmt) {
         Ok((_, meta)) => !meta.version.is_empty() && !meta.mac.is_empty(),
         Err(coffer_sops::Error::MetadataNotFound) => false,
         Err(e) => return Err(anyhow::Error::new(e).context("cannot check file status")),

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::envelope::{Session, data_key, wrap_data_key};
-use coffer_sops::format;
-use coffer_sops::metadata::{AgeKey, MasterKey};
+use coffer_sops::{AgeKey, MasterKey, Session, data_key, wrap_data_key};
 
 use super::common::{Context, Output, identities, open, read_input, write_atomic};
 use super::{codes, exit};
@@ -71,7 +69,7 @@ fn recipients(groups: &[Vec<MasterKey>]) -> Vec<Vec<String>> {
 pub fn updatekeys(ctx: &Context, args: UpdatekeysArgs) -> Result<()> {
     let (fmt, _) = ctx.formats(&args.file);
     let bytes = read_input(&args.file)?;
-    let (docs, mut meta) = format::load_encrypted(&bytes, fmt)?;
+    let (docs, mut meta) = coffer_sops::load_encrypted(&bytes, fmt)?;
     let rule = ctx
         .creation_rule(&args.file)?
         .ok_or_else(|| exit(61, "no .sops.yaml creation rule applies to this file"))?;
@@ -129,7 +127,7 @@ pub fn updatekeys(ctx: &Context, args: UpdatekeysArgs) -> Result<()> {
         0
     };
     wrap_data_key(&mut meta, &key)?;
-    write_atomic(&args.file, &format::emit_encrypted(&docs, &meta, fmt)?)?;
+    write_atomic(&args.file, &coffer_sops::emit_encrypted(&docs, &meta, fmt)?)?;
     eprintln!("{}: updated", args.file.display());
     Ok(())
 }
@@ -152,7 +150,7 @@ pub fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
             .first_mut()
             .context("the file has no key groups")?;
         for r in add {
-            coffer_sops::keys::parse_recipient(&r)?;
+            coffer_sops::parse_recipient(&r)?;
             first.push(MasterKey::Age(AgeKey {
                 recipient: r,
                 enc: String::new(),
@@ -166,9 +164,13 @@ pub fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
             "rotation would leave the file without recipients",
         ));
     }
-    let key = coffer_sops::cipher::DataKey::generate()?;
+    let key = coffer_sops::DataKey::generate()?;
     wrap_data_key(&mut opened.meta, &key)?;
     let mut docs = opened.docs;
     Session::new(key).encrypt(&mut docs, &mut opened.meta)?;
-    out.write(&format::emit_encrypted(&docs, &opened.meta, output_fmt)?)
+    out.write(&coffer_sops::emit_encrypted(
+        &docs,
+        &opened.meta,
+        output_fmt,
+    )?)
 }

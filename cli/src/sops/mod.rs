@@ -25,10 +25,10 @@ pub struct SopsArgs {
     config: Option<PathBuf>,
     /// Input format: yaml, json, dotenv, ini or binary (default: from the file extension)
     #[arg(long, global = true, value_name = "TYPE", value_parser = common::parse_format)]
-    input_type: Option<coffer_sops::format::Format>,
+    input_type: Option<coffer_sops::Format>,
     /// Output format (default: the input format)
     #[arg(long, global = true, value_name = "TYPE", value_parser = common::parse_format)]
-    output_type: Option<coffer_sops::format::Format>,
+    output_type: Option<coffer_sops::Format>,
     #[command(subcommand)]
     command: SopsCommand,
 }

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use coffer_sops::format::{self, json};
-use coffer_sops::tree::{self, parse_tree_path};
+use coffer_sops::parse_tree_path;
 
 use super::common::{Context, open, read_input, write_atomic};
 use super::{codes, exit};
@@ -66,7 +65,7 @@ pub fn set(ctx: &Context, args: SetArgs) -> Result<()> {
             ));
         }
     });
-    let value = json::read_value(raw.trim()).map_err(|e| {
+    let value = coffer_sops::read_json_value(raw.trim()).map_err(|e| {
         exit(
             codes::INVALID_SET_FORMAT,
             format!("the value is not valid JSON: {e}"),
@@ -79,14 +78,14 @@ pub fn set(ctx: &Context, args: SetArgs) -> Result<()> {
         .docs
         .first_mut()
         .context("the file has no document")?;
-    let changed = tree::set(doc, &path, value);
+    let changed = coffer_sops::set_path(doc, &path, value);
     if !changed && args.idempotent {
         return Ok(());
     }
     opened.session.encrypt(&mut opened.docs, &mut opened.meta)?;
     write_atomic(
         &args.file,
-        &format::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
+        &coffer_sops::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
     )
 }
 
@@ -100,7 +99,7 @@ pub fn unset(ctx: &Context, args: UnsetArgs) -> Result<()> {
         .docs
         .first_mut()
         .context("the file has no document")?;
-    match tree::unset(doc, &path) {
+    match coffer_sops::unset_path(doc, &path) {
         Ok(()) => {}
         Err(_) if args.idempotent => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -108,6 +107,6 @@ pub fn unset(ctx: &Context, args: UnsetArgs) -> Result<()> {
     opened.session.encrypt(&mut opened.docs, &mut opened.meta)?;
     write_atomic(
         &args.file,
-        &format::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
+        &coffer_sops::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
     )
 }

@@ -3,7 +3,7 @@
 //! predictable environment.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 /// The test identity (the shared vectors' `age-key.txt`).
@@ -112,28 +112,8 @@ pub fn fail(out: Output) -> (i32, String) {
     )
 }
 
-/// Locates the pinned reference sops with tests/reference-tools/build.sh
-/// (fast when cached). Returns None, loudly, only when Go is unavailable.
+/// The pinned reference sops (`coffer_testenv::reference_tool_or_skip`):
+/// None, loudly, only when it can be neither found nor built (no Go).
 pub fn sops_binary() -> Option<PathBuf> {
-    static SOPS: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    SOPS.get_or_init(|| {
-        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
-        let root = Path::new(&manifest_dir).parent().unwrap();
-        let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
-        if !have_go {
-            eprintln!("\n!!!!! SKIPPING sops interop: Go is not installed, cannot build the reference sops !!!!!\n");
-            return None;
-        }
-        let out = Command::new("bash")
-            .arg(root.join("tests/reference-tools/build.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run tests/reference-tools/build.sh");
-        assert!(out.status.success(), "tests/reference-tools/build.sh failed");
-        let dir = String::from_utf8(out.stdout).unwrap();
-        let bin = PathBuf::from(dir.trim()).join("sops");
-        assert!(bin.is_file(), "build.sh did not produce {}", bin.display());
-        Some(bin)
-    })
-    .clone()
+    coffer_testenv::reference_tool_or_skip("sops")
 }

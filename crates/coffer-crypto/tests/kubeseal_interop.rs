@@ -2,7 +2,8 @@
 //! seals to our certificate open here, and values we seal open with its
 //! `--recovery-unseal`. kubeseal is found through `KUBESEAL`, or in
 //! `COFFER_REFERENCE_TOOLS_DIR` (which `tests/setup.sh` prints), or by running
-//! `tests/setup.sh reference-tools`, which builds it on first use.
+//! `tests/setup.sh reference-tools`, which builds it on first use
+//! (`coffer_reftools::reference_tool`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -10,39 +11,10 @@ use std::process::{Command, Stdio};
 use coffer_crypto::{KeyOptions, KeyPair, KeySize, Scope, seal_base64, unseal_base64};
 
 fn kubeseal() -> std::path::PathBuf {
-    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Some(path) = std::env::var_os("KUBESEAL") {
-            return path.into();
-        }
-        let dir = match std::env::var_os("COFFER_REFERENCE_TOOLS_DIR") {
-            Some(dir) => std::path::PathBuf::from(dir),
-            None => {
-                let root = std::path::Path::new(
-                    &std::env::var("CARGO_MANIFEST_DIR")
-                        .expect("cargo test sets CARGO_MANIFEST_DIR"),
-                )
-                .join("../..");
-                let out = Command::new(root.join("tests/setup.sh"))
-                    .arg("reference-tools")
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .expect("run tests/setup.sh reference-tools");
-                assert!(
-                    out.status.success(),
-                    "tests/setup.sh reference-tools failed"
-                );
-                let text = String::from_utf8(out.stdout).expect("utf-8");
-                let line = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("COFFER_REFERENCE_TOOLS_DIR="));
-                line.expect("setup printed COFFER_REFERENCE_TOOLS_DIR")
-                    .into()
-            }
-        };
-        dir.join("kubeseal")
-    })
-    .clone()
+    std::env::var_os("KUBESEAL").map_or_else(
+        || coffer_reftools::reference_tool("kubeseal"),
+        std::path::PathBuf::from,
+    )
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Vec<u8> {

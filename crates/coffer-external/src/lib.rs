@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
-pub mod cluster;
+pub mod cluster_external_secret;
 pub mod context;
 pub mod error;
 pub mod events;
@@ -118,7 +118,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     if config.cluster_external_secrets {
-        tasks.spawn(cluster::run(ctx.clone(), shutdown.clone()));
+        tasks.spawn(cluster_external_secret::run(ctx.clone(), shutdown.clone()));
     }
 
     // ExternalSecrets wait for the caches, so that a missing entry means a

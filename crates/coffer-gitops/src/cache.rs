@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use coffer_sops::keys::{Identities, Unwrapper};
+use coffer_sops::{Identities, Unwrapper};
 use zeroize::Zeroizing;
 
 type Unwrapped = Result<Zeroizing<Vec<u8>>, String>;
@@ -65,8 +65,8 @@ mod tests {
         let mut ids = Identities::empty();
         ids.add_age_keys(KEY, "test", false).unwrap();
         let cache = KeyCache::new(&ids);
-        let a = coffer_sops::keys::wrap(&[1u8; 32], RECIPIENT).unwrap();
-        let b = coffer_sops::keys::wrap(&[2u8; 32], RECIPIENT).unwrap();
+        let a = coffer_sops::wrap_to_recipient(&[1u8; 32], RECIPIENT).unwrap();
+        let b = coffer_sops::wrap_to_recipient(&[2u8; 32], RECIPIENT).unwrap();
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use coffer_manifest::{Format as StreamFormat, RawDocument, split};
-use coffer_sops::document;
-use coffer_sops::envelope::MacCheck;
-use coffer_sops::format::Format;
+use coffer_sops::{Format, MacCheck};
 use kube_core::DynamicObject;
 use zeroize::Zeroizing;
 
@@ -189,11 +187,11 @@ impl Decryptor {
             ..ObjectRef::default()
         };
         let keys = KeyCache::new(self.keyring.identities());
-        let mut opened = document::open_to_read(bytes, input, &keys, self.options.mac)
+        let mut opened = coffer_sops::open_to_read(bytes, input, &keys, self.options.mac)
             .map_err(|e| sops_error(e, &object, None))?;
         let output = sniff::output_format(input, &opened.docs, name);
         let plaintext = opened.emit(output);
-        document::zeroize_tree(&mut opened.docs);
+        coffer_sops::zeroize_tree(&mut opened.docs);
         let plaintext = plaintext.map_err(|e| sops_error(e, &object, None))?;
         let mut warnings = Vec::new();
         if opened.mac == MacCheck::Mismatch {

@@ -9,8 +9,7 @@
 //! passed through, the coffer-sops tree for documents decrypted here (so
 //! plaintext is never copied into a non-zeroizing form to be checked).
 
-use coffer_sops::cipher::is_encrypted_value;
-use coffer_sops::tree::{Branch, Value};
+use coffer_sops::{Branch, Value, is_encrypted_value};
 
 use crate::error::Violation;
 use crate::sniff;

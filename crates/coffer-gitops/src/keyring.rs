@@ -15,7 +15,7 @@ use std::path::Path;
 
 use coffer_crypto::PrivateKey;
 use coffer_sealed::key_secret;
-use coffer_sops::keys::{Env, Identities, ProcessEnv};
+use coffer_sops::{Env, Identities, ProcessEnv};
 use k8s_openapi::api::core::v1::Secret;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -120,7 +120,7 @@ impl Keyring {
     /// Adds every identity `coffer sops` finds in the process environment
     /// (`SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the ssh
     /// sources and `$XDG_CONFIG_HOME/sops/age/keys.txt`), as
-    /// `coffer_sops::keys::Identities::load` reads them. Sources that are
+    /// `coffer_sops::Identities::load` reads them. Sources that are
     /// absent or unusable are noted and named when a document cannot be
     /// opened. Returns how many identities were found.
     pub fn add_sops_environment(&mut self) -> usize {

@@ -59,8 +59,8 @@ mod sources;
 mod tree;
 
 pub use coffer_manifest::Limits;
-pub use coffer_sops::envelope::{MacCheck, MacPolicy};
-pub use coffer_sops::format::Format as FileFormat;
+pub use coffer_sops::Format as FileFormat;
+pub use coffer_sops::{MacCheck, MacPolicy};
 pub use decryptor::{DecryptedFile, Decryptor, Input};
 pub use error::{Error, Result, Violation};
 pub use keyring::Keyring;

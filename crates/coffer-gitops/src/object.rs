@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use coffer_sops::cipher::is_encrypted_value;
+use coffer_sops::is_encrypted_value;
 use serde_json::Value;
 
 /// A document of the input.
@@ -45,7 +45,7 @@ impl ObjectRef {
 
     /// The same document, named from its decrypted tree (where kind and
     /// name may have been encrypted).
-    pub(crate) fn refresh(&mut self, tree: &coffer_sops::tree::Branch) {
+    pub(crate) fn refresh(&mut self, tree: &coffer_sops::Branch) {
         let text = |path: &[&str]| clear(crate::tree::get_str(tree, path));
         self.api_version = text(&["apiVersion"]);
         self.kind = text(&["kind"]);

@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 
 use coffer_manifest::Limits;
-use coffer_sops::envelope::MacPolicy;
+use coffer_sops::MacPolicy;
 
 /// Flux's opt-out annotation: a resource carrying it with the value
 /// `Disabled` is applied as it is (kustomize-controller's

@@ -18,10 +18,10 @@ use crate::{Error, Result};
 pub type DocumentFormat = StreamFormat;
 
 /// The coffer-sops format of a stream's documents.
-pub(crate) fn file_format(format: StreamFormat) -> coffer_sops::format::Format {
+pub(crate) fn file_format(format: StreamFormat) -> coffer_sops::Format {
     match format {
-        StreamFormat::Json => coffer_sops::format::Format::Json,
-        StreamFormat::Yaml => coffer_sops::format::Format::Yaml,
+        StreamFormat::Json => coffer_sops::Format::Json,
+        StreamFormat::Yaml => coffer_sops::Format::Yaml,
     }
 }
 

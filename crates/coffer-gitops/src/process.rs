@@ -5,9 +5,7 @@
 //! time; the decision for a document depends on that document only.
 
 use coffer_manifest::RawDocument;
-use coffer_sops::document;
-use coffer_sops::format;
-use coffer_sops::tree::Branch;
+use coffer_sops::Branch;
 use zeroize::Zeroizing;
 
 use crate::cache::KeyCache;
@@ -85,7 +83,7 @@ pub(crate) fn process(
         let data = match data {
             Ok(data) => data,
             Err(e) => {
-                document::zeroize_tree(std::slice::from_mut(&mut tree));
+                coffer_sops::zeroize_tree(std::slice::from_mut(&mut tree));
                 return Err(e);
             }
         };
@@ -99,18 +97,16 @@ pub(crate) fn process(
     }
 
     if secret_data::has_sops_data(&value) {
-        let mut docs =
-            format::load_plain(raw.text.as_bytes(), file_format(raw.format)).map_err(|source| {
-                Error::Sops {
-                    object: Box::new(object.clone()),
-                    source,
-                }
+        let mut docs = coffer_sops::load_plain(raw.text.as_bytes(), file_format(raw.format))
+            .map_err(|source| Error::Sops {
+                object: Box::new(object.clone()),
+                source,
             })?;
         let mut tree = docs.pop().unwrap_or_default();
         let data = match secret_data::decrypt_data(ctx, &mut tree, &object, &mut warnings) {
             Ok(data) => data,
             Err(e) => {
-                document::zeroize_tree(std::slice::from_mut(&mut tree));
+                coffer_sops::zeroize_tree(std::slice::from_mut(&mut tree));
                 return Err(e);
             }
         };
@@ -174,14 +170,14 @@ fn finish(
             object: Box::new(object.clone()),
             violation,
         }),
-        None => format::emit_plain(std::slice::from_ref(&tree), file_format(raw.format))
+        None => coffer_sops::emit_plain(std::slice::from_ref(&tree), file_format(raw.format))
             .map(Zeroizing::new)
             .map_err(|source| Error::Sops {
                 object: Box::new(object.clone()),
                 source,
             }),
     };
-    document::zeroize_tree(std::slice::from_mut(&mut tree));
+    coffer_sops::zeroize_tree(std::slice::from_mut(&mut tree));
     let mut bytes = result?;
     String::from_utf8(std::mem::take(&mut *bytes))
         .map(Zeroizing::new)

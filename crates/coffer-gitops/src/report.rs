@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use coffer_sops::envelope::MacCheck;
-use coffer_sops::format::Format;
+use coffer_sops::{Format, MacCheck};
 
 use crate::object::ObjectRef;
 

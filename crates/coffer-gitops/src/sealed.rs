@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use coffer_api::SealedSecret;
 use coffer_manifest::{Format as StreamFormat, RawDocument, redact};
-use coffer_sops::tree::{Branch, Item, Value};
+use coffer_sops::{Branch, Item, Value};
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::object::ObjectRef;

@@ -6,9 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use coffer_sops::document;
-use coffer_sops::envelope::MacCheck;
-use coffer_sops::tree::{Branch, Value};
+use coffer_sops::{Branch, MacCheck, Value};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::object::ObjectRef;
@@ -63,11 +61,11 @@ pub(crate) fn decrypt_data(
         let Some(input) = sniff::sops_format(&bytes) else {
             continue;
         };
-        let mut opened = document::open_to_read(&bytes, input, ctx.keys, ctx.options.mac)
+        let mut opened = coffer_sops::open_to_read(&bytes, input, ctx.keys, ctx.options.mac)
             .map_err(|e| sops_error(e, object, Some(&key)))?;
         let output = sniff::output_format(input, &opened.docs, &key);
         let plaintext = opened.emit(output);
-        document::zeroize_tree(&mut opened.docs);
+        coffer_sops::zeroize_tree(&mut opened.docs);
         let plaintext = plaintext.map_err(|e| sops_error(e, object, Some(&key)))?;
         let mut encoded = STANDARD.encode(&plaintext[..]);
         std::mem::swap(text, &mut encoded);
@@ -75,8 +73,8 @@ pub(crate) fn decrypt_data(
         if opened.mac == MacCheck::Mismatch {
             warnings.push(mac_warning(object, Some(&key)));
         }
-        let input = if output == coffer_sops::format::Format::Binary {
-            coffer_sops::format::Format::Binary
+        let input = if output == coffer_sops::Format::Binary {
+            coffer_sops::Format::Binary
         } else {
             input
         };

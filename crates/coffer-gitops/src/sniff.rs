@@ -11,8 +11,7 @@
 //! `sops_mac=` is dotenv; a `[sops]` section is INI; anything else is YAML.
 //! The format is then confirmed by reading the document in it.
 
-use coffer_sops::format::Format;
-use coffer_sops::tree::{Branch, Value};
+use coffer_sops::{Branch, Format, Value};
 
 /// The marker every encrypted SOPS value, the MAC included, starts with.
 pub(crate) const ENC_MARKER: &[u8] = b"ENC[AES256_GCM,";
@@ -83,7 +82,7 @@ pub(crate) fn output_format(input: Format, docs: &[Branch], name: &str) -> Forma
 
 #[cfg(test)]
 mod tests {
-    use coffer_sops::tree::Item;
+    use coffer_sops::Item;
 
     use super::*;
 

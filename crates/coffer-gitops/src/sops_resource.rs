@@ -4,9 +4,7 @@
 //! with its `sops` block removed.
 
 use coffer_manifest::RawDocument;
-use coffer_sops::document;
-use coffer_sops::envelope::MacCheck;
-use coffer_sops::tree::Branch;
+use coffer_sops::{Branch, MacCheck};
 
 use crate::object::ObjectRef;
 use crate::output::file_format;
@@ -72,7 +70,7 @@ pub(crate) fn decrypt(
     object: &mut ObjectRef,
     warnings: &mut Vec<Warning>,
 ) -> Result<Opened> {
-    let mut opened = document::open_to_read(
+    let mut opened = coffer_sops::open_to_read(
         raw.text.as_bytes(),
         file_format(raw.format),
         ctx.keys,
@@ -81,7 +79,7 @@ pub(crate) fn decrypt(
     .map_err(|e| sops_error(e, object, None))?;
     let mut docs = std::mem::take(&mut opened.docs);
     if docs.len() != 1 {
-        document::zeroize_tree(&mut docs);
+        coffer_sops::zeroize_tree(&mut docs);
         return Err(Error::Invalid {
             object: Box::new(object.clone()),
             reason: format!("holds {} documents where one was expected", docs.len()),

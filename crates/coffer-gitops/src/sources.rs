@@ -19,9 +19,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use coffer_sops::document;
-use coffer_sops::envelope::MacCheck;
-use coffer_sops::format::Format;
+use coffer_sops::{Format, MacCheck};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -357,7 +355,7 @@ impl Walk<'_> {
             ..ObjectRef::default()
         };
         let options = self.decryptor.options();
-        let mut opened = match document::open_to_read(&bytes, input, &self.keys, options.mac) {
+        let mut opened = match coffer_sops::open_to_read(&bytes, input, &self.keys, options.mac) {
             Ok(opened) => opened,
             // Encrypted values but no metadata up front (e.g. documents of
             // several SOPS files concatenated): decrypted after the build,
@@ -379,7 +377,7 @@ impl Walk<'_> {
             output = wanted;
         }
         let plaintext = opened.emit(output);
-        document::zeroize_tree(&mut opened.docs);
+        coffer_sops::zeroize_tree(&mut opened.docs);
         let plaintext = plaintext.map_err(|e| sops_error(e, &object, None))?;
         write_private(path, &plaintext).map_err(|source| Error::Io {
             what: format!("cannot write {}", rel.display()),

@@ -2,7 +2,7 @@
 //! documents are read into and written from): looking values up by path and
 //! building trees from JSON.
 
-use coffer_sops::tree::{Branch, Item, Value};
+use coffer_sops::{Branch, Item, Value};
 
 /// The value at `key` of a mapping.
 pub(crate) fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {

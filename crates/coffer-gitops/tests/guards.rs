@@ -6,8 +6,7 @@
 mod common;
 
 use coffer_gitops::{Error, MacPolicy, Options, Outcome, Violation};
-use coffer_sops::format::{self, Format};
-use coffer_sops::metadata::MasterKey;
+use coffer_sops::{Format, MasterKey};
 use common::*;
 
 const PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: guarded\nstringData:\n  password: guard-secret-value\n";
@@ -215,13 +214,13 @@ fn a_missing_key_names_the_recipients_and_the_master_keys_coffer_cannot_use() {
     );
 
     // A file only PGP, KMS and Vault transit keys open.
-    let (docs, mut meta) = format::load_encrypted(text.as_bytes(), Format::Yaml).unwrap();
+    let (docs, mut meta) = coffer_sops::load_encrypted(text.as_bytes(), Format::Yaml).unwrap();
     let other = |kind: &str| MasterKey::Other {
         kind: kind.into(),
-        fields: coffer_sops::tree::Value::Null,
+        fields: coffer_sops::Value::Null,
     };
     meta.key_groups = vec![vec![other("pgp"), other("kms"), other("hc_vault")]];
-    let unusable = format::emit_encrypted(&docs, &meta, Format::Yaml).unwrap();
+    let unusable = coffer_sops::emit_encrypted(&docs, &meta, Format::Yaml).unwrap();
     let err = decryptor(Options::default())
         .decrypt_stream(&unusable, "in")
         .unwrap_err()

@@ -20,11 +20,11 @@ impl bech32::Checksum for Bech32Unbounded {
 
 /// Longest string accepted: an `age1pq1…` recipient is 1960 characters;
 /// the bound keeps a hostile `.sops.yaml` or flag from costing more.
-pub const MAX_LEN: usize = 4096;
+pub(crate) const MAX_LEN: usize = 4096;
 
 /// Decodes `s` into its lower-cased HRP and data bytes. The error names
 /// what is wrong without repeating `s` (it may be a secret key).
-pub fn decode(s: &str) -> Result<(String, Vec<u8>), String> {
+pub(crate) fn decode(s: &str) -> Result<(String, Vec<u8>), String> {
     if s.len() > MAX_LEN {
         return Err(format!("longer than {MAX_LEN} characters"));
     }
@@ -38,7 +38,7 @@ pub fn decode(s: &str) -> Result<(String, Vec<u8>), String> {
 }
 
 /// Encodes `data` with `hrp`, lower case.
-pub fn encode(hrp: &str, data: &[u8]) -> String {
+pub(crate) fn encode(hrp: &str, data: &[u8]) -> String {
     let hrp = Hrp::parse(hrp).expect("our HRPs are valid");
     bech32::encode_lower::<Bech32Unbounded>(hrp, data).expect("no length limit to exceed")
 }

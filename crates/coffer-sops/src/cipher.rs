@@ -124,7 +124,7 @@ fn parse(s: &str, path: &str) -> Result<Encrypted> {
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`, which sops
 /// uses for a float's plaintext and MAC bytes.
-pub fn go_float_plain(v: f64) -> String {
+pub(crate) fn go_float_plain(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 {
             "+Inf".into()
@@ -138,7 +138,7 @@ pub fn go_float_plain(v: f64) -> String {
 
 /// The plaintext bytes sops encrypts and hashes for a value (`sops.ToBytes`),
 /// with the sops type name, or `None` for values that are neither.
-pub fn plaintext_of(v: &Value) -> Option<(Vec<u8>, &'static str)> {
+pub(crate) fn plaintext_of(v: &Value) -> Option<(Vec<u8>, &'static str)> {
     Some(match v {
         Value::Str(s) => (s.as_bytes().to_vec(), "str"),
         // sops walks []byte as a string, so it encrypts as `str`.

@@ -18,7 +18,7 @@ fn to_limbs(be: &[u8], width: usize) -> Zeroizing<Vec<u64>> {
 /// `d mod (p - 1)` for an odd `p` (so `p - 1` is `p` with its low bit
 /// cleared), both big-endian; the result is big-endian without leading
 /// zeros. Runs in time that depends only on the lengths of `d` and `p`.
-pub fn rem_by_even_predecessor(d: &[u8], p: &[u8]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn rem_by_even_predecessor(d: &[u8], p: &[u8]) -> Zeroizing<Vec<u8>> {
     // One spare limb: the running remainder doubles to below 2(p-1).
     let width = p.len().div_ceil(8) + 1;
     let mut m = to_limbs(p, width);
@@ -86,7 +86,7 @@ fn der_uint(out: &mut Vec<u8>, v: &[u8]) {
 
 /// PKCS#8 `PrivateKeyInfo` wrapping a PKCS#1 `RSAPrivateKey` with the
 /// given n, e, d, p, q, d mod (p-1), d mod (q-1), q⁻¹ mod p.
-pub fn rsa_pkcs8(ints: &[&[u8]; 8]) -> Zeroizing<Vec<u8>> {
+pub(crate) fn rsa_pkcs8(ints: &[&[u8]; 8]) -> Zeroizing<Vec<u8>> {
     let mut fields = Zeroizing::new(vec![0x02, 0x01, 0x00]); // version 0
     for v in ints {
         der_uint(&mut fields, v);

@@ -14,7 +14,7 @@ use crate::tree::{Branch, Value};
 use crate::{Error, Result, shamir};
 
 /// The sops version whose file format this crate writes (what `version` says).
-pub const SOPS_FORMAT_VERSION: &str = "3.13.3";
+pub(crate) const SOPS_FORMAT_VERSION: &str = "3.13.3";
 
 /// What to do with the MAC when decrypting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,7 +64,10 @@ pub fn data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey> {
 /// recipients' entries opened it (one per key group used). Master keys of
 /// other types (pgp, kms, ...) are named in the error when nothing else
 /// opens a group.
-pub fn data_key_with(meta: &Metadata, keys: &dyn Unwrapper) -> Result<(DataKey, Vec<String>)> {
+pub(crate) fn data_key_with(
+    meta: &Metadata,
+    keys: &dyn Unwrapper,
+) -> Result<(DataKey, Vec<String>)> {
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     let mut used: Vec<String> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();

@@ -11,7 +11,7 @@ const MAP_SEP: &str = "__map_";
 const LIST_SEP: &str = "__list_";
 
 /// Flattens a nested branch into `prefix`-prefixed scalar items.
-pub fn flatten(branch: &Branch, prefix: &str) -> Result<Branch> {
+pub(crate) fn flatten(branch: &Branch, prefix: &str) -> Result<Branch> {
     let mut out = Branch::new();
     flatten_map(branch, prefix, &mut out)?;
     Ok(out)
@@ -130,7 +130,7 @@ impl Node {
 }
 
 /// Rebuilds the nested metadata from flattened items (prefix already removed).
-pub fn unflatten(items: &Branch) -> Result<Branch> {
+pub(crate) fn unflatten(items: &Branch) -> Result<Branch> {
     let mut root = Node::default();
     for item in items {
         let Some(name) = item.name() else { continue };

@@ -13,7 +13,7 @@ const KEY_LEN: usize = 32;
 /// The AEAD nonce length.
 const NONCE_LEN: usize = 12;
 /// The AEAD tag length.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 
 /// `suite_id = "HPKE" || kem_id || kdf_id (HKDF-SHA256 = 1) || aead_id
 /// (ChaCha20Poly1305 = 3)`, RFC 9180 §5.1.
@@ -87,7 +87,7 @@ fn key_schedule(kem_id: u16, shared_secret: &[u8], info: &[u8]) -> (LessSafeKey,
 
 /// `SealBase`'s AEAD step: encrypts `plaintext` (with an empty AAD) under
 /// the context derived from `shared_secret` and `info`.
-pub fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub(crate) fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let (key, nonce) = key_schedule(kem_id, shared_secret, info);
     // Room for the tag up front: the buffer is encrypted in place and never
     // reallocated, so no freed copy of the plaintext is left behind.
@@ -100,7 +100,7 @@ pub fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], plaintext: &[u8]) ->
 
 /// `OpenBase`'s AEAD step: the plaintext, or `None` when the tag does not
 /// verify (wrong identity or tampered ciphertext; the two are not told apart).
-pub fn open(
+pub(crate) fn open(
     kem_id: u16,
     shared_secret: &[u8],
     info: &[u8],

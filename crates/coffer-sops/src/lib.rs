@@ -6,34 +6,88 @@
 //! Shamir's scheme across key groups). YAML (with comments), JSON, dotenv,
 //! INI and binary files are supported.
 //!
-//! The usual flow is [`format::load_encrypted`] → [`keys::Identities::load`]
-//! → [`envelope::data_key`] → [`envelope::Session::decrypt`] →
-//! [`format::emit_plain`], and the reverse for encryption; [`document`]
-//! runs it in one call ([`document::open`], [`document::decrypt`],
-//! [`document::encrypt`]) with a MAC policy (verify, warn, skip).
+//! The usual flow is [`load_encrypted`] → [`Identities::load`] →
+//! [`data_key`] → [`Session::decrypt`] → [`emit_plain`], and the reverse
+//! for encryption; [`open`], [`decrypt`] and [`encrypt`] run it in one call
+//! with a MAC policy (verify, warn, skip).
+//!
+//! The modules are private: the crate root re-exports what the CLI,
+//! coffer-gitops and the tests use, and nothing else.
 
 #![forbid(unsafe_code)]
 
 mod bech32long;
-pub mod cipher;
-pub mod config;
-pub mod crypt;
+mod cipher;
+mod config;
+mod crypt;
 mod ct_bignum;
-pub mod document;
-pub mod envelope;
+mod document;
+mod envelope;
 mod error;
-pub mod flatten;
-pub mod format;
+mod flatten;
+mod format;
 mod hpke;
-pub mod keys;
-pub mod metadata;
-pub mod pq;
-pub mod shamir;
-pub mod ssh_rsa;
-pub mod timefmt;
-pub mod tree;
+mod keys;
+mod metadata;
+mod pq;
+mod shamir;
+mod ssh_rsa;
+mod timefmt;
+mod tree;
 
+pub use cipher::{Cipher, DataKey, is_encrypted_value};
+pub use config::{creation_rule, find_config};
+pub use crypt::{CryptRule, decrypt_tree, encrypt_tree};
+pub use document::{
+    Decrypted, Opened, decrypt, encrypt, encrypt_docs, open, open_to_read, zeroize_tree,
+};
+pub use envelope::{
+    EncryptOptions, MacCheck, MacPolicy, Session, data_key, new_metadata, wrap_data_key,
+};
 pub use error::{Error, Result};
+pub use format::dotenv::val_to_string as dotenv_value;
+pub use format::json::{
+    read as read_json, read_value as read_json_value, write as write_json,
+    write_value as write_json_value,
+};
+pub use format::yaml::{
+    MAX_DEPTH as YAML_MAX_DEPTH, MIN_COPY_BUDGET as YAML_MIN_COPY_BUDGET, read as read_yaml,
+    write as write_yaml, write_value as write_yaml_value,
+};
+pub use format::{Format, emit_encrypted, emit_plain, has_metadata, load_encrypted, load_plain};
+pub use keys::{
+    Env, EnvIdentities, Identities, ProcessEnv, Unwrapper, parse_recipient,
+    wrap as wrap_to_recipient,
+};
+pub use metadata::{AgeKey, MasterKey, Metadata};
+pub use pq::Identity as PqIdentity;
+pub use tree::{
+    Branch, Comment, Item, Key, PathStep, Value, get as get_path, parse_tree_path, set as set_path,
+    unset as unset_path,
+};
 
 /// The suffix that keeps a value in clear when no rule is given (matches sops).
 pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+
+/// Entry points for the fuzz targets in fuzz/ (feature `fuzzing`, hidden):
+/// parsers and key code the public API reaches only through whole files.
+/// Not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::config::creation_rule_in;
+    pub use crate::keys::stanza_types;
+
+    /// Post-quantum age keys.
+    pub mod pq {
+        pub use crate::pq::{Identity, Recipient};
+    }
+    /// Shamir's secret sharing of the data key.
+    pub mod shamir {
+        pub use crate::shamir::{combine, split};
+    }
+    /// ssh-rsa age identities.
+    pub mod ssh_rsa {
+        pub use crate::ssh_rsa::Identity;
+    }
+}

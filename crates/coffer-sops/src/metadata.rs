@@ -9,10 +9,11 @@ use crate::tree::{Branch, Item, Value};
 use crate::{Error, Result};
 
 /// The name of the metadata key in structured documents.
-pub const SOPS_KEY: &str = "sops";
+pub(crate) const SOPS_KEY: &str = "sops";
 
 /// Key types sops knows besides age; we keep their entries but cannot use them.
-pub const OTHER_KEY_TYPES: [&str; 6] = ["azure_kv", "gcp_kms", "hc_vault", "hckms", "kms", "pgp"];
+pub(crate) const OTHER_KEY_TYPES: [&str; 6] =
+    ["azure_kv", "gcp_kms", "hc_vault", "hckms", "kms", "pgp"];
 
 /// An age recipient and the data key (or Shamir part) wrapped for it.
 #[derive(Clone, Debug, PartialEq)]

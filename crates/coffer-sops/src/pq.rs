@@ -29,11 +29,11 @@ use zeroize::Zeroizing;
 use crate::bech32long;
 
 /// The stanza tag.
-pub const STANZA_TAG: &str = "mlkem768x25519";
+pub(crate) const STANZA_TAG: &str = "mlkem768x25519";
 /// The recipient's Bech32 HRP (`age1pq1…`).
-pub const RECIPIENT_HRP: &str = "age1pq";
+pub(crate) const RECIPIENT_HRP: &str = "age1pq";
 /// The identity's Bech32 HRP (`AGE-SECRET-KEY-PQ-1…`).
-pub const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
+pub(crate) const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
 /// HPKE `info`.
 const INFO: &[u8] = b"age-encryption.org/mlkem768x25519";
 /// MLKEM768-X25519's HPKE KEM identifier.
@@ -44,11 +44,11 @@ const MLKEM_EK_LEN: usize = 1184;
 const MLKEM_CT_LEN: usize = 1088;
 const X25519_LEN: usize = 32;
 /// A recipient: the ML-KEM-768 encapsulation key, then the X25519 point.
-pub const PUBLIC_LEN: usize = MLKEM_EK_LEN + X25519_LEN;
+pub(crate) const PUBLIC_LEN: usize = MLKEM_EK_LEN + X25519_LEN;
 /// The encapsulated key in the stanza's argument.
-pub const ENC_LEN: usize = MLKEM_CT_LEN + X25519_LEN;
+pub(crate) const ENC_LEN: usize = MLKEM_CT_LEN + X25519_LEN;
 /// The stanza body: the 16-byte file key and the AEAD tag.
-pub const BODY_LEN: usize = 16 + crate::hpke::TAG_LEN;
+pub(crate) const BODY_LEN: usize = 16 + crate::hpke::TAG_LEN;
 
 /// Why a recipient or identity string was refused (never with key bytes).
 #[derive(Debug, thiserror::Error)]

@@ -23,11 +23,11 @@ use zeroize::Zeroizing;
 use crate::ct_bignum;
 
 /// The stanza tag.
-pub const STANZA_TAG: &str = "ssh-rsa";
+pub(crate) const STANZA_TAG: &str = "ssh-rsa";
 /// The OAEP label age uses.
 const OAEP_LABEL: &[u8] = b"age-encryption.org/v1/ssh-rsa";
 /// Largest modulus accepted (bits): bounds the cost of a decryption.
-pub const MAX_MODULUS_BITS: usize = 8192;
+pub(crate) const MAX_MODULUS_BITS: usize = 8192;
 
 /// Why an ssh-rsa key file was refused (never with key bytes).
 #[derive(Debug, thiserror::Error)]

@@ -156,14 +156,14 @@ impl Timestamp {
     }
 
     /// Formats as Go's `time.RFC3339` (whole seconds).
-    pub fn to_rfc3339(&self) -> String {
+    pub fn to_rfc3339(self) -> String {
         let mut s = self.base();
         self.write_zone(&mut s);
         s
     }
 
     /// Formats as Go's `time.RFC3339Nano` (fraction without trailing zeros).
-    pub fn to_rfc3339_nano(&self) -> String {
+    pub fn to_rfc3339_nano(self) -> String {
         let mut s = self.base();
         if self.nanos != 0 {
             let frac = format!("{:09}", self.nanos);

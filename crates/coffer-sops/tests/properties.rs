@@ -2,10 +2,10 @@
 //! encrypting then decrypting, unchanged; any single changed ciphertext or
 //! key name is detected.
 
-use coffer_sops::cipher::{Cipher, DataKey};
-use coffer_sops::crypt::{CryptRule, decrypt_tree, encrypt_tree};
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Branch, Comment, Item, Key, Value};
+use coffer_sops::{
+    Branch, Cipher, Comment, CryptRule, DataKey, Format, Item, Key, Value, decrypt_tree,
+    encrypt_tree,
+};
 use proptest::prelude::*;
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -207,8 +207,8 @@ proptest! {
 
     #[test]
     fn yaml_write_then_read_gives_back_the_same_tree(docs in prop::collection::vec(doc(), 1..3)) {
-        let text = format::yaml::write(&docs);
-        let back = format::yaml::read(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let text = coffer_sops::write_yaml(&docs);
+        let back = coffer_sops::read_yaml(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let expected: Vec<Branch> = docs
             .iter()
             .map(|d| match as_printed(&Value::Map(d.clone())) {
@@ -222,8 +222,8 @@ proptest! {
     #[test]
     fn json_write_then_read_gives_back_the_same_tree(d in doc()) {
         let d = strip_comments(&d);
-        let text = format::json::write(&d);
-        let back = format::json::read(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let text = coffer_sops::write_json(&d);
+        let back = coffer_sops::read_json(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(back, d);
     }
 
@@ -233,8 +233,8 @@ proptest! {
         let key = DataKey::from_slice(&key).unwrap();
         let rule = CryptRule::UnencryptedSuffix("_unencrypted".into());
         let mac = encrypt_tree(&mut docs, &rule, false, &mut Cipher::new(&key)).unwrap();
-        let text = format::yaml::write(&docs);
-        let mut reread = format::yaml::read(&text).unwrap();
+        let text = coffer_sops::write_yaml(&docs);
+        let mut reread = coffer_sops::read_yaml(&text).unwrap();
         let mac2 = decrypt_tree(&mut reread, &rule, false, &mut Cipher::new(&key)).unwrap();
         prop_assert_eq!(mac, mac2);
         prop_assert_eq!(reread, original);
@@ -264,7 +264,11 @@ fn every_format_round_trips_through_the_document_api() {
         } else {
             docs.clone()
         };
-        let bytes = format::emit_plain(&docs, fmt).unwrap();
-        assert_eq!(format::load_plain(&bytes, fmt).unwrap(), docs, "{fmt:?}");
+        let bytes = coffer_sops::emit_plain(&docs, fmt).unwrap();
+        assert_eq!(
+            coffer_sops::load_plain(&bytes, fmt).unwrap(),
+            docs,
+            "{fmt:?}"
+        );
     }
 }

@@ -1,16 +1,14 @@
-//! The library against the real sops (`$COFFER_REFERENCE_TOOLS_DIR/sops`,
-//! from tests/setup.sh) for the recipient types coffer implements itself:
-//! a file the library encrypts to a post-quantum or ssh-rsa recipient
-//! decrypts with sops, and a file sops encrypts decrypts with the library.
+//! The library against the real sops (`coffer_reftools::reference_tool`:
+//! `$COFFER_REFERENCE_TOOLS_DIR/sops`, else built by tests/setup.sh) for
+//! the recipient types coffer implements itself: a file the library
+//! encrypts to a post-quantum or ssh-rsa recipient decrypts with sops, and
+//! a file sops encrypts decrypts with the library.
 //! (The CLI's tests/sops_interop.rs covers every format and mixed files.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use coffer_sops::document;
-use coffer_sops::envelope::{EncryptOptions, MacPolicy};
-use coffer_sops::format::Format;
-use coffer_sops::keys::Identities;
+use coffer_sops::{EncryptOptions, Format, Identities, MacPolicy};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,15 +17,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn sops() -> Option<PathBuf> {
-    match std::env::var_os("COFFER_REFERENCE_TOOLS_DIR") {
-        Some(dir) => Some(PathBuf::from(dir).join("sops")),
-        None => {
-            eprintln!(
-                "!!!!! SKIPPING: COFFER_REFERENCE_TOOLS_DIR is not set (run tests/setup.sh) !!!!!"
-            );
-            None
-        }
-    }
+    coffer_reftools::reference_tool_or_skip("sops")
 }
 
 /// Encrypts with the library and decrypts with sops, then the reverse;
@@ -38,10 +28,10 @@ fn round_trip(sops: &Path, recipient: &str, env: (&str, PathBuf), ids: &Identiti
     let opts = EncryptOptions {
         key_groups: vec![vec![recipient.to_string()]],
         shamir_threshold: 0,
-        rule: coffer_sops::crypt::CryptRule::UnencryptedSuffix("_unencrypted".into()),
+        rule: coffer_sops::CryptRule::UnencryptedSuffix("_unencrypted".into()),
         mac_only_encrypted: false,
     };
-    let ours = document::encrypt(plain, Format::Yaml, Format::Yaml, &opts).unwrap();
+    let ours = coffer_sops::encrypt(plain, Format::Yaml, Format::Yaml, &opts).unwrap();
     std::fs::write(dir.path().join("ours.yaml"), &ours).unwrap();
     std::fs::write(dir.path().join("plain.yaml"), plain).unwrap();
     let run = |args: &[&str]| {
@@ -67,7 +57,7 @@ fn round_trip(sops: &Path, recipient: &str, env: (&str, PathBuf), ids: &Identiti
     );
     let theirs = run(&["encrypt", "--age", recipient, "plain.yaml"]);
     let dec =
-        document::decrypt(&theirs, Format::Yaml, Format::Yaml, ids, MacPolicy::Verify).unwrap();
+        coffer_sops::decrypt(&theirs, Format::Yaml, Format::Yaml, ids, MacPolicy::Verify).unwrap();
     assert_eq!(&dec.plaintext[..], plain, "coffer reading sops's file");
 }
 

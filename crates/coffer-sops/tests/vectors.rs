@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use coffer_sops::envelope::{Session, data_key};
-use coffer_sops::format::{self, Format};
-use coffer_sops::keys::Identities;
-use coffer_sops::tree::{PathStep, Value, get, parse_tree_path};
-use coffer_sops::{Error, Result};
+use coffer_sops::{
+    Error, Format, Identities, PathStep, Result, Session, Value, data_key, get_path,
+    parse_tree_path,
+};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
@@ -22,24 +21,20 @@ fn identities(key_file: &str) -> Identities {
     ids
 }
 
-fn decrypt_bytes(
-    bytes: &[u8],
-    fmt: Format,
-    key_file: &str,
-) -> Result<Vec<coffer_sops::tree::Branch>> {
-    let (mut docs, meta) = format::load_encrypted(bytes, fmt)?;
+fn decrypt_bytes(bytes: &[u8], fmt: Format, key_file: &str) -> Result<Vec<coffer_sops::Branch>> {
+    let (mut docs, meta) = coffer_sops::load_encrypted(bytes, fmt)?;
     let ids = identities(key_file);
     let key = data_key(&meta, &ids)?;
     Session::new(key).decrypt(&mut docs, &meta, false)?;
     Ok(docs)
 }
 
-fn decrypt(name: &str, fmt: Format, key_file: &str) -> Result<Vec<coffer_sops::tree::Branch>> {
+fn decrypt(name: &str, fmt: Format, key_file: &str) -> Result<Vec<coffer_sops::Branch>> {
     decrypt_bytes(&std::fs::read(data(name)).unwrap(), fmt, key_file)
 }
 
-fn value_at(docs: &[coffer_sops::tree::Branch], path: &str) -> Value {
-    get(&docs[0], &parse_tree_path(path).unwrap())
+fn value_at(docs: &[coffer_sops::Branch], path: &str) -> Value {
+    get_path(&docs[0], &parse_tree_path(path).unwrap())
         .unwrap()
         .clone()
 }
@@ -71,7 +66,7 @@ fn dotenv_vector_decrypts() {
     let docs = decrypt("env.env", Format::Dotenv, "age-key.txt").unwrap();
     assert_eq!(value_at(&docs, r#"["key"]"#), Value::Str("value".into()));
     assert_eq!(
-        format::emit_plain(&docs, Format::Dotenv).unwrap(),
+        coffer_sops::emit_plain(&docs, Format::Dotenv).unwrap(),
         b"key=value\n"
     );
 }
@@ -79,12 +74,15 @@ fn dotenv_vector_decrypts() {
 #[test]
 fn binary_vector_decrypts_to_raw_bytes() {
     let docs = decrypt("file.txt", Format::Binary, "age-key.txt").unwrap();
-    assert_eq!(format::emit_plain(&docs, Format::Binary).unwrap(), b"value");
+    assert_eq!(
+        coffer_sops::emit_plain(&docs, Format::Binary).unwrap(),
+        b"value"
+    );
 }
 
 #[test]
 fn sops_document_nested_in_secret_data_decrypts() {
-    let docs = format::load_plain(
+    let docs = coffer_sops::load_plain(
         &std::fs::read(data("inside-secret.yaml")).unwrap(),
         Format::Yaml,
     )
@@ -195,11 +193,12 @@ fn modified_mac_or_timestamp_is_detected() {
 fn ignoring_the_mac_still_decrypts_a_modified_file() {
     let src = std::fs::read_to_string(data("age.yaml")).unwrap();
     let (mut docs, meta) =
-        format::load_encrypted(&tampered(&src, "name: age", "name: evil"), Format::Yaml).unwrap();
+        coffer_sops::load_encrypted(&tampered(&src, "name: age", "name: evil"), Format::Yaml)
+            .unwrap();
     let key = data_key(&meta, &identities("age-key.txt")).unwrap();
     Session::new(key).decrypt(&mut docs, &meta, true).unwrap();
     assert_eq!(
-        get(
+        get_path(
             &docs[0],
             &[
                 PathStep::Key("stringData".into()),

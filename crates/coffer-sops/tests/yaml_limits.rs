@@ -2,13 +2,10 @@
 //! fast with an error that names the position, and ordinary use of anchors
 //! still reads.
 
-use coffer_sops::Error;
-use coffer_sops::format::yaml::{MAX_DEPTH, MIN_COPY_BUDGET};
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Branch, Value};
+use coffer_sops::{Branch, Error, Format, Value, YAML_MAX_DEPTH, YAML_MIN_COPY_BUDGET};
 
 fn read(text: &str) -> coffer_sops::Result<Vec<Branch>> {
-    format::load_plain(text.as_bytes(), Format::Yaml)
+    coffer_sops::load_plain(text.as_bytes(), Format::Yaml)
 }
 
 /// The parse error's location and reason, or a panic naming what came back.
@@ -43,7 +40,10 @@ fn a_billion_laughs_document_is_refused_at_the_alias_that_exceeds_the_budget() {
     // passes the budget.
     assert!(location.starts_with("line 6 column "), "{location}");
     assert!(reason.contains("alias bomb"), "{reason}");
-    assert!(reason.contains(&MIN_COPY_BUDGET.to_string()), "{reason}");
+    assert!(
+        reason.contains(&YAML_MIN_COPY_BUDGET.to_string()),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -59,25 +59,25 @@ fn the_cli_style_message_names_the_position() {
 fn flow_collections_nested_past_the_limit_are_refused_where_the_limit_is_crossed() {
     let text = "[".repeat(100_000);
     let (location, reason) = parse_error(&text);
-    assert_eq!(location, format!("line 1 column {}", MAX_DEPTH + 1));
+    assert_eq!(location, format!("line 1 column {}", YAML_MAX_DEPTH + 1));
     assert_eq!(
         reason,
-        format!("collections nested more than {MAX_DEPTH} deep")
+        format!("collections nested more than {YAML_MAX_DEPTH} deep")
     );
 }
 
 #[test]
 fn block_mappings_nested_past_the_limit_are_refused_on_their_line() {
     let mut text = String::new();
-    for depth in 0..MAX_DEPTH + 10 {
+    for depth in 0..YAML_MAX_DEPTH + 10 {
         text.push_str(&" ".repeat(depth));
         text.push_str("k:\n");
     }
-    text.push_str(&" ".repeat(MAX_DEPTH + 10));
+    text.push_str(&" ".repeat(YAML_MAX_DEPTH + 10));
     text.push_str("v\n");
     let (location, reason) = parse_error(&text);
     assert!(
-        location.starts_with(&format!("line {} column", MAX_DEPTH + 1)),
+        location.starts_with(&format!("line {} column", YAML_MAX_DEPTH + 1)),
         "{location}"
     );
     assert!(reason.contains("nested more than 512 deep"), "{reason}");
@@ -85,7 +85,11 @@ fn block_mappings_nested_past_the_limit_are_refused_on_their_line() {
 
 #[test]
 fn nesting_at_the_limit_reads() {
-    let text = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+    let text = format!(
+        "{}{}",
+        "[".repeat(YAML_MAX_DEPTH - 1),
+        "]".repeat(YAML_MAX_DEPTH - 1)
+    );
     let docs = read(&format!("k: {text}\n")).unwrap();
     assert_eq!(docs.len(), 1);
 }
@@ -101,7 +105,7 @@ fn aliases_that_nest_copies_past_the_limit_are_refused() {
     assert_eq!(location, "line 3 column 207");
     assert_eq!(
         reason,
-        format!("this alias nests collections more than {MAX_DEPTH} deep")
+        format!("this alias nests collections more than {YAML_MAX_DEPTH} deep")
     );
 }
 

@@ -9,7 +9,6 @@
 //! (rcgen), an RSA key and OAEP ciphertexts (aws-lc-rs).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
@@ -36,23 +35,6 @@ fn options() -> Options {
         },
         ..Options::eso()
     }
-}
-
-fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash")
-        .arg(root.join("tests/reference-tools/build.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run tests/reference-tools/build.sh");
-    assert!(
-        out.status.success(),
-        "tests/reference-tools/build.sh failed"
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 fn pem(kind: &str, der: &[u8]) -> String {
@@ -271,7 +253,7 @@ fn data() -> Vec<(&'static str, Vec<u8>)> {
 /// Renders `cases` with gotemplate-eso over `data`: per case, the output
 /// or `None` where Go failed.
 fn go_render(data: &[(&str, Vec<u8>)], cases: &[&str]) -> Vec<Option<Vec<u8>>> {
-    let tool = tools_dir().join("gotemplate-eso");
+    let tool = coffer_reftools::reference_tool("gotemplate-eso");
     let d: serde_json::Map<String, serde_json::Value> = data
         .iter()
         .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
@@ -382,46 +364,14 @@ const CASES: &[&str] = &[
 
 #[test]
 fn eso_helpers_match_esos_go_code() {
-    let tool = tools_dir().join("gotemplate-eso");
     let data = data();
-    let d: serde_json::Map<String, serde_json::Value> = data
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
-        .collect();
-    let cases: Vec<serde_json::Value> = CASES
-        .iter()
-        .map(|t| serde_json::json!({"template": t, "data": d}))
-        .collect();
-    let mut child = Command::new(&tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(&cases).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gotemplate-eso failed");
-    let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(go.len(), CASES.len());
-    let rendered = go.iter().filter(|g| !g["err"].as_bool().unwrap()).count();
+    let go = go_render(&data, CASES);
+    let rendered = go.iter().filter(|g| g.is_some()).count();
     assert_eq!(rendered, 12, "cases ESO renders (the others must fail)");
 
-    let ours_data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
     let mut failures = Vec::new();
-    for (t, go) in CASES.iter().zip(&go) {
-        let go_out = if go["err"].as_bool().unwrap() {
-            None
-        } else {
-            Some(STANDARD.decode(go["out"].as_str().unwrap_or("")).unwrap())
-        };
-        let ours = Template::parse("case", t)
-            .and_then(|tpl| tpl.render(&ours_data, &options()))
-            .map(|out| out.to_vec())
-            .ok();
+    for (t, go_out) in CASES.iter().zip(go) {
+        let ours = ours(&data, t);
         if ours != go_out {
             failures.push(format!(
                 "{t}\n  go:   {:?}\n  ours: {:?}",

@@ -13,7 +13,6 @@
 //! what does not depend on the draw. ESO's own helpers: `eso_golden.rs`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64::Engine;
@@ -31,24 +30,6 @@ fn options() -> Options {
         },
         ..Options::eso()
     }
-}
-
-/// The directory of the built reference tools (tests/reference-tools).
-fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash")
-        .arg(root.join("tests/reference-tools/build.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run tests/reference-tools/build.sh");
-    assert!(
-        out.status.success(),
-        "tests/reference-tools/build.sh failed"
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// The data every case sees.
@@ -260,7 +241,7 @@ const CASES: &[&str] = &[
 
 #[test]
 fn builtins_and_regex_functions_match_go_byte_for_byte() {
-    let tool = tools_dir().join("gotemplate");
+    let tool = coffer_reftools::reference_tool("gotemplate");
     let data = data();
     let cases: Vec<serde_json::Value> = CASES
         .iter()

@@ -24,12 +24,9 @@ pub enum Error {
     /// The supervisor thread is gone (the process is exiting).
     #[error("the child-process supervisor is not running")]
     Supervisor,
-    /// `tests/setup.sh` failed.
-    #[error("tests/setup.sh {component} failed ({status})")]
-    Setup {
-        component: String,
-        status: ExitStatus,
-    },
+    /// A binary `tests/setup.sh` provides could not be found or built.
+    #[error(transparent)]
+    Locate(#[from] coffer_reftools::Error),
     /// `tests/setup.sh` succeeded but did not print the expected variable.
     #[error("tests/setup.sh printed no {var}=... line")]
     SetupOutput { var: String },

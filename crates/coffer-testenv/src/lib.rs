@@ -30,13 +30,13 @@ mod recording_proxy;
 mod restart;
 mod service_proxy;
 mod services;
-mod tools;
 mod wait;
 
 use std::path::{Path, PathBuf};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+pub use coffer_reftools::{locate, reference_tool, reference_tool_or_skip, reference_tools_dir};
 pub use control_plane::free_port;
 pub use error::Error;
 pub use fault_proxy::{Fault, FaultProxy, Throttling};
@@ -46,7 +46,6 @@ pub use process::{ProcessLog, Stop};
 pub use recording_proxy::{RecordedRequest, RecordingProxy};
 pub use service_proxy::{expose, routable_ip};
 pub use services::{Aws, Vault, VaultTls};
-pub use tools::{locate, reference_tool, reference_tools_dir};
 
 /// Prefix of each environment's directory under the system's temp dir.
 const DIR_PREFIX: &str = "coffer-testenv-";
@@ -128,7 +127,7 @@ impl TestEnv {
         logs.extend([vault.log.clone(), aws.log.clone()]);
 
         let client = client_from_kubeconfig(&kubeconfig).await?;
-        let crds = crds::install(&client, &tools::workspace_root().join("crds")).await?;
+        let crds = crds::install(&client, &coffer_reftools::workspace_root().join("crds")).await?;
         Ok(TestEnv {
             kubeconfig,
             vault,

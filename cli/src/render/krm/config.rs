@@ -13,8 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use coffer_gitops::Decryptor;
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Branch, Item, Value};
+use coffer_sops::{Branch, Format, Item, Value};
 use zeroize::Zeroizing;
 
 use super::{KrmResult, get};
@@ -156,7 +155,7 @@ impl FunctionConfig {
                     coffer_manifest::Format::Yaml => Format::Yaml,
                 };
                 let mut trees =
-                    format::load_plain(doc.text().as_bytes(), format).map_err(|_| {
+                    coffer_sops::load_plain(doc.text().as_bytes(), format).map_err(|_| {
                         anyhow!(
                             "files: {}: cannot read the decrypted document back",
                             doc.object

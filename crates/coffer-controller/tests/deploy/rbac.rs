@@ -105,9 +105,9 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope, By)] = &[
         By::Both,
     ),
     // coffer-external. ExternalSecrets: watched by their controller and by
-    // the ClusterExternalSecret controller (cluster.rs), which reads,
-    // server-side applies (patch, and create for a new one) and deletes
-    // the ones it makes.
+    // the ClusterExternalSecret controller (cluster_external_secret.rs),
+    // which reads, server-side applies (patch, and create for a new one)
+    // and deletes the ones it makes.
     (
         "external-secrets.io",
         "externalsecrets",
@@ -116,7 +116,7 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope, By)] = &[
         By::External,
     ),
     // Stores: reflector caches (lib.rs); ClusterExternalSecrets: their
-    // controller (cluster.rs).
+    // controller (cluster_external_secret.rs).
     (
         "external-secrets.io",
         "secretstores",
@@ -138,7 +138,8 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope, By)] = &[
         Scope::Cluster,
         By::External,
     ),
-    // Status: merge patches (reconcile.rs, store_status.rs, cluster.rs).
+    // Status: merge patches (reconcile.rs, store_status.rs,
+    // cluster_external_secret.rs).
     (
         "external-secrets.io",
         "externalsecrets/status",

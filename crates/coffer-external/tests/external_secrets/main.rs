@@ -9,7 +9,7 @@
 mod aws;
 mod aws_auth;
 mod bao;
-mod cluster;
+mod cluster_external_secret;
 mod common;
 mod events;
 mod examples;

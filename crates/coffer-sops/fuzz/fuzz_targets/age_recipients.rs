@@ -8,12 +8,13 @@
 #![no_main]
 
 use base64::Engine as _;
-use coffer_sops::keys::Identities;
-use coffer_sops::{pq, ssh_rsa};
+use coffer_sops::Identities;
+use coffer_sops::fuzzing::{pq, ssh_rsa};
 use libfuzzer_sys::fuzz_target;
 
 /// The shared vectors' post-quantum test identity (not a secret).
-const PQ_KEY: &str = "AGE-SECRET-KEY-PQ-1Z8QMHKS77CVF95LF38SMLT0MEFR00HVMW58DJGD5USLGCVXTJCSQNRKCNK";
+const PQ_KEY: &str =
+    "AGE-SECRET-KEY-PQ-1Z8QMHKS77CVF95LF38SMLT0MEFR00HVMW58DJGD5USLGCVXTJCSQNRKCNK";
 /// A throwaway ssh-rsa key made for this target (not a secret).
 const RSA_KEY: &str = include_str!("../../tests/data/ssh-rsa-key");
 
@@ -21,8 +22,10 @@ fn identities() -> &'static Identities {
     static IDS: std::sync::OnceLock<Identities> = std::sync::OnceLock::new();
     IDS.get_or_init(|| {
         let mut ids = Identities::empty();
-        ids.add_age_keys(PQ_KEY, "fuzz", false).expect("the PQ test key parses");
-        ids.add_ssh_key(RSA_KEY.as_bytes(), "fuzz").expect("the RSA test key parses");
+        ids.add_age_keys(PQ_KEY, "fuzz", false)
+            .expect("the PQ test key parses");
+        ids.add_ssh_key(RSA_KEY.as_bytes(), "fuzz")
+            .expect("the RSA test key parses");
         ids
     })
 }
@@ -72,7 +75,9 @@ fuzz_target!(|data: &[u8]| {
                     let msg = e.to_string();
                     if let Some(tail) = s.strip_prefix("AGE-SECRET-KEY-PQ-1")
                         && tail.len() >= 8
-                        && tail.bytes().all(|b| b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&b))
+                        && tail
+                            .bytes()
+                            .all(|b| b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&b))
                     {
                         assert!(!msg.contains(tail), "identity echoed: {msg}");
                     }

@@ -2,14 +2,15 @@
 //! whatever is read writes out and reads back to the same tree.
 #![no_main]
 
-use coffer_sops::format::{self, Format};
+use coffer_sops::Format;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(docs) = format::load_plain(data, Format::Ini) {
-        if let Ok(out) = format::emit_plain(&docs, Format::Ini) {
-            let again = format::load_plain(&out, Format::Ini).expect("our own output must read back");
-            let out2 = format::emit_plain(&again, Format::Ini).expect("and write again");
+    if let Ok(docs) = coffer_sops::load_plain(data, Format::Ini) {
+        if let Ok(out) = coffer_sops::emit_plain(&docs, Format::Ini) {
+            let again =
+                coffer_sops::load_plain(&out, Format::Ini).expect("our own output must read back");
+            let out2 = coffer_sops::emit_plain(&again, Format::Ini).expect("and write again");
             assert_eq!(out, out2, "writing is stable");
         }
     }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use coffer_sops::config::creation_rule_in;
+use coffer_sops::fuzzing::creation_rule_in;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

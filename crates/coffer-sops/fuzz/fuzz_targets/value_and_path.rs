@@ -1,8 +1,7 @@
 //! Fuzzes the `ENC[...]` value parser and the tree path parser.
 #![no_main]
 
-use coffer_sops::cipher::{Cipher, DataKey};
-use coffer_sops::tree::parse_tree_path;
+use coffer_sops::{Cipher, DataKey, parse_tree_path};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,7 @@
 //! `{}`), and neither are integral floats, which print as integers.
 #![no_main]
 
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Branch, Item, Key, Value};
+use coffer_sops::{Branch, Format, Item, Key, Value};
 use libfuzzer_sys::fuzz_target;
 
 fn values(b: &Branch) -> Branch {
@@ -35,15 +34,16 @@ fn value(v: &Value) -> Value {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(docs) = format::load_plain(data, Format::Yaml) {
-        if let Ok(out) = format::emit_plain(&docs, Format::Yaml) {
-            let again = format::load_plain(&out, Format::Yaml).expect("our own output must read back");
+    if let Ok(docs) = coffer_sops::load_plain(data, Format::Yaml) {
+        if let Ok(out) = coffer_sops::emit_plain(&docs, Format::Yaml) {
+            let again =
+                coffer_sops::load_plain(&out, Format::Yaml).expect("our own output must read back");
             let before: Vec<Branch> = docs.iter().map(values).collect();
             let after: Vec<Branch> = again.iter().map(values).collect();
             // NaN is not equal to itself: compare the written forms.
             assert_eq!(
-                format::emit_plain(&before, Format::Yaml).ok(),
-                format::emit_plain(&after, Format::Yaml).ok(),
+                coffer_sops::emit_plain(&before, Format::Yaml).ok(),
+                coffer_sops::emit_plain(&after, Format::Yaml).ok(),
                 "reading back changes a key or value"
             );
         }

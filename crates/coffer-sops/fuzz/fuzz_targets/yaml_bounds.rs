@@ -3,15 +3,12 @@
 //! anchor, an alias to an earlier anchor, a document break), so alias
 //! chains and deep nesting come up at once rather than by luck.
 //!
-//! Whatever is read nests at most `MAX_DEPTH` deep and holds at most what
+//! Whatever is read nests at most `YAML_MAX_DEPTH` deep and holds at most what
 //! the text spells out plus the copy budget; anything else is refused with
 //! a positioned parse error.
 #![no_main]
 
-use coffer_sops::Error;
-use coffer_sops::format::yaml::{MAX_DEPTH, MIN_COPY_BUDGET};
-use coffer_sops::format::{self, Format};
-use coffer_sops::tree::{Comment, Key, Value};
+use coffer_sops::{Comment, Error, Format, Key, Value, YAML_MAX_DEPTH, YAML_MIN_COPY_BUDGET};
 use libfuzzer_sys::fuzz_target;
 
 /// Nodes plus bytes of text, and nesting: what the reader bounds.
@@ -109,15 +106,15 @@ fn build(steps: &[u8]) -> String {
 
 fuzz_target!(|data: &[u8]| {
     let text = build(data);
-    match format::load_plain(text.as_bytes(), Format::Yaml) {
+    match coffer_sops::load_plain(text.as_bytes(), Format::Yaml) {
         Ok(docs) => {
             let mut weight = 0;
             for doc in &docs {
                 let (w, h) = measure(&Value::Map(doc.clone()));
-                assert!(h <= MAX_DEPTH, "read a tree {h} deep");
+                assert!(h <= YAML_MAX_DEPTH, "read a tree {h} deep");
                 weight += w;
             }
-            let bound = 4 * text.len() + MIN_COPY_BUDGET.max(2 * text.len());
+            let bound = 4 * text.len() + YAML_MIN_COPY_BUDGET.max(2 * text.len());
             assert!(weight <= bound, "read {weight} from {} bytes", text.len());
         }
         Err(Error::Parse { location, .. }) => assert!(location.starts_with("line "), "{location}"),

@@ -6,7 +6,7 @@ use crate::tree::{Branch, Item, Key, Value};
 use crate::{Error, Result};
 
 /// Reads a dotenv file (blank lines are dropped, as in sops).
-pub fn read(input: &str) -> Result<Branch> {
+pub(crate) fn read(input: &str) -> Result<Branch> {
     let mut b = Branch::new();
     for (n, line) in input.split('\n').enumerate() {
         if line.is_empty() {
@@ -48,7 +48,7 @@ pub fn val_to_string(v: &Value) -> String {
 }
 
 /// Writes a dotenv file; nested values cannot be represented.
-pub fn write(b: &Branch) -> Result<String> {
+pub(crate) fn write(b: &Branch) -> Result<String> {
     let mut out = String::new();
     for item in b {
         match &item.key {

@@ -30,7 +30,7 @@ fn strip_comment_char(c: &str) -> String {
 }
 
 /// Reads an INI file into one mapping per section.
-pub fn read(input: &str) -> Result<Branch> {
+pub(crate) fn read(input: &str) -> Result<Branch> {
     let mut out = Branch::new();
     let mut current: Option<(String, Branch)> = None;
     let mut comments: Vec<String> = Vec::new();
@@ -154,7 +154,7 @@ fn quote_key(k: &str) -> String {
 }
 
 /// Writes sections; every top-level value must be a mapping.
-pub fn write(b: &Branch) -> Result<String> {
+pub(crate) fn write(b: &Branch) -> Result<String> {
     let mut out = String::new();
     for item in b {
         let Key::Name(section) = &item.key else {

@@ -2,11 +2,11 @@
 //! each: nested under a top-level `sops` key (YAML, JSON, binary), flattened
 //! into `sops_…` keys (dotenv) or a `[sops]` section (INI).
 
-pub mod dotenv;
-pub mod ini;
-pub mod json;
-pub mod scalar;
-pub mod yaml;
+pub(crate) mod dotenv;
+pub(crate) mod ini;
+pub(crate) mod json;
+pub(crate) mod scalar;
+pub(crate) mod yaml;
 
 use std::path::Path;
 

@@ -10,7 +10,7 @@ use crate::tree::Value;
 
 /// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)`: optional sign,
 /// `0x`/`0o`/`0b` prefixes, and a leading `0` meaning octal.
-pub fn parse_go_int(s: &str) -> Option<i64> {
+pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -103,7 +103,7 @@ fn underscores_between_digits(s: &str) -> bool {
 }
 
 /// Types an unquoted YAML scalar as go-yaml v3 does.
-pub fn resolve_plain(s: &str) -> Value {
+pub(crate) fn resolve_plain(s: &str) -> Value {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),

@@ -31,7 +31,7 @@ pub(super) struct Event<'n> {
 }
 
 impl<'n> Event<'n> {
-    pub fn bare(ev: Ev<'n>) -> Self {
+    pub(super) fn bare(ev: Ev<'n>) -> Self {
         Event {
             ev,
             head: "",

@@ -43,13 +43,13 @@ pub(super) struct CopyBudget {
 
 impl CopyBudget {
     /// The budget for reading `input`.
-    pub fn for_input(input: &str) -> Self {
+    pub(super) fn for_input(input: &str) -> Self {
         let limit = MIN_COPY_BUDGET.max(input.len().saturating_mul(2));
         CopyBudget { left: limit, limit }
     }
 
     /// Pays for one copy of `weight`, or says why not.
-    pub fn charge(&mut self, weight: usize) -> Result<(), String> {
+    pub(super) fn charge(&mut self, weight: usize) -> Result<(), String> {
         match self.left.checked_sub(weight) {
             Some(left) => {
                 self.left = left;

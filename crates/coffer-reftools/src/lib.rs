@@ -1,11 +1,36 @@
-//! Finds the binaries the environment runs: from the environment variables
+//! Finds the binaries Coffer's tests run: from the environment variables
 //! that `tests/setup.sh` prints, or by running that script, which builds or
 //! installs whatever is missing (the first time only) and prints them.
+//!
+//! One locator for every test: coffer-testenv re-exports it, and the core
+//! crates (crypto, sops, template), whose tests must not build a
+//! Kubernetes client, use it directly. Standard library only.
+
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 
-use crate::Error;
+/// What went wrong finding a binary, naming the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `tests/setup.sh` could not be started.
+    #[error("cannot start {program}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `tests/setup.sh` failed.
+    #[error("tests/setup.sh {component} failed ({status})")]
+    Setup {
+        component: String,
+        status: ExitStatus,
+    },
+    /// `tests/setup.sh` succeeded but did not print the expected variable.
+    #[error("tests/setup.sh printed no {var}=... line")]
+    SetupOutput { var: String },
+}
 
 /// The workspace root, where `tests/setup.sh` and `crds/` live.
 ///
@@ -33,7 +58,7 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
     }
     let script = workspace_root().join("tests/setup.sh");
     eprintln!(
-        "coffer-testenv: {var} is not set; running {} {component}",
+        "coffer-reftools: {var} is not set; running {} {component}",
         script.display()
     );
     let output = Command::new(&script)
@@ -79,4 +104,34 @@ pub fn reference_tools_dir() -> &'static Path {
 /// As [`reference_tools_dir`].
 pub fn reference_tool(name: &str) -> PathBuf {
     reference_tools_dir().join(name)
+}
+
+/// As [`reference_tool`], for tests that can do without it: `None`, said
+/// loudly on stderr, where the tools can be neither found nor built
+/// (`COFFER_REFERENCE_TOOLS_DIR` unset and no Go to build them with).
+///
+/// # Panics
+/// As [`reference_tools_dir`], when Go is there but the build fails.
+pub fn reference_tool_or_skip(name: &str) -> Option<PathBuf> {
+    let located = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").is_some_and(|d| !d.is_empty());
+    let have_go = || {
+        Command::new("go")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !located && !have_go() {
+        eprintln!(
+            "\n!!!!! SKIPPING: no {name}: COFFER_REFERENCE_TOOLS_DIR is unset and Go, \
+             which builds the reference tools, is not installed !!!!!\n"
+        );
+        return None;
+    }
+    let tool = reference_tool(name);
+    assert!(
+        tool.is_file(),
+        "no {name} in {}",
+        reference_tools_dir().display()
+    );
+    Some(tool)
 }
