@@ -85,16 +85,7 @@ impl FaultProxy {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|source| Error::Io {
-                what: "127.0.0.1:0".into(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Io {
-            what: "proxy port".into(),
-            source,
-        })?;
+        let (listener, addr) = bind_loopback().await?;
         let (fault, _) = watch::channel(Fault::None);
         let faulted = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(accept_loop(
@@ -133,6 +124,21 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A listener on a free loopback port, and its address (both proxies').
+pub(crate) async fn bind_loopback() -> Result<(TcpListener, SocketAddr), Error> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| Error::Io {
+            what: "127.0.0.1:0".into(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io {
+        what: "proxy port".into(),
+        source,
+    })?;
+    Ok((listener, addr))
 }
 
 async fn accept_loop(

@@ -69,16 +69,7 @@ impl RecordingProxy {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|source| Error::Io {
-                what: "127.0.0.1:0".into(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Io {
-            what: "proxy port".into(),
-            source,
-        })?;
+        let (listener, addr) = crate::fault_proxy::bind_loopback().await?;
         let state = Arc::new(Mutex::new(State::default()));
         let task = tokio::spawn(accept_loop(listener, upstream, state.clone()));
         Ok(RecordingProxy { addr, state, task })

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{DURATION_BUCKETS, Histogram, escape};
+use super::{Histogram, escape};
 
 /// The paths Bitnami instruments (`Instrument(path, ...)` in server.go);
 /// any other path is not counted, so a caller cannot grow the label set.
@@ -155,14 +155,7 @@ impl BitnamiMetrics {
             .iter()
         {
             let labels = format!("method=\"{method}\",path=\"{path}\"");
-            let mut cumulative = 0;
-            for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+            h.render(out, name, &labels);
         }
     }
 }

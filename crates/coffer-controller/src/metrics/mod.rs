@@ -54,6 +54,19 @@ impl Histogram {
         self.sum += seconds;
         self.count += 1;
     }
+
+    /// Appends the series of metric `name` with `labels` (rendered, no
+    /// braces): cumulative buckets, `+Inf`, sum and count.
+    pub(crate) fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (le, n) in DURATION_BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
 }
 
 impl Metrics {
@@ -203,14 +216,7 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner());
         for ((controller, result), h) in histograms.iter() {
             let labels = format!("controller=\"{controller}\",result=\"{result}\"");
-            let mut cumulative = 0;
-            for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+            h.render(out, name, &labels);
         }
         render_controller_runtime(out, &histograms);
         drop(histograms);
@@ -283,14 +289,7 @@ fn render_controller_runtime(
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (controller, h) in &by_controller {
         let labels = format!("controller=\"{controller}\"");
-        let mut cumulative = 0;
-        for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
-            cumulative += n;
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+        h.render(out, name, &labels);
     }
 }
 

@@ -37,13 +37,7 @@ impl AwsClient {
         if self.service == super::AwsService::ParameterStore {
             return self.find_parameters(find, opts).await;
         }
-        let matcher = match &find.name_regexp {
-            Some(pattern) => Some(Regex::new(pattern).map_err(|e| Error::Config {
-                store: self.store.clone(),
-                reason: format!("dataFrom.find name.regexp {pattern:?}: {e}"),
-            })?),
-            None => None,
-        };
+        let matcher = self.name_matcher(find)?;
         let listed = self
             .listings
             .get_or_fetch(find, opts.max_age, || self.list(find, matcher.as_ref()))
@@ -80,6 +74,19 @@ impl AwsClient {
             value: values,
             fetched_at,
         })
+    }
+
+    /// `find.name.regexp`, compiled (RE2 syntax, unanchored, as ESO).
+    pub(super) fn name_matcher(&self, find: &Find) -> Result<Option<Regex>> {
+        find.name_regexp
+            .as_deref()
+            .map(|pattern| {
+                Regex::new(pattern).map_err(|e| Error::Config {
+                    store: self.store.clone(),
+                    reason: format!("dataFrom.find name.regexp {pattern:?}: {e}"),
+                })
+            })
+            .transpose()
     }
 
     /// The names of the secrets `find` matches, over all pages.

@@ -87,13 +87,7 @@ impl AwsClient {
         find: &Find,
         opts: ReadOptions,
     ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        let matcher = match &find.name_regexp {
-            Some(pattern) => Some(Regex::new(pattern).map_err(|e| Error::Config {
-                store: self.store.clone(),
-                reason: format!("dataFrom.find name.regexp {pattern:?}: {e}"),
-            })?),
-            None => None,
-        };
+        let matcher = self.name_matcher(find)?;
         let found = self
             .found
             .get_or_fetch(find, opts.max_age, || async {
