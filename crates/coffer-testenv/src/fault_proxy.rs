@@ -18,9 +18,6 @@ use tokio::sync::watch;
 
 use crate::Error;
 
-/// Largest HTTP request head the throttling answer reads.
-const MAX_HEAD: usize = 64 * 1024;
-
 /// What the proxy does to each new connection (or request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -189,7 +186,10 @@ async fn serve(mut client: TcpStream, upstream: &str, fault: Fault, faulted: &At
             let _ = client.set_zero_linger();
         }
         Fault::Throttle(throttling) => {
-            if read_request(&mut client).await.is_some() {
+            if crate::recording_proxy::read_request(&mut client)
+                .await
+                .is_some()
+            {
                 count();
                 let _ = client.write_all(throttling.response().as_bytes()).await;
                 let _ = client.shutdown().await;
@@ -227,38 +227,6 @@ async fn forward(client: TcpStream, upstream: &str, delay: Option<Duration>) {
         let _ = client_write.shutdown().await;
     };
     tokio::join!(up, down);
-}
-
-/// Reads one HTTP/1.1 request (head and a `content-length` body) and
-/// returns its head, or `None` if the client closed or sent no valid head.
-async fn read_request(client: &mut TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        if data.len() > MAX_HEAD {
-            return None;
-        }
-        let n = client.read(&mut buf).await.ok().filter(|n| *n > 0)?;
-        data.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut remaining = length.saturating_sub(data.len() - head_end);
-    while remaining > 0 {
-        let n = client.read(&mut buf).await.ok().filter(|n| *n > 0)?;
-        remaining = remaining.saturating_sub(n);
-    }
-    Some(head)
 }
 
 #[cfg(test)]

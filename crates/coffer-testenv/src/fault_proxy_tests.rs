@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::*;
+use crate::recording_proxy::read_request;
 
 /// An HTTP server answering `200 ok` to every request, keeping connections.
 async fn upstream() -> SocketAddr {

@@ -179,8 +179,9 @@ async fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
 }
 
 /// Reads one request: its head (without the blank line) and its
-/// `content-length` body.
-async fn read_request(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+/// `content-length` body, at most [`MAX_REQUEST`] of either (both
+/// proxies read requests with it).
+pub(crate) async fn read_request(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
     let head_end = loop {
