@@ -80,7 +80,16 @@ bins=()
 for t in "${tools[@]}"; do bins+=("$(build "$t")"); done
 # Bitnami's Helm chart, from the module that pins kubeseal (the module's
 # files include it): the chart-arguments test renders it with helm.
-bins+=("$(cd "$here/kubeseal" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/bitnami/sealed-secrets)/helm/sealed-secrets")
+# (`go list -m` names no directory for a module missing from the module
+# cache, e.g. after `go clean -modcache` with the tools already built: fetch
+# it first, and refuse an empty answer rather than link `/helm/...`.)
+chart_module=$(cd "$here/kubeseal" && go mod download github.com/bitnami/sealed-secrets &&
+  GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/bitnami/sealed-secrets)
+if [ -z "$chart_module" ] || [ ! -d "$chart_module/helm/sealed-secrets" ]; then
+  echo "reference-tools: Bitnami's chart not found in the module cache ($chart_module)" >&2
+  exit 1
+fi
+bins+=("$chart_module/helm/sealed-secrets")
 # The directory tests use: one link per tool, named by the builds it links.
 out="$cache_root/$(printf '%s\n' "${bins[@]}" | sha256sum | cut -c1-12)"
 if [ ! -d "$out" ]; then
