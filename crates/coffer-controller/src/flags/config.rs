@@ -19,6 +19,10 @@ pub const SERVICE_ACCOUNT_NAMESPACE: &str =
 /// coffer keeps its historical `kube-system`).
 const FALLBACK_NAMESPACE: &str = "kube-system";
 
+/// Why the client-side rate-limit flags (Bitnami's and ESO's) are refused.
+const NO_CLIENT_RATE_LIMIT: &str =
+    "the API client has no client-side rate limit; use the API server's priority and fairness";
+
 /// Why the flags cannot start a controller; names the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagError {
@@ -236,26 +240,22 @@ impl Args {
             (
                 self.kubeclient_qps.is_some(),
                 "--kubeclient-qps",
-                "the API client has no client-side rate limit; use the API server's \
-                 priority and fairness",
+                NO_CLIENT_RATE_LIMIT,
             ),
             (
                 self.kubeclient_burst.is_some(),
                 "--kubeclient-burst",
-                "the API client has no client-side rate limit; use the API server's \
-                 priority and fairness",
+                NO_CLIENT_RATE_LIMIT,
             ),
             (
                 self.client_qps.is_some(),
                 "--client-qps",
-                "the API client has no client-side rate limit; use the API server's \
-                 priority and fairness",
+                NO_CLIENT_RATE_LIMIT,
             ),
             (
                 self.client_burst.is_some(),
                 "--client-burst",
-                "the API client has no client-side rate limit; use the API server's \
-                 priority and fairness",
+                NO_CLIENT_RATE_LIMIT,
             ),
         ];
         match refusals.into_iter().find(|(refused, _, _)| *refused) {
