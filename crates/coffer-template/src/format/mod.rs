@@ -57,35 +57,60 @@ pub(crate) fn write_v(out: &mut Buf, v: &Value) -> Result<(), Full> {
 /// Go's `strconv.Quote`: double-quoted, with Go escapes; invalid UTF-8
 /// bytes become `\x..`.
 pub(crate) fn quote(out: &mut Buf, s: &[u8]) -> Result<(), Full> {
+    quote_with(
+        out,
+        s,
+        |out, c| match c {
+            '\x07' => out.extend(b"\\a"),
+            '\x0b' => out.extend(b"\\v"),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                out.extend(format!("\\x{:02x}", c as u32).as_bytes())
+            }
+            c if !is_printable(c) => {
+                let esc = if (c as u32) < 0x10000 {
+                    format!("\\u{:04x}", c as u32)
+                } else {
+                    format!("\\U{:08x}", c as u32)
+                };
+                out.extend(esc.as_bytes())
+            }
+            c => out.push_char(c),
+        },
+        |out, invalid| {
+            for b in invalid {
+                out.extend(format!("\\x{b:02x}").as_bytes())?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Writes `s` double-quoted with the backslash escapes Go's
+/// `strconv.Quote` and `encoding/json` share (`\" \\ \n \r \t \b \f`);
+/// every other character goes to `other`, which writes it escaped or not,
+/// and each run of invalid UTF-8 to `invalid`.
+pub(crate) fn quote_with(
+    out: &mut Buf,
+    s: &[u8],
+    mut other: impl FnMut(&mut Buf, char) -> Result<(), Full>,
+    mut invalid: impl FnMut(&mut Buf, &[u8]) -> Result<(), Full>,
+) -> Result<(), Full> {
     out.push(b'"')?;
     for chunk in s.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
                 '"' => out.extend(b"\\\"")?,
                 '\\' => out.extend(b"\\\\")?,
-                '\x07' => out.extend(b"\\a")?,
-                '\x08' => out.extend(b"\\b")?,
-                '\x0c' => out.extend(b"\\f")?,
                 '\n' => out.extend(b"\\n")?,
                 '\r' => out.extend(b"\\r")?,
                 '\t' => out.extend(b"\\t")?,
-                '\x0b' => out.extend(b"\\v")?,
-                c if (c as u32) < 0x20 || c == '\x7f' => {
-                    out.extend(format!("\\x{:02x}", c as u32).as_bytes())?;
-                }
-                c if !is_printable(c) => {
-                    let esc = if (c as u32) < 0x10000 {
-                        format!("\\u{:04x}", c as u32)
-                    } else {
-                        format!("\\U{:08x}", c as u32)
-                    };
-                    out.extend(esc.as_bytes())?;
-                }
-                c => out.push_char(c)?,
+                '\x08' => out.extend(b"\\b")?,
+                '\x0c' => out.extend(b"\\f")?,
+                c => other(out, c)?,
             }
         }
-        for b in chunk.invalid() {
-            out.extend(format!("\\x{b:02x}").as_bytes())?;
+        if !chunk.invalid().is_empty() {
+            invalid(out, chunk.invalid())?;
         }
     }
     out.push(b'"')

@@ -24,7 +24,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use super::decode::{Seed, parsed_or};
 use super::{Budget, FResult, Func, FuncError, arity, finish, read, result_buf, str_arg};
 use crate::buf::{Buf, Full};
-use crate::format::float_json;
+use crate::format::{float_json, quote_with};
 use crate::value::{MapKind, Value};
 
 pub(super) fn find(name: &str) -> Option<Func> {
@@ -167,28 +167,18 @@ fn write_json(
 
 fn json_string(out: &mut Buf, s: &[u8], html: bool) -> Result<(), Full> {
     let escaped = |out: &mut Buf, c: char| out.extend(format!("\\u{:04x}", c as u32).as_bytes());
-    out.push(b'"')?;
-    for chunk in s.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend(b"\\\"")?,
-                '\\' => out.extend(b"\\\\")?,
-                '\n' => out.extend(b"\\n")?,
-                '\r' => out.extend(b"\\r")?,
-                '\t' => out.extend(b"\\t")?,
-                '\x08' => out.extend(b"\\b")?,
-                '\x0c' => out.extend(b"\\f")?,
-                '<' | '>' | '&' if html => escaped(out, c)?,
-                '\u{2028}' | '\u{2029}' => escaped(out, c)?,
-                c if (c as u32) < 0x20 => escaped(out, c)?,
-                c => out.push_char(c)?,
-            }
-        }
-        if !chunk.invalid().is_empty() {
-            out.extend(b"\\ufffd")?;
-        }
-    }
-    out.push(b'"')
+    quote_with(
+        out,
+        s,
+        |out, c| match c {
+            '<' | '>' | '&' if html => escaped(out, c),
+            '\u{2028}' | '\u{2029}' => escaped(out, c),
+            c if (c as u32) < 0x20 => escaped(out, c),
+            c => out.push_char(c),
+        },
+        // encoding/json writes one U+FFFD per invalid sequence.
+        |out, _| out.extend(b"\\ufffd"),
+    )
 }
 
 /// Parses JSON into template values (numbers as floats, like Go).

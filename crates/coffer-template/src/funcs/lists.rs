@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::collections::deep_equal;
 use super::{
     Budget, FResult, Func, FuncError, arity, arity_min, collection, finish, map_result, read,
     result_buf, str_arg, write_strval,
@@ -224,19 +225,13 @@ pub(super) fn cast_int(ctx: &Budget, v: &Value) -> Result<i64, FuncError> {
     })
 }
 
-/// Go's `==` on interface values, as sprig's `has` uses it.
+/// Go's `==` on interface values, as sprig's `has` uses it: scalars compare
+/// as `reflect.DeepEqual` does; a list or a map equals nothing here.
 fn same(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
-    Ok(match (a, b) {
-        (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => {
-            ctx.bytes(x.len().min(y.len()))?;
-            x.as_bytes() == y.as_bytes()
-        }
-        _ => false,
-    })
+    if matches!(a, Value::List(_) | Value::Map(_)) {
+        return Ok(false);
+    }
+    deep_equal(ctx, a, b)
 }
 
 pub(super) fn key_arg(ctx: &Budget, v: &Value) -> Result<String, FuncError> {
