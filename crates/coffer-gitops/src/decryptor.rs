@@ -199,11 +199,7 @@ impl Decryptor {
         }
         Ok(Some(DecryptedFile {
             plaintext,
-            input: if output == Format::Binary {
-                Format::Binary
-            } else {
-                input
-            },
+            input: sniff::reported_input(input, output),
             output,
             recipients: std::mem::take(&mut opened.recipients),
             mac: opened.mac,

@@ -66,6 +66,16 @@ pub(crate) fn format_for_name(name: &str) -> Format {
     Format::from_path(std::path::Path::new(name))
 }
 
+/// The input format a report names: `Binary` for a file written out as its
+/// bytes (a binary envelope is a structured document only on the wire).
+pub(crate) fn reported_input(input: Format, output: Format) -> Format {
+    if output == Format::Binary {
+        Format::Binary
+    } else {
+        input
+    }
+}
+
 /// The format to write a decrypted document in: its bytes for a binary
 /// envelope; otherwise what the name asks for, except that a structured
 /// document under a name asking for binary keeps its own format (sops

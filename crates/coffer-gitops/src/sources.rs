@@ -389,11 +389,7 @@ impl Walk<'_> {
         self.done.insert(path.to_path_buf());
         self.report.decrypted.push(SourceFile {
             path: rel,
-            input: if output == Format::Binary {
-                Format::Binary
-            } else {
-                input
-            },
+            input: sniff::reported_input(input, output),
             output,
             recipients: std::mem::take(&mut opened.recipients),
             mac: opened.mac,

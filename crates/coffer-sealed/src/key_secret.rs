@@ -23,6 +23,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use zeroize::Zeroize;
 
+use crate::meta::data_keys;
+
 /// The label that marks a Secret as a sealing key (Bitnami's
 /// `SealedSecretsKeyLabel`).
 pub const LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
@@ -81,18 +83,11 @@ impl Deref for KeySecret {
 
 impl fmt::Debug for KeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&str> = self
-            .secret
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, _)| k.as_str())
-            .collect();
         f.debug_struct("KeySecret")
             .field("name", &self.secret.metadata.name)
             .field("generate_name", &self.secret.metadata.generate_name)
             .field("namespace", &self.secret.metadata.namespace)
-            .field("keys", &keys)
+            .field("keys", &data_keys(&self.secret))
             .finish_non_exhaustive()
     }
 }

@@ -32,6 +32,17 @@ pub fn object_ref(meta: &ObjectMeta) -> String {
     }
 }
 
+/// The keys of a Secret's `data`, for `Debug` output that must show which
+/// keys an object holds but never their values.
+pub(crate) fn data_keys(secret: &k8s_openapi::api::core::v1::Secret) -> Vec<&str> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .collect()
+}
+
 /// The scope a SealedSecret declares through its own annotations. Matches
 /// Bitnami's unseal, which labels with the SealedSecret's metadata (not the
 /// template's).

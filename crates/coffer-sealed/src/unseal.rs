@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::Secret;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result, json_error};
-use crate::meta::{object_ref, sealed_label, strip_server_fields};
+use crate::meta::{data_keys, object_ref, sealed_label, strip_server_fields};
 
 /// A Secret made from a SealedSecret, and the keys that opened it.
 ///
@@ -43,17 +43,10 @@ impl Unsealed {
 
 impl fmt::Debug for Unsealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&str> = self
-            .secret
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, _)| k.as_str())
-            .collect();
         f.debug_struct("Unsealed")
             .field("secret", &object_ref(&self.secret.metadata))
             .field("type", &self.secret.type_)
-            .field("keys", &keys)
+            .field("keys", &data_keys(&self.secret))
             .field("key_fingerprints", &self.key_fingerprints)
             .finish_non_exhaustive()
     }

@@ -18,6 +18,21 @@ fn unquote(v: &str) -> String {
     v.to_string()
 }
 
+/// Attaches the comment lines gathered since the last item to `branch`, as
+/// one comment item (sops keeps a section's or value's comments after it).
+fn flush_comments(branch: &mut Branch, comments: &mut Vec<String>) {
+    if comments.is_empty() {
+        return;
+    }
+    let text = comments
+        .iter()
+        .map(|c| strip_comment_char(c))
+        .collect::<Vec<_>>()
+        .join("\n");
+    branch.push(Item::comment(text, false));
+    comments.clear();
+}
+
 fn strip_comment_char(c: &str) -> String {
     // Matches sops's stripCommentChar.
     if c.starts_with(';') {
@@ -54,17 +69,7 @@ pub(crate) fn read(input: &str) -> Result<Branch> {
                 out.push(Item::new(k, Value::Map(b)));
             }
             let mut b = Branch::new();
-            if !comments.is_empty() {
-                b.push(Item::comment(
-                    comments
-                        .iter()
-                        .map(|c| strip_comment_char(c))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    false,
-                ));
-                comments.clear();
-            }
+            flush_comments(&mut b, &mut comments);
             current = Some((name.trim().to_string(), b));
             continue;
         }
@@ -100,17 +105,7 @@ pub(crate) fn read(input: &str) -> Result<Branch> {
         }
         let (_, b) = current.get_or_insert_with(|| ("DEFAULT".to_string(), Branch::new()));
         b.push(Item::new(key, Value::Str(unquote(value.trim_end()))));
-        if !comments.is_empty() {
-            b.push(Item::comment(
-                comments
-                    .iter()
-                    .map(|c| strip_comment_char(c))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                false,
-            ));
-            comments.clear();
-        }
+        flush_comments(b, &mut comments);
     }
     if let Some((k, b)) = current.take() {
         out.push(Item::new(k, Value::Map(b)));
