@@ -3,7 +3,7 @@
 //! the same IVs, so only the changed value's ciphertext (and the MAC) move.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -71,42 +71,44 @@ pub fn set(ctx: &Context, args: SetArgs) -> Result<()> {
             format!("the value is not valid JSON: {e}"),
         )
     })?;
-    let (fmt, _) = ctx.formats(&args.file);
-    let bytes = read_input(&args.file)?;
-    let mut opened = open(&bytes, fmt, false, &args.file)?;
-    let doc = opened
-        .docs
-        .first_mut()
-        .context("the file has no document")?;
-    let changed = coffer_sops::set_path(doc, &path, value);
-    if !changed && args.idempotent {
-        return Ok(());
-    }
-    opened.session.encrypt(&mut opened.docs, &mut opened.meta)?;
-    write_atomic(
-        &args.file,
-        &coffer_sops::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
-    )
+    edit_first_document(ctx, &args.file, |doc| {
+        let changed = coffer_sops::set_path(doc, &path, value);
+        Ok(changed || !args.idempotent)
+    })
 }
 
 /// Removes one value.
 pub fn unset(ctx: &Context, args: UnsetArgs) -> Result<()> {
     let path = parse_tree_path(&args.index)?;
-    let (fmt, _) = ctx.formats(&args.file);
-    let bytes = read_input(&args.file)?;
-    let mut opened = open(&bytes, fmt, false, &args.file)?;
+    edit_first_document(ctx, &args.file, |doc| {
+        match coffer_sops::unset_path(doc, &path) {
+            Ok(()) => Ok(true),
+            Err(_) if args.idempotent => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Opens `file`, lets `edit` change its first document, then re-encrypts
+/// the file and replaces it, unless `edit` says there is nothing to write.
+fn edit_first_document(
+    ctx: &Context,
+    file: &Path,
+    edit: impl FnOnce(&mut coffer_sops::Branch) -> Result<bool>,
+) -> Result<()> {
+    let (fmt, _) = ctx.formats(file);
+    let bytes = read_input(file)?;
+    let mut opened = open(&bytes, fmt, false, file)?;
     let doc = opened
         .docs
         .first_mut()
         .context("the file has no document")?;
-    match coffer_sops::unset_path(doc, &path) {
-        Ok(()) => {}
-        Err(_) if args.idempotent => return Ok(()),
-        Err(e) => return Err(e.into()),
+    if !edit(doc)? {
+        return Ok(());
     }
     opened.session.encrypt(&mut opened.docs, &mut opened.meta)?;
     write_atomic(
-        &args.file,
+        file,
         &coffer_sops::emit_encrypted(&opened.docs, &opened.meta, fmt)?,
     )
 }

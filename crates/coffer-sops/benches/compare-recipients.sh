@@ -14,17 +14,10 @@
 set -euo pipefail
 
 runs=${1:-10}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-
-cargo build --release -q -p coffer-cli --manifest-path "$root/Cargo.toml" >&2
-coffer="$target/release/coffer"
-tools="$(bash "$root/tests/reference-tools/build.sh")"
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 sops="$tools/sops"
 keygen="$tools/age-keygen"
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
 printf 'k: v\n' >plain.yaml
 printf 'sixteen-byte-key' >plain.bin

@@ -10,15 +10,9 @@
 set -euo pipefail
 
 runs=${1:-10}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-
-cargo build --release -q -p coffer-cli --manifest-path "$root/Cargo.toml" >&2
-coffer="$target/release/coffer"
-sops="$(bash "$root/tests/reference-tools/build.sh")/sops"
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+sops="$tools/sops"
 
 # The test identity of the shared vectors (not a secret).
 cat >"$work/keys.txt" <<'KEY'

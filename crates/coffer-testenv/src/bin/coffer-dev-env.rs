@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use coffer_testenv::{TestEnv, free_port};
+use coffer_testenv::{TestEnv, error_chain, free_port};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
 
@@ -36,7 +36,7 @@ async fn main() -> std::process::ExitCode {
     let env = match TestEnv::start().await {
         Ok(env) => env,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            eprintln!("error: {}", error_chain(&e));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -176,7 +176,7 @@ async fn start_controller(
         .create(&PostParams::default(), &namespace)
         .await
         .map_err(|e| format!("creating namespace {CONTROLLER_NAMESPACE}: {e}"))?;
-    let port = || free_port().map_err(|e| chain(&e));
+    let port = || free_port().map_err(|e| error_chain(&e));
     let (api, metrics) = (
         format!("127.0.0.1:{}", port()?),
         format!("127.0.0.1:{}", port()?),
@@ -200,7 +200,7 @@ async fn start_controller(
     ];
     let log = env
         .spawn("coffer-controller", program, &args, &vars)
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     let cert = format!("http://{api}/v1/cert.pem");
     let http = reqwest::Client::new();
     // The first start generates a 4096-bit key, which takes a few seconds.
@@ -237,15 +237,4 @@ async fn start_controller(
         cli = cli.display(),
     );
     Ok((text, cert))
-}
-
-/// `error: cause: cause`, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
