@@ -10,6 +10,38 @@ use std::net::TcpListener;
 use seal_harness::{PASSWORD, SECRET_YAML, Sandbox, b64, fail, json_docs, ok};
 use serde_json::Value;
 
+/// `coffer seal --cert cert.pem -f secret.yaml -w sealed.yaml`.
+fn seal_to_file(sb: &Sandbox) {
+    ok(sb.coffer(
+        &[
+            "seal",
+            "--cert",
+            "cert.pem",
+            "-f",
+            "secret.yaml",
+            "-w",
+            "sealed.yaml",
+        ],
+        None,
+    ));
+}
+
+/// `coffer seal --recovery-unseal` of `sealed.yaml` with `key.pem`: the
+/// Secrets' JSON.
+fn recovery_unseal_file(sb: &Sandbox) -> String {
+    ok(sb.coffer(
+        &[
+            "seal",
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.pem",
+            "-f",
+            "sealed.yaml",
+        ],
+        None,
+    ))
+}
+
 /// Seals SECRET_YAML (plus `extra` flags) and returns the JSON output.
 fn seal_json(sb: &Sandbox, extra: &[&str]) -> Value {
     let mut args = vec!["seal", "--cert", "cert.pem"];
@@ -417,18 +449,7 @@ fn raw_prints_only_the_base64_of_one_value() {
 fn merge_into_adds_and_replaces_keys_in_place_keeping_the_file_format() {
     let sb = Sandbox::with_key();
     sb.write("secret.yaml", SECRET_YAML);
-    ok(sb.coffer(
-        &[
-            "seal",
-            "--cert",
-            "cert.pem",
-            "-f",
-            "secret.yaml",
-            "-w",
-            "sealed.yaml",
-        ],
-        None,
-    ));
+    seal_to_file(&sb);
     let before = sb.read("sealed.yaml");
     let update = "kind: Secret\nmetadata: {name: ignored, labels: {tier: db}}\nstringData: {user: root, extra: more}\n";
     ok(sb.coffer(
@@ -438,17 +459,7 @@ fn merge_into_adds_and_replaces_keys_in_place_keeping_the_file_format() {
     let after = sb.read("sealed.yaml");
     assert!(after.starts_with("---\n"), "still YAML:\n{after}");
     assert_ne!(before, after);
-    let out = ok(sb.coffer(
-        &[
-            "seal",
-            "--recovery-unseal",
-            "--recovery-private-key",
-            "key.pem",
-            "-f",
-            "sealed.yaml",
-        ],
-        None,
-    ));
+    let out = recovery_unseal_file(&sb);
     let secret = &json_docs(&out)[0];
     assert_eq!(secret["metadata"]["name"], "db", "the target's name wins");
     assert_eq!(
@@ -573,18 +584,7 @@ fn re_encrypt_offline_rewrites_the_input_file_for_the_new_key() {
     sb.write("new-cert.pem", new.read("cert.pem"));
     sb.write("new-key.pem", new.read("key.pem"));
     sb.write("secret.yaml", SECRET_YAML);
-    ok(sb.coffer(
-        &[
-            "seal",
-            "--cert",
-            "cert.pem",
-            "-f",
-            "secret.yaml",
-            "-w",
-            "sealed.yaml",
-        ],
-        None,
-    ));
+    seal_to_file(&sb);
     ok(sb.coffer(
         &[
             "seal",

@@ -13,7 +13,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use coffer_providers::vault::{KvVersion, VaultAuth, VaultClient};
+use coffer_providers::vault::{KvVersion, VaultAuth, VaultClient, VaultConfig};
 use coffer_providers::{Error, ReadOptions, RemoteRef, StaticToken};
 use secrecy::SecretString;
 use serde_json::json;
@@ -46,6 +46,43 @@ fn approle(mount: &str, role_id: &str, secret_id: &str) -> VaultAuth {
     }
 }
 
+/// A client logged in through a new AppRole for `policy` (token TTL and
+/// max TTL as given), reading `mount` (or full paths with `None`), its
+/// calls counted.
+struct AppRoleClient {
+    client: VaultClient,
+    counter: Arc<Counter>,
+    config: VaultConfig,
+    auth_mount: String,
+    secret_id: String,
+}
+
+async fn approle_client(
+    admin: &Admin,
+    mount: Option<&str>,
+    policy: &str,
+    ttl: &str,
+    max_ttl: &str,
+) -> AppRoleClient {
+    let (auth_mount, role_id, secret_id) = admin.approle(policy, ttl, max_ttl).await;
+    let counter = Counter::new();
+    let config = admin.config(
+        mount,
+        KvVersion::V2,
+        approle(&auth_mount, &role_id, &secret_id),
+    );
+    let client = VaultClient::connect("s", &config, counter.clone())
+        .await
+        .unwrap();
+    AppRoleClient {
+        client,
+        counter,
+        config,
+        auth_mount,
+        secret_id,
+    }
+}
+
 #[tokio::test]
 async fn token_auth_looks_the_token_up_once_and_never_logs_in() {
     let admin = Admin::shared().await;
@@ -73,16 +110,9 @@ async fn token_auth_looks_the_token_up_once_and_never_logs_in() {
 async fn approle_logs_in_once_for_many_reads() {
     let admin = Admin::shared().await;
     let (mount, policy) = mount_with_policy(&admin).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "1h", "2h").await;
-    let counter = Counter::new();
-    let config = admin.config(
-        Some(&mount),
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, counter.clone())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client, counter, ..
+    } = approle_client(&admin, Some(&mount), &policy, "1h", "2h").await;
     let r = prop("app", "k");
     let reads = futures::future::join_all((0..20).map(|_| client.get(&r, FRESH))).await;
     assert!(
@@ -203,16 +233,9 @@ async fn jwt_auth_logs_in_with_a_signed_token() {
 async fn a_short_lived_token_is_renewed_rather_than_replaced() {
     let admin = Admin::shared().await;
     let (mount, policy) = mount_with_policy(&admin).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "3s", "60s").await;
-    let counter = Counter::new();
-    let config = admin.config(
-        Some(&mount),
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, counter.clone())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client, counter, ..
+    } = approle_client(&admin, Some(&mount), &policy, "3s", "60s").await;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(8) {
         let v = client.get(&prop("app", "k"), FRESH).await.unwrap();
@@ -231,16 +254,9 @@ async fn a_short_lived_token_is_renewed_rather_than_replaced() {
 async fn a_token_near_its_max_ttl_is_replaced_by_a_new_login() {
     let admin = Admin::shared().await;
     let (mount, policy) = mount_with_policy(&admin).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "2s", "4s").await;
-    let counter = Counter::new();
-    let config = admin.config(
-        Some(&mount),
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, counter.clone())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client, counter, ..
+    } = approle_client(&admin, Some(&mount), &policy, "2s", "4s").await;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(7) {
         client.get(&prop("app", "k"), FRESH).await.unwrap();
@@ -257,16 +273,12 @@ async fn a_token_near_its_max_ttl_is_replaced_by_a_new_login() {
 async fn a_revoked_token_is_replaced_by_one_new_login() {
     let admin = Admin::shared().await;
     let (mount, policy) = mount_with_policy(&admin).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "1h", "2h").await;
-    let counter = Counter::new();
-    let config = admin.config(
-        Some(&mount),
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, counter.clone())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client,
+        counter,
+        auth_mount,
+        ..
+    } = approle_client(&admin, Some(&mount), &policy, "1h", "2h").await;
     client.get(&prop("app", "k"), FRESH).await.unwrap();
     admin
         .call(
@@ -326,16 +338,9 @@ async fn a_path_the_policy_denies_is_access_denied_without_a_new_login() {
     let (mount, policy) = mount_with_policy(&admin).await;
     let other = admin.kv_mount(KvVersion::V2).await;
     admin.put_v2(&other, "app", json!({"k": "v"})).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "1h", "2h").await;
-    let counter = Counter::new();
-    let config = admin.config(
-        None,
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, counter.clone())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client, counter, ..
+    } = approle_client(&admin, None, &policy, "1h", "2h").await;
     client
         .get(&prop(&format!("{mount}/app"), "k"), FRESH)
         .await
@@ -359,15 +364,12 @@ async fn a_path_the_policy_denies_is_access_denied_without_a_new_login() {
 async fn debug_output_shows_no_token_or_secret_id() {
     let admin = Admin::shared().await;
     let (mount, policy) = mount_with_policy(&admin).await;
-    let (auth_mount, role_id, secret_id) = admin.approle(&policy, "1h", "2h").await;
-    let config = admin.config(
-        Some(&mount),
-        KvVersion::V2,
-        approle(&auth_mount, &role_id, &secret_id),
-    );
-    let client = VaultClient::connect("s", &config, Counter::new())
-        .await
-        .unwrap();
+    let AppRoleClient {
+        client,
+        config,
+        secret_id,
+        ..
+    } = approle_client(&admin, Some(&mount), &policy, "1h", "2h").await;
     let root = admin.root_config(Some(&mount), KvVersion::V2);
     let shown = format!("{config:?} {client:?} {root:?}");
     assert!(!shown.contains(&secret_id), "{shown}");
