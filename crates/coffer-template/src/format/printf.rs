@@ -179,7 +179,7 @@ fn format_one(out: &mut Buf, spec: &Spec, verb: char, arg: &Value) -> Result<(),
             body.extend(b"<nil>")?;
             true
         }
-        (Value::List(_) | Value::Map(_), 'v' | 's') => {
+        (Value::List(_) | Value::Map(_) | Value::Object(_), 'v' | 's') => {
             write_v(&mut body, arg)?;
             true
         }

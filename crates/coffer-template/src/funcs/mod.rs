@@ -21,6 +21,8 @@ mod aes;
 mod base32;
 mod builtin;
 mod case;
+mod cert_keys;
+mod certs;
 mod collections;
 mod dates;
 pub(crate) use dates::{write_time, write_time_json};
@@ -44,6 +46,7 @@ mod random;
 mod reflect;
 mod regex;
 mod semver;
+pub(crate) use semver::Version as SemVersion;
 mod strings;
 mod url;
 mod words;
@@ -151,6 +154,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| aes::find(name))
         .or_else(|| master_password::find(name))
         .or_else(|| keygen::find(name))
+        .or_else(|| certs::find(name))
     {
         return Lookup::Found(f);
     }
