@@ -2,8 +2,9 @@
 //! `builtin`, `escape`) plus the sprig functions each caller allows
 //! (`strings`, `words`, `case`, `encoding`, `lists`, `collections`,
 //! `dicts`, `floats`, `dates`, `url`, `random`, `reflect`, `json_yaml`,
-//! `regex`, `paths`), External Secrets' own helpers (`eso`, `jwk`,
-//! `pkcs12`, on the `pem` port), and the argument helpers they share.
+//! `regex`, `paths`, `semver`, `keygen`, and `certs` on `cert_keys`),
+//! External Secrets' own helpers (`eso`, `jwk`, `pkcs12`, on the `pem`
+//! port), and the argument helpers they share.
 //!
 //! sealed-secrets renders with sprig's `GenericFuncMap()` minus `env`,
 //! `expandenv` and `getHostByName`; External Secrets (`engineVersion: v2`)
