@@ -362,6 +362,7 @@ fn certificate_objects_print_and_fail_as_gos() {
     let cases = [
         "{{ $c := buildCustomCert (b64enc .cacert) (b64enc .sec1) }}{{ $c }}|{{ $c.Cert }}|{{ $c.Key }}|{{ toJson $c }}|{{ toPrettyJson $c }}",
         "{{ $c := buildCustomCert (b64enc .cacert) (b64enc .sec1) }}{{ typeOf $c }}|{{ kindOf $c }}|{{ list $c | len }}|{{ empty $c }}|{{ if $c }}t{{ end }}|{{ eq $c $c }}|{{ deepEqual $c $c }}|{{ printf \"%v|%s\" $c $c }}",
+        "{{ $c := buildCustomCert (b64enc .cacert) (b64enc .sec1) }}{{ printf \"%q|%+v|%x|%.10s|%5.3s|%d\" $c $c $c $c $c $c }}",
         "{{ $c := buildCustomCert (b64enc (printf \"junk%sjunk\" .cacert)) (b64enc .ed) }}{{ $c.Cert }}",
         "{{ (genSelfSignedCertWithKey \"x\" nil nil 1 .ed).Key }}",
         "{{ (genSelfSignedCertWithKey \"x\" nil nil 1 .rsa8).Key }}",
@@ -454,4 +455,51 @@ fn refusals_name_the_function_and_the_bound() {
         "{{ range until 20 }}{{ genSelfSignedCertWithKey \"x\" nil nil 1 $.ed }}{{ end }}",
     )
     .unwrap();
+}
+
+/// A CA from elsewhere (`buildCustomCert`) signs with its subject copied
+/// byte for byte as the issuer: several attributes of the usual string
+/// types chain (Go verifies the result); a subject rcgen cannot write back
+/// (here a TeletexString) is refused by name rather than written wrongly.
+#[test]
+fn custom_cas_sign_only_with_their_exact_subject() {
+    let keys = keys();
+    let make_ca = |dn: rcgen::DistinguishedName| {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = dn;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let leaf = "{{ $ca := buildCustomCert (b64enc .cacert) (b64enc .cakey) }}{{ (genSignedCertWithKey \"leaf\" nil (list \"leaf.example\") 10 $ca .ed).Cert }}";
+
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(
+        rcgen::DnType::CountryName,
+        rcgen::DnValue::PrintableString("DE".try_into().unwrap()),
+    );
+    dn.push(rcgen::DnType::OrganizationName, "Ünïcode Org");
+    dn.push(rcgen::DnType::CommonName, "Custom CA");
+    let (ca_pem, ca_key) = make_ca(dn);
+    let mut data = keys.clone();
+    data.extend([("cacert", ca_pem.clone()), ("cakey", ca_key.clone())]);
+    let cert = String::from_utf8(ours(&data, leaf).unwrap()).unwrap();
+    go_verifies(&ca_pem, &cert).unwrap();
+    rust_verifies(&blocks(cert.as_bytes()).0, &blocks(ca_pem.as_bytes()).0);
+
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(
+        rcgen::DnType::CommonName,
+        rcgen::DnValue::TeletexString("Teletex CA".try_into().unwrap()),
+    );
+    let (ca_pem, ca_key) = make_ca(dn);
+    let mut data = keys;
+    data.extend([("cacert", ca_pem), ("cakey", ca_key)]);
+    let err = ours(&data, leaf).unwrap_err();
+    assert!(
+        err.contains("error calling genSignedCertWithKey: the CA certificate's subject cannot be written as an issuer"),
+        "{err}"
+    );
 }

@@ -213,6 +213,7 @@ const CASES: &[&str] = &[
     "{{ (semver \"1.2\").Minor }}|{{ semver \"2\" }}|{{ semver \"01.002.3\" }}|{{ (semver \"1.2.3\").IncMajor }}|{{ (semver \"v1.2.3-rc.1+m\").IncPatch }}|{{ (semver \"1.2.3+m\").IncPatch }}|{{ (semver \"1.2.3\").IncMinor.Major }}|{{ (semver \"1.2.3\").IncMinor.IncPatch.String }}",
     "{{ typeOf (semver \"1.0.0\") }}|{{ kindOf (semver \"1.0.0\") }}|{{ typeOf (semver \"1.0.0\").IncMajor }}|{{ kindOf (semver \"1.0.0\").IncMajor }}|{{ toJson (semver \"1.2.3+x\") }}|{{ toJson (semver \"v1.2.3\").IncMinor }}|{{ list (semver \"1.2.3\") (semver \"v4\") }}|{{ printf \"%v %s\" (semver \"1.0.0\") (semver \"v2.0\") }}",
     "{{ if semver \"1.0.0\" }}y{{ end }}|{{ empty (semver \"1.0.0\") }}|{{ eq (semver \"1.0.0\") (semver \"1.0.0\") }}|{{ deepEqual (semver \"1.0.0\") (semver \"1.0.0\") }}|{{ deepEqual (semver \"1.0.0\") (semver \"v1.0.0\") }}|{{ $v := semver \"3.4.5\" }}{{ eq $v $v }}|{{ toString (semver \"1.2\") }}|{{ (semver \"1.0.0\").Major | add 1 }}|{{ dict \"v\" (semver \"1.0\") }}",
+    "{{ printf \"%q|%+v|%x|%X|%.3s|%8v|%-8s|\" (semver \"v1.2.3-rc\") (semver \"1\") (semver \"1\") (semver \"1\").IncMinor (semver \"10.20.30\") (semver \"1\") (semver \"2\") }}",
     "{{ semver \"one\" }}",
     "{{ semver \"1.2.3-01\" }}",
     "{{ semver \"\" }}",
