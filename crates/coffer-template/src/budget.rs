@@ -27,6 +27,8 @@ pub(crate) struct Budget {
     bytes: Cell<usize>,
     values: Cell<u64>,
     next_clock_at_bytes: Cell<usize>,
+    /// RSA keys generated so far (see `funcs::keygen`).
+    rsa_keys: Cell<u32>,
 }
 
 impl Budget {
@@ -39,6 +41,7 @@ impl Budget {
             bytes: Cell::new(0),
             values: Cell::new(0),
             next_clock_at_bytes: Cell::new(CLOCK_EVERY_BYTES),
+            rsa_keys: Cell::new(0),
         }
     }
 
@@ -86,6 +89,14 @@ impl Budget {
             return Err(Limit::Values(self.limits.max_values));
         }
         Ok(())
+    }
+
+    /// Counts one RSA key generation; false once this render has made
+    /// `max` (the caller refuses the one past it).
+    pub(crate) fn rsa_key(&self, max: u32) -> bool {
+        let n = self.rsa_keys.get().saturating_add(1);
+        self.rsa_keys.set(n);
+        n <= max
     }
 
     /// Fails once the deadline has passed.

@@ -105,6 +105,15 @@ pub enum ErrorKind {
         /// The field name.
         field: String,
     },
+    /// A field or method of a certificate or version that cannot be read:
+    /// a method with arguments (`.Compare`), named as written.
+    #[error("can't evaluate field {field}: {reason}")]
+    Field {
+        /// The field or method name.
+        field: String,
+        /// Why: a fixed text.
+        reason: &'static str,
+    },
     /// A field reference on nil with `MissingKey::Error`.
     #[error("nil data; no entry for key {0:?}")]
     NilData(String),

@@ -19,6 +19,7 @@ use crate::buf::{Buf, Full};
 use crate::error::{ErrorKind, Limit, Located};
 use crate::format;
 use crate::funcs::{self, Lookup};
+use crate::object::{FieldError, METHOD_WITH_ARGS};
 use crate::parser::{Arg, ArgKind, Command, Control, Node, Pipe, Tree};
 use crate::value::Value;
 use crate::{MissingKey, Options};
@@ -306,6 +307,7 @@ impl State<'_> {
             return self.call(dot, name, first.pos, &cmd.args[1..], last);
         }
         if cmd.args.len() > 1 || last.is_some() {
+            self.method_with_args(dot, first)?;
             return Err(Located::new(
                 first.pos,
                 ErrorKind::NotAFunction(describe(first)),
@@ -338,6 +340,35 @@ impl State<'_> {
         })
     }
 
+    /// Go calls a method given arguments (`$v.Compare $w`); we call none,
+    /// and refuse one by name. The receiver is evaluated as Go would
+    /// before it finds the method (its own errors come first).
+    fn method_with_args(&mut self, dot: &Value, arg: &Arg) -> ExecResult<()> {
+        let (receiver, fields) = match &arg.kind {
+            ArgKind::Field(fields) => (dot.clone(), fields),
+            ArgKind::Var(name, fields) => (self.var(name), fields),
+            ArgKind::Chain(pipe, fields) if !fields.is_empty() => {
+                (self.eval_pipeline(dot, pipe)?, fields)
+            }
+            _ => return Ok(()),
+        };
+        let Some((method, path)) = fields.split_last() else {
+            return Ok(());
+        };
+        if let Value::Object(o) = self.fields(receiver, path, arg.pos)?
+            && o.has_method_with_args(method)
+        {
+            return Err(Located::new(
+                arg.pos,
+                ErrorKind::Field {
+                    field: method.clone(),
+                    reason: METHOD_WITH_ARGS,
+                },
+            ));
+        }
+        Ok(())
+    }
+
     /// `.a.b` on a value, honouring the missing-key mode.
     fn fields(&self, mut v: Value, fields: &[String], pos: usize) -> ExecResult<Value> {
         for f in fields {
@@ -358,6 +389,17 @@ impl State<'_> {
                     }
                     _ => Value::Nil,
                 },
+                Value::Object(o) => o.field(f).map_err(|e| {
+                    let reason = match e {
+                        FieldError::NoSuch => {
+                            return Located::new(pos, ErrorKind::NotAMap { field: f.clone() });
+                        }
+                        FieldError::Method => METHOD_WITH_ARGS,
+                        FieldError::TooLarge => "the version number does not fit in an int",
+                    };
+                    let field = f.clone();
+                    Located::new(pos, ErrorKind::Field { field, reason })
+                })?,
                 _ => {
                     return Err(Located::new(pos, ErrorKind::NotAMap { field: f.clone() }));
                 }

@@ -28,6 +28,7 @@ mod exec;
 mod format;
 mod funcs;
 mod lexer;
+mod object;
 mod parser;
 mod value;
 
@@ -38,6 +39,7 @@ pub use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Limit, Pos, Result};
 pub use funcs::{FunctionSet, untrusted_yaml_options};
+pub use object::Object;
 pub use value::{Data, List, Map, MapKind, Str, Time, Value};
 
 /// What a reference to a missing map key (`{{ .nokey }}`) does. `index`

@@ -16,6 +16,8 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
+use crate::object::Object;
+
 /// A value during template execution.
 #[derive(Clone, Default)]
 pub enum Value {
@@ -37,6 +39,9 @@ pub enum Value {
     Map(Rc<Map>),
     /// Go's `time.Time` (sprig's `now`, `toDate`, ...).
     Time(Rc<Time>),
+    /// A struct or pointer another sprig function returns: a certificate
+    /// (`genCA`, ...) or a semantic version (`semver`), read by field.
+    Object(Rc<Object>),
 }
 
 /// An instant in a time zone, as Go's `time.Time` holds it.
@@ -298,6 +303,7 @@ impl Value {
                 MapKind::Any => "map[string]interface {}",
             },
             Value::Time(_) => "time.Time",
+            Value::Object(o) => o.type_name(),
         }
     }
 
@@ -312,8 +318,8 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.entries().is_empty(),
-            // a struct is always true
-            Value::Time(_) => true,
+            // a struct is always true, and so is a pointer that is not nil
+            Value::Time(_) | Value::Object(_) => true,
         }
     }
 
@@ -337,6 +343,7 @@ impl Value {
             Value::List(l) => l.shape.weight,
             Value::Map(m) => m.shape.get().weight,
             Value::Str(s) => s.len().max(1),
+            Value::Object(o) => o.weight(),
             _ => 1,
         }
     }
@@ -356,6 +363,7 @@ impl fmt::Debug for Value {
             Value::List(l) => write!(f, "List(<{} items>)", l.len()),
             Value::Map(m) => write!(f, "Map(<{} entries>)", m.entries().len()),
             Value::Time(_) => f.write_str("Time(..)"),
+            Value::Object(o) => o.fmt(f),
         }
     }
 }

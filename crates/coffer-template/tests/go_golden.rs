@@ -208,6 +208,20 @@ const CASES: &[&str] = &[
     "{{ semverCompare \"\" \"1.2.3\" }}",
     "{{ semverCompare \">=1.2.3\" \"1.2.3-01\" }}",
     "{{ semverCompare \">=1.2.3\" \"99999999999999999999.0.0\" }}",
+    // semver: *semver.Version, its methods without arguments as fields
+    "{{ $v := semver \"v1.2.3-beta.1+build.5\" }}{{ $v }}|{{ $v.Major }}|{{ $v.Minor }}|{{ $v.Patch }}|{{ $v.Prerelease }}|{{ $v.Metadata }}|{{ $v.Original }}|{{ $v.String }}",
+    "{{ (semver \"1.2\").Minor }}|{{ semver \"2\" }}|{{ semver \"01.002.3\" }}|{{ (semver \"1.2.3\").IncMajor }}|{{ (semver \"v1.2.3-rc.1+m\").IncPatch }}|{{ (semver \"1.2.3+m\").IncPatch }}|{{ (semver \"1.2.3\").IncMinor.Major }}|{{ (semver \"1.2.3\").IncMinor.IncPatch.String }}",
+    "{{ typeOf (semver \"1.0.0\") }}|{{ kindOf (semver \"1.0.0\") }}|{{ typeOf (semver \"1.0.0\").IncMajor }}|{{ kindOf (semver \"1.0.0\").IncMajor }}|{{ toJson (semver \"1.2.3+x\") }}|{{ toJson (semver \"v1.2.3\").IncMinor }}|{{ list (semver \"1.2.3\") (semver \"v4\") }}|{{ printf \"%v %s\" (semver \"1.0.0\") (semver \"v2.0\") }}",
+    "{{ if semver \"1.0.0\" }}y{{ end }}|{{ empty (semver \"1.0.0\") }}|{{ eq (semver \"1.0.0\") (semver \"1.0.0\") }}|{{ deepEqual (semver \"1.0.0\") (semver \"1.0.0\") }}|{{ deepEqual (semver \"1.0.0\") (semver \"v1.0.0\") }}|{{ $v := semver \"3.4.5\" }}{{ eq $v $v }}|{{ toString (semver \"1.2\") }}|{{ (semver \"1.0.0\").Major | add 1 }}|{{ dict \"v\" (semver \"1.0\") }}",
+    "{{ printf \"%q|%+v|%x|%X|%.3s|%8v|%-8s|\" (semver \"v1.2.3-rc\") (semver \"1\") (semver \"1\") (semver \"1\").IncMinor (semver \"10.20.30\") (semver \"1\") (semver \"2\") }}",
+    "{{ semver \"one\" }}",
+    "{{ semver \"1.2.3-01\" }}",
+    "{{ semver \"\" }}",
+    "{{ semver 1 }}",
+    "{{ semver \"99999999999999999999.0.0\" }}",
+    "{{ (semver \"1.2.3\").Nope }}",
+    "{{ (semver \"1.2.3\").IncMajor.Original }}",
+    "{{ (semver \"1.2.3\").major }}",
     // encryptAES/decryptAES: what does not depend on the random IV (the
     // rest: eso_golden.rs, each side decrypting the other's)
     "{{ encryptAES \"k\" \"\" }}|{{ decryptAES \"k\" \"\" }}|{{ encryptAES \"k\" \"x\" | b64dec | len }}|{{ encryptAES \"k\" (repeat 16 \"x\") | b64dec | len }}|{{ decryptAES \"0123456789abcdef0123456789abcdef!\" \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" | b64enc }}",

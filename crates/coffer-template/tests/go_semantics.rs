@@ -156,7 +156,12 @@ fn language_features_match_go() {
                 Fails("function \"nosuchfunc\" not defined"),
             ),
             ("{{ env \"HOME\" }}", Fails("function \"env\" not defined")),
-            ("{{ genCA \"x\" 1 }}", Fails("does not support")),
+            // sealed-secrets has no ESO helpers: named as such
+            ("{{ certSANs \"x\" }}", Fails("does not support")),
+            (
+                "{{ (genCA \"x\" 1).Nope }}",
+                Fails("can't evaluate field Nope"),
+            ),
             (
                 "{{ .username 1 }}",
                 Fails("can't give argument to non-function .username"),
@@ -316,4 +321,60 @@ fn binary_values_pass_through_unchanged() {
     let t = Template::parse("k", "{{ .bin }}|{{ .bin | b64enc }}").unwrap();
     let out = t.render(&d, &Options::bitnami()).unwrap();
     assert_eq!(out.as_slice(), b"\x00\xff\xfe\n|AP/+Cg==");
+}
+
+/// Go calls `.Compare` and the other semver methods that take arguments;
+/// coffer-template calls no methods with arguments and says so, naming
+/// the method, with or without the arguments written. A version number
+/// past what an `int` holds (Go's is a `uint64`) is refused too.
+#[test]
+fn semver_methods_with_arguments_are_refused_by_name() {
+    for (t, method) in [
+        (
+            "{{ (semver \"1.2.3\").Compare (semver \"1.0.0\") }}",
+            "Compare",
+        ),
+        (
+            "{{ $v := semver \"1.2.3\" }}{{ $v.GreaterThan $v }}",
+            "GreaterThan",
+        ),
+        (
+            "{{ $v := semver \"1.2.3\" }}{{ $v | $v.LessThan }}",
+            "LessThan",
+        ),
+        ("{{ (semver \"1.2.3\").Equal }}", "Equal"),
+        (
+            "{{ (semver \"1.2.3\").SetPrerelease \"rc\" }}",
+            "SetPrerelease",
+        ),
+    ] {
+        let err = Template::parse("k", t)
+            .unwrap()
+            .render(&Data::new(), &Options::eso())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err.split_once(": ").unwrap().1,
+            format!(
+                "can't evaluate field {method}: a method with arguments, which coffer-template does not call"
+            ),
+            "{t}"
+        );
+    }
+    let err = Template::parse("k", "{{ (semver \"18446744073709551615.0.0\").Major }}")
+        .unwrap()
+        .render(&Data::new(), &Options::eso())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("can't evaluate field Major: the version number does not fit in an int"),
+        "{err}"
+    );
+    // a map's field given arguments is still "not a function"
+    let err = Template::parse("k", "{{ $d := dict \"a\" 1 }}{{ $d.a 2 }}")
+        .unwrap()
+        .render(&Data::new(), &Options::eso())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("can't give argument to non-function"), "{err}");
 }

@@ -241,6 +241,22 @@ fn eso_helper_errors_carry_nothing_from_the_data() {
         "{{ $d := dict \"k\" (dict) }}{{ set (get $d \"k\") .password 1 }}",
         "{{ $d := dict }}{{ set $d .password $d }}",
         "{{ merge (dict) (dict .password 1) .password }}",
+        // sprig's certificate functions read keys and certificates
+        "{{ genCAWithKey \"ca\" 1 .pem }}",
+        "{{ genCAWithKey \"ca\" 1 .junk }}",
+        "{{ genCAWithKey .password (len .password) (printf \"-----BEGIN %s PRIVATE KEY-----\\nAA==\\n-----END %s PRIVATE KEY-----\\n\" .password .password) }}",
+        "{{ genCAWithKey \"ca\" (sub 0 (len .password)) .junk }}",
+        "{{ genSelfSignedCert \"x\" (list .password) nil 1 }}",
+        "{{ genSelfSignedCert \"x\" nil (list (printf \"\u{e9}%s\" .password)) 1 }}",
+        "{{ genSelfSignedCertWithKey .password nil nil 1 .pem }}",
+        "{{ genSignedCert \"x\" nil nil 1 (buildCustomCert (b64enc .pem) (b64enc .junk)) }}",
+        "{{ buildCustomCert (b64enc .pem) (b64enc .junk) }}",
+        "{{ buildCustomCert .password .junk }}",
+        "{{ buildCustomCert (b64enc .junk) (b64enc .junk) }}",
+        "{{ genSignedCert \"x\" nil nil 1 (dict \"Cert\" .pem \"Key\" .junk) }}",
+        "{{ semver .password }}",
+        "{{ (semver (printf \"1.%d.0\" (len .password))).Compare .password }}",
+        "{{ (semver (printf \"1.%d.0\" (len .password))).Nope }}",
     ];
     for t in templates {
         let tpl = Template::parse("k", t).unwrap();

@@ -7,11 +7,18 @@
 // Input (stdin): a JSON array of {"template": "...", "data": {"key":
 // base64}}. Output (stdout): a JSON array of {"out": base64, "err": bool}
 // in the same order. Values are bytes both ways, so invalid UTF-8 passes.
+//
+// A case with "verify": true renders nothing: Go's crypto/x509 parses the
+// PEM certificate in data "leaf" and verifies it against the roots in
+// data "roots" (any extended key usage, now), for the certificate
+// functions' tests (genCA, genSignedCert, ...); "out" is "ok".
 package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"text/template"
 
@@ -21,6 +28,7 @@ import (
 type testCase struct {
 	Template string            `json:"template"`
 	Data     map[string][]byte `json:"data"`
+	Verify   bool              `json:"verify"`
 }
 
 type result struct {
@@ -28,7 +36,31 @@ type result struct {
 	Err bool   `json:"err"`
 }
 
+// verify checks data "leaf" against the roots in data "roots".
+func verify(c testCase) result {
+	block, _ := pem.Decode(c.Data["leaf"])
+	if block == nil {
+		return result{Err: true}
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return result{Err: true}
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(c.Data["roots"]) {
+		return result{Err: true}
+	}
+	opts := x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if _, err := leaf.Verify(opts); err != nil {
+		return result{Err: true, Out: []byte(err.Error())}
+	}
+	return result{Out: []byte("ok")}
+}
+
 func render(c testCase) result {
+	if c.Verify {
+		return verify(c)
+	}
 	funcs := sprig.TxtFuncMap()
 	delete(funcs, "env")
 	delete(funcs, "expandenv")

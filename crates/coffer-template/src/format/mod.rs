@@ -18,6 +18,7 @@ pub(crate) use float::{float_json, float_v};
 pub(crate) use printf::sprintf;
 
 use crate::buf::{Buf, Full};
+use crate::object::View;
 use crate::value::Value;
 
 /// Appends `v` formatted as Go's `%v`.
@@ -51,6 +52,20 @@ pub(crate) fn write_v(out: &mut Buf, v: &Value) -> Result<(), Full> {
             out.push(b']')
         }
         Value::Time(t) => crate::funcs::write_time(out, t),
+        // a struct as `{field field}`; a version through `String()`
+        Value::Object(o) => match o.view() {
+            View::Fields(fields) => {
+                out.push(b'{')?;
+                for (i, (_, f)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ')?;
+                    }
+                    out.extend(f.as_bytes())?;
+                }
+                out.push(b'}')
+            }
+            View::Text(t) => out.extend(t.as_bytes()),
+        },
     }
 }
 

@@ -5,6 +5,7 @@
 use super::float::{e_notation, float_v, non_finite, plain_notation, shortest_with};
 use super::{quote, write_v};
 use crate::buf::{Buf, Full};
+use crate::object::View;
 use crate::value::Value;
 
 /// Width and precision larger than this are refused, as Go does.
@@ -123,6 +124,31 @@ fn typed(out: &mut Buf, v: &Value) -> Result<(), Full> {
 /// One verb: the body goes into a scratch buffer (zeroizing, no larger than
 /// what `out` has room for), then is padded into `out`.
 fn format_one(out: &mut Buf, spec: &Spec, verb: char, arg: &Value) -> Result<(), Full> {
+    if let Value::Object(o) = arg
+        && !spec.sharp
+        && (matches!(o.view(), View::Fields(_)) || matches!(verb, 'v' | 's' | 'q' | 'x' | 'X'))
+    {
+        // Go: a struct's fields each with the verb, in braces (`%+v`
+        // names them); a Stringer's String() with the verbs that call it
+        // (others print the pointer, which we cannot: Go's bad-verb form)
+        return match o.view() {
+            View::Fields(fields) => {
+                out.push(b'{')?;
+                for (i, (name, f)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ')?;
+                    }
+                    if spec.plus && verb == 'v' {
+                        out.extend(name.as_bytes())?;
+                        out.push(b':')?;
+                    }
+                    format_one(out, spec, verb, &Value::Str((*f).clone()))?;
+                }
+                out.push(b'}')
+            }
+            View::Text(t) => format_one(out, spec, verb, &Value::str(t)),
+        };
+    }
     let mut body = Buf::new(out.room());
     let known = match (arg, verb) {
         (Value::Str(s), 's' | 'v') => {

@@ -148,6 +148,9 @@ fn equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::List(_) | Value::Map(_), Value::List(_) | Value::Map(_)) => {
             return Err(FuncError::Other(NON_COMPARABLE));
         }
+        (Value::Object(x), Value::Object(y)) => {
+            x.go_equal(y).ok_or(FuncError::Other(NON_COMPARABLE))?
+        }
         _ => return Err(FuncError::Other(INCOMPATIBLE)),
     })
 }

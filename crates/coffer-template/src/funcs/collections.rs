@@ -321,6 +321,10 @@ pub(super) fn deep_equal(ctx: &Budget, a: &Value, b: &Value) -> Result<bool, Fun
             }
             true
         }
+        (Value::Object(x), Value::Object(y)) => {
+            ctx.bytes(x.weight().min(y.weight()))?;
+            x.deep_equal(y)
+        }
         (Value::Map(x), Value::Map(y)) => {
             if x.kind() != y.kind() || x.entries().len() != y.entries().len() {
                 return Ok(false);

@@ -25,6 +25,7 @@ use super::decode::{Seed, parsed_or};
 use super::{Budget, FResult, Func, FuncError, arity, finish, read, result_buf, str_arg};
 use crate::buf::{Buf, Full};
 use crate::format::{float_json, quote_with};
+use crate::object::View;
 use crate::value::{MapKind, Value};
 
 pub(super) fn find(name: &str) -> Option<Func> {
@@ -161,6 +162,28 @@ fn write_json(
             super::write_time_json(out, t)?;
             out.push(b'"')?;
         }
+        // a struct's exported fields in order; semver's MarshalJSON: its
+        // String() as a JSON string
+        Value::Object(o) => match o.view() {
+            View::Fields(fields) => {
+                out.push(b'{')?;
+                for (i, (name, f)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',')?;
+                    }
+                    newline(out, level + 1)?;
+                    json_string(out, name.as_bytes(), html)?;
+                    out.push(b':')?;
+                    if style == Style::Pretty {
+                        out.push(b' ')?;
+                    }
+                    json_string(out, f.as_bytes(), html)?;
+                }
+                newline(out, level)?;
+                out.push(b'}')?;
+            }
+            View::Text(t) => json_string(out, t.as_bytes(), html)?,
+        },
     }
     Ok(())
 }
@@ -364,6 +387,16 @@ impl Serialize for Value {
                     .map_err(|_| serde::ser::Error::custom("time"))?;
                 s.serialize_str(&String::from_utf8_lossy(buf.as_slice()))
             }
+            Value::Object(o) => match o.view() {
+                View::Fields(fields) => {
+                    let mut map = s.serialize_map(Some(fields.len()))?;
+                    for (name, f) in fields {
+                        map.serialize_entry(name, &String::from_utf8_lossy(f.as_bytes()))?;
+                    }
+                    map.end()
+                }
+                View::Text(t) => s.serialize_str(&t),
+            },
         }
     }
 }

@@ -2,8 +2,9 @@
 //! `builtin`, `escape`) plus the sprig functions each caller allows
 //! (`strings`, `words`, `case`, `encoding`, `lists`, `collections`,
 //! `dicts`, `floats`, `dates`, `url`, `random`, `reflect`, `json_yaml`,
-//! `regex`, `paths`), External Secrets' own helpers (`eso`, `jwk`,
-//! `pkcs12`, on the `pem` port), and the argument helpers they share.
+//! `regex`, `paths`, `semver`, `keygen`, and `certs` on `cert_keys`),
+//! External Secrets' own helpers (`eso`, `jwk`, `pkcs12`, on the `pem`
+//! port), and the argument helpers they share.
 //!
 //! sealed-secrets renders with sprig's `GenericFuncMap()` minus `env`,
 //! `expandenv` and `getHostByName`; External Secrets (`engineVersion: v2`)
@@ -21,6 +22,8 @@ mod aes;
 mod base32;
 mod builtin;
 mod case;
+mod cert_keys;
+mod certs;
 mod collections;
 mod dates;
 pub(crate) use dates::{write_time, write_time_json};
@@ -44,6 +47,7 @@ mod random;
 mod reflect;
 mod regex;
 mod semver;
+pub(crate) use semver::Version as SemVersion;
 mod strings;
 mod url;
 mod words;
@@ -151,6 +155,7 @@ pub(crate) fn lookup(set: FunctionSet, name: &str) -> Lookup {
         .or_else(|| aes::find(name))
         .or_else(|| master_password::find(name))
         .or_else(|| keygen::find(name))
+        .or_else(|| certs::find(name))
     {
         return Lookup::Found(f);
     }

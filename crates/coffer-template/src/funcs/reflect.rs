@@ -67,6 +67,7 @@ fn kind_of(v: &Value) -> &'static str {
         Value::List(_) => "slice",
         Value::Map(_) => "map",
         Value::Time(_) => "struct",
+        Value::Object(o) => o.kind_name(),
     }
 }
 

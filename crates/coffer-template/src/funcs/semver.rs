@@ -5,8 +5,9 @@
 //! class). Comparison operators, `~`, `^`, wildcards (`1.2.x`, `*`),
 //! hyphen ranges, `,`/space for "and", `||` for "or", and its rule that a
 //! pre-release version matches only a constraint with a pre-release.
-//! (`semver`, which returns an object used through its methods, is not
-//! implemented: coffer-template has no methods.)
+//!
+//! sprig's `semver VERSION`: `NewVersion`'s `*Version`, an object whose
+//! methods without arguments templates read as fields (`crate::object`).
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
@@ -14,6 +15,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::{Func, FuncError, arity, read, str_arg};
+use crate::object::Object;
 use crate::value::Value;
 
 pub(super) fn find(name: &str) -> Option<Func> {
@@ -40,11 +42,24 @@ pub(super) fn find(name: &str) -> Option<Func> {
                     .any(|and| and.iter().all(|c| c.check(&v))),
             ))
         },
+        "semver" => |c, a| {
+            arity(a, 1)?;
+            let version = str_arg(&a[0])?;
+            read(c, &[version])?;
+            if version.len() > 4096 {
+                return Err(FuncError::Other("version too long"));
+            }
+            let version = std::str::from_utf8(version).map_err(|_| INVALID_VERSION)?;
+            let v = Version::parse(version).ok_or(INVALID_VERSION)?;
+            c.values(1)?;
+            Ok(Object::semver(v, true))
+        },
         _ => return None,
     })
 }
 
 const INVALID: FuncError = FuncError::Other("invalid semantic version or constraint");
+const INVALID_VERSION: FuncError = FuncError::Other("Invalid Semantic Version");
 
 const S: &str = r"[\t\n\x0C\r ]";
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
@@ -77,12 +92,31 @@ fn patterns() -> &'static Patterns {
     })
 }
 
-#[derive(Debug, Clone)]
-struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: String,
+/// Masterminds/semver's `Version`: what `NewVersion` parsed, and the text
+/// it was parsed from. `==` compares every field, as Go's does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub(crate) major: u64,
+    pub(crate) minor: u64,
+    pub(crate) patch: u64,
+    pub(crate) pre: String,
+    pub(crate) metadata: String,
+    pub(crate) original: String,
+}
+
+impl std::fmt::Display for Version {
+    /// `Version.String()`: `MAJOR.MINOR.PATCH[-PRE][+METADATA]`, without
+    /// the `v` the original may have.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            write!(f, "-{}", self.pre)?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "+{}", self.metadata)?;
+        }
+        Ok(())
+    }
 }
 
 impl Version {
@@ -106,7 +140,47 @@ impl Version {
             minor: num(2)?,
             patch: num(3)?,
             pre,
+            metadata: m.get(8).map_or("", |g| g.as_str()).to_owned(),
+            original: s.to_owned(),
         })
+    }
+
+    /// `IncMajor`, `IncMinor`, `IncPatch`: the next version, without
+    /// pre-release or metadata (`IncPatch` of a pre-release only drops
+    /// them), its original the new `String()` after the old `v` prefix.
+    /// Go's `uint64` wraps at the top; so does this.
+    pub(crate) fn inc_major(&self) -> Version {
+        self.next(self.major.wrapping_add(1), 0, 0)
+    }
+
+    pub(crate) fn inc_minor(&self) -> Version {
+        self.next(self.major, self.minor.wrapping_add(1), 0)
+    }
+
+    pub(crate) fn inc_patch(&self) -> Version {
+        if self.pre.is_empty() {
+            self.next(self.major, self.minor, self.patch.wrapping_add(1))
+        } else {
+            self.next(self.major, self.minor, self.patch)
+        }
+    }
+
+    fn next(&self, major: u64, minor: u64, patch: u64) -> Version {
+        let mut v = Version {
+            major,
+            minor,
+            patch,
+            pre: String::new(),
+            metadata: String::new(),
+            original: String::new(),
+        };
+        let prefix = if self.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
+        v.original = format!("{prefix}{v}");
+        v
     }
 
     fn compare(&self, o: &Version) -> Ordering {
