@@ -12,99 +12,33 @@
 //! verifies the other's: ours signed by Go's CA and Go's signed by ours
 //! verify with Go's crypto/x509 and with aws-lc-rs here (no openssl).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use coffer_template::{Data, Limits, Options, Template};
+use golden::{b64_data, pem, run_go};
 use x509_parser::prelude::*;
 
-fn options() -> Options {
-    Options {
-        limits: Limits {
-            max_duration: std::time::Duration::MAX,
-            ..Limits::default()
-        },
-        ..Options::eso()
-    }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-/// Runs gotemplate on `cases` (each a JSON case).
-fn go(cases: &[serde_json::Value]) -> Vec<Result<Vec<u8>, String>> {
-    let tool = coffer_reftools::reference_tool("gotemplate");
-    let mut child = Command::new(&tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(cases).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gotemplate failed");
-    let res: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    res.iter()
-        .map(|r| {
-            let out = STANDARD.decode(r["out"].as_str().unwrap_or("")).unwrap();
-            if r["err"].as_bool().unwrap() {
-                Err(String::from_utf8_lossy(&out).into_owned())
-            } else {
-                Ok(out)
-            }
-        })
-        .collect()
-}
-
-fn b64_data(data: &[(&str, String)]) -> serde_json::Value {
-    data.iter()
-        .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
+mod golden;
 
 fn go_render(data: &[(&str, String)], templates: &[&str]) -> Vec<Option<Vec<u8>>> {
-    let d = b64_data(data);
-    let cases: Vec<_> = templates
-        .iter()
-        .map(|t| serde_json::json!({"template": t, "data": d}))
-        .collect();
-    go(&cases).into_iter().map(Result::ok).collect()
+    golden::go_render("gotemplate", data, templates)
+}
+
+fn ours(data: &[(&str, String)], t: &str) -> Result<Vec<u8>, String> {
+    golden::render(data, t)
 }
 
 /// Go's crypto/x509 verifies `leaf` against `roots`.
 fn go_verifies(roots: &str, leaf: &str) -> Result<(), String> {
-    let d = b64_data(&[("roots", roots.to_owned()), ("leaf", leaf.to_owned())]);
-    go(&[serde_json::json!({"template": "", "data": d, "verify": true})])
-        .remove(0)
-        .map(|_| ())
-}
-
-fn ours(data: &[(&str, String)], t: &str) -> Result<Vec<u8>, String> {
-    let data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
-    Template::parse("case", t)
-        .and_then(|tpl| tpl.render(&data, &options()))
-        .map(|out| out.to_vec())
-        .map_err(|e| e.to_string())
+    let d = b64_data(&[("roots", roots), ("leaf", leaf)]);
+    run_go(
+        "gotemplate",
+        &[serde_json::json!({"template": "", "data": d, "verify": true})],
+    )
+    .remove(0)
+    .map(|_| ())
 }
 
 /// Fixed keys in every form sprig reads, made here with aws-lc-rs.

@@ -8,9 +8,6 @@
 //! The inputs are made here: a certificate with every kind of SAN
 //! (rcgen), an RSA key and OAEP ciphertexts (aws-lc-rs).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA512_MGF1SHA512,
@@ -22,31 +19,9 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use coffer_template::{Data, Limits, Options, Template};
+use golden::pem;
 
-/// ESO's options without the deadline: these tests compare output, and
-/// scrypt or a 4096-bit RSA key can take seconds on a loaded machine (the
-/// deadline has its own tests).
-fn options() -> Options {
-    Options {
-        limits: Limits {
-            max_duration: std::time::Duration::MAX,
-            ..Limits::default()
-        },
-        ..Options::eso()
-    }
-}
-
-fn pem(kind: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut s = format!("-----BEGIN {kind}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(line).unwrap());
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {kind}-----\n"));
-    s
-}
+mod golden;
 
 fn b64url(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
@@ -250,47 +225,12 @@ fn data() -> Vec<(&'static str, Vec<u8>)> {
     all
 }
 
-/// Renders `cases` with gotemplate-eso over `data`: per case, the output
-/// or `None` where Go failed.
 fn go_render(data: &[(&str, Vec<u8>)], cases: &[&str]) -> Vec<Option<Vec<u8>>> {
-    let tool = coffer_reftools::reference_tool("gotemplate-eso");
-    let d: serde_json::Map<String, serde_json::Value> = data
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
-        .collect();
-    let input: Vec<serde_json::Value> = cases
-        .iter()
-        .map(|t| serde_json::json!({"template": t, "data": d}))
-        .collect();
-    let mut child = Command::new(&tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(&input).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gotemplate-eso failed");
-    let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(go.len(), cases.len());
-    go.iter()
-        .map(|g| {
-            (!g["err"].as_bool().unwrap())
-                .then(|| STANDARD.decode(g["out"].as_str().unwrap_or("")).unwrap())
-        })
-        .collect()
+    golden::go_render("gotemplate-eso", data, cases)
 }
 
 fn ours(data: &[(&str, Vec<u8>)], t: &str) -> Option<Vec<u8>> {
-    let data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
-    Template::parse("case", t)
-        .and_then(|tpl| tpl.render(&data, &options()))
-        .map(|out| out.to_vec())
-        .ok()
+    golden::render(data, t).ok()
 }
 
 #[test]

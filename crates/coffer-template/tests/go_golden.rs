@@ -12,25 +12,7 @@
 //! reflection and regular-expression functions, and of the random ones
 //! what does not depend on the draw. ESO's own helpers: `eso_golden.rs`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use coffer_template::{Data, Limits, Options, Template};
-
-/// ESO's options without the deadline: these tests compare output, and
-/// scrypt or a 4096-bit RSA key can take seconds on a loaded machine (the
-/// deadline has its own tests).
-fn options() -> Options {
-    Options {
-        limits: Limits {
-            max_duration: std::time::Duration::MAX,
-            ..Limits::default()
-        },
-        ..Options::eso()
-    }
-}
+mod golden;
 
 /// The data every case sees.
 fn data() -> Vec<(&'static str, Vec<u8>)> {
@@ -255,46 +237,11 @@ const CASES: &[&str] = &[
 
 #[test]
 fn builtins_and_regex_functions_match_go_byte_for_byte() {
-    let tool = coffer_reftools::reference_tool("gotemplate");
     let data = data();
-    let cases: Vec<serde_json::Value> = CASES
-        .iter()
-        .map(|t| {
-            let d: serde_json::Map<String, serde_json::Value> = data
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), STANDARD.encode(v).into()))
-                .collect();
-            serde_json::json!({"template": t, "data": d})
-        })
-        .collect();
-    let mut child = Command::new(&tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {}: {e}", tool.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(&cases).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gotemplate failed");
-    let go: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(go.len(), CASES.len());
-
-    let ours_data: Data = data.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let go = golden::go_render("gotemplate", &data, CASES);
     let mut failures = Vec::new();
-    for (t, go) in CASES.iter().zip(&go) {
-        let go_out = if go["err"].as_bool().unwrap() {
-            None
-        } else {
-            Some(STANDARD.decode(go["out"].as_str().unwrap_or("")).unwrap())
-        };
-        let ours = Template::parse("case", t)
-            .and_then(|tpl| tpl.render(&ours_data, &options()))
-            .map(|out| out.to_vec())
-            .ok();
+    for (t, go_out) in CASES.iter().zip(go) {
+        let ours = golden::render(&data, t).ok();
         if ours != go_out {
             failures.push(format!(
                 "{t}\n  go:   {:?}\n  ours: {:?}",
