@@ -45,18 +45,7 @@ fn go_verifies(roots: &str, leaf: &str) -> Result<(), String> {
 fn keys() -> Vec<(&'static str, String)> {
     let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let rsa8 = AsDer::<Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
-    // PKCS#1: the RSAPrivateKey inside the PKCS#8 (its last OCTET STRING)
-    let rsa1 = yasna::parse_der(rsa8.as_ref(), |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            r.next().read_sequence(|r| {
-                r.next().read_oid()?;
-                r.next().read_null()
-            })?;
-            r.next().read_bytes()
-        })
-    })
-    .unwrap();
+    let rsa1 = golden::pkcs1_of_pkcs8(rsa8.as_ref());
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let p384 =
         EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_ASN1_SIGNING, &rng).unwrap();
@@ -324,23 +313,7 @@ fn certificate_objects_print_and_fail_as_gos() {
         "{{ genSignedCertWithKey \"x\" nil nil 1 (buildCustomCert (b64enc .cacert) (b64enc .ed)) .ed }}",
     ];
     let go = go_render(&data, &cases);
-    let mut failures = Vec::new();
-    for (t, go) in cases.iter().zip(go) {
-        let ours = ours(&data, t).ok();
-        if ours != go {
-            failures.push(format!(
-                "{t}\n  go:   {:?}\n  ours: {:?}",
-                go.as_deref().map(String::from_utf8_lossy),
-                ours.as_deref().map(String::from_utf8_lossy)
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} differ from Go:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    golden::assert_same_as_go("Go", &cases, go, |t| ours(&data, t).ok());
 }
 
 /// What we refuse where sprig goes on: days outside what Go's Duration

@@ -32,24 +32,13 @@ fn b64url(b: &[u8]) -> String {
 fn jwks() -> Vec<(&'static str, Vec<u8>)> {
     let rsa = PrivateDecryptingKey::generate(KeySize::Rsa2048).unwrap();
     let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
-    let ints: Vec<Vec<u8>> = yasna::parse_der(pkcs8.as_ref(), |r| {
+    let pkcs1 = golden::pkcs1_of_pkcs8(pkcs8.as_ref());
+    let ints: Vec<Vec<u8>> = yasna::parse_der(&pkcs1, |r| {
         r.read_sequence(|r| {
             r.next().read_u8()?;
-            r.next().read_sequence(|r| {
-                r.next().read_oid()?;
-                r.next().read_null()
-            })?;
-            r.next().read_bytes()
-        })
-    })
-    .and_then(|pkcs1| {
-        yasna::parse_der(&pkcs1, |r| {
-            r.read_sequence(|r| {
-                r.next().read_u8()?;
-                (0..8)
-                    .map(|_| r.next().read_bigint_bytes().map(|(b, _)| b))
-                    .collect()
-            })
+            (0..8)
+                .map(|_| r.next().read_bigint_bytes().map(|(b, _)| b))
+                .collect()
         })
     })
     .unwrap();
@@ -309,24 +298,7 @@ fn eso_helpers_match_esos_go_code() {
     let rendered = go.iter().filter(|g| g.is_some()).count();
     assert_eq!(rendered, 12, "cases ESO renders (the others must fail)");
 
-    let mut failures = Vec::new();
-    for (t, go_out) in CASES.iter().zip(go) {
-        let ours = ours(&data, t);
-        if ours != go_out {
-            failures.push(format!(
-                "{t}\n  go:   {:?}\n  ours: {:?}",
-                go_out.as_deref().map(String::from_utf8_lossy),
-                ours.as_deref().map(String::from_utf8_lossy)
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ from ESO's Go code:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    golden::assert_same_as_go("ESO's Go code", CASES, go, |t| ours(&data, t));
 }
 
 /// PKCS#12 files are salted at random, so they are compared by reading

@@ -239,22 +239,5 @@ const CASES: &[&str] = &[
 fn builtins_and_regex_functions_match_go_byte_for_byte() {
     let data = data();
     let go = golden::go_render("gotemplate", &data, CASES);
-    let mut failures = Vec::new();
-    for (t, go_out) in CASES.iter().zip(go) {
-        let ours = golden::render(&data, t).ok();
-        if ours != go_out {
-            failures.push(format!(
-                "{t}\n  go:   {:?}\n  ours: {:?}",
-                go_out.as_deref().map(String::from_utf8_lossy),
-                ours.as_deref().map(String::from_utf8_lossy)
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ from Go:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    golden::assert_same_as_go("Go", CASES, go, |t| golden::render(&data, t).ok());
 }

@@ -107,3 +107,48 @@ pub fn render<V: AsRef<[u8]>>(data: &[(&str, V)], t: &str) -> Result<Vec<u8>, St
         .map(|out| out.to_vec())
         .map_err(|e| e.to_string())
 }
+
+/// The PKCS#1 RSAPrivateKey inside an RSA key's PKCS#8 document (its last
+/// OCTET STRING), as Go's `MarshalPKCS1PrivateKey` writes it.
+pub fn pkcs1_of_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
+    yasna::parse_der(pkcs8, |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_sequence(|r| {
+                r.next().read_oid()?;
+                r.next().read_null()
+            })?;
+            r.next().read_bytes()
+        })
+    })
+    .unwrap()
+}
+
+/// Asserts that ours renders each of `cases` as Go did (`go`, in order;
+/// `None` where Go failed, where ours must fail too), listing every case
+/// that differs from `peer`.
+pub fn assert_same_as_go(
+    peer: &str,
+    cases: &[&str],
+    go: Vec<Option<Vec<u8>>>,
+    ours: impl Fn(&str) -> Option<Vec<u8>>,
+) {
+    let mut failures = Vec::new();
+    for (t, go_out) in cases.iter().zip(go) {
+        let ours = ours(t);
+        if ours != go_out {
+            failures.push(format!(
+                "{t}\n  go:   {:?}\n  ours: {:?}",
+                go_out.as_deref().map(String::from_utf8_lossy),
+                ours.as_deref().map(String::from_utf8_lossy)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from {peer}:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
