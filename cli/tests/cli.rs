@@ -103,11 +103,9 @@ fn many_secrets(sb: &Sandbox) {
 fn a_reader_that_stops_early_ends_coffer_quietly_with_success() {
     let sb = Sandbox::with_key();
     many_secrets(&sb);
-    let mut child = Command::new(COFFER)
+    let mut child = sb
+        .command(COFFER)
         .args(["seal", "--cert", "cert.pem", "-f", "many.yaml"])
-        .current_dir(sb.dir.path())
-        .env_clear()
-        .env("HOME", sb.dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -144,25 +142,7 @@ fn plugin_dir(sb: &Sandbox) -> PathBuf {
 fn as_kubectl_coffer_it_behaves_the_same_and_says_kubectl_coffer() {
     let sb = Sandbox::with_key();
     let plugin = plugin_dir(&sb).join("kubectl-coffer");
-    let run = |args: &[&str], stdin: Option<&[u8]>| {
-        let mut child = Command::new(&plugin)
-            .args(args)
-            .current_dir(sb.dir.path())
-            .env_clear()
-            .env("HOME", sb.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take().unwrap();
-        if let Some(bytes) = stdin {
-            use std::io::Write;
-            let mut input = input;
-            input.write_all(bytes).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: Option<&[u8]>| sb.run_program(&plugin, args, &[], stdin);
     let help = ok(run(&["seal", "--help"], None));
     assert!(
         help.contains("Usage: kubectl coffer seal [OPTIONS]"),
@@ -192,23 +172,12 @@ fn kubectl_runs_coffer_as_a_plugin() {
         dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = Command::new(kubectl)
-        .args(["coffer", "seal", "--cert", "cert.pem"])
-        .current_dir(sb.dir.path())
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", sb.dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(SECRET_YAML.as_bytes()).unwrap();
-    }
-    let sealed = ok(child.wait_with_output().unwrap());
+    let sealed = ok(sb.run_program(
+        kubectl,
+        &["coffer", "seal", "--cert", "cert.pem"],
+        &[("PATH", &path)],
+        Some(SECRET_YAML.as_bytes()),
+    ));
     assert_eq!(json_docs(&sealed)[0]["kind"], "SealedSecret");
 }
 

@@ -73,15 +73,32 @@ impl Sandbox {
         std::fs::read_to_string(self.path(name)).unwrap()
     }
 
-    fn prepare(&self, cmd: &mut Command) {
+    /// `program` run inside the sandbox with a clean environment (only
+    /// `PATH`, and `HOME` pointing into the sandbox).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path());
+        cmd
+    }
+
+    /// Runs `program ARGS` as [`Sandbox::command`] does, with `env` added
+    /// and `stdin` (or nothing) as standard input.
+    pub fn run_program(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Output {
+        let mut cmd = self.command(program);
+        cmd.args(args);
+        self.run(cmd, env, stdin)
     }
 
     fn run(&self, mut cmd: Command, env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
-        self.prepare(&mut cmd);
         cmd.envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -105,19 +122,14 @@ impl Sandbox {
 
     /// Runs `coffer` with extra environment variables.
     pub fn coffer_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
-        cmd.args(args);
-        let out = self.run(cmd, env, stdin);
+        let out = self.run_program(env!("CARGO_BIN_EXE_coffer"), args, env, stdin);
         coffer_testenv::leak::record_cli_stderr(&out.stderr);
         out
     }
 
     /// Runs the reference kubeseal (None when it cannot be built here).
     pub fn kubeseal(&self, args: &[&str], stdin: Option<&[u8]>) -> Option<Output> {
-        let bin = kubeseal_binary()?;
-        let mut cmd = Command::new(bin);
-        cmd.args(args);
-        Some(self.run(cmd, &[], stdin))
+        Some(self.run_program(kubeseal_binary()?, args, &[], stdin))
     }
 }
 

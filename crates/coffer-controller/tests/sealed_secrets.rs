@@ -7,6 +7,7 @@ mod hostile_templates;
 use std::collections::BTreeMap;
 
 use coffer_api::SealedSecret;
+use coffer_controller::Running;
 use common::{World, data_of, eventually, secret_with_data, synced};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -271,23 +272,26 @@ async fn a_secret_controlled_by_another_sealed_secret_is_not_taken_over() {
     }
 }
 
-#[tokio::test]
-async fn managed_annotation_lets_the_controller_take_over() {
-    let world = World::new("managed").await;
-    let running = world.start().await;
+/// A tenant's Secret `db` (`password: theirs`, `extra: x`) annotated
+/// `annotation: "true"`, then a SealedSecret for `db` with `password: ours`.
+async fn seal_over_an_annotated_secret(world: &World, running: &Running, annotation: &str) {
     let mut theirs = world.secret("db", &[("password", "theirs"), ("extra", "x")]);
-    theirs.metadata.annotations = Some(BTreeMap::from([(
-        "sealedsecrets.bitnami.com/managed".into(),
-        "true".into(),
-    )]));
+    theirs.metadata.annotations = Some(BTreeMap::from([(annotation.into(), "true".into())]));
     world
         .secrets()
         .create(&PostParams::default(), &theirs)
         .await
         .unwrap();
     world
-        .create_sealed(&running, &world.secret("db", &[("password", "ours")]))
+        .create_sealed(running, &world.secret("db", &[("password", "ours")]))
         .await;
+}
+
+#[tokio::test]
+async fn managed_annotation_lets_the_controller_take_over() {
+    let world = World::new("managed").await;
+    let running = world.start().await;
+    seal_over_an_annotated_secret(&world, &running, "sealedsecrets.bitnami.com/managed").await;
 
     let secret = secret_with_data(&world, "db", &[("password", "ours")]).await;
     assert!(secret.metadata.owner_references.is_some(), "now owned");
@@ -298,19 +302,7 @@ async fn managed_annotation_lets_the_controller_take_over() {
 async fn patch_annotation_merges_sealed_keys_into_existing_secret() {
     let world = World::new("patch").await;
     let running = world.start().await;
-    let mut theirs = world.secret("db", &[("password", "theirs"), ("extra", "x")]);
-    theirs.metadata.annotations = Some(BTreeMap::from([(
-        "sealedsecrets.bitnami.com/patch".into(),
-        "true".into(),
-    )]));
-    world
-        .secrets()
-        .create(&PostParams::default(), &theirs)
-        .await
-        .unwrap();
-    world
-        .create_sealed(&running, &world.secret("db", &[("password", "ours")]))
-        .await;
+    seal_over_an_annotated_secret(&world, &running, "sealedsecrets.bitnami.com/patch").await;
 
     let secret = secret_with_data(&world, "db", &[("extra", "x"), ("password", "ours")]).await;
     assert_eq!(
