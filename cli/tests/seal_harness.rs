@@ -11,6 +11,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+#[path = "common/output.rs"]
+mod output;
+pub use output::ok;
+
 /// A scratch directory; `HOME` points inside it so no real kubeconfig is read.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -131,17 +135,6 @@ impl Sandbox {
     pub fn kubeseal(&self, args: &[&str], stdin: Option<&[u8]>) -> Option<Output> {
         Some(self.run_program(kubeseal_binary()?, args, &[], stdin))
     }
-}
-
-/// stdout of a successful run, or a panic showing stderr.
-pub fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed with {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// stderr of a failed run, or a panic.

@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+mod output;
+pub use output::ok;
+
 /// The test identity (the shared vectors' `age-key.txt`).
 pub const KEY: &str = "AGE-SECRET-KEY-1RH87A5Z54ZGUR9S0AS3R6WHFSEFNPLYMAKF5Z2CEU7R06VRJ0A3Q7242AM";
 /// Its recipient.
@@ -86,17 +89,6 @@ impl Sandbox {
         cmd.args(args);
         Some(cmd.output().unwrap())
     }
-}
-
-/// stdout of a successful run, or a panic showing stderr.
-pub fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed with {:?}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The exit code and stderr of a failed run.

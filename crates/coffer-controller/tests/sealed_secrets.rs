@@ -358,18 +358,7 @@ async fn immutable_secret_update_is_refused_with_a_clear_condition() {
     world.create_sealed(&running, &s).await;
     secret_with_data(&world, "db", &[("password", "one")]).await;
 
-    let key = running.context.keys.newest().unwrap();
-    s.data = Some(BTreeMap::from([(
-        "password".into(),
-        k8s_openapi::ByteString(b"two".to_vec()),
-    )]));
-    let new = coffer_sealed::seal_secret(&s, key.certificate().public_key(), None).unwrap();
-    let patch = serde_json::json!({ "spec": { "encryptedData": new.spec.encrypted_data } });
-    world
-        .sealed_secrets()
-        .patch("db", &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
+    reseal_password(&world, &running, &mut s, "two").await;
     let condition = synced(&world, "db", "False").await;
     let message = condition.message.unwrap_or_default();
     assert!(
@@ -379,6 +368,23 @@ async fn immutable_secret_update_is_refused_with_a_clear_condition() {
     let secret: Secret = world.secrets().get("db").await.unwrap();
     assert_eq!(data_of(&secret)["password"], "one");
     let _: Option<SealedSecret> = None;
+}
+
+/// Sets `password` of `s` to `value` and patches the SealedSecret `db`
+/// with `s` sealed again to the controller's newest key.
+async fn reseal_password(world: &World, running: &Running, s: &mut Secret, value: &str) {
+    let key = running.context.keys.newest().unwrap();
+    s.data = Some(BTreeMap::from([(
+        "password".into(),
+        k8s_openapi::ByteString(value.as_bytes().to_vec()),
+    )]));
+    let new = coffer_sealed::seal_secret(s, key.certificate().public_key(), None).unwrap();
+    let patch = serde_json::json!({ "spec": { "encryptedData": new.spec.encrypted_data } });
+    world
+        .sealed_secrets()
+        .patch("db", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -395,18 +401,7 @@ async fn skip_owner_reference_annotation_leaves_secret_unowned_but_kept_in_sync(
     assert_eq!(secret.metadata.owner_references, None);
     synced(&world, "db", "True").await;
 
-    let key = running.context.keys.newest().unwrap();
-    s.data = Some(BTreeMap::from([(
-        "password".into(),
-        k8s_openapi::ByteString(b"two".to_vec()),
-    )]));
-    let new = coffer_sealed::seal_secret(&s, key.certificate().public_key(), None).unwrap();
-    let patch = serde_json::json!({ "spec": { "encryptedData": new.spec.encrypted_data } });
-    world
-        .sealed_secrets()
-        .patch("db", &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
+    reseal_password(&world, &running, &mut s, "two").await;
     secret_with_data(&world, "db", &[("password", "two")]).await;
 }
 
