@@ -331,13 +331,13 @@ fn external_secret_keeps_data_data_from_rewrites_and_template() {
     assert_eq!(user.remote_ref.property.as_deref(), Some("username"));
     assert_eq!(user.remote_ref.version.as_deref(), Some("AWSCURRENT"));
     assert_eq!(
-        user.remote_ref.decoding_strategy(),
+        user.remote_ref.shaping.decoding_strategy(),
         DecodingStrategy::None,
         "default"
     );
     let pass = &spec.data[1];
     assert_eq!(
-        pass.remote_ref.decoding_strategy(),
+        pass.remote_ref.shaping.decoding_strategy(),
         DecodingStrategy::Base64
     );
     let source = pass.source_ref.as_ref().expect("sourceRef");
@@ -348,7 +348,7 @@ fn external_secret_keeps_data_data_from_rewrites_and_template() {
 
     let extract = spec.data_from[0].extract.as_ref().expect("extract");
     assert_eq!(extract.key, "checkout/feature-flags");
-    assert_eq!(extract.decoding_strategy(), DecodingStrategy::Auto);
+    assert_eq!(extract.shaping.decoding_strategy(), DecodingStrategy::Auto);
     let regexp = spec.data_from[0].rewrite[0]
         .regexp
         .as_ref()
@@ -364,7 +364,10 @@ fn external_secret_keeps_data_data_from_rewrites_and_template() {
         Some("^checkout-api-.*")
     );
     assert_eq!(find.tags["env"], "prod");
-    assert_eq!(find.conversion_strategy, Some(ConversionStrategy::Unicode));
+    assert_eq!(
+        find.shaping.conversion_strategy,
+        Some(ConversionStrategy::Unicode)
+    );
     let transform = spec.data_from[1].rewrite[0]
         .transform
         .as_ref()
@@ -417,10 +420,13 @@ fn absent_fields_read_as_esos_defaults() {
     assert_eq!(spec.target.deletion_policy(), DeletionPolicy::Retain);
     assert_eq!(spec.target.secret_name("from-es"), "from-es");
     let remote = &spec.data[0].remote_ref;
-    assert_eq!(remote.conversion_strategy(), ConversionStrategy::Default);
-    assert_eq!(remote.decoding_strategy(), DecodingStrategy::None);
+    assert_eq!(
+        remote.shaping.conversion_strategy(),
+        ConversionStrategy::Default
+    );
+    assert_eq!(remote.shaping.decoding_strategy(), DecodingStrategy::None);
     assert_eq!(remote.metadata_policy(), MetadataPolicy::None);
-    assert_eq!(remote.null_byte_policy(), NullBytePolicy::Ignore);
+    assert_eq!(remote.shaping.null_byte_policy(), NullBytePolicy::Ignore);
     // Serialized back, absent fields stay absent (no defaults invented).
     let back = serde_json::to_value(&spec).unwrap();
     assert!(

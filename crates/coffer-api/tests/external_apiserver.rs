@@ -140,7 +140,9 @@ async fn server_fills_in_esos_defaults() {
     );
     assert_eq!(spec.secret_store_ref.kind(), StoreKind::SecretStore);
     let remote = &spec.data[0].remote_ref;
-    assert!(remote.conversion_strategy.is_some() && remote.decoding_strategy.is_some());
+    assert!(
+        remote.shaping.conversion_strategy.is_some() && remote.shaping.decoding_strategy.is_some()
+    );
     assert!(remote.metadata_policy.is_some());
 
     let store: SecretStore = serde_json::from_value(

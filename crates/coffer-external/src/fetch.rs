@@ -132,19 +132,16 @@ fn shape_map(
     from: &ExternalSecretDataFromRemoteRef,
     map: SecretData,
 ) -> Result<SecretData, transform::TransformError> {
-    let (conversion, decoding, null_bytes) = match (&from.extract, &from.find) {
-        (Some(r), _) => (
-            r.conversion_strategy(),
-            r.decoding_strategy(),
-            r.null_byte_policy(),
-        ),
-        (_, Some(f)) => (
-            f.conversion_strategy.unwrap_or_default(),
-            f.decoding_strategy.unwrap_or_default(),
-            f.null_byte_policy.unwrap_or_default(),
-        ),
+    let shaping = match (&from.extract, &from.find) {
+        (Some(r), _) => r.shaping,
+        (_, Some(f)) => f.shaping,
         _ => Default::default(),
     };
+    let (conversion, decoding, null_bytes) = (
+        shaping.conversion_strategy(),
+        shaping.decoding_strategy(),
+        shaping.null_byte_policy(),
+    );
     let mut rewrites = Vec::with_capacity(from.rewrite.len());
     for r in &from.rewrite {
         if let Some(re) = &r.regexp {

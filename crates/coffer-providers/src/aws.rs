@@ -334,8 +334,16 @@ impl AwsClient {
         r: &RemoteRef,
         opts: ReadOptions,
     ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        let fetched = self.get(r, opts).await?;
-        let Some(map) = json_path::top_level_map(fetched.value.expose()) else {
+        self.get(r, opts).await?.try_map(|v| self.object_map(r, &v))
+    }
+
+    /// The top-level keys of `value`, a JSON object, as secret values.
+    fn object_map(
+        &self,
+        r: &RemoteRef,
+        value: &SecretValue,
+    ) -> Result<BTreeMap<String, SecretValue>> {
+        let Some(map) = json_path::top_level_map(value.expose()) else {
             let what = match r.property.as_deref().filter(|p| !p.is_empty()) {
                 Some(property) => format!("property {property:?} of secret {:?}", r.key),
                 None => format!("secret {:?}", r.key),
@@ -345,13 +353,10 @@ impl AwsClient {
                 reason: format!("{what} is not a JSON object, which dataFrom.extract needs"),
             });
         };
-        Ok(Fetched {
-            value: map
-                .into_iter()
-                .map(|(k, v)| (k, SecretValue::new(v)))
-                .collect(),
-            fetched_at: fetched.fetched_at,
-        })
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, SecretValue::new(v)))
+            .collect())
     }
 
     /// See [`crate::Client::validate`]: STS `GetCallerIdentity` with the

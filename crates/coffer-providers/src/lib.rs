@@ -76,6 +76,16 @@ pub struct Fetched<T> {
     pub fetched_at: Instant,
 }
 
+impl<T> Fetched<T> {
+    /// The same read with its value converted; the read's time is kept.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Fetched<U>, E> {
+        Ok(Fetched {
+            value: f(self.value)?,
+            fetched_at: self.fetched_at,
+        })
+    }
+}
+
 /// ESO's `remoteRef.metadataPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MetadataPolicy {

@@ -469,6 +469,24 @@ pub struct RemoteRef {
     /// A version of the value, if supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Key conversion, decoding and the NUL-byte check.
+    #[serde(flatten)]
+    pub shaping: ValueShaping,
+}
+
+impl RemoteRef {
+    /// `metadataPolicy`, `None` when absent.
+    pub fn metadata_policy(&self) -> MetadataPolicy {
+        self.metadata_policy.unwrap_or_default()
+    }
+}
+
+/// How fetched values are shaped: ESO's `conversionStrategy`,
+/// `decodingStrategy` and `nullBytePolicy`, which `data[].remoteRef`,
+/// `dataFrom[].extract` and `dataFrom[].find` share.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueShaping {
     /// How keys are converted. Defaults to `Default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "Default"))]
@@ -483,11 +501,7 @@ pub struct RemoteRef {
     pub null_byte_policy: Option<NullBytePolicy>,
 }
 
-impl RemoteRef {
-    /// `metadataPolicy`, `None` when absent.
-    pub fn metadata_policy(&self) -> MetadataPolicy {
-        self.metadata_policy.unwrap_or_default()
-    }
+impl ValueShaping {
     /// `conversionStrategy`, `Default` when absent.
     pub fn conversion_strategy(&self) -> ConversionStrategy {
         self.conversion_strategy.unwrap_or_default()
@@ -609,17 +623,9 @@ pub struct ExternalSecretFind {
     /// Finds secrets by tags (all must match).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
-    /// How keys are converted. Defaults to `Default`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "Default"))]
-    pub conversion_strategy: Option<ConversionStrategy>,
-    /// How values are decoded. Defaults to `None`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "None"))]
-    pub decoding_strategy: Option<DecodingStrategy>,
-    /// What to do with values containing NUL bytes; `Ignore` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub null_byte_policy: Option<NullBytePolicy>,
+    /// Key conversion, decoding and the NUL-byte check.
+    #[serde(flatten)]
+    pub shaping: ValueShaping,
 }
 
 /// Finds secrets by name.
@@ -723,25 +729,9 @@ pub struct ExternalSecretStatus {
     pub binding: Option<LocalObjectReference>,
 }
 
-/// A condition on an ExternalSecret.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExternalSecretCondition {
-    /// The condition type, e.g. [`CONDITION_READY`].
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// A machine-readable reason, e.g. [`REASON_SECRET_SYNCED`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// A human-readable message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-}
+/// A condition on an ExternalSecret: type [`CONDITION_READY`] (or
+/// `Deleted`), reasons such as [`REASON_SECRET_SYNCED`].
+pub type ExternalSecretCondition = super::meta::Condition;
 
 pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()

@@ -2,6 +2,7 @@
 //! package): pointers to a key in a Secret, to a ServiceAccount, and the
 //! schema helpers that make our CRDs accept the same documents as ESO's.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -82,4 +83,26 @@ pub(crate) fn open_object(_: &mut SchemaGenerator) -> Schema {
 /// Base64-encoded bytes (Go `[]byte`), e.g. Vault's `caBundle`.
 pub(crate) fn byte_string(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "format": "byte" })
+}
+
+/// A status condition of an ExternalSecret or a store.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+// One type for ESO's `ExternalSecretStatusCondition` and
+// `SecretStoreStatusCondition`, which have the same fields.
+pub struct Condition {
+    /// The condition type, e.g. `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// A machine-readable reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
 }

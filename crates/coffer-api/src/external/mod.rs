@@ -18,6 +18,6 @@ pub use aws::*;
 pub use cluster_external_secret::*;
 pub use duration::{DurationError, format_go_duration, parse_go_duration};
 pub use external_secret::*;
-pub use meta::{LocalObjectReference, SecretKeySelector, ServiceAccountSelector};
+pub use meta::{Condition, LocalObjectReference, SecretKeySelector, ServiceAccountSelector};
 pub use secret_store::*;
 pub use vault::*;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::object::{HasSpec, HasStatus};
 use kube::core::{ClusterResourceScope, Resource};
@@ -253,25 +253,9 @@ pub struct SecretStoreStatus {
     pub capabilities: Option<SecretStoreCapabilities>,
 }
 
-/// A condition on a store.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretStoreCondition {
-    /// The condition type, [`STORE_CONDITION_READY`].
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// A machine-readable reason, e.g. [`REASON_STORE_VALID`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// A human-readable message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-}
+/// A condition on a store: type [`STORE_CONDITION_READY`], reasons such
+/// as [`REASON_STORE_VALID`].
+pub type SecretStoreCondition = super::meta::Condition;
 
 /// What a store can do.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]

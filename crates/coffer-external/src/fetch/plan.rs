@@ -211,10 +211,10 @@ impl Collected {
         let value = transform::decode(
             &item.secret_key,
             fetched.value,
-            item.remote_ref.decoding_strategy(),
+            item.remote_ref.shaping.decoding_strategy(),
         )
         .and_then(|value| {
-            let policy = item.remote_ref.null_byte_policy();
+            let policy = item.remote_ref.shaping.null_byte_policy();
             transform::check_null_bytes(&item.secret_key, &value, policy)?;
             Ok(value)
         })

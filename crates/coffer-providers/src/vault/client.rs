@@ -141,9 +141,18 @@ impl VaultClient {
         r: &RemoteRef,
         opts: ReadOptions,
     ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        let fetched = self.get(r, opts).await?;
+        self.get(r, opts).await?.try_map(|v| self.object_map(r, &v))
+    }
+
+    /// The top-level keys of `value`, a JSON object, as secret values
+    /// (nested values as JSON, as ESO's `GetSecretMap`).
+    fn object_map(
+        &self,
+        r: &RemoteRef,
+        value: &SecretValue,
+    ) -> Result<BTreeMap<String, SecretValue>> {
         let object: Map<String, Value> =
-            serde_json::from_slice(fetched.value.expose()).map_err(|_| Error::Config {
+            serde_json::from_slice(value.expose()).map_err(|_| Error::Config {
                 store: self.inner.transport.store().to_owned(),
                 reason: match &r.property {
                     Some(p) => format!(
@@ -162,10 +171,7 @@ impl VaultClient {
                 (k.clone(), SecretValue::new(std::mem::take(&mut *bytes)))
             })
             .collect();
-        Ok(Fetched {
-            value: map,
-            fetched_at: fetched.fetched_at,
-        })
+        Ok(map)
     }
 
     /// See [`crate::Client::find`]: matches ESO's `GetAllSecrets`. Lists
