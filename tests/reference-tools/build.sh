@@ -13,6 +13,13 @@
 # chart (`sealed-secrets`, from the module kubeseal comes from). Does
 # nothing when they are already there.
 #
+#   tests/reference-tools/build.sh [eso]
+#
+# Tools named as arguments are built as well, and linked in the printed
+# directory with the others: `eso`, External Secrets Operator's controller
+# (a large build, only for the ExternalSecret benchmark; see eso/go.mod),
+# with its CRDs beside it as `eso-crds`.
+#
 #   COFFER_CACHE_DIR  cache root (default: ${XDG_CACHE_HOME:-~/.cache}/coffer)
 set -euo pipefail
 
@@ -20,6 +27,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${COFFER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/coffer}/reference-tools
 go_version=$(go version)
 tools=(sops age-keygen kubeseal bitnami-controller kustomize kubectl helm gotemplate gotemplate-eso)
+optional_tools=(eso)
+for t in "$@"; do
+  case " ${optional_tools[*]} " in
+    *" $t "*) tools+=("$t") ;;
+    *) echo "reference-tools: unknown optional tool '$t' (known: ${optional_tools[*]})" >&2; exit 2 ;;
+  esac
+done
 declare -A package=(
   [sops]=github.com/getsops/sops/v3/cmd/sops
   [age-keygen]=filippo.io/age/cmd/age-keygen
@@ -33,6 +47,8 @@ declare -A package=(
   [gotemplate]=.
   # Coffer's own: the same with External Secrets' template functions
   [gotemplate-eso]=.
+  # External Secrets Operator: the module's root package is its controller.
+  [eso]=github.com/external-secrets/external-secrets
 )
 
 # kubectl reports the version it was built from (as the control plane does).
@@ -76,8 +92,33 @@ build() { # name -> prints the binary's path
   echo "$dir/$1"
 }
 
+# ESO's CRDs (`config/crds/bases` of the module it was built from, the
+# CRD files only), copied beside its binary so that a cleared module cache
+# does not take them away. $1: the binary's path.
+eso_crds() {
+  local crds
+  crds="$(dirname "$1")/eso-crds"
+  if [ ! -d "$crds" ]; then
+    local module
+    module=$(cd "$here/eso" && go mod download github.com/external-secrets/external-secrets &&
+      GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/external-secrets/external-secrets)
+    if [ -z "$module" ] || [ ! -d "$module/config/crds/bases" ]; then
+      echo "reference-tools: ESO's CRDs not found in the module cache ($module)" >&2
+      exit 1
+    fi
+    mkdir -p "$crds.tmp.$$"
+    cp "$module"/config/crds/bases/*.io_*.yaml "$crds.tmp.$$/"
+    chmod u+w "$crds.tmp.$$"/*
+    mv -T "$crds.tmp.$$" "$crds" 2>/dev/null || rm -rf "$crds.tmp.$$"
+  fi
+  echo "$crds"
+}
+
 bins=()
-for t in "${tools[@]}"; do bins+=("$(build "$t")"); done
+for t in "${tools[@]}"; do
+  bins+=("$(build "$t")")
+  if [ "$t" = eso ]; then bins+=("$(eso_crds "${bins[-1]}")"); fi
+done
 # Bitnami's Helm chart, from the module that pins kubeseal (the module's
 # files include it): the chart-arguments test renders it with helm.
 # (`go list -m` names no directory for a module missing from the module

@@ -31,6 +31,8 @@
 
 #![allow(clippy::print_stdout)]
 
+mod support;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -41,16 +43,10 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use support::{env_or, metric_sum as sample, peak_rss_kib};
 
 /// Give up on a run after this long.
 const DEADLINE: Duration = Duration::from_secs(1800);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -428,11 +424,7 @@ async fn run(
             .map(|v| v as u64),
         Controller::Bitnami { .. } => None,
     };
-    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_default();
+    let peak_rss_kib = peak_rss_kib(pid);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -490,10 +482,4 @@ async fn count_secrets(api: &Api<Secret>) -> anyhow::Result<usize> {
             _ => return Ok(count),
         }
     }
-}
-
-async fn sample(url: &str, name: &str) -> Option<f64> {
-    let page = reqwest::get(url).await.ok()?.text().await.ok()?;
-    page.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }

@@ -30,6 +30,10 @@ pub enum Error {
     /// `tests/setup.sh` succeeded but did not print the expected variable.
     #[error("tests/setup.sh printed no {var}=... line")]
     SetupOutput { var: String },
+    /// `tests/reference-tools/build.sh <tool>` failed, or printed no
+    /// directory holding the tool.
+    #[error("tests/reference-tools/build.sh {tool} failed ({status}); run it to see why")]
+    Build { tool: String, status: String },
 }
 
 /// The workspace root, where `tests/setup.sh` and `crds/` live.
@@ -61,14 +65,7 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
         "coffer-reftools: {var} is not set; running {} {component}",
         script.display()
     );
-    let output = Command::new(&script)
-        .arg(component)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|source| Error::Spawn {
-            program: script.clone(),
-            source,
-        })?;
+    let output = run_script(&script, component)?;
     if !output.status.success() {
         return Err(Error::Setup {
             component: component.to_string(),
@@ -80,6 +77,19 @@ pub fn locate(var: &str, component: &str) -> Result<PathBuf, Error> {
         .find_map(|line| line.strip_prefix(var)?.strip_prefix('=').map(PathBuf::from))
         .ok_or_else(|| Error::SetupOutput {
             var: var.to_string(),
+        })
+}
+
+/// Runs `script arg`, its stderr (progress) passed through, and returns
+/// what it printed on stdout and how it exited.
+fn run_script(script: &Path, arg: &str) -> Result<std::process::Output, Error> {
+    Command::new(script)
+        .arg(arg)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|source| Error::Spawn {
+            program: script.to_path_buf(),
+            source,
         })
 }
 
@@ -104,6 +114,39 @@ pub fn reference_tools_dir() -> &'static Path {
 /// As [`reference_tools_dir`].
 pub fn reference_tool(name: &str) -> PathBuf {
     reference_tools_dir().join(name)
+}
+
+/// A reference tool that `tests/reference-tools/build.sh` builds only when
+/// named (`build.sh eso`: too large a build for every test run): from
+/// `COFFER_REFERENCE_TOOLS_DIR` when that holds it, else from what the
+/// script, run here, builds or finds cached and prints.
+pub fn optional_reference_tool(name: &str) -> Result<PathBuf, Error> {
+    if let Some(dir) = std::env::var_os("COFFER_REFERENCE_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        let tool = Path::new(&dir).join(name);
+        if tool.exists() {
+            return Ok(tool);
+        }
+    }
+    let script = workspace_root().join("tests/reference-tools/build.sh");
+    eprintln!(
+        "coffer-reftools: building {name} with {} {name}",
+        script.display()
+    );
+    let output = run_script(&script, name)?;
+    let failed = |status: String| Error::Build {
+        tool: name.to_string(),
+        status,
+    };
+    if !output.status.success() {
+        return Err(failed(output.status.to_string()));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let dir = stdout.lines().last().unwrap_or_default().trim();
+    let tool = Path::new(dir).join(name);
+    if dir.is_empty() || !tool.exists() {
+        return Err(failed(format!("no {name} in {dir:?}")));
+    }
+    Ok(tool)
 }
 
 /// As [`reference_tool`], for tests that can do without it: `None`, said

@@ -22,8 +22,9 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Starts the three processes from the binaries in `bin`, with all state
-    /// in `dir`, and waits until each is ready.
-    pub async fn start(bin: &Path, dir: &Path) -> Result<Self, Error> {
+    /// in `dir`, and waits until each is ready. The API server's audit log
+    /// records every request of `audited_users` ([`crate::audit`]).
+    pub async fn start(bin: &Path, dir: &Path, audited_users: &[String]) -> Result<Self, Error> {
         let pki = Pki::generate(dir)?;
         let http = reqwest::Client::builder()
             .add_root_certificate(read_cert(&pki.ca_cert)?)
@@ -31,7 +32,7 @@ impl ControlPlane {
             .build()?;
 
         let etcd = start_etcd(bin, dir, &http).await?;
-        let (apiserver, server) = start_apiserver(bin, dir, &pki, &etcd.1).await?;
+        let (apiserver, server) = start_apiserver(bin, dir, &pki, &etcd.1, audited_users).await?;
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server, &pki)?;
         wait_apiserver_ready(&kubeconfig, &apiserver).await?;
@@ -89,6 +90,7 @@ async fn start_apiserver(
     dir: &Path,
     pki: &Pki,
     etcd_url: &str,
+    audited_users: &[String],
 ) -> Result<(ProcessLog, String), Error> {
     let port = free_port()?;
     let args = [
@@ -116,7 +118,7 @@ async fn start_apiserver(
         // `default` ServiceAccount that this admission plugin requires.
         "--disable-admission-plugins=ServiceAccount".into(),
     ];
-    let audit = crate::leak::apiserver_audit_args(dir).map_err(|source| Error::Io {
+    let audit = crate::audit::apiserver_args(dir, audited_users).map_err(|source| Error::Io {
         what: dir.to_path_buf(),
         source,
     })?;

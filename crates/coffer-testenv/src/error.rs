@@ -80,6 +80,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Something asked of the environment that it cannot do.
+    #[error("not supported: {what}")]
+    Unsupported { what: String },
     /// A CRD file could not be applied or was not established.
     #[error("CRD {path}: {message}")]
     Crd { path: PathBuf, message: String },

@@ -34,6 +34,8 @@ pub struct InCluster {
     dir: PathBuf,
     host: String,
     port: String,
+    server: String,
+    username: String,
 }
 
 impl InCluster {
@@ -131,6 +133,8 @@ impl InCluster {
         write("ca.crt", &ca)?;
         write("namespace", namespace.as_bytes())?;
         Ok(InCluster {
+            server: server.clone(),
+            username: username(namespace, name),
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -138,6 +142,42 @@ impl InCluster {
             port: port.to_owned(),
             dir,
         })
+    }
+
+    /// The user the API server knows this ServiceAccount as (what its
+    /// audit log names, [`crate::Options::audited_users`]).
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// Writes a kubeconfig for this ServiceAccount (its token, the API
+    /// server and its CA) into the files' directory and returns its path:
+    /// for a program run out of cluster as this account.
+    pub fn kubeconfig(&self) -> Result<PathBuf, Error> {
+        let read = |file: &str| {
+            let path = self.dir.join(file);
+            std::fs::read_to_string(&path).map_err(|source| Error::Io { what: path, source })
+        };
+        let kubeconfig = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "in-cluster", "cluster": {
+                "server": self.server,
+                "certificate-authority": self.dir.join("ca.crt"),
+            }}],
+            "users": [{"name": self.username, "user": {"token": read("token")?}}],
+            "contexts": [{"name": "in-cluster", "context": {
+                "cluster": "in-cluster", "user": self.username, "namespace": read("namespace")?,
+            }}],
+            "current-context": "in-cluster",
+        });
+        let path = self.dir.join("kubeconfig");
+        // JSON is valid YAML, and every client reads it as a kubeconfig.
+        std::fs::write(&path, kubeconfig.to_string()).map_err(|source| Error::Io {
+            what: path.clone(),
+            source,
+        })?;
+        Ok(path)
     }
 
     /// A command that runs `program` with this in-cluster configuration
@@ -164,6 +204,11 @@ impl InCluster {
             .env("KUBERNETES_SERVICE_PORT", &self.port);
         command
     }
+}
+
+/// The name the API server gives ServiceAccount `namespace/name`.
+pub fn username(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
 }
 
 /// The current context's server URL and CA certificate (PEM).

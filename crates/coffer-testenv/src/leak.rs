@@ -2,7 +2,7 @@
 //! the whole test suite). With `COFFER_LEAK_DIR` set, every test binary
 //! leaves there what Coffer said while the tests ran:
 //!
-//! - the API server's audit log (see [`AUDIT_POLICY`]): every Secret
+//! - the API server's audit log (see [`AUDIT_RULES`]): every Secret
 //!   written (the plaintext values the scan looks for), every Event and
 //!   every status written to a SealedSecret or an external-secrets.io
 //!   object (where it looks);
@@ -23,17 +23,10 @@ use std::sync::{Arc, LazyLock, Mutex, Once, PoisonError};
 /// Names the directory that collects the evidence.
 pub const LEAK_DIR_VAR: &str = "COFFER_LEAK_DIR";
 
-/// The audit log's name in an environment's directory.
-pub(crate) const AUDIT_LOG: &str = "kube-audit.log";
-
-/// What the API server records: request bodies of Secret writes (the
-/// values to look for), of Events and of status writes (where to look);
-/// nothing else.
-pub(crate) const AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: ["RequestReceived"]
-rules:
-- level: Request
+/// What the API server records for the scan (the rules of its audit
+/// policy, [`crate::audit`]): request bodies of Secret writes (the values
+/// to look for), of Events and of status writes (where to look).
+pub(crate) const AUDIT_RULES: &str = r#"- level: Request
   verbs: ["create", "update", "patch"]
   resources:
   - group: ""
@@ -44,7 +37,6 @@ rules:
     resources: ["*/status"]
   - group: "external-secrets.io"
     resources: ["*/status"]
-- level: None
 "#;
 
 /// Logs in an environment's directory that are not Coffer's: the servers
@@ -73,22 +65,6 @@ fn evidence_file(dir: &Path, prefix: &str) -> PathBuf {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into());
     dir.join(format!("{prefix}-{exe}-{}.log", std::process::id()))
-}
-
-/// The audit flags for kube-apiserver, writing the policy into `dir`;
-/// none when the leak scan is off.
-pub(crate) fn apiserver_audit_args(dir: &Path) -> std::io::Result<Vec<String>> {
-    if leak_dir().is_none() {
-        return Ok(Vec::new());
-    }
-    let policy = dir.join("kube-audit-policy.yaml");
-    std::fs::write(&policy, AUDIT_POLICY)?;
-    Ok(vec![
-        format!("--audit-policy-file={}", policy.display()),
-        format!("--audit-log-path={}", dir.join(AUDIT_LOG).display()),
-        "--audit-log-format=json".into(),
-        "--audit-log-maxsize=0".into(),
-    ])
 }
 
 /// Installs, when the leak scan is on, a `tracing` subscriber for this

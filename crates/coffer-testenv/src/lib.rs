@@ -16,6 +16,7 @@
 //! Binaries come from `tests/setup.sh`, through the variables it prints
 //! (`COFFER_CONTROL_PLANE_DIR`, `COFFER_TOOLS_BIN`) or by running it.
 
+mod audit;
 mod control_plane;
 mod crds;
 mod error;
@@ -32,15 +33,18 @@ mod service_proxy;
 mod services;
 mod wait;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-pub use coffer_reftools::{locate, reference_tool, reference_tool_or_skip, reference_tools_dir};
+pub use coffer_reftools::{
+    locate, optional_reference_tool, reference_tool, reference_tool_or_skip, reference_tools_dir,
+};
 pub use control_plane::free_port;
 pub use error::Error;
 pub use fault_proxy::{Fault, FaultProxy, Throttling};
-pub use in_cluster::InCluster;
+pub use in_cluster::{InCluster, username as service_account_user};
 pub use namespace::TestNamespace;
 pub use process::{ProcessLog, Stop};
 pub use recording_proxy::{RecordedRequest, RecordingProxy};
@@ -65,6 +69,19 @@ pub struct TestEnv {
     pub crds: Vec<String>,
     logs: Vec<ProcessLog>,
     dir: PathBuf,
+}
+
+/// What [`TestEnv::start_with`] sets up beyond the servers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The directory whose CRDs (`*.yaml`, one CRD per document) are
+    /// applied; `None`: Coffer's `crds/`. Another operator's CRDs run that
+    /// operator (ESO's define the same `externalsecrets.external-secrets.io`).
+    pub crds: Option<PathBuf>,
+    /// Users whose every request the API server's audit log records, for
+    /// [`TestEnv::api_requests`] (e.g. `system:serviceaccount:ns:name`).
+    /// Only with the local control plane.
+    pub audited_users: Vec<String>,
 }
 
 static SHARED: tokio::sync::OnceCell<Result<TestEnv, String>> = tokio::sync::OnceCell::const_new();
@@ -98,6 +115,11 @@ impl TestEnv {
     /// Starts a new environment owned by the caller (the shared one is
     /// [`TestEnv::shared`]). It is torn down when the process exits.
     pub async fn start() -> Result<TestEnv, Error> {
+        TestEnv::start_with(&Options::default()).await
+    }
+
+    /// As [`TestEnv::start`], with other CRDs or an audit of chosen users.
+    pub async fn start_with(options: &Options) -> Result<TestEnv, Error> {
         leak::capture_tracing();
         process::remove_orphaned_dirs(DIR_PREFIX);
         let dir = tempfile::Builder::new()
@@ -113,10 +135,16 @@ impl TestEnv {
         let tools_bin = locate("COFFER_TOOLS_BIN", "python")?;
         let existing = std::env::var_os(EXISTING_CLUSTER_VAR).filter(|v| !v.is_empty());
         let (kubeconfig, mut logs) = match existing {
+            Some(_) if !options.audited_users.is_empty() => {
+                return Err(Error::Unsupported {
+                    what: format!("an audit of users with {EXISTING_CLUSTER_VAR} set"),
+                });
+            }
             Some(path) => (PathBuf::from(path), Vec::new()),
             None => {
                 let bin = locate("COFFER_CONTROL_PLANE_DIR", "control-plane")?;
-                let cp = control_plane::ControlPlane::start(&bin, &dir).await?;
+                let cp =
+                    control_plane::ControlPlane::start(&bin, &dir, &options.audited_users).await?;
                 (cp.kubeconfig, cp.logs)
             }
         };
@@ -127,7 +155,11 @@ impl TestEnv {
         logs.extend([vault.log.clone(), aws.log.clone()]);
 
         let client = client_from_kubeconfig(&kubeconfig).await?;
-        let crds = crds::install(&client, &coffer_reftools::workspace_root().join("crds")).await?;
+        let crd_dir = options
+            .crds
+            .clone()
+            .unwrap_or_else(|| coffer_reftools::workspace_root().join("crds"));
+        let crds = crds::install(&client, &crd_dir).await?;
         Ok(TestEnv {
             kubeconfig,
             vault,
@@ -179,6 +211,22 @@ impl TestEnv {
     /// The child processes' logs.
     pub fn logs(&self) -> &[ProcessLog] {
         &self.logs
+    }
+
+    /// The requests `user` (one of [`Options::audited_users`]) made so
+    /// far, by `verb resource[/subresource]`, from the API server's audit
+    /// log: the same count whatever client the user runs.
+    pub fn api_requests(&self, user: &str) -> Result<BTreeMap<String, u64>, Error> {
+        audit::count_requests(&self.dir.join(audit::AUDIT_LOG), user)
+    }
+
+    /// Stops every server of this environment (SIGTERM, then SIGKILL after
+    /// 20 s), for a process that starts another environment after it.
+    pub fn shut_down(&self) -> Result<(), Error> {
+        for log in &self.logs {
+            process::stop(log, Stop::Term)?;
+        }
+        Ok(())
     }
 
     /// Starts `program` as a child of this environment: its output goes to

@@ -1,0 +1,45 @@
+//! What both scale benchmarks measure their controllers with: knobs from
+//! the environment, the peak RSS of a process, a metric from a Prometheus
+//! page.
+
+use std::time::Duration;
+
+/// The environment variable `name` parsed, or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident set size (VmHWM) of process `pid`, in KiB; 0 when it
+/// cannot be read (the process is gone).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The sum of every series of metric `name` on the Prometheus page at
+/// `url` (`http://host:port/metrics`); `None` when the page cannot be read
+/// or has no such series.
+pub async fn metric_sum(url: &str, name: &str) -> Option<f64> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    let page = client.get(url).send().await.ok()?.text().await.ok()?;
+    page.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            // `name 3` or `name{labels} 3`, not `name_created 3`.
+            if !rest.starts_with([' ', '{']) {
+                return None;
+            }
+            rest.rsplit(' ').next()?.parse::<f64>().ok()
+        })
+        .reduce(|a, b| a + b)
+}
