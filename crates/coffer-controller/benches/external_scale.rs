@@ -54,8 +54,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use support::{env_or, metric_sum, peak_rss_kib};
 
 const DEADLINE: Duration = Duration::from_secs(1800);
@@ -158,17 +158,7 @@ async fn run(
     .await
     .context("start the environment")?;
     let client = env.client().await;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for name in [NS, CTRL_NS] {
-        let object = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.to_owned()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        namespaces.create(&PostParams::default(), &object).await?;
-    }
+    support::create_namespaces(&client, &[NS, CTRL_NS]).await?;
     let account = InCluster::service_account(
         &client,
         env.kubeconfig(),

@@ -41,7 +41,7 @@ use coffer_crypto::{KeyOptions, KeyPair, KeySize};
 use coffer_testenv::{InCluster, TestEnv, free_port, reference_tool};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use support::{env_or, metric_sum as sample, peak_rss_kib};
 
@@ -63,17 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let env = TestEnv::start().await.context("start the control plane")?;
     let client = env.client().await;
     let (ns, ctrl_ns) = ("scale", "scale-ctrl");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for name in [ns, ctrl_ns] {
-        let object = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.to_owned()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        namespaces.create(&PostParams::default(), &object).await?;
-    }
+    support::create_namespaces(&client, &[ns, ctrl_ns]).await?;
 
     // The sealing key, stored the Bitnami way so the controller adopts it.
     let pair = KeyPair::generate(&KeyOptions {

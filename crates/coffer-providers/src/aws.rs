@@ -327,36 +327,14 @@ impl AwsClient {
             .collect()
     }
 
-    /// See [`crate::Client::get_map`]: the secret (or the property) must be
+    /// For [`crate::Client::get_map`]: the secret (or the property) must be
     /// a JSON object, whose top-level keys become the map's.
-    pub async fn get_map(
-        &self,
-        r: &RemoteRef,
-        opts: ReadOptions,
-    ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        self.get(r, opts).await?.try_map(|v| self.object_map(r, &v))
-    }
-
-    /// The top-level keys of `value`, a JSON object, as secret values.
-    fn object_map(
+    pub fn object_map(
         &self,
         r: &RemoteRef,
         value: &SecretValue,
     ) -> Result<BTreeMap<String, SecretValue>> {
-        let Some(map) = json_path::top_level_map(value.expose()) else {
-            let what = match r.property.as_deref().filter(|p| !p.is_empty()) {
-                Some(property) => format!("property {property:?} of secret {:?}", r.key),
-                None => format!("secret {:?}", r.key),
-            };
-            return Err(Error::Config {
-                store: self.store.clone(),
-                reason: format!("{what} is not a JSON object, which dataFrom.extract needs"),
-            });
-        };
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, SecretValue::new(v)))
-            .collect())
+        object_map(&self.store, r, value)
     }
 
     /// See [`crate::Client::validate`]: STS `GetCallerIdentity` with the
@@ -529,6 +507,28 @@ fn secret_bytes(string: Option<String>, binary: Option<Blob>) -> Option<SecretVa
         (None, Some(string)) => Some(SecretValue::new(string.into_bytes())),
         (None, None) => None,
     }
+}
+
+/// The top-level keys of `value`, a JSON object, as secret values.
+fn object_map(
+    store: &str,
+    r: &RemoteRef,
+    value: &SecretValue,
+) -> Result<BTreeMap<String, SecretValue>> {
+    let Some(map) = json_path::top_level_map(value.expose()) else {
+        let what = match r.property.as_deref().filter(|p| !p.is_empty()) {
+            Some(property) => format!("property {property:?} of secret {:?}", r.key),
+            None => format!("secret {:?}", r.key),
+        };
+        return Err(Error::Config {
+            store: store.to_owned(),
+            reason: format!("{what} is not a JSON object, which dataFrom.extract needs"),
+        });
+    };
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, SecretValue::new(v)))
+        .collect())
 }
 
 #[cfg(test)]

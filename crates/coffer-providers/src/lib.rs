@@ -275,10 +275,10 @@ impl Client {
         r: &RemoteRef,
         opts: ReadOptions,
     ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        match self {
-            Client::Aws(c) => c.get_map(r, opts).await,
-            Client::Vault(c) => c.get_map(r, opts).await,
-        }
+        self.get(r, opts).await?.try_map(|v| match self {
+            Client::Aws(c) => c.object_map(r, &v),
+            Client::Vault(c) => c.object_map(r, &v),
+        })
     }
 
     /// Reads every secret that `find` matches, by name (ESO

@@ -14,7 +14,8 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::Tag;
 use coffer_providers::aws::{AwsAuth, AwsClient, AwsConfig};
 use coffer_providers::{
-    CallObserver, CallStatus, Error, Find, MetadataPolicy, ReadOptions, RemoteRef, StaticToken,
+    CallObserver, CallStatus, Client, Error, Find, MetadataPolicy, ReadOptions, RemoteRef,
+    StaticToken,
 };
 use coffer_testenv::TestEnv;
 use secrecy::SecretString;
@@ -333,7 +334,7 @@ async fn get_map_splits_a_json_secret_and_rejects_other_secrets_without_quoting_
     )
     .await;
     put_string(&plain, "not-json-top-secret").await;
-    let (client, _) = connect(&config(env)).await;
+    let client = Client::Aws(connect(&config(env)).await.0);
     let map = client.get_map(&RemoteRef::key(&json), FRESH).await.unwrap();
     let map: BTreeMap<&str, &str> = map
         .value
@@ -600,7 +601,7 @@ async fn debug_output_and_errors_never_show_credentials_or_values() {
     let value = r#"{"password":"hunter2-very-secret"}"#;
     put_string(&name, value).await;
     let config = config(env);
-    let (client, _) = connect(&config).await;
+    let client = Client::Aws(connect(&config).await.0);
     let got = client.get(&RemoteRef::key(&name), FRESH).await.unwrap();
     let missing = client
         .get(&prop(&name, "password.nope"), FRESH)

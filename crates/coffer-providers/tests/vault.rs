@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use coffer_providers::vault::{KvVersion, VaultClient};
 use coffer_providers::{
-    Error, Find, MetadataPolicy, ReadOptions, RemoteRef, Sessions, StoreConfig,
+    Client, Error, Find, MetadataPolicy, ReadOptions, RemoteRef, Sessions, StoreConfig,
 };
 use serde_json::json;
 use vault_support::{Admin, Counter};
@@ -203,7 +203,7 @@ async fn get_map_extracts_top_level_keys_or_a_nested_object() {
             json!({"a": "x", "n": 1.5, "obj": {"inner": "y", "deep": {"z": 1}}}),
         )
         .await;
-    let (client, _) = root_client(&admin, Some(&mount), KvVersion::V2).await;
+    let client = Client::Vault(root_client(&admin, Some(&mount), KvVersion::V2).await.0);
     let map = client
         .get_map(&RemoteRef::key("cfg"), FRESH)
         .await
@@ -520,7 +520,7 @@ async fn values_never_appear_in_debug_output_or_errors() {
     admin
         .put_v2(&mount, "leak", json!({"k": value, "obj": {"x": value}}))
         .await;
-    let (client, _) = root_client(&admin, Some(&mount), KvVersion::V2).await;
+    let client = Client::Vault(root_client(&admin, Some(&mount), KvVersion::V2).await.0);
     let got = client.get(&prop("leak", "k"), FRESH).await.unwrap();
     let map = client
         .get_map(&RemoteRef::key("leak"), FRESH)

@@ -43,3 +43,21 @@ pub async fn metric_sum(url: &str, name: &str) -> Option<f64> {
         })
         .reduce(|a, b| a + b)
 }
+
+/// Creates each of `names` as a namespace.
+pub async fn create_namespaces(client: &kube::Client, names: &[&str]) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, ObjectMeta, PostParams};
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in names {
+        let object = Namespace {
+            metadata: ObjectMeta {
+                name: Some((*name).to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        namespaces.create(&PostParams::default(), &object).await?;
+    }
+    Ok(())
+}

@@ -133,45 +133,15 @@ impl VaultClient {
             .await
     }
 
-    /// See [`crate::Client::get_map`]: matches ESO's `GetSecretMap`, which
+    /// For [`crate::Client::get_map`]: matches ESO's `GetSecretMap`, which
     /// parses what `GetSecret` returns (the data, or the property's value)
     /// as a JSON object.
-    pub async fn get_map(
-        &self,
-        r: &RemoteRef,
-        opts: ReadOptions,
-    ) -> Result<Fetched<BTreeMap<String, SecretValue>>> {
-        self.get(r, opts).await?.try_map(|v| self.object_map(r, &v))
-    }
-
-    /// The top-level keys of `value`, a JSON object, as secret values
-    /// (nested values as JSON, as ESO's `GetSecretMap`).
-    fn object_map(
+    pub fn object_map(
         &self,
         r: &RemoteRef,
         value: &SecretValue,
     ) -> Result<BTreeMap<String, SecretValue>> {
-        let object: Map<String, Value> =
-            serde_json::from_slice(value.expose()).map_err(|_| Error::Config {
-                store: self.inner.transport.store().to_owned(),
-                reason: match &r.property {
-                    Some(p) => format!(
-                        "property {p:?} of secret {:?} is not a JSON object, so it cannot be extracted",
-                        r.key
-                    ),
-                    None => format!("secret {:?} is not a JSON object", r.key),
-                },
-            })?;
-        let object = SecretData(object);
-        let map = object
-            .0
-            .iter()
-            .map(|(k, v)| {
-                let mut bytes = kv::map_value(v);
-                (k.clone(), SecretValue::new(std::mem::take(&mut *bytes)))
-            })
-            .collect();
-        Ok(map)
+        object_map(self.inner.transport.store(), r, value)
     }
 
     /// See [`crate::Client::find`]: matches ESO's `GetAllSecrets`. Lists
@@ -491,4 +461,34 @@ async fn keep_alive(client: Weak<Inner>) {
             }
         }
     }
+}
+
+/// The top-level keys of `value`, a JSON object, as secret values
+/// (nested values as JSON, as ESO's `GetSecretMap`).
+fn object_map(
+    store: &str,
+    r: &RemoteRef,
+    value: &SecretValue,
+) -> Result<BTreeMap<String, SecretValue>> {
+    let object: Map<String, Value> =
+        serde_json::from_slice(value.expose()).map_err(|_| Error::Config {
+            store: store.to_owned(),
+            reason: match &r.property {
+                Some(p) => format!(
+                    "property {p:?} of secret {:?} is not a JSON object, so it cannot be extracted",
+                    r.key
+                ),
+                None => format!("secret {:?} is not a JSON object", r.key),
+            },
+        })?;
+    let object = SecretData(object);
+    let map = object
+        .0
+        .iter()
+        .map(|(k, v)| {
+            let mut bytes = kv::map_value(v);
+            (k.clone(), SecretValue::new(std::mem::take(&mut *bytes)))
+        })
+        .collect();
+    Ok(map)
 }
