@@ -108,20 +108,12 @@ pub fn render<V: AsRef<[u8]>>(data: &[(&str, V)], t: &str) -> Result<Vec<u8>, St
         .map_err(|e| e.to_string())
 }
 
-/// The PKCS#1 RSAPrivateKey inside an RSA key's PKCS#8 document (its last
-/// OCTET STRING), as Go's `MarshalPKCS1PrivateKey` writes it.
+/// The PKCS#1 RSAPrivateKey inside an RSA key's PKCS#8 document (its third
+/// field, an OCTET STRING), as Go's `MarshalPKCS1PrivateKey` writes it.
+/// Read with der-parser, not the way coffer-template reads it.
 pub fn pkcs1_of_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
-    yasna::parse_der(pkcs8, |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            r.next().read_sequence(|r| {
-                r.next().read_oid()?;
-                r.next().read_null()
-            })?;
-            r.next().read_bytes()
-        })
-    })
-    .unwrap()
+    let (_, info) = x509_parser::der_parser::parse_der(pkcs8).unwrap();
+    info.as_sequence().unwrap()[2].as_slice().unwrap().to_vec()
 }
 
 /// Asserts that ours renders each of `cases` as Go did (`go`, in order;
