@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::bao::Bao;
 use crate::common::*;
 use crate::identity::{self, ISSUER, moto_assumed_roles, moto_put};
+use crate::parameter_store;
 use crate::sync::*;
 
 /// The region the AWS examples are written for.
@@ -193,14 +194,11 @@ async fn eso_docs_vault_jwt_example_syncs() {
 
 /// The AWS examples' remote secrets, in moto's default account (where role
 /// `external-secrets` and `team-a` of account 123456789012 read).
+/// The JSON the AWS docs store under `friendslist`.
+const FRIENDS: &str = r#"{"name":{"first":"Tom","last":"Anderson"},"friends":[{"first":"Dale","last":"Murphy"},{"first":"Roger","last":"Craig"},{"first":"Jane","last":"Murphy"}]}"#;
+
 async fn aws_docs_secrets() {
-    moto_put(
-        REGION,
-        None,
-        "friendslist",
-        r#"{"name":{"first":"Tom","last":"Anderson"},"friends":[{"first":"Dale","last":"Murphy"},{"first":"Roger","last":"Craig"},{"first":"Jane","last":"Murphy"}]}"#,
-    )
-    .await;
+    moto_put(REGION, None, "friendslist", FRIENDS).await;
     moto_put(REGION, None, "database-credentials", r#"{"password":"pw"}"#).await;
     identity::moto_tag(
         REGION,
@@ -243,6 +241,36 @@ async fn eso_docs_aws_secrets_manager_example_syncs() {
             .any(|(arn, _)| arn == "arn:aws:iam::123456789012:role/external-secrets"),
         "the store's role was assumed"
     );
+}
+
+#[tokio::test]
+async fn eso_docs_aws_parameter_store_example_syncs() {
+    let world = World::new("eso-docs-ssm").await;
+    parameter_store::put(REGION, "friendslist", FRIENDS, false).await;
+    parameter_store::put(REGION, "database-credentials", r#"{"password":"pw"}"#, true).await;
+    for (key, value) in [("dev", "seb"), ("team", "platform")] {
+        parameter_store::tag(REGION, "database-credentials", key, value).await;
+    }
+    world
+        .put_secret(
+            "awssm-secret",
+            &[("access-key", "testing"), ("secret-access-key", "testing")],
+        )
+        .await;
+    apply_example(&world, "aws-parameter-store.yaml").await;
+    apply_example(&world, "aws-parameter-store-external-secret.yaml").await;
+    let secret = world
+        .wait_secret(
+            "extract-data",
+            "the Parameter Store example's Secret",
+            |s| keys(s).len() == 4,
+        )
+        .await;
+    assert_eq!(value(&secret, "my_name").as_deref(), Some("Tom"));
+    assert_eq!(value(&secret, "first_friend").as_deref(), Some("Roger"));
+    assert_eq!(value(&secret, "developer").as_deref(), Some("seb"));
+    let tags: Value = serde_json::from_str(&value(&secret, "tags").unwrap()).unwrap();
+    assert_eq!(tags, json!({"dev": "seb", "team": "platform"}));
 }
 
 #[tokio::test]

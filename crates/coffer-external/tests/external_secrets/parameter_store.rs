@@ -6,22 +6,24 @@ use serde_json::json;
 
 use crate::common::*;
 
-async fn ssm() -> aws_sdk_ssm::Client {
+/// moto's SSM in `region` (the endpoint from the environment).
+async fn ssm(region: &str) -> aws_sdk_ssm::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
         .load()
         .await;
     aws_sdk_ssm::Client::new(&config)
 }
 
-/// Puts `value` at `name` (a new version when it exists) and returns the
-/// version.
-async fn put(name: &str, value: &str, secure: bool) -> i64 {
+/// Puts `value` at `name` in `region` (a new version when it exists) and
+/// returns the version.
+pub async fn put(region: &str, name: &str, value: &str, secure: bool) -> i64 {
     let type_ = if secure {
         ParameterType::SecureString
     } else {
         ParameterType::String
     };
-    ssm()
+    ssm(region)
         .await
         .put_parameter()
         .name(name)
@@ -34,8 +36,9 @@ async fn put(name: &str, value: &str, secure: bool) -> i64 {
         .version
 }
 
-async fn tag(name: &str, key: &str, value: &str) {
-    ssm()
+/// Tags parameter `name` in `region` with `key` = `value`.
+pub async fn tag(region: &str, name: &str, key: &str, value: &str) {
+    ssm(region)
         .await
         .add_tags_to_resource()
         .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
@@ -49,15 +52,22 @@ async fn tag(name: &str, key: &str, value: &str) {
 #[tokio::test]
 async fn parameter_store_values_versions_properties_tags_and_finds() {
     let world = World::new("params").await;
+    let region = &world.env.aws.region;
     // (moto refuses names starting with /aws or /ssm, as AWS does.)
     let base = format!("/{}", world.name());
     let password = format!("{base}/db/password");
-    let first = put(&password, "pw-one", true).await;
-    put(&password, "pw-two", true).await;
-    put(&format!("{base}/db/config"), r#"{"user":"app"}"#, false).await;
-    put(&format!("{base}/other/flag"), "on", false).await;
-    tag(&format!("{base}/db/config"), "team", "payments").await;
-    tag(&format!("{base}/other/flag"), "team", "payments").await;
+    let first = put(region, &password, "pw-one", true).await;
+    put(region, &password, "pw-two", true).await;
+    put(
+        region,
+        &format!("{base}/db/config"),
+        r#"{"user":"app"}"#,
+        false,
+    )
+    .await;
+    put(region, &format!("{base}/other/flag"), "on", false).await;
+    tag(region, &format!("{base}/db/config"), "team", "payments").await;
+    tag(region, &format!("{base}/other/flag"), "team", "payments").await;
     aws_creds(&world).await;
     world
         .apply(
