@@ -26,14 +26,24 @@ const REGION: &str = "eu-central-1";
 /// test's OpenBao, in the test's namespace (whatever namespace the example
 /// names: it is the reader's, not part of the example).
 async fn apply_example(world: &World, file: &str) {
+    apply_example_with(world, file, &[]).await;
+}
+
+/// [`apply_example`], with each `(from, to)` of `substitutions` replaced
+/// first: the values a reader fills in for the docs' placeholders.
+async fn apply_example_with(world: &World, file: &str, substitutions: &[(&str, &str)]) {
     let path = Path::new(
         &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
     )
     .join("tests/data/eso-examples")
     .join(file);
-    let text = std::fs::read_to_string(&path)
+    let mut text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .replace("VAULT_SERVER", &world.env.vault.addr);
+    for (from, to) in substitutions {
+        assert!(text.contains(from), "{file} has no {from:?} to substitute");
+        text = text.replace(from, to);
+    }
     let documents: Vec<Value> =
         serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for mut document in documents.into_iter().filter(|d| !d.is_null()) {
@@ -350,4 +360,73 @@ async fn eso_docs_aws_versions_examples_read_stages_and_version_ids() {
         })
         .await;
     assert_eq!(value(&secret, "api-key").as_deref(), Some("key-2023"));
+}
+
+/// The base64 body of a PEM block, indented to sit where the Vault
+/// certificate example's placeholders stand.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n    ")
+}
+
+#[tokio::test]
+async fn eso_docs_vault_cert_example_syncs() {
+    let world = World::new("eso-docs-vault-cert").await;
+    let bao = Bao::new(world.env);
+    let policy = vault_docs_secret(&bao).await;
+    bao.enable_auth("cert", "cert").await;
+    let tls = &world.env.vault.tls;
+    bao.call(
+        "POST",
+        "auth/cert/certs/eso-docs",
+        Some(json!({
+            "certificate": tls.ca,
+            "allowed_common_names": ["coffer-vault-client"],
+            "token_policies": [policy],
+            "token_ttl": "1h",
+        })),
+    )
+    .await;
+    world
+        .apply(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: vault-ca-bundle}}\ndata:\n  ca.crt: {}\n",
+            serde_json::to_string(&tls.ca).unwrap()
+        ))
+        .await;
+    let namespace = world.name();
+    apply_example_with(
+        &world,
+        "vault-cert-store.yaml",
+        &[
+            ("<your-client-certificate>", &pem_body(&tls.client_cert)),
+            ("<your-client-private-key>", &pem_body(&tls.client_key)),
+            ("https://vault.example.com", &tls.addr),
+            (
+                "namespace: external-secrets",
+                &format!("namespace: {namespace}"),
+            ),
+            (
+                "namespace: \"external-secrets\"",
+                &format!("namespace: {namespace}"),
+            ),
+        ],
+    )
+    .await;
+    world
+        .apply(
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: cert-example}\n\
+             spec:\n  secretStoreRef: {name: vault-cert-auth, kind: ClusterSecretStore}\n\
+             \x20 data:\n  - secretKey: foobar\n    remoteRef: {key: foo, property: my-value}\n",
+        )
+        .await;
+    let secret = world
+        .wait_secret(
+            "cert-example",
+            "the certificate-auth example's Secret",
+            |s| !keys(s).is_empty(),
+        )
+        .await;
+    assert_eq!(value(&secret, "foobar").as_deref(), Some("s3cr3t"));
 }
