@@ -41,6 +41,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let owned: Api<ExternalSecret> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, watcher::Config::default());
     let all = controller.store();
+    let (known, metrics) = (all.clone(), ctx.metrics.clone());
     controller
         .owns(owned, watcher::Config::default())
         // A namespace created, deleted or relabelled may change any
@@ -53,7 +54,15 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         })
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
+        .for_each(|_| {
+            // Deleted ClusterExternalSecrets' series go.
+            metrics.retain_cluster_external_secrets(|name| {
+                known
+                    .get(&kube::runtime::reflector::ObjectRef::new(name))
+                    .is_some()
+            });
+            async {}
+        })
         .await;
 }
 
@@ -134,6 +143,8 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
             ..status
         }
     };
+    ctx.metrics
+        .cluster_external_secret_ready(&name, status.failed_namespaces.is_empty());
     if ces.status.as_ref() != Some(&status) {
         let api: Api<ClusterExternalSecret> = Api::all(ctx.client.clone());
         // NB: empty lists are left out when serialized, and a merge patch

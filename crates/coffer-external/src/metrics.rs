@@ -24,6 +24,9 @@ pub trait ReconcileTimer: Send + Sync {
 
 type Key = (String, String);
 
+/// The metric-name prefix of ClusterExternalSecret series.
+const CES_PREFIX: &str = "clusterexternalsecret";
+
 /// The ExternalSecret controller's metrics.
 #[derive(Default)]
 pub struct Metrics {
@@ -33,7 +36,8 @@ pub struct Metrics {
     ready: Mutex<BTreeMap<Key, bool>>,
     durations: Mutex<BTreeMap<Key, u128>>,
     provider_calls: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
-    /// Ready condition status per store: (metric prefix, namespace, name).
+    /// Ready condition status per store and ClusterExternalSecret:
+    /// (metric prefix, namespace, name).
     store_ready: Mutex<BTreeMap<(&'static str, String, String), bool>>,
     timer: Option<Arc<dyn ReconcileTimer>>,
 }
@@ -100,10 +104,23 @@ impl Metrics {
         lock(&self.store_ready).insert((prefix, namespace.to_owned(), name.to_owned()), ready);
     }
 
+    /// A ClusterExternalSecret's `Ready` condition now has this status
+    /// (`clusterexternalsecret_status_condition`, as ESO's).
+    pub fn cluster_external_secret_ready(&self, name: &str, ready: bool) {
+        lock(&self.store_ready).insert((CES_PREFIX, String::new(), name.to_owned()), ready);
+    }
+
+    /// Keeps only the ClusterExternalSecret series whose name `keep`
+    /// accepts (those deleted since go).
+    pub fn retain_cluster_external_secrets(&self, keep: impl Fn(&str) -> bool) {
+        lock(&self.store_ready).retain(|(prefix, _, n), _| *prefix != CES_PREFIX || keep(n));
+    }
+
     /// Keeps only the store series for which `keep(kind prefix, namespace,
     /// name)` is true (stores deleted since go).
     pub fn retain_stores(&self, keep: impl Fn(&str, &str, &str) -> bool) {
-        lock(&self.store_ready).retain(|(prefix, ns, n), _| keep(prefix, ns, n));
+        lock(&self.store_ready)
+            .retain(|(prefix, ns, n), _| *prefix == CES_PREFIX || keep(prefix, ns, n));
     }
 
     /// The ExternalSecret is gone: drop its series (all of them, as ESO's
@@ -171,16 +188,15 @@ impl Metrics {
                 );
             }
         }
-        for prefix in ["secretstore", "clustersecretstore"] {
+        for (prefix, what) in [
+            ("secretstore", "Secret Store"),
+            ("clustersecretstore", "Cluster Secret Store"),
+            (CES_PREFIX, "Cluster External Secret"),
+        ] {
             let name = format!("{prefix}_status_condition");
             let _ = writeln!(
                 out,
-                "# HELP {name} The status condition of a specific {}",
-                if prefix == "secretstore" {
-                    "Secret Store"
-                } else {
-                    "Cluster Secret Store"
-                }
+                "# HELP {name} The status condition of a specific {what}"
             );
             let _ = writeln!(out, "# TYPE {name} gauge");
             for ((p, ns, store), ready) in lock(&self.store_ready).iter() {
@@ -286,6 +302,27 @@ mod tests {
         assert!(out.contains(
             "externalsecret_provider_api_calls_count{call=\"GetSecretValue\",provider=\"AWS/SecretsManager\",status=\"success\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn cluster_external_secrets_have_their_condition_series_until_deleted() {
+        let m = Metrics::default();
+        m.cluster_external_secret_ready("all-ns", false);
+        m.cluster_external_secret_ready("gone", true);
+        m.store_ready("ClusterSecretStore", "", "vault", true);
+        // a sweep of deleted stores leaves ClusterExternalSecrets alone
+        m.retain_stores(|_, _, _| false);
+        m.retain_cluster_external_secrets(|name| name != "gone");
+        let mut out = String::new();
+        m.render(&mut out);
+        for (status, value) in [("True", 0), ("False", 1)] {
+            let series = format!(
+                "clusterexternalsecret_status_condition{{condition=\"Ready\",name=\"all-ns\",namespace=\"\",status=\"{status}\"}} {value}\n"
+            );
+            assert!(out.contains(&series), "{series} in {out}");
+        }
+        assert!(!out.contains("name=\"gone\""), "{out}");
+        assert!(!out.contains("name=\"vault\""), "{out}");
     }
 
     #[test]
