@@ -226,6 +226,13 @@ pub(crate) async fn build_config(
         store_name,
         used_es_namespace: AtomicBool::new(false),
     };
+    if spec.retry_settings.is_some() {
+        // Accepted by the schema (ESO's) but not honoured: refused rather
+        // than ignored. The clients' own retries are fixed and bounded.
+        return Err(refs.config_error(
+            "spec.retrySettings is not supported by Coffer: its provider clients retry with a fixed, bounded backoff".to_owned(),
+        ));
+    }
     let config = match spec.provider.kind() {
         ProviderKind::Aws(aws) => aws_config(&refs, aws).await.map(StoreConfig::Aws),
         ProviderKind::Vault(vault) => vault_config(&refs, vault).await.map(StoreConfig::Vault),

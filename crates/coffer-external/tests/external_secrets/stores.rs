@@ -38,6 +38,33 @@ async fn a_store_with_an_unsupported_provider_says_so_in_its_status() {
 }
 
 #[tokio::test]
+async fn retry_settings_are_refused_by_name_not_ignored() {
+    let world = World::new("store-retries").await;
+    let vault = &world.env.vault;
+    world
+        .put_secret("vault-token", &[("token", &vault.token)])
+        .await;
+    world
+        .apply(
+            StoreManifest::vault(
+                "retrying",
+                &vault.addr,
+                "secret",
+                VaultLogin::token("vault-token", "token"),
+            )
+            .set(
+                "retrySettings",
+                json!({"maxRetries": 5, "retryInterval": "10s"}),
+            ),
+        )
+        .await;
+    let condition = ready_condition(&world, "retrying").await;
+    assert_eq!(condition.status, "False");
+    let message = condition.message.unwrap_or_default();
+    assert!(message.contains("spec.retrySettings"), "{message}");
+}
+
+#[tokio::test]
 async fn a_valid_store_is_ready() {
     let world = World::new("store-valid").await;
     root_vault_store(&world).await;
