@@ -284,6 +284,48 @@ async fn eso_docs_aws_parameter_store_example_syncs() {
 }
 
 #[tokio::test]
+async fn eso_docs_aws_session_tags_example_tags_the_assumed_role() {
+    // A recording proxy in front of moto stands for STS and Secrets
+    // Manager (ESO's AWS_STS_ENDPOINT and AWS_SECRETSMANAGER_ENDPOINT).
+    let mut world = World::without_controller("eso-docs-tags").await;
+    let proxy = coffer_testenv::RecordingProxy::start(&world.env.aws.endpoint)
+        .await
+        .unwrap();
+    let mut config = world.config();
+    config.aws_endpoints = coffer_external::AwsEndpoints {
+        secrets_manager: Some(proxy.url()),
+        sts: Some(proxy.url()),
+        ssm: None,
+    };
+    world.start_with(config).await;
+    let key = remote(&world, "db");
+    moto_put(REGION, Some("222222222222"), &key, "tagged-read").await;
+    apply_example(&world, "aws-session-tags-store.yaml").await;
+    world
+        .apply(ExternalSecretManifest::new("tagged", "team-b-store").data("value", &key))
+        .await;
+    let secret = world
+        .wait_secret("tagged", "the session-tags example's Secret", |s| {
+            !keys(s).is_empty()
+        })
+        .await;
+    assert_eq!(value(&secret, "value").as_deref(), Some("tagged-read"));
+    let sent: String = proxy
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    for field in [
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Fteam-b",
+        "Tags.member.1.Key=cost-center",
+        "Tags.member.1.Value=team-b",
+        "TransitiveTagKeys.member.1=cost-center",
+    ] {
+        assert!(sent.contains(field), "AssumeRole carries {field}");
+    }
+}
+
+#[tokio::test]
 async fn eso_docs_aws_irsa_example_syncs_with_the_annotated_role() {
     let world = World::new("eso-docs-irsa").await;
     aws_docs_secrets().await;
