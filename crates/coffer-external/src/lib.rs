@@ -6,36 +6,36 @@
 //! ESO manifests work unchanged; what differs is cost: one provider session
 //! per store, identical reads shared across ExternalSecrets, AWS reads
 //! batched, refreshes spread with jitter (see `coffer-providers` and
-//! [`schedule`]), and managed Secrets tracked by hash rather than cached
-//! whole ([`secrets`]). A provider error never touches an existing Secret.
+//! `schedule.rs`), and managed Secrets tracked by hash rather than cached
+//! whole (`secrets.rs`). A provider error never touches an existing Secret.
 //!
 //! [`run`] starts everything and returns when `shutdown` fires; the
 //! controller binary runs it under leader election.
 
 #![forbid(unsafe_code)]
 
-pub mod build;
-pub mod cluster_external_secret;
-pub mod context;
-pub mod error;
+mod build;
+mod cluster_external_secret;
+mod context;
+mod error;
 pub mod events;
-pub mod fetch;
-pub mod hash;
-pub mod metrics;
-pub mod ownership;
-pub mod pool;
-pub mod reconcile;
-pub mod rendered;
-pub mod retries;
-pub mod schedule;
-pub mod secrets;
-pub mod selector;
-pub mod store;
-pub mod store_status;
+mod fetch;
+mod hash;
+mod metrics;
+mod ownership;
+mod pool;
+mod reconcile;
+mod rendered;
+mod retries;
+mod schedule;
+mod secrets;
+mod selector;
+mod store;
+mod store_status;
 mod sweep;
-pub mod token;
-pub mod transform;
-pub mod write;
+mod token;
+mod transform;
+mod write;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,10 +50,25 @@ use kube::{Api, ResourceExt};
 
 pub use context::{AwsEndpoints, Config, Context};
 pub use error::{Error, Result, TemplateError};
-pub use metrics::Metrics;
+pub use hash::{CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by, data_hash};
+pub use metrics::{Metrics, ReconcileTimer};
+pub use ownership::ADOPT_ANNOTATION;
 pub use pool::RenderPool;
 pub use retries::Retries;
 pub use sweep::{SWEEP_EVERY, every as sweep_every, listed};
+
+/// Entry points for the fuzz targets in fuzz/ (feature `fuzzing`, hidden):
+/// the transforms and the `KeysAndValues` reader, which the public API
+/// reaches only through a whole reconcile. Not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::build::keys_and_values;
+    pub use crate::transform::{
+        Conversion, Decoding, Rewrite, SecretData, convert_key, convert_keys, decode,
+        is_valid_secret_key, rewrite_keys,
+    };
+}
 
 /// Runs the ExternalSecret, store and ClusterExternalSecret controllers
 /// until `shutdown` fires, then lets in-flight reconciles finish.
@@ -256,8 +271,7 @@ async fn wait_listed(
     // it with one list per scope so the first reconciles see every Secret.
     for scope in scopes {
         let api: Api<Secret> = api_in(&ctx.client, scope);
-        let params =
-            kube::api::ListParams::default().labels(&format!("{}=true", hash::MANAGED_LABEL));
+        let params = kube::api::ListParams::default().labels(&format!("{}=true", MANAGED_LABEL));
         loop {
             match api.list(&params).await {
                 Ok(list) => {

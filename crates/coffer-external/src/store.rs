@@ -38,8 +38,6 @@ use crate::error::{Error, Result};
 /// A store ready for reads.
 #[derive(Debug, Clone)]
 pub struct ResolvedStore {
-    /// How messages name it: `SecretStore ns/name` or `ClusterSecretStore name`.
-    pub label: String,
     /// Its provider client.
     pub client: Arc<Client>,
 }
@@ -147,7 +145,7 @@ pub async fn resolve(
             store: label.clone(),
             reason: e.to_string(),
         })?;
-    Ok(Some(ResolvedStore { label, client }))
+    Ok(Some(ResolvedStore { client }))
 }
 
 /// The store's configuration and its session scope (see [`build_config`]),

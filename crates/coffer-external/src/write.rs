@@ -77,7 +77,7 @@ pub enum Written {
     /// `creationPolicy: Merge` and the Secret does not exist.
     MergeTargetMissing,
     /// `creationPolicy: None`: nothing is written.
-    NotWritten,
+    Skipped,
 }
 
 /// ESO's field manager for an ExternalSecret: its name, or a SHA3-224 of it
@@ -96,7 +96,7 @@ pub fn field_manager(es_name: &str) -> String {
 /// Writes `desired` to the ExternalSecret's target Secret.
 pub async fn write(ctx: &Context, es: &ExternalSecret, desired: Desired) -> Result<Written> {
     let Some(target) = Target::of(es, &desired)? else {
-        return Ok(Written::NotWritten);
+        return Ok(Written::Skipped);
     };
     let summary = ctx.secrets.get(&target.namespace, &target.name);
     if target.settled(es, &desired, summary.as_ref()) {

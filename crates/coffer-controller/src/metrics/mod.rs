@@ -309,7 +309,7 @@ pub fn counting_client(
         .build())
 }
 
-impl coffer_external::metrics::ReconcileTimer for Metrics {
+impl coffer_external::ReconcileTimer for Metrics {
     fn observe(&self, controller: &'static str, result: &'static str, elapsed: Duration) {
         self.observe_reconcile(controller, result, elapsed);
     }

@@ -5,7 +5,7 @@
 //! secret canary).
 #![no_main]
 
-use coffer_external::build::keys_and_values::{MIN_BYTES, parse};
+use coffer_external::fuzzing::keys_and_values::{MIN_BYTES, parse};
 use libfuzzer_sys::fuzz_target;
 
 const CANARY: &str = "CANARY-s3cr3t-31bf";

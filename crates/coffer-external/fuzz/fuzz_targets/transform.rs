@@ -11,7 +11,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use coffer_external::transform::{
+use coffer_external::fuzzing::{
     Conversion, Decoding, Rewrite, SecretData, convert_key, convert_keys, decode,
     is_valid_secret_key, rewrite_keys,
 };

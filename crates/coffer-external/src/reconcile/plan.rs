@@ -190,7 +190,7 @@ pub(super) fn done_status(
             "secret will not be created due to CreationPolicy=Merge",
             None,
         ),
-        Outcome::Written(Written::NotWritten) => (REASON_SECRET_SYNCED, "secret synced", None),
+        Outcome::Written(Written::Skipped) => (REASON_SECRET_SYNCED, "secret synced", None),
         Outcome::Written(_) => (REASON_SECRET_SYNCED, "secret synced", Some(target)),
         Outcome::Deleted => (
             REASON_SECRET_DELETED,

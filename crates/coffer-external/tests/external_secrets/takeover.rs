@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use coffer_external::hash::{CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by};
-use coffer_external::ownership::ADOPT_ANNOTATION;
+use coffer_external::{
+    ADOPT_ANNOTATION, CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -172,7 +173,7 @@ fn made_by_eso(world: &World, name: &str, uid: Option<&str>) -> Secret {
     ]));
     s.metadata.annotations = Some(BTreeMap::from([(
         DATA_HASH_ANNOTATION.to_owned(),
-        coffer_external::hash::data_hash([("tls.key", b"from-eso".as_slice())]),
+        coffer_external::data_hash([("tls.key", b"from-eso".as_slice())]),
     )]));
     s.metadata.owner_references = uid.map(|uid| {
         vec![OwnerReference {

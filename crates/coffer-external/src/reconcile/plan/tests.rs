@@ -197,7 +197,7 @@ fn the_status_names_the_outcome_and_binds_only_a_written_secret() {
         (Outcome::Written(Written::Created), REASON_SECRET_SYNCED, Some("db")),
         (Outcome::Written(Written::Updated), REASON_SECRET_SYNCED, Some("db")),
         (Outcome::Written(Written::Unchanged), REASON_SECRET_SYNCED, Some("db")),
-        (Outcome::Written(Written::NotWritten), REASON_SECRET_SYNCED, None),
+        (Outcome::Written(Written::Skipped), REASON_SECRET_SYNCED, None),
         (Outcome::Written(Written::MergeTargetMissing), REASON_SECRET_MISSING, None),
         (Outcome::Deleted, REASON_SECRET_DELETED, None),
         (Outcome::Retained, REASON_SECRET_SYNCED, None),
