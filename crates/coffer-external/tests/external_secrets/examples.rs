@@ -326,6 +326,46 @@ async fn eso_docs_aws_session_tags_example_tags_the_assumed_role() {
 }
 
 #[tokio::test]
+async fn eso_docs_multiline_template_example_renders() {
+    let world = World::new("eso-docs-template").await;
+    for (name, value) in [
+        ("/grafana/user", "grafana-admin"),
+        ("/grafana/password", "pa\"ss"),
+        ("/database/url", "postgres://db.example:5432/app"),
+    ] {
+        moto_put(REGION, None, name, value).await;
+    }
+    aws_docs_store(&world).await;
+    apply_example_with(
+        &world,
+        "multiline-template-v2-external-secret.yaml",
+        &[(
+            "  # ...",
+            "  secretStoreRef: {name: aws-secretsmanager, kind: SecretStore}",
+        )],
+    )
+    .await;
+    let secret = world
+        .wait_secret(
+            "secret-to-be-created",
+            "the template example's Secret",
+            |s| keys(s).len() == 2,
+        )
+        .await;
+    assert_eq!(
+        value(&secret, "connection").as_deref(),
+        Some("postgresql://db.example:5432/app")
+    );
+    assert_eq!(
+        value(&secret, "config").as_deref(),
+        Some(
+            "datasources:\n- name: Graphite\n  type: graphite\n  access: proxy\n  \
+             url: http://localhost:8080\n  password: \"pa\"ss\"\n  user: \"grafana-admin\"\n"
+        )
+    );
+}
+
+#[tokio::test]
 async fn eso_docs_aws_irsa_example_syncs_with_the_annotated_role() {
     let world = World::new("eso-docs-irsa").await;
     aws_docs_secrets().await;
