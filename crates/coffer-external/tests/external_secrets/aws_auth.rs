@@ -241,7 +241,7 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
         )
         .await;
     external_secret(&world, "no-role", "no-role", &key, "").await;
-    let event = world.wait_event("no-role", "UpdateFailed").await;
-    let note = event.message.unwrap_or_default();
-    assert!(note.contains("sessionTags"), "{note}");
+    world
+        .wait_event_saying("no-role", "UpdateFailed", "sessionTags")
+        .await;
 }

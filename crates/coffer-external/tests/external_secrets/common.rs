@@ -190,6 +190,22 @@ impl World {
 
     /// Waits until an Event with `reason` is recorded on ExternalSecret
     /// `name`, and returns it.
+    /// The first Event on `name` with `reason` whose note contains `text`
+    /// (an earlier one with the same reason may be about something else,
+    /// e.g. a store not yet cached when the ExternalSecret was first seen).
+    pub async fn wait_event_saying(&self, name: &str, reason: &str, text: &str) -> Event {
+        eventually(
+            &format!("a {reason} Event on {name} saying {text:?}"),
+            || async {
+                self.events(name).await.into_iter().find(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.message.as_deref().is_some_and(|m| m.contains(text))
+                })
+            },
+        )
+        .await
+    }
+
     pub async fn wait_event(&self, name: &str, reason: &str) -> Event {
         eventually(&format!("a {reason} Event on {name}"), || async {
             self.events(name)

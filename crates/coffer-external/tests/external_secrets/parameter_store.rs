@@ -149,7 +149,7 @@ async fn parameter_store_values_versions_properties_tags_and_finds() {
     world
         .apply(ExternalSecretManifest::new("missing", "ssm").data("v", &format!("{base}/nope")))
         .await;
-    let event = world.wait_event("missing", "UpdateFailed").await;
-    let message = event.message.unwrap_or_default();
-    assert!(message.contains("nope"), "{message}");
+    world
+        .wait_event_saying("missing", "UpdateFailed", "nope")
+        .await;
 }

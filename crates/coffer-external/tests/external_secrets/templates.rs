@@ -223,11 +223,9 @@ async fn a_missing_template_key_fails_the_sync_and_keeps_the_previous_secret() {
         !message.contains("t-1") && !message.contains("do-not-show"),
         "the condition leaks a value: {message}"
     );
-    let event = world.wait_event("svc", "UpdateFailed").await;
-    assert!(
-        event.message.unwrap_or_default().contains("tokne"),
-        "the Event names the key"
-    );
+    world
+        .wait_event_saying("svc", "UpdateFailed", "tokne")
+        .await;
     let kept = world.secrets().get("svc").await.unwrap();
     assert_eq!(value(&kept, "header").as_deref(), Some("Bearer t-1"));
     assert_eq!(rv(&kept), rv(&good), "the Secret was touched");
@@ -273,13 +271,13 @@ async fn a_template_bomb_fails_fast_naming_key_and_limit_while_others_sync() {
             && message.contains("a value exceeds 4194304 bytes or elements"),
         "{message}"
     );
-    let event = world.wait_event("bomb", "UpdateFailed").await;
-    assert!(
-        event
-            .message
-            .unwrap_or_default()
-            .contains("a value exceeds 4194304 bytes or elements")
-    );
+    world
+        .wait_event_saying(
+            "bomb",
+            "UpdateFailed",
+            "a value exceeds 4194304 bytes or elements",
+        )
+        .await;
     world
         .wait_secret("fine", "the other ExternalSecret's Secret", |s| {
             value(s, "out").as_deref() == Some("APP")
