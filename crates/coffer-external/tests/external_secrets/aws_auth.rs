@@ -9,7 +9,9 @@
 //! account (where the static test keys and an un-assumed role would read).
 
 use crate::common::*;
-use crate::identity::{self, moto_assumed_roles, moto_put};
+use crate::identity::{
+    self, assert_role_assumed, moto_assumed_roles, moto_put, world_behind_recording_proxy,
+};
 use crate::sync::*;
 
 /// A store named `name` reading with web identity as ServiceAccount `sa`,
@@ -35,13 +37,7 @@ async fn aws_web_identity_assumes_the_store_role_with_a_service_account_token() 
     web_identity_store(&world, "aws", "app", Some(&role)).await;
     external_secret(&world, "db", "aws", &key, "").await;
     assert_synced(&world, "db", "read-as-the-role").await;
-    assert!(
-        moto_assumed_roles(world.env)
-            .await
-            .iter()
-            .any(|(arn, _)| arn == &role),
-        "STS was never asked for {role}"
-    );
+    assert_role_assumed(world.env, &role).await;
     let (status, reason, message) = store_ready(&world, "aws").await;
     assert_eq!(
         (status.as_str(), reason.as_str()),
@@ -154,12 +150,8 @@ async fn aws_prefix_and_version_stages_and_ids_select_what_is_read() {
 #[tokio::test]
 async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_honoured() {
     // One proxy in front of moto serves as both the Secrets Manager and
-    // the STS endpoint (what AWS_SECRETSMANAGER_ENDPOINT and
-    // AWS_STS_ENDPOINT set), and records what was sent.
-    let mut world = World::without_controller("aws-session-tags").await;
-    let proxy = coffer_testenv::RecordingProxy::start(&world.env.aws.endpoint)
-        .await
-        .unwrap();
+    // the STS endpoint, and records what was sent.
+    let (world, proxy) = world_behind_recording_proxy("aws-session-tags").await;
     let recorded = || -> String {
         proxy
             .requests()
@@ -167,13 +159,6 @@ async fn aws_session_tags_go_with_the_role_and_eso_s_endpoint_variables_are_hono
             .map(|r| format!("{:?} {}\n", r.headers, String::from_utf8_lossy(&r.body)))
             .collect()
     };
-    let mut config = world.config();
-    config.aws_endpoints = coffer_external::AwsEndpoints {
-        secrets_manager: Some(proxy.url()),
-        sts: Some(proxy.url()),
-        ssm: None,
-    };
-    world.start_with(config).await;
     let region = world.env.aws.region.clone();
     let key = remote(&world, "db");
     let role = format!("arn:aws:iam::666666666666:role/{}-tagged", world.name());

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::bao::Bao;
 use crate::common::*;
-use crate::identity::{self, ISSUER, moto_assumed_roles, moto_put};
+use crate::identity::{self, ISSUER, assert_role_assumed, moto_put, world_behind_recording_proxy};
 use crate::parameter_store;
 use crate::sync::*;
 
@@ -244,13 +244,7 @@ async fn eso_docs_aws_secrets_manager_example_syncs() {
     assert_eq!(value(&secret, "developer").as_deref(), Some("seb"));
     let tags: Value = serde_json::from_str(&value(&secret, "tags").unwrap()).unwrap();
     assert_eq!(tags, json!({"dev": "seb", "team": "platform"}));
-    assert!(
-        moto_assumed_roles(world.env)
-            .await
-            .iter()
-            .any(|(arn, _)| arn == "arn:aws:iam::123456789012:role/external-secrets"),
-        "the store's role was assumed"
-    );
+    assert_role_assumed(world.env, "arn:aws:iam::123456789012:role/external-secrets").await;
 }
 
 #[tokio::test]
@@ -285,19 +279,7 @@ async fn eso_docs_aws_parameter_store_example_syncs() {
 
 #[tokio::test]
 async fn eso_docs_aws_session_tags_example_tags_the_assumed_role() {
-    // A recording proxy in front of moto stands for STS and Secrets
-    // Manager (ESO's AWS_STS_ENDPOINT and AWS_SECRETSMANAGER_ENDPOINT).
-    let mut world = World::without_controller("eso-docs-tags").await;
-    let proxy = coffer_testenv::RecordingProxy::start(&world.env.aws.endpoint)
-        .await
-        .unwrap();
-    let mut config = world.config();
-    config.aws_endpoints = coffer_external::AwsEndpoints {
-        secrets_manager: Some(proxy.url()),
-        sts: Some(proxy.url()),
-        ssm: None,
-    };
-    world.start_with(config).await;
+    let (world, proxy) = world_behind_recording_proxy("eso-docs-tags").await;
     let key = remote(&world, "db");
     moto_put(REGION, Some("222222222222"), &key, "tagged-read").await;
     apply_example(&world, "aws-session-tags-store.yaml").await;
@@ -391,13 +373,7 @@ spec:
         )
         .await;
     assert_synced(&world, "friend", "Dale").await;
-    assert!(
-        moto_assumed_roles(world.env)
-            .await
-            .iter()
-            .any(|(arn, _)| arn == "arn:aws:iam::123456789012:role/team-a"),
-        "the ServiceAccount's role was assumed"
-    );
+    assert_role_assumed(world.env, "arn:aws:iam::123456789012:role/team-a").await;
 }
 
 #[tokio::test]

@@ -255,3 +255,32 @@ pub async fn moto_assumed_roles(env: &TestEnv) -> Vec<(String, Option<String>)> 
         })
         .collect()
 }
+
+/// Asserts that moto's STS handed out credentials for `role`.
+pub async fn assert_role_assumed(env: &TestEnv, role: &str) {
+    assert!(
+        moto_assumed_roles(env)
+            .await
+            .iter()
+            .any(|(arn, _)| arn == role),
+        "STS was never asked for {role}"
+    );
+}
+
+/// A World whose controller reaches Secrets Manager and STS through one
+/// recording proxy in front of moto (what ESO's AWS_SECRETSMANAGER_ENDPOINT
+/// and AWS_STS_ENDPOINT set), and that proxy.
+pub async fn world_behind_recording_proxy(test: &str) -> (World, coffer_testenv::RecordingProxy) {
+    let mut world = World::without_controller(test).await;
+    let proxy = coffer_testenv::RecordingProxy::start(&world.env.aws.endpoint)
+        .await
+        .unwrap();
+    let mut config = world.config();
+    config.aws_endpoints = coffer_external::AwsEndpoints {
+        secrets_manager: Some(proxy.url()),
+        sts: Some(proxy.url()),
+        ssm: None,
+    };
+    world.start_with(config).await;
+    (world, proxy)
+}
