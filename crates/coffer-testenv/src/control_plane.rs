@@ -58,13 +58,47 @@ pub fn free_port() -> Result<u16, Error> {
     Ok(port.port())
 }
 
+/// `n` distinct loopback ports that were free a moment ago: probed all at
+/// once, since a port released by one probe can be handed out by the next.
+fn free_ports(n: usize) -> Result<Vec<u16>, Error> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|ls| ls.iter().map(|l| Ok(l.local_addr()?.port())).collect());
+    listeners.map_err(|source| Error::Io {
+        what: "127.0.0.1:0".into(),
+        source,
+    })
+}
+
+/// Starts etcd, again on other ports (at most three times) when it exits at
+/// once: a probed port can be taken before etcd binds it, by another
+/// process or an outgoing connection ("bind: address already in use").
 async fn start_etcd(
     bin: &Path,
     dir: &Path,
     http: &reqwest::Client,
 ) -> Result<(ProcessLog, String), Error> {
-    let client_url = format!("http://127.0.0.1:{}", free_port()?);
-    let peer_url = format!("http://127.0.0.1:{}", free_port()?);
+    let mut attempt = 1;
+    loop {
+        match start_etcd_once(bin, dir, http).await {
+            Err(Error::Exited { .. }) if attempt < 3 => {
+                attempt += 1;
+                let _ = std::fs::remove_dir_all(dir.join("etcd"));
+            }
+            started => return started,
+        }
+    }
+}
+
+async fn start_etcd_once(
+    bin: &Path,
+    dir: &Path,
+    http: &reqwest::Client,
+) -> Result<(ProcessLog, String), Error> {
+    let ports = free_ports(2)?;
+    let client_url = format!("http://127.0.0.1:{}", ports[0]);
+    let peer_url = format!("http://127.0.0.1:{}", ports[1]);
     let args = [
         format!("--data-dir={}", dir.join("etcd").display()),
         format!("--listen-client-urls={client_url}"),
