@@ -10,18 +10,10 @@ use std::net::TcpListener;
 use seal_harness::{PASSWORD, SECRET_YAML, Sandbox, b64, fail, json_docs, ok};
 use serde_json::Value;
 
-/// `coffer seal --cert cert.pem -f secret.yaml -w sealed.yaml`.
-fn seal_to_file(sb: &Sandbox) {
+/// `coffer seal --cert cert.pem -f secret.yaml -w OUT`.
+fn seal_to_file(sb: &Sandbox, out: &str) {
     ok(sb.coffer(
-        &[
-            "seal",
-            "--cert",
-            "cert.pem",
-            "-f",
-            "secret.yaml",
-            "-w",
-            "sealed.yaml",
-        ],
+        &["seal", "--cert", "cert.pem", "-f", "secret.yaml", "-w", out],
         None,
     ));
 }
@@ -108,18 +100,7 @@ fn yaml_output_by_flag_or_by_output_file_name() {
         "{yaml}"
     );
 
-    ok(sb.coffer(
-        &[
-            "seal",
-            "--cert",
-            "cert.pem",
-            "-f",
-            "secret.yaml",
-            "-w",
-            "out.yml",
-        ],
-        None,
-    ));
+    seal_to_file(&sb, "out.yml");
     assert!(sb.read("out.yml").starts_with("---\n"));
     ok(sb.coffer(
         &[
@@ -449,7 +430,7 @@ fn raw_prints_only_the_base64_of_one_value() {
 fn merge_into_adds_and_replaces_keys_in_place_keeping_the_file_format() {
     let sb = Sandbox::with_key();
     sb.write("secret.yaml", SECRET_YAML);
-    seal_to_file(&sb);
+    seal_to_file(&sb, "sealed.yaml");
     let before = sb.read("sealed.yaml");
     let update = "kind: Secret\nmetadata: {name: ignored, labels: {tier: db}}\nstringData: {user: root, extra: more}\n";
     ok(sb.coffer(
@@ -584,7 +565,7 @@ fn re_encrypt_offline_rewrites_the_input_file_for_the_new_key() {
     sb.write("new-cert.pem", new.read("cert.pem"));
     sb.write("new-key.pem", new.read("key.pem"));
     sb.write("secret.yaml", SECRET_YAML);
-    seal_to_file(&sb);
+    seal_to_file(&sb, "sealed.yaml");
     ok(sb.coffer(
         &[
             "seal",
