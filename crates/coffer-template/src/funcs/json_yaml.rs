@@ -110,13 +110,7 @@ fn write_json(
     html: bool,
     level: usize,
 ) -> Result<(), Json> {
-    let newline = |out: &mut Buf, level: usize| -> Result<(), Full> {
-        if style == Style::Pretty {
-            out.push(b'\n')?;
-            out.fill(b' ', 2 * level)?;
-        }
-        Ok(())
-    };
+    let newline = |out: &mut Buf, level: usize| newline(out, style, level);
     match v {
         Value::Nil => out.extend(b"null")?,
         Value::Bool(b) => out.extend(if *b { b"true" } else { b"false" })?,
@@ -138,23 +132,11 @@ fn write_json(
             out.push(b']')?;
         }
         Value::Map(m) => {
-            out.push(b'{')?;
-            for (i, (k, e)) in m.entries().iter().enumerate() {
-                if i > 0 {
-                    out.push(b',')?;
-                }
-                newline(out, level + 1)?;
-                json_string(out, k.as_bytes(), html)?;
-                out.push(b':')?;
-                if style == Style::Pretty {
-                    out.push(b' ')?;
-                }
-                write_json(out, e, style, html, level + 1)?;
-            }
-            if !m.entries().is_empty() {
-                newline(out, level)?;
-            }
-            out.push(b'}')?;
+            let entries = m.entries();
+            let members = entries.iter().map(|(k, e)| (k.as_bytes(), e));
+            write_members(out, members, style, html, level, |out, e| {
+                write_json(out, e, style, html, level + 1)
+            })?;
         }
         // Go's Time.MarshalJSON: RFC 3339 with nanoseconds, a string
         Value::Time(t) => {
@@ -166,26 +148,57 @@ fn write_json(
         // String() as a JSON string
         Value::Object(o) => match o.view() {
             View::Fields(fields) => {
-                out.push(b'{')?;
-                for (i, (name, f)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',')?;
-                    }
-                    newline(out, level + 1)?;
-                    json_string(out, name.as_bytes(), html)?;
-                    out.push(b':')?;
-                    if style == Style::Pretty {
-                        out.push(b' ')?;
-                    }
-                    json_string(out, f.as_bytes(), html)?;
-                }
-                newline(out, level)?;
-                out.push(b'}')?;
+                let members = fields.iter().map(|(name, f)| (name.as_bytes(), *f));
+                write_members(out, members, style, html, level, |out, f| {
+                    Ok(json_string(out, f.as_bytes(), html)?)
+                })?;
             }
             View::Text(t) => json_string(out, t.as_bytes(), html)?,
         },
     }
     Ok(())
+}
+
+/// `MarshalIndent`'s line break and indent before an element at `level`
+/// (nothing when compact).
+fn newline(out: &mut Buf, style: Style, level: usize) -> Result<(), Full> {
+    if style == Style::Pretty {
+        out.push(b'\n')?;
+        out.fill(b' ', 2 * level)?;
+    }
+    Ok(())
+}
+
+/// A JSON object of `members` (name, value) at nesting `level`, each value
+/// written by `value`: a map's entries, or a struct's fields as Go's
+/// encoding/json writes them.
+fn write_members<'a, V>(
+    out: &mut Buf,
+    members: impl ExactSizeIterator<Item = (&'a [u8], V)>,
+    style: Style,
+    html: bool,
+    level: usize,
+    mut value: impl FnMut(&mut Buf, V) -> Result<(), Json>,
+) -> Result<(), Json> {
+    let newline = |out: &mut Buf, level: usize| newline(out, style, level);
+    let empty = members.len() == 0;
+    out.push(b'{')?;
+    for (i, (name, v)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',')?;
+        }
+        newline(out, level + 1)?;
+        json_string(out, name, html)?;
+        out.push(b':')?;
+        if style == Style::Pretty {
+            out.push(b' ')?;
+        }
+        value(out, v)?;
+    }
+    if !empty {
+        newline(out, level)?;
+    }
+    Ok(out.push(b'}')?)
 }
 
 fn json_string(out: &mut Buf, s: &[u8], html: bool) -> Result<(), Full> {
