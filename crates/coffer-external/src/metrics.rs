@@ -38,7 +38,7 @@ pub struct Metrics {
     provider_calls: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
     /// Ready condition status per store and ClusterExternalSecret:
     /// (metric prefix, namespace, name).
-    store_ready: Mutex<BTreeMap<(&'static str, String, String), bool>>,
+    ready_by_kind: Mutex<BTreeMap<(&'static str, String, String), bool>>,
     timer: Option<Arc<dyn ReconcileTimer>>,
 }
 
@@ -101,25 +101,25 @@ impl Metrics {
         } else {
             "secretstore"
         };
-        lock(&self.store_ready).insert((prefix, namespace.to_owned(), name.to_owned()), ready);
+        lock(&self.ready_by_kind).insert((prefix, namespace.to_owned(), name.to_owned()), ready);
     }
 
     /// A ClusterExternalSecret's `Ready` condition now has this status
     /// (`clusterexternalsecret_status_condition`, as ESO's).
     pub fn cluster_external_secret_ready(&self, name: &str, ready: bool) {
-        lock(&self.store_ready).insert((CES_PREFIX, String::new(), name.to_owned()), ready);
+        lock(&self.ready_by_kind).insert((CES_PREFIX, String::new(), name.to_owned()), ready);
     }
 
     /// Keeps only the ClusterExternalSecret series whose name `keep`
     /// accepts (those deleted since go).
     pub fn retain_cluster_external_secrets(&self, keep: impl Fn(&str) -> bool) {
-        lock(&self.store_ready).retain(|(prefix, _, n), _| *prefix != CES_PREFIX || keep(n));
+        lock(&self.ready_by_kind).retain(|(prefix, _, n), _| *prefix != CES_PREFIX || keep(n));
     }
 
     /// Keeps only the store series for which `keep(kind prefix, namespace,
     /// name)` is true (stores deleted since go).
     pub fn retain_stores(&self, keep: impl Fn(&str, &str, &str) -> bool) {
-        lock(&self.store_ready)
+        lock(&self.ready_by_kind)
             .retain(|(prefix, ns, n), _| *prefix == CES_PREFIX || keep(prefix, ns, n));
     }
 
@@ -199,7 +199,7 @@ impl Metrics {
                 "# HELP {name} The status condition of a specific {what}"
             );
             let _ = writeln!(out, "# TYPE {name} gauge");
-            for ((p, ns, store), ready) in lock(&self.store_ready).iter() {
+            for ((p, ns, store), ready) in lock(&self.ready_by_kind).iter() {
                 if *p != prefix {
                     continue;
                 }
