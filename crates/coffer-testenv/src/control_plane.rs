@@ -47,15 +47,7 @@ impl ControlPlane {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Io {
-        what: "127.0.0.1:0".into(),
-        source,
-    })?;
-    let port = listener.local_addr().map_err(|source| Error::Io {
-        what: "port".into(),
-        source,
-    })?;
-    Ok(port.port())
+    Ok(free_ports(1)?[0])
 }
 
 /// `n` distinct loopback ports that were free a moment ago: probed all at
