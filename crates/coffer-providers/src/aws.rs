@@ -4,9 +4,10 @@
 //! One [`AwsClient`] serves one store: it resolves credentials once (cached
 //! until they expire, see `auth`), reads through the store's
 //! [`ReadCache`] keyed by (secret, version, metadata policy) so that every
-//! property of a secret costs one call, batches `data[]` reads with
-//! `BatchGetSecretValue` (20 ids a call), and stops calling for a while
-//! when the service throttles (see `backoff`).
+//! property of a secret costs one call, batches reads of current values
+//! with `BatchGetSecretValue` (20 ids a call, gathered across
+//! ExternalSecrets, see `batch`), and stops calling for a while when the
+//! service throttles (see `backoff`).
 
 mod auth;
 mod backoff;
@@ -217,6 +218,8 @@ pub struct AwsClient {
     /// Set once `BatchGetSecretValue` was denied or unsupported: reads go
     /// one by one from then on.
     batch_disabled: AtomicBool,
+    /// The batch that reads missing the cache join (see `batch`).
+    gather: batch::Gather,
 }
 
 impl fmt::Debug for AwsClient {
@@ -291,22 +294,20 @@ impl AwsClient {
             // Parameters are read one by one (BatchGetSecretValue is
             // Secrets Manager's).
             batch_disabled: AtomicBool::new(config.service == AwsService::ParameterStore),
+            gather: batch::Gather::default(),
         })
     }
 
     /// See [`crate::Client::get`].
     pub async fn get(&self, r: &RemoteRef, opts: ReadOptions) -> Result<Fetched<SecretValue>> {
         let key = self.read_key(r);
-        let raw = self
-            .reads
-            .get_or_fetch(&key, opts.max_age, || self.fetch(&key, &r.key))
-            .await?;
+        let raw = self.read(&key, &r.key, opts.max_age).await?;
         self.select(r, raw)
     }
 
     /// See [`crate::Client::get_many`]: cache hits first, then the current
-    /// values that miss in `BatchGetSecretValue` calls of 20, the rest one
-    /// by one.
+    /// values that miss in gathered `BatchGetSecretValue` calls (see
+    /// `batch`), the rest one by one.
     pub async fn get_many(
         &self,
         refs: &[RemoteRef],

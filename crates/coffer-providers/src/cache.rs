@@ -6,20 +6,63 @@
 //! provider call in flight instead of making their own. This is what lets
 //! 1,000 ExternalSecrets over 200 remote keys cost about 200 provider calls
 //! per refresh cycle rather than 1,000.
+//!
+//! The cache also knows which results are still read and will be stale for
+//! their next reader ([`ReadCache::claim_due`]): a client that batches
+//! reads (AWS `BatchGetSecretValue`) fills a batch's spare room with those,
+//! so that keys read at different moments come to be refreshed together,
+//! in full batches.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::{Fetched, Result};
 
-/// A finished read: its result and when the provider call started and ended.
+/// A result is taken for a refresh ahead of its readers
+/// ([`ReadCache::claim_due`])
+/// only while it was asked for within this many of its max ages: two
+/// refresh intervals for the controller's periodic reads, whose max age is
+/// half the interval. A key nobody reads any more stops being refreshed.
+const STILL_READ: u32 = 4;
+
+/// A finished read: its result, when the provider call started and ended,
+/// and what its readers ask of it.
 #[derive(Debug)]
 struct Done<V> {
     result: Result<V>,
     fetched_at: Instant,
     completed_at: Instant,
+    /// When a reader last asked for this key.
+    asked_at: Instant,
+    /// The max age of the last reader that accepted a cached result (zero
+    /// until one did): past it, the next such read calls the provider.
+    stale_after: Duration,
+}
+
+impl<V> Done<V> {
+    fn asked(&mut self, at: Instant, max_age: Duration) {
+        self.asked_at = self.asked_at.max(at);
+        if !max_age.is_zero() {
+            self.stale_after = max_age;
+        }
+    }
+
+    /// Whether a refresh ahead of the readers is worth its room in a batch:
+    /// a good result that is still read and is already stale for its
+    /// readers. Returns its age.
+    fn due(&self, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(self.fetched_at);
+        let still_read =
+            now.saturating_duration_since(self.asked_at) <= self.stale_after * STILL_READ;
+        (self.result.is_ok()
+            && !self.stale_after.is_zero()
+            && age >= self.stale_after
+            && still_read)
+            .then_some(age)
+    }
 }
 
 type Slot<V> = Arc<tokio::sync::Mutex<Option<Done<V>>>>;
@@ -58,7 +101,9 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
         let asked_at = Instant::now();
         let slot = self.slot(key);
         let mut guard = slot.lock().await;
-        if let Some(done) = guard.as_ref() {
+        let mut stale_after = max_age;
+        if let Some(done) = guard.as_mut() {
+            done.asked(asked_at, max_age);
             let fresh = done.result.is_ok() && done.fetched_at.elapsed() <= max_age;
             if fresh || done.completed_at >= asked_at {
                 return done.result.clone().map(|value| Fetched {
@@ -66,6 +111,7 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
                     fetched_at: done.fetched_at,
                 });
             }
+            stale_after = done.stale_after;
         }
         let fetched_at = Instant::now();
         let result = fetch().await;
@@ -73,27 +119,42 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
             result: result.clone(),
             fetched_at,
             completed_at: Instant::now(),
+            asked_at,
+            stale_after,
         });
         result.map(|value| Fetched { value, fetched_at })
     }
 
-    /// A successful result for `key` fetched at most `max_age` ago, if one
-    /// is ready now; never waits for a read in flight. Lets a caller that
-    /// batches reads ask the provider only for the keys that miss.
-    pub fn peek(&self, key: &K, max_age: Duration) -> Option<Fetched<V>> {
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)?
-            .clone();
-        let guard = slot.try_lock().ok()?;
-        let done = guard.as_ref()?;
-        let value = done.result.as_ref().ok()?;
-        (done.fetched_at.elapsed() <= max_age).then(|| Fetched {
-            value: value.clone(),
-            fetched_at: done.fetched_at,
-        })
+    /// Takes up to `limit` keys worth reading again now, before anyone
+    /// asks: results that are still read (asked for within [`STILL_READ`]
+    /// max ages) and already older than their readers' max age, so that
+    /// the next read would call the provider anyway. Oldest first; keys
+    /// being read right now and keys `eligible` rejects are left out. A
+    /// reader of a taken key waits for its [`Claimed::fill`] (or drop), as
+    /// for any read in flight.
+    pub fn claim_due(&self, limit: usize, eligible: impl Fn(&K) -> bool) -> Vec<Claimed<K, V>> {
+        let now = Instant::now();
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut due: Vec<(Duration, Claimed<K, V>)> = slots
+            .iter()
+            .filter(|(key, _)| eligible(key))
+            .filter_map(|(key, slot)| {
+                let guard = slot.clone().try_lock_owned().ok()?;
+                let age = guard.as_ref()?.due(now)?;
+                Some((
+                    age,
+                    Claimed {
+                        key: key.clone(),
+                        guard,
+                    },
+                ))
+            })
+            .collect();
+        due.sort_by_key(|(age, _)| std::cmp::Reverse(*age));
+        due.into_iter()
+            .take(limit)
+            .map(|(_, claimed)| claimed)
+            .collect()
     }
 
     /// Forgets `key` (after a write, or when the caller knows it is stale).
@@ -134,6 +195,41 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
                 .is_some_and(|done| done.completed_at.elapsed() <= retain),
             Err(_) => true, // a read is in flight
         });
+    }
+}
+
+/// A key taken by [`ReadCache::claim_due`] for a refresh ahead of its
+/// readers, who wait for it meanwhile.
+pub struct Claimed<K, V> {
+    key: K,
+    guard: tokio::sync::OwnedMutexGuard<Option<Done<V>>>,
+}
+
+impl<K, V> Claimed<K, V> {
+    /// The key taken.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// Stores the value read for the key at `fetched_at`, releasing its
+    /// readers, who use it. Dropping a claim unfilled (the read failed)
+    /// keeps the old result, and a reader then calls on its own.
+    pub fn fill(mut self, value: V, fetched_at: Instant) {
+        if let Some(done) = self.guard.as_mut()
+            && done.fetched_at < fetched_at
+        {
+            done.result = Ok(value);
+            done.fetched_at = fetched_at;
+            done.completed_at = Instant::now();
+        }
+    }
+}
+
+impl<K: fmt::Debug, V> fmt::Debug for Claimed<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claimed")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -210,21 +306,93 @@ mod tests {
         assert_eq!(ok.value, 3);
     }
 
-    #[tokio::test]
-    async fn peek_returns_only_fresh_successful_results() {
-        let cache = ReadCache::<&str, u32>::new(Duration::from_secs(60));
-        assert!(cache.peek(&"k", Duration::MAX).is_none());
+    /// The keys `claim_due` would take now (released at once).
+    fn due(cache: &ReadCache<&'static str, u32>, limit: usize) -> Vec<&'static str> {
         cache
-            .get_or_fetch(&"k", Duration::ZERO, || async { Ok(5) })
+            .claim_due(limit, |_| true)
+            .iter()
+            .map(|c| *c.key())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn stale_results_still_read_are_claimed_oldest_first_and_filled_for_their_readers() {
+        let cache = ReadCache::<&str, u32>::new(Duration::from_secs(60));
+        let max_age = Duration::from_millis(200);
+        for key in ["old", "young", "never-periodic"] {
+            let asked = if key == "never-periodic" {
+                Duration::ZERO
+            } else {
+                max_age
+            };
+            cache
+                .get_or_fetch(&key, asked, || async { Ok(1) })
+                .await
+                .unwrap();
+            if key == "old" {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let _ = cache
+            .get_or_fetch(&"failed", max_age, || async { Err(unavailable()) })
+            .await;
+        assert!(due(&cache, 10).is_empty(), "nothing is stale yet");
+        tokio::time::sleep(max_age).await;
+        // "old" is older than "young"; a key only ever read with max age
+        // zero, and a failed read, are never refreshed ahead.
+        assert_eq!(due(&cache, 10), ["old", "young"]);
+        assert_eq!(due(&cache, 1), ["old"]);
+        let others: Vec<_> = cache
+            .claim_due(10, |k| *k != "old")
+            .iter()
+            .map(|c| *c.key())
+            .collect();
+        assert_eq!(others, ["young"]);
+
+        // A reader of a claimed key waits for the claim, and uses its value.
+        let mut claimed = cache.claim_due(1, |_| true);
+        let claim = claimed.pop().unwrap();
+        assert_eq!(*claim.key(), "old");
+        assert_eq!(due(&cache, 10), ["young"], "a claimed key is in flight");
+        let reader =
+            cache.get_or_fetch(&"old", max_age, || async { panic!("waits for the claim") });
+        let filler = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            claim.fill(2, Instant::now());
+        };
+        let (read, ()) = tokio::join!(reader, filler);
+        assert_eq!(read.unwrap().value, 2);
+        assert_eq!(due(&cache, 10), ["young"]);
+
+        // A claim dropped unfilled keeps the old result, and its reader
+        // calls on its own.
+        drop(cache.claim_due(1, |k| *k == "young"));
+        let read = cache
+            .get_or_fetch(&"young", max_age, || async { Ok(3) })
             .await
             .unwrap();
-        assert_eq!(cache.peek(&"k", Duration::MAX).map(|f| f.value), Some(5));
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(cache.peek(&"k", Duration::from_millis(1)).is_none());
-        let _ = cache
-            .get_or_fetch(&"e", Duration::ZERO, || async { Err(unavailable()) })
-            .await;
-        assert!(cache.peek(&"e", Duration::MAX).is_none());
+        assert_eq!(read.value, 3);
+    }
+
+    #[tokio::test]
+    async fn a_key_nobody_asks_for_stops_being_due() {
+        let cache = ReadCache::<&str, u32>::new(Duration::from_secs(60));
+        let max_age = Duration::from_millis(100);
+        cache
+            .get_or_fetch(&"k", max_age, || async { Ok(1) })
+            .await
+            .unwrap();
+        tokio::time::sleep(max_age * 3 / 2).await;
+        assert_eq!(due(&cache, 10), ["k"]);
+        // Refreshed ahead again and again, but asked for by nobody for
+        // more than STILL_READ max ages.
+        for _ in 0..3 {
+            for claim in cache.claim_due(10, |_| true) {
+                claim.fill(1, Instant::now() - max_age);
+            }
+            tokio::time::sleep(max_age * 3 / 2).await;
+        }
+        assert!(due(&cache, 10).is_empty());
     }
 
     #[tokio::test]

@@ -8,8 +8,8 @@
 //! are renewed rather than a login per read, AWS credentials are cached until
 //! they expire. Reads go through a per-client [`cache::ReadCache`], so that
 //! identical reads from many ExternalSecrets within one refresh window reach
-//! the provider once, and AWS `data[]` reads are batched with
-//! `BatchGetSecretValue`.
+//! the provider once, and AWS reads of current values are batched with
+//! `BatchGetSecretValue`, across ExternalSecrets.
 //!
 //! Values are secrets: they live in [`SecretValue`] (zeroized on drop,
 //! redacted in `Debug`), and errors name stores, keys and properties, never

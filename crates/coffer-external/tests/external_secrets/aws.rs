@@ -1,5 +1,7 @@
 //! AWS Secrets Manager (moto) through SecretStores and ExternalSecrets.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::common::*;
@@ -136,6 +138,82 @@ async fn many_external_secrets_over_one_key_share_provider_reads() {
         reads <= 2,
         "10 ExternalSecrets over one key made {reads} reads"
     );
+}
+
+/// Secrets Manager actions the proxy passed on (`X-Amz-Target` without
+/// its `secretsmanager.` prefix).
+fn secrets_manager_calls(proxy: &coffer_testenv::RecordingProxy) -> Vec<String> {
+    proxy
+        .requests()
+        .iter()
+        .flat_map(|r| r.header("x-amz-target").into_iter().map(str::to_owned))
+        .filter_map(|t| t.strip_prefix("secretsmanager.").map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn reads_of_many_external_secrets_share_batches_and_keep_falling_due_together() {
+    // 80 ExternalSecrets, each reading one of 40 keys, refreshed every 3 s:
+    // read one by one that is 40 calls a cycle; in shared batches of 20, 2.
+    const KEYS: usize = 40;
+    const INTERVAL: Duration = Duration::from_secs(3);
+    let (world, proxy) = crate::identity::world_behind_recording_proxy("aws-batch-all").await;
+    let base = remote(&world, "batch");
+    for k in 0..KEYS {
+        aws_put(&format!("{base}/{k}"), &format!(r#"{{"v":"{k}"}}"#)).await;
+    }
+    aws_store(&world, "aws").await;
+    for i in 0..2 * KEYS {
+        world
+            .apply(
+                ExternalSecretManifest::new(&format!("es-{i}"), "aws")
+                    .refresh("3s")
+                    .property("v", &format!("{base}/{}", i % KEYS), "v"),
+            )
+            .await;
+    }
+    for i in 0..2 * KEYS {
+        let want = (i % KEYS).to_string();
+        world
+            .wait_secret(&format!("es-{i}"), "each Secret", |s| {
+                value(s, "v").as_deref() == Some(want.as_str())
+            })
+            .await;
+    }
+    // Keys first read at different moments come to be refreshed together
+    // within a cycle or two; then count three cycles.
+    tokio::time::sleep(INTERVAL * 2).await;
+    let before = secrets_manager_calls(&proxy).len();
+    tokio::time::sleep(INTERVAL * 3).await;
+    let calls = secrets_manager_calls(&proxy);
+    let in_three_cycles = calls.len() - before;
+    assert!(
+        in_three_cycles <= 9,
+        "{in_three_cycles} calls in three refresh cycles of 80 ExternalSecrets over {KEYS} keys \
+         (2 a cycle expected, 3 allowed; one by one would be {})",
+        3 * KEYS
+    );
+    assert!(
+        calls.iter().all(|c| c == "BatchGetSecretValue"),
+        "every read went in a batch: {calls:?}"
+    );
+
+    // Values refreshed ahead of their readers are the ones the Secrets get.
+    aws_client()
+        .await
+        .put_secret_value()
+        .secret_id(format!("{base}/7"))
+        .secret_string(r#"{"v":"seven"}"#)
+        .send()
+        .await
+        .unwrap();
+    for name in ["es-7", "es-47"] {
+        world
+            .wait_secret(name, "the new value", |s| {
+                value(s, "v").as_deref() == Some("seven")
+            })
+            .await;
+    }
 }
 
 #[tokio::test]

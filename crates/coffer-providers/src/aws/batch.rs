@@ -1,23 +1,34 @@
-//! Batched reads: `BatchGetSecretValue` with up to 20 secret ids a call.
+//! Batched reads: `BatchGetSecretValue` with up to 20 secret ids a call,
+//! gathered across callers.
 //!
-//! Each read still goes through the store's [`ReadCache`] slot for its key:
-//! a miss waits for the batch that holds its id instead of calling on its
-//! own, so a concurrent `get` of the same key waits for (and reuses) the
-//! batch's result, and a batch whose keys were all filled by someone else
-//! meanwhile is never sent. Results are only ever stored under the id they
-//! answer, so the worst case of a race is a duplicate call, never a wrong
-//! value.
+//! A current value that misses the store's [`ReadCache`] does not call on
+//! its own: it joins the store's open batch, which waits [`GATHER_WINDOW`]
+//! for other misses (from the same `data[]` or from any other
+//! ExternalSecret) and leaves when it holds 20 ids or the window ends. The
+//! batch's spare room is filled with keys that are still read and already
+//! stale for their readers ([`ReadCache::claim_due`]; their readers wait
+//! for the batch meanwhile): their results go to the cache, so keys first
+//! read at different moments come to be refreshed together, and 100 keys
+//! read every minute cost 5 calls a minute rather than 100.
+//!
+//! Each read still goes through its [`ReadCache`] slot, held while it
+//! waits, so an id is in at most one batch at a time and a concurrent
+//! `get` of the same key waits for (and reuses) the batch's answer.
+//! Results are only ever stored under the id they answer; an id the batch
+//! did not answer (the batch failed, or its leader was dropped) is read on
+//! its own.
 //!
 //! [`ReadCache`]: crate::cache::ReadCache
+//! [`ReadCache::claim_due`]: crate::cache::ReadCache::claim_due
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueOutput;
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared, join_all};
+use futures::future::join_all;
+use tokio::sync::{Notify, watch};
 
 use super::errors::{Failure, classify, service_failure};
 use super::{AwsClient, ReadKey, secret_bytes};
@@ -26,9 +37,88 @@ use crate::{Fetched, Result, SecretValue};
 /// `BatchGetSecretValue` takes at most 20 ids.
 pub(super) const BATCH_SIZE: usize = 20;
 
+/// How long the first id of a batch waits for others to join. Reads that
+/// fall due together (a `data[]` list, ExternalSecrets created or
+/// refreshed together) arrive within a few milliseconds of each other; a
+/// read that waits alone pays this once.
+pub(super) const GATHER_WINDOW: Duration = Duration::from_millis(20);
+
 /// One batch's answers by secret id; an id without an answer is read on its
 /// own.
 type Answers = HashMap<String, Result<SecretValue>>;
+
+/// Where a batch's answers are announced to the ids that joined it.
+type Announcement = watch::Receiver<Option<Arc<Answers>>>;
+
+/// A store's open batch, if any: at most one at a time.
+#[derive(Default)]
+pub(super) struct Gather {
+    open: Mutex<Option<Arc<OpenBatch>>>,
+}
+
+/// A batch that ids may still join. Only the open slot and the id that
+/// opened it (its leader, which sends it) hold it, so when the leader is
+/// dropped before sending, the sender goes and the others read alone.
+struct OpenBatch {
+    /// Secret id and the user's name for it (for errors).
+    ids: Mutex<Vec<(String, String)>>,
+    answers: watch::Sender<Option<Arc<Answers>>>,
+    /// Fired when the batch is full, so it leaves before the window ends.
+    full: Notify,
+}
+
+/// How an id took part in a batch.
+enum Joined {
+    /// It opened the batch, and sends it.
+    Leader(Arc<OpenBatch>),
+    /// It joined an open batch, and waits for its answers.
+    Member(Announcement),
+}
+
+impl Gather {
+    fn join(&self, id: &str, name: &str) -> Joined {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(batch) = open.as_ref() {
+            let announcement = batch.answers.subscribe();
+            let mut ids = batch.ids.lock().unwrap_or_else(PoisonError::into_inner);
+            ids.push((id.to_owned(), name.to_owned()));
+            if ids.len() >= BATCH_SIZE {
+                batch.full.notify_one();
+                drop(ids);
+                *open = None;
+            }
+            return Joined::Member(announcement);
+        }
+        let batch = Arc::new(OpenBatch {
+            ids: Mutex::new(vec![(id.to_owned(), name.to_owned())]),
+            answers: watch::channel(None).0,
+            full: Notify::new(),
+        });
+        *open = Some(batch.clone());
+        Joined::Leader(batch)
+    }
+
+    /// Closes `batch` to newcomers (a full one was closed when it filled).
+    fn close(&self, batch: &Arc<OpenBatch>) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.as_ref().is_some_and(|o| Arc::ptr_eq(o, batch)) {
+            *open = None;
+        }
+    }
+}
+
+/// Closes a leader's batch however the leader ends, so that no id joins a
+/// batch that will never be sent.
+struct Leading<'a> {
+    gather: &'a Gather,
+    batch: Arc<OpenBatch>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.gather.close(&self.batch);
+    }
+}
 
 impl AwsClient {
     /// Raw values for `reads` (key and the user's name for errors), one
@@ -39,47 +129,96 @@ impl AwsClient {
         max_age: Duration,
     ) -> HashMap<ReadKey, Result<Fetched<SecretValue>>> {
         let mut seen = HashSet::new();
-        let unique: Vec<&(ReadKey, String)> =
-            reads.iter().filter(|(key, _)| seen.insert(key)).collect();
+        let unique = reads.iter().filter(|(key, _)| seen.insert(key));
+        join_all(
+            unique.map(
+                |(key, name)| async move { (key.clone(), self.read(key, name, max_age).await) },
+            ),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
 
-        let mut batches: HashMap<&ReadKey, Shared<BoxFuture<'_, Arc<Answers>>>> = HashMap::new();
-        if !self.batch_disabled.load(Ordering::Relaxed) {
-            let misses: Vec<&(ReadKey, String)> = unique
-                .iter()
-                .copied()
-                .filter(|(key, _)| key.batchable() && self.reads.peek(key, max_age).is_none())
-                .collect();
-            for chunk in misses.chunks(BATCH_SIZE) {
-                let ids: Vec<(String, String)> = chunk
-                    .iter()
-                    .map(|(key, name)| (key.id.clone(), name.clone()))
-                    .collect();
-                let batch = self.batch(ids).boxed().shared();
-                for (key, _) in chunk {
-                    batches.insert(key, batch.clone());
+    /// The raw value for `key` through the cache: a current value that
+    /// misses is read in a gathered batch, anything else on its own.
+    pub(super) async fn read(
+        &self,
+        key: &ReadKey,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Fetched<SecretValue>> {
+        self.reads
+            .get_or_fetch(key, max_age, || async {
+                if key.batchable()
+                    && !self.batch_disabled.load(Ordering::Relaxed)
+                    && let Some(answer) = self.gathered(key, name).await
+                {
+                    return answer;
                 }
+                self.fetch(key, name).await
+            })
+            .await
+    }
+
+    /// `key`'s answer from the batch it joins; `None` when the batch gave
+    /// none (then the caller reads it on its own).
+    async fn gathered(&self, key: &ReadKey, name: &str) -> Option<Result<SecretValue>> {
+        let answers = match self.gather.join(&key.id, name) {
+            Joined::Member(mut announcement) => {
+                let answers: Option<Arc<Answers>> =
+                    announcement.wait_for(Option::is_some).await.ok()?.clone();
+                answers?
+            }
+            Joined::Leader(batch) => {
+                let leading = Leading {
+                    gather: &self.gather,
+                    batch,
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER_WINDOW) => {}
+                    () = leading.batch.full.notified() => {}
+                }
+                self.gather.close(&leading.batch);
+                let ids = std::mem::take(
+                    &mut *leading
+                        .batch
+                        .ids
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+                let answers = self.send_topped_up(ids).await;
+                // NB: members may all have gone; nobody listening is fine.
+                let _ = leading.batch.answers.send(Some(answers.clone()));
+                answers
+            }
+        };
+        answers.get(&key.id).cloned()
+    }
+
+    /// Sends a batch of `ids`, its spare room filled with keys due for a
+    /// refresh, whose results go to the cache.
+    async fn send_topped_up(&self, mut ids: Vec<(String, String)>) -> Arc<Answers> {
+        let asked: HashSet<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+        let ahead = self
+            .reads
+            .claim_due(BATCH_SIZE.saturating_sub(ids.len()), |key| {
+                key.batchable() && !asked.contains(&key.id)
+            });
+        ids.extend(
+            ahead
+                .iter()
+                .map(|claim| (claim.key().id.clone(), claim.key().id.clone())),
+        );
+        let sent_at = Instant::now();
+        let answers = self.batch(ids).await;
+        for claim in ahead {
+            if let Some(Ok(value)) = answers.get(&claim.key().id) {
+                let value = value.clone();
+                claim.fill(value, sent_at);
             }
         }
-
-        let results = join_all(unique.iter().map(|(key, name)| {
-            let batch = batches.get(key).cloned();
-            async move {
-                let result = self
-                    .reads
-                    .get_or_fetch(key, max_age, || async {
-                        if let Some(batch) = batch
-                            && let Some(answer) = batch.await.get(&key.id)
-                        {
-                            return answer.clone();
-                        }
-                        self.fetch(key, name).await
-                    })
-                    .await;
-                (key.clone(), result)
-            }
-        }))
-        .await;
-        results.into_iter().collect()
+        answers
     }
 
     /// One `BatchGetSecretValue` exchange (all its pages) for `ids` (secret
@@ -208,6 +347,45 @@ mod tests {
     use aws_sdk_secretsmanager::types::{ApiErrorType, SecretValueEntry};
 
     use super::*;
+
+    #[test]
+    fn a_batch_takes_twenty_ids_then_the_next_id_opens_another() {
+        let gather = Gather::default();
+        let Joined::Leader(first) = gather.join("id-0", "0") else {
+            panic!("the first id opens the batch");
+        };
+        for i in 1..BATCH_SIZE {
+            assert!(matches!(
+                gather.join(&format!("id-{i}"), "n"),
+                Joined::Member(_)
+            ));
+        }
+        assert_eq!(first.ids.lock().unwrap().len(), BATCH_SIZE);
+        let Joined::Leader(second) = gather.join("id-20", "20") else {
+            panic!("a full batch takes no more ids");
+        };
+        assert!(!Arc::ptr_eq(&first, &second));
+    }
+
+    #[tokio::test]
+    async fn members_of_a_batch_whose_leader_is_dropped_read_alone() {
+        let gather = Gather::default();
+        let Joined::Leader(batch) = gather.join("a", "a") else {
+            panic!("the first id opens the batch");
+        };
+        let Joined::Member(mut announcement) = gather.join("b", "b") else {
+            panic!("the second id joins");
+        };
+        drop(Leading {
+            gather: &gather,
+            batch,
+        });
+        assert!(announcement.wait_for(Option::is_some).await.is_err());
+        assert!(
+            matches!(gather.join("c", "c"), Joined::Leader(_)),
+            "the dropped batch is closed"
+        );
+    }
 
     #[test]
     fn page_answers_are_matched_by_name_arn_or_error_id() {
