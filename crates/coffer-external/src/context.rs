@@ -47,6 +47,11 @@ pub struct Config {
     /// does not say (ESO's `--store-requeue-interval`, 5 minutes): a store
     /// whose credential Secret appears later becomes Ready without an edit.
     pub store_requeue_interval: Duration,
+    /// `--refresh-time-slack`: a refresh that changes nothing but
+    /// `status.refreshTime` skips its status write while the recorded
+    /// time is less than this much older (zero, the default, writes every
+    /// refresh, as ESO does).
+    pub refresh_time_slack: Duration,
     /// Run the ClusterExternalSecret controller (cluster-wide); off when
     /// several controllers share a cluster in tests.
     pub cluster_external_secrets: bool,
@@ -88,6 +93,7 @@ impl Default for Config {
             flood_gate: false,
             store_config_ttl: Duration::from_secs(60),
             store_requeue_interval: Duration::from_secs(300),
+            refresh_time_slack: Duration::ZERO,
             cluster_external_secrets: true,
             template_limits: coffer_template::Limits::default(),
             renders: RenderPool::default(),

@@ -206,7 +206,9 @@ async fn mark_done(
     let status = plan::done_status(es, due, fetched, outcome);
     ctx.metrics
         .ready(&es.namespace().unwrap_or_default(), &es.name_any(), true);
-    patch_status(ctx, es, &status).await?;
+    if plan::status_write_needed(es.status.as_ref(), &status, ctx.config.refresh_time_slack) {
+        patch_status(ctx, es, &status).await?;
+    }
     ctx.last_sync
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -148,6 +148,7 @@ impl Args {
             concurrency: self.concurrent,
             flood_gate: self.enable_flood_gate,
             store_requeue_interval: self.store_requeue_interval,
+            refresh_time_slack: self.refresh_time_slack,
             aws_endpoints: coffer_external::AwsEndpoints {
                 secrets_manager: self.aws_secretsmanager_endpoint.clone(),
                 sts: self.aws_sts_endpoint.clone(),

@@ -174,6 +174,13 @@ pub struct Args {
     /// again when its `spec.refreshInterval` does not say.
     #[arg(long, default_value = "5m0s", value_parser = values::timeout)]
     pub store_requeue_interval: Duration,
+    /// Coffer's own: a refresh that changes nothing but
+    /// `status.refreshTime` skips its status write while the recorded
+    /// refreshTime is less than this much older, so it may lag the last
+    /// refresh by up to this much and status writes drop accordingly. 0
+    /// (the default) writes every refresh, as ESO does.
+    #[arg(long, default_value = "0s", value_parser = values::duration)]
+    pub refresh_time_slack: Duration,
     /// Elect one writing replica through a Lease.
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub leader_elect: bool,

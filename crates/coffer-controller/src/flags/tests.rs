@@ -260,18 +260,21 @@ fn eso_s_operation_flags_are_honoured_or_refused_by_name() {
     assert_eq!(defaults.controller_class, "default", "ESO's default class");
     assert_eq!(defaults.concurrency, 0);
     assert!(!defaults.flood_gate);
+    assert_eq!(defaults.refresh_time_slack, Duration::ZERO, "as ESO");
     let set = external(&[
         "--controller-class=blue",
         "--concurrent=5",
         "--enable-flood-gate",
+        "--refresh-time-slack=10m",
     ]);
     assert_eq!(
         (
             set.controller_class.as_str(),
             set.concurrency,
-            set.flood_gate
+            set.flood_gate,
+            set.refresh_time_slack,
         ),
-        ("blue", 5, true)
+        ("blue", 5, true, Duration::from_secs(600))
     );
     for flag in ["--client-qps=500", "--client-burst=1000"] {
         let error = config(&[flag]).unwrap_err().to_string();

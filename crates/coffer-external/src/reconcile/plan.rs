@@ -215,6 +215,34 @@ pub(super) fn done_status(
     status
 }
 
+/// Whether a successful sync's status must be written. Always, unless
+/// `slack` (`--refresh-time-slack`) is set: then a sync that changes
+/// nothing in the status but `refreshTime` skips the write while the
+/// recorded `refreshTime` is less than `slack` older than the new one, so
+/// `refreshTime` lags the last refresh by less than `slack`. The schedule
+/// does not depend on it: this process keeps its own record of each sync.
+pub(super) fn status_write_needed(
+    current: Option<&ExternalSecretStatus>,
+    new: &ExternalSecretStatus,
+    slack: Duration,
+) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    if slack.is_zero() {
+        return true;
+    }
+    let (Some(recorded), Some(refreshed)) = (&current.refresh_time, &new.refresh_time) else {
+        return true;
+    };
+    let behind = refreshed.0.duration_since(recorded.0);
+    let same_otherwise = ExternalSecretStatus {
+        refresh_time: current.refresh_time.clone(),
+        ..new.clone()
+    } == *current;
+    !same_otherwise || behind.is_negative() || behind.unsigned_abs() >= slack
+}
+
 pub(super) fn ready(status: &ExternalSecretStatus) -> Option<&ExternalSecretCondition> {
     status
         .conditions

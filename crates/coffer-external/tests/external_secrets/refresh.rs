@@ -209,3 +209,38 @@ async fn a_refresh_interval_of_a_million_signs_fails_clearly_and_the_controller_
         })
         .await;
 }
+
+#[tokio::test]
+async fn a_refresh_time_slack_skips_status_writes_but_never_a_secret_update() {
+    let mut world = World::without_controller("refresh-time-slack").await;
+    let mut config = world.config();
+    config.refresh_time_slack = std::time::Duration::from_secs(3600);
+    world.start_with(config).await;
+    aws_store(&world, "aws").await;
+    let key = remote(&world, "slack");
+    aws_put(&key, "first").await;
+    es_with_policy(&world, "slack", &key, "Periodic", "1s").await;
+    world
+        .wait_secret("slack", "the first value", |s| {
+            text(s).as_deref() == Some("first")
+        })
+        .await;
+    let recorded = eventually("a refreshTime", || world.refresh_time("slack")).await;
+    let syncs = world.metrics.sync_calls(world.name(), "slack");
+
+    aws_put(&key, "second").await;
+    world
+        .wait_secret("slack", "the upstream change", |s| {
+            text(s).as_deref() == Some("second")
+        })
+        .await;
+    eventually("more refreshes", || async {
+        (world.metrics.sync_calls(world.name(), "slack") >= syncs + 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        world.refresh_time("slack").await,
+        Some(recorded),
+        "refreshTime is written again only once an hour behind"
+    );
+}

@@ -238,3 +238,62 @@ fn the_ready_condition_keeps_its_transition_time_while_its_value_holds() {
     assert_eq!(ready(&status).unwrap().message.as_deref(), Some("again"));
     assert_eq!(status.conditions.len(), 1);
 }
+
+#[test]
+fn with_a_refresh_time_slack_only_a_status_that_changes_more_than_its_time_is_written() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let minute = Duration::from_secs(60);
+    let es = synced(
+        es(serde_json::json!({})),
+        now,
+        minute * 3,
+        REASON_SECRET_SYNCED,
+    );
+    let due = observe(&es, minute, observed(now, None));
+    let current = es.status.as_ref();
+    let refreshed = |ago: Duration, outcome| done_status(&es, &due, now - ago, outcome);
+    let unchanged = Outcome::Written(Written::Unchanged);
+    let slack = minute * 5 / 2;
+
+    // Without a slack, every refresh writes (ESO).
+    assert!(status_write_needed(
+        current,
+        &refreshed(Duration::ZERO, unchanged),
+        Duration::ZERO
+    ));
+    // Recorded 3 minutes before this refresh: more than the slack behind.
+    assert!(status_write_needed(
+        current,
+        &refreshed(Duration::ZERO, unchanged),
+        slack
+    ));
+    // 2 minutes behind: less than the slack, and nothing else changes.
+    assert!(!status_write_needed(
+        current,
+        &refreshed(minute, unchanged),
+        slack
+    ));
+    // An updated Secret changes nothing else in the status either.
+    let updated = Outcome::Written(Written::Updated);
+    assert!(!status_write_needed(
+        current,
+        &refreshed(minute, updated),
+        slack
+    ));
+    // Anything else that changes is written at once.
+    assert!(status_write_needed(
+        current,
+        &refreshed(minute, Outcome::Deleted),
+        slack
+    ));
+    let edited_es = edited(es.clone());
+    let edited_due = observe(&edited_es, minute, observed(now, None));
+    let edited_status = done_status(&edited_es, &edited_due, now - minute, unchanged);
+    assert!(status_write_needed(current, &edited_status, slack));
+    // A first status is always written.
+    assert!(status_write_needed(
+        None,
+        &refreshed(minute, unchanged),
+        slack
+    ));
+}
