@@ -70,7 +70,8 @@ fn policy(leak: bool, users: &[String]) -> Option<String> {
 /// The requests `user` made, by `verb resource[/subresource]` (e.g. `list
 /// secrets`, `patch externalsecrets/status`; a request for no resource,
 /// such as discovery, by its verb and path), from the audit log at `path`.
-/// A watch counts once, from when it starts.
+/// A refused request is counted apart, with its status code (`create
+/// secrets (409)`). A watch counts once, from when it starts.
 pub(crate) fn count_requests(path: &Path, user: &str) -> Result<BTreeMap<String, u64>, Error> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         what: path.to_path_buf(),
@@ -92,7 +93,8 @@ pub(crate) fn count_requests(path: &Path, user: &str) -> Result<BTreeMap<String,
     Ok(counts)
 }
 
-/// One audit event's request id and `verb resource`, if `user` made it.
+/// One audit event's request id and `verb resource` (and the status code
+/// if it failed), if `user` made it.
 fn request_of(line: &str, user: &str) -> Option<(String, String)> {
     let event: serde_json::Value = serde_json::from_str(line).ok()?;
     if event["user"]["username"].as_str()? != user {
@@ -114,7 +116,10 @@ fn request_of(line: &str, user: &str) -> Option<(String, String)> {
                 .unwrap_or("?")
         ),
     };
-    Some((id, key))
+    match event["responseStatus"]["code"].as_u64() {
+        Some(code) if code >= 400 => Some((id, format!("{key} ({code})"))),
+        _ => Some((id, key)),
+    }
 }
 
 #[cfg(test)]
@@ -124,8 +129,19 @@ mod tests {
     const USER: &str = "system:serviceaccount:bench:controller";
 
     fn event(id: &str, stage: &str, user: &str, verb: &str, object: &str) -> String {
+        event_with_code(id, stage, user, verb, object, 200)
+    }
+
+    fn event_with_code(
+        id: &str,
+        stage: &str,
+        user: &str,
+        verb: &str,
+        object: &str,
+        code: u16,
+    ) -> String {
         format!(
-            r#"{{"kind":"Event","auditID":"{id}","stage":"{stage}","verb":"{verb}","requestURI":"/api/v1/namespaces/x/secrets?watch=true","user":{{"username":"{user}"}}{object}}}"#
+            r#"{{"kind":"Event","auditID":"{id}","stage":"{stage}","verb":"{verb}","requestURI":"/api/v1/namespaces/x/secrets?watch=true","user":{{"username":"{user}"}}{object},"responseStatus":{{"code":{code}}}}}"#
         )
     }
 
@@ -142,6 +158,10 @@ mod tests {
             event("a", "ResponseComplete", USER, "get", secrets),
             event("b", "ResponseComplete", USER, "get", secrets),
             event("c", "ResponseComplete", USER, "patch", status),
+            // Refused requests are counted apart.
+            event_with_code("f", "ResponseComplete", USER, "create", secrets, 409),
+            event_with_code("g", "ResponseComplete", USER, "create", secrets, 429),
+            event_with_code("h", "ResponseComplete", USER, "create", secrets, 201),
             // Discovery names no resource: its path instead.
             event("d", "ResponseComplete", USER, "get", ""),
             // Another user's request, and a line that is not an event.
@@ -151,6 +171,9 @@ mod tests {
         std::fs::write(&path, lines.join("\n")).unwrap();
         let counts = count_requests(&path, USER).unwrap();
         let expected: BTreeMap<String, u64> = [
+            ("create secrets", 1),
+            ("create secrets (409)", 1),
+            ("create secrets (429)", 1),
             ("get /api/v1/namespaces/x/secrets", 1),
             ("get secrets", 2),
             ("patch externalsecrets/status", 1),
