@@ -33,7 +33,8 @@
 //! ```
 //!
 //! `COFFER_SCALE_N` (default 1000) and `COFFER_SCALE_M` (200) size the
-//! workload; `COFFER_SCALE_PEERS=0` runs Coffer alone. ESO is the `eso`
+//! workload; `COFFER_SCALE_PEERS=0` runs Coffer alone;
+//! `COFFER_SCALE_COFFER_ARGS` adds flags to Coffer's rows (experiments). ESO is the `eso`
 //! reference tool, which `tests/reference-tools/build.sh eso` builds (the
 //! bench runs it when the tool is missing: a large Go build, once).
 
@@ -202,6 +203,9 @@ async fn run(
                 .arg(format!("--metrics-addr={metrics_addr}"));
             if system == System::CofferSlack {
                 command.arg("--refresh-time-slack=10m");
+            }
+            if let Ok(extra) = std::env::var("COFFER_SCALE_COFFER_ARGS") {
+                command.args(extra.split_whitespace());
             }
             command
         }

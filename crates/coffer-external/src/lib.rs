@@ -48,7 +48,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
-pub use context::{AwsEndpoints, Config, Context};
+pub use context::{AwsEndpoints, Config, Context, DEFAULT_CONCURRENCY};
 pub use error::{Error, Result, TemplateError};
 pub use hash::{CREATED_BY_LABEL, DATA_HASH_ANNOTATION, MANAGED_LABEL, created_by, data_hash};
 pub use metrics::{Metrics, ReconcileTimer};

@@ -161,14 +161,29 @@ async fn store_config(
     // namespace (a secretRef without a namespace), so they are cached per
     // namespace.
     let cache_key = format!("{label}@{namespace}");
-    {
+    let cached = || {
         let cache = ctx.resolved.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(r) = cache.get(&cache_key)
-            && r.resource_version == version
-            && r.at.elapsed() < ctx.config.store_config_ttl
-        {
-            return Ok((r.config.clone(), r.scope.clone()));
-        }
+        cache
+            .get(&cache_key)
+            .filter(|r| {
+                r.resource_version == version && r.at.elapsed() < ctx.config.store_config_ttl
+            })
+            .map(|r| (r.config.clone(), r.scope.clone()))
+    };
+    if let Some(hit) = cached() {
+        return Ok(hit);
+    }
+    let lock = ctx
+        .resolving
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(cache_key.clone())
+        .or_default()
+        .clone();
+    let _resolving = lock.lock().await;
+    // Resolved by another reconcile while this one waited.
+    if let Some(hit) = cached() {
+        return Ok(hit);
     }
     let credentials_namespace = match object {
         StoreObject::Namespaced(_) => Some(namespace),

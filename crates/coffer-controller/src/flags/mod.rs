@@ -143,9 +143,9 @@ pub struct Args {
     /// another class are left alone (an empty one is everyone's).
     #[arg(long, default_value = "default")]
     pub controller_class: String,
-    /// ESO's `--concurrent`: ExternalSecrets reconciled at once; 0 for no
-    /// limit [ESO: 1].
-    #[arg(long, default_value_t = 0)]
+    /// ESO's `--concurrent`: ExternalSecrets reconciled at once (per
+    /// watched namespace); 0 for no limit [ESO: 1].
+    #[arg(long, default_value_t = coffer_external::DEFAULT_CONCURRENCY)]
     pub concurrent: u16,
     /// ESO's `--enable-flood-gate`: skip ExternalSecrets whose store's
     /// Ready condition is not True [ESO: true].

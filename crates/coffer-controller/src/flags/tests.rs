@@ -258,7 +258,7 @@ fn eso_s_operation_flags_are_honoured_or_refused_by_name() {
     let external = |args: &[&str]| config(args).unwrap().external_secrets.unwrap();
     let defaults = external(&[]);
     assert_eq!(defaults.controller_class, "default", "ESO's default class");
-    assert_eq!(defaults.concurrency, 0);
+    assert_eq!(defaults.concurrency, 32, "bounded, unlike ESO's 1");
     assert!(!defaults.flood_gate);
     assert_eq!(defaults.refresh_time_slack, Duration::ZERO, "as ESO");
     let set = external(&[
