@@ -33,7 +33,10 @@
 //! ```
 //!
 //! `COFFER_SCALE_N` (default 1000) and `COFFER_SCALE_M` (200) size the
-//! workload; `COFFER_SCALE_PEERS=0` runs Coffer alone;
+//! workload; `COFFER_SCALE_PEERS=0` runs Coffer alone, `=tuned` leaves
+//! out ESO with its defaults (slow at large N); `COFFER_SCALE_UNRELATED`
+//! adds that many unrelated Secrets of 8 KiB to the workload's namespace
+//! (which neither controller should hold);
 //! `COFFER_SCALE_COFFER_ARGS` adds flags to Coffer's rows (experiments). ESO is the `eso`
 //! reference tool, which `tests/reference-tools/build.sh eso` builds (the
 //! bench runs it when the tool is missing: a large Go build, once).
@@ -68,6 +71,9 @@ const REFRESH: Duration = Duration::from_secs(60);
 /// The workload's namespace, and the controller's (its ServiceAccount).
 const NS: &str = "scale";
 const CTRL_NS: &str = "scale-ctrl";
+/// Size of each unrelated Secret (`COFFER_SCALE_UNRELATED`), as a Helm
+/// release's.
+const UNRELATED_BYTES: usize = 8192;
 const ACCOUNT: &str = "controller";
 
 /// Calls by action (provider) or by `verb resource` (API server).
@@ -114,9 +120,11 @@ async fn main() -> anyhow::Result<()> {
     let m: usize = env_or("COFFER_SCALE_M", 200).max(2);
     let cycles: u32 = env_or("COFFER_SCALE_CYCLES", 2).max(1);
     let warmup: u32 = env_or("COFFER_SCALE_WARMUP", 1);
+    let unrelated: usize = env_or("COFFER_SCALE_UNRELATED", 0);
     let mut systems = vec![System::Coffer, System::CofferSlack];
     let mut eso = None;
-    if env_or("COFFER_SCALE_PEERS", 1) != 0 {
+    let peers = std::env::var("COFFER_SCALE_PEERS").unwrap_or_default();
+    if peers != "0" {
         let binary = coffer_testenv::optional_reference_tool("eso").context(
             "ESO, the `eso` reference tool: run `tests/reference-tools/build.sh eso` to see why \
              it could not be built (or COFFER_SCALE_PEERS=0 to run Coffer alone)",
@@ -129,6 +137,11 @@ async fn main() -> anyhow::Result<()> {
             System::Coffer,
             System::CofferSlack,
         ];
+        if peers == "tuned" {
+            // ESO with its defaults syncs about 10 ExternalSecrets a
+            // second: at large N its row alone takes many minutes.
+            systems.remove(0);
+        }
     }
     println!(
         "{n} ExternalSecrets over {m} remote keys ({} in moto, {} in OpenBao), refresh {}s, \
@@ -139,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     for system in systems {
-        let figures = run(system, eso.as_ref(), n, m, (warmup, cycles))
+        let figures = run(system, eso.as_ref(), n, m, (warmup, cycles), unrelated)
             .await
             .with_context(|| system.label())?;
         print_details(system, &figures);
@@ -156,6 +169,7 @@ async fn run(
     n: usize,
     m: usize,
     (warmup, cycles): (u32, u32),
+    unrelated: usize,
 ) -> anyhow::Result<Figures> {
     let crds = match system {
         System::Coffer | System::CofferSlack => None,
@@ -182,6 +196,9 @@ async fn run(
     )
     .await?;
     create_workload(&env, &client, n, m).await?;
+    if unrelated > 0 {
+        support::create_unrelated(&client, NS, unrelated, UNRELATED_BYTES).await?;
+    }
 
     // Providers: a counting proxy in front of moto, OpenBao's audit log
     // (which also holds the bench's own writes: counted from here on).

@@ -43,7 +43,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
-use support::{env_or, metric_sum as sample, peak_rss_kib};
+use support::{create_unrelated, env_or, metric_sum as sample, peak_rss_kib};
 
 /// Give up on a run after this long.
 const DEADLINE: Duration = Duration::from_secs(1800);
@@ -425,39 +425,6 @@ async fn run(
         requests,
         peak_rss_kib,
     })
-}
-
-/// `count` Secrets named `unrelated-*` of `bytes` random bytes each.
-async fn create_unrelated(
-    client: &kube::Client,
-    ns: &str,
-    count: usize,
-    bytes: usize,
-) -> anyhow::Result<()> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let mut value = vec![0u8; bytes];
-            let api = api.clone();
-            async move {
-                aws_lc_rs::rand::fill(&mut value)
-                    .map_err(|_| anyhow::anyhow!("no random bytes"))?;
-                let secret = Secret {
-                    metadata: ObjectMeta {
-                        name: Some(format!("unrelated-{i:05}")),
-                        ..ObjectMeta::default()
-                    },
-                    data: Some([("release".to_owned(), ByteString(value))].into()),
-                    ..Secret::default()
-                };
-                api.create(&PostParams::default(), &secret).await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<()>>()
-        .await?;
-    Ok(())
 }
 
 /// Secrets in the namespace (metadata only, in pages).

@@ -1,8 +1,13 @@
 //! What both scale benchmarks measure their controllers with: knobs from
 //! the environment, the peak RSS of a process, a metric from a Prometheus
-//! page.
+//! page; and the namespaces and unrelated Secrets they set up.
 
 use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, PostParams};
 
 /// The environment variable `name` parsed, or `default`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -59,5 +64,38 @@ pub async fn create_namespaces(client: &kube::Client, names: &[&str]) -> anyhow:
         };
         namespaces.create(&PostParams::default(), &object).await?;
     }
+    Ok(())
+}
+
+/// `count` Secrets named `unrelated-*` of `bytes` random bytes each.
+pub async fn create_unrelated(
+    client: &kube::Client,
+    ns: &str,
+    count: usize,
+    bytes: usize,
+) -> anyhow::Result<()> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let mut value = vec![0u8; bytes];
+            let api = api.clone();
+            async move {
+                aws_lc_rs::rand::fill(&mut value)
+                    .map_err(|_| anyhow::anyhow!("no random bytes"))?;
+                let secret = Secret {
+                    metadata: ObjectMeta {
+                        name: Some(format!("unrelated-{i:05}")),
+                        ..ObjectMeta::default()
+                    },
+                    data: Some([("release".to_owned(), ByteString(value))].into()),
+                    ..Secret::default()
+                };
+                api.create(&PostParams::default(), &secret).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(())
 }
