@@ -70,7 +70,10 @@ fn policy(leak: bool, users: &[String]) -> Option<String> {
 /// The requests `user` made, by `verb resource[/subresource]` (e.g. `list
 /// secrets`, `patch externalsecrets/status`; a request for no resource,
 /// such as discovery, by its verb and path), from the audit log at `path`.
-/// A watch counts once, from when it starts.
+/// A refused request (status 400 or more) is counted apart, under its key
+/// and code (`create secrets (409)`): a controller that creates without
+/// reading first shows its conflicts there. A watch counts once, from when
+/// it starts.
 pub(crate) fn count_requests(path: &Path, user: &str) -> Result<BTreeMap<String, u64>, Error> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         what: path.to_path_buf(),
@@ -92,7 +95,8 @@ pub(crate) fn count_requests(path: &Path, user: &str) -> Result<BTreeMap<String,
     Ok(counts)
 }
 
-/// One audit event's request id and `verb resource`, if `user` made it.
+/// One audit event's request id and `verb resource`, with ` (code)` if
+/// it was refused, if `user` made it.
 fn request_of(line: &str, user: &str) -> Option<(String, String)> {
     let event: serde_json::Value = serde_json::from_str(line).ok()?;
     if event["user"]["username"].as_str()? != user {
@@ -114,7 +118,10 @@ fn request_of(line: &str, user: &str) -> Option<(String, String)> {
                 .unwrap_or("?")
         ),
     };
-    Some((id, key))
+    match event["responseStatus"]["code"].as_u64() {
+        Some(code) if code >= 400 => Some((id, format!("{key} ({code})"))),
+        _ => Some((id, key)),
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +132,7 @@ mod tests {
 
     fn event(id: &str, stage: &str, user: &str, verb: &str, object: &str) -> String {
         format!(
-            r#"{{"kind":"Event","auditID":"{id}","stage":"{stage}","verb":"{verb}","requestURI":"/api/v1/namespaces/x/secrets?watch=true","user":{{"username":"{user}"}}{object}}}"#
+            r#"{{"kind":"Event","auditID":"{id}","stage":"{stage}","verb":"{verb}","requestURI":"/api/v1/namespaces/x/secrets?watch=true","user":{{"username":"{user}"}}{object},"responseStatus":{{"code":200}}}}"#
         )
     }
 
@@ -144,6 +151,10 @@ mod tests {
             event("c", "ResponseComplete", USER, "patch", status),
             // Discovery names no resource: its path instead.
             event("d", "ResponseComplete", USER, "get", ""),
+            // Refused: counted apart, by code.
+            event("f", "ResponseComplete", USER, "create", secrets)
+                .replace(r#""code":200"#, r#""code":409"#),
+            event("g", "ResponseComplete", USER, "create", secrets),
             // Another user's request, and a line that is not an event.
             event("e", "ResponseComplete", "admin", "get", secrets),
             "not json".to_owned(),
@@ -151,6 +162,8 @@ mod tests {
         std::fs::write(&path, lines.join("\n")).unwrap();
         let counts = count_requests(&path, USER).unwrap();
         let expected: BTreeMap<String, u64> = [
+            ("create secrets", 1),
+            ("create secrets (409)", 1),
             ("get /api/v1/namespaces/x/secrets", 1),
             ("get secrets", 2),
             ("patch externalsecrets/status", 1),
