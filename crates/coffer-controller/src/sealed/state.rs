@@ -1,10 +1,11 @@
 //! What only the SealedSecret controller keeps between reconciles (a part
 //! of [`crate::Context`]): the memory of failed attempts and retries, the
-//! cache of Secrets it wrote, its options and the key requests.
+//! caches its Secret watches keep, its options and the key requests.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::sealed::others::OtherSecrets;
 use crate::sealed::written::WrittenSecrets;
 
 /// The SealedSecret controller's share of the context.
@@ -19,6 +20,8 @@ pub struct SealedState {
     pub(crate) retries: coffer_external::Retries,
     /// The Secrets this controller wrote, as last seen by its watch.
     pub written: Arc<WrittenSecrets>,
+    /// The other Secrets (hashed names), as last seen by their watch.
+    pub others: Arc<OtherSecrets>,
     /// What rendering one SealedSecret's templates may cost.
     pub template_limits: coffer_template::Limits,
     /// Whether reconciles write SealedSecret status (`--update-status`).
@@ -39,6 +42,7 @@ impl Default for SealedState {
             last_failure: Mutex::default(),
             retries: crate::sealed::reconcile::retries(),
             written: Arc::default(),
+            others: Arc::default(),
             template_limits: coffer_template::Limits::default(),
             update_status: true,
             max_unseal_retries: 5,
@@ -49,6 +53,21 @@ impl Default for SealedState {
 }
 
 impl SealedState {
+    /// Whether both Secret watches have listed `namespace` and neither
+    /// knows a Secret `name` in it: then a create needs no read first (if
+    /// one exists after all, the create answers 409).
+    pub(crate) fn unseen(&self, namespace: &str, name: &str) -> bool {
+        self.written.is_listed(namespace)
+            && self.written.get(namespace, name).is_none()
+            && !self.others.may_exist(namespace, name)
+    }
+
+    /// Waits (a bounded time) for both Secret watches' first lists of
+    /// `namespace`.
+    pub(crate) async fn ready(&self, namespace: &str) {
+        tokio::join!(self.written.ready(namespace), self.others.ready(namespace));
+    }
+
     /// Forgets the failures and retry counts of SealedSecrets whose uid is
     /// not in `live` (they were deleted: nothing else would drop them).
     pub(crate) fn prune(&self, live: &HashSet<String>) {
