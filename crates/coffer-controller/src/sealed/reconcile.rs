@@ -32,6 +32,7 @@ use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::sealed::plan::{self, Class, Failure, Outcome, Plan, Write};
 use crate::sealed::secret::Plain;
+use crate::sealed::state::StatusWrite;
 use crate::sealed::watches;
 
 /// The `controller` label of this controller's metrics.
@@ -404,7 +405,9 @@ async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason:
 
 /// Writes the `Synced` condition and `observedGeneration` through the
 /// status subresource (server-side apply, field manager
-/// [`FIELD_MANAGER`]), only when [`plan::next_status`] says they change;
+/// [`FIELD_MANAGER`]), only when [`plan::next_status`] says they change
+/// and this very condition was not written over this version of the
+/// object already ([`crate::sealed::state::SealedState::status_unseen`]);
 /// not at all with `--update-status=false` (Bitnami).
 async fn write_status(
     ctx: &Context,
@@ -429,11 +432,17 @@ async fn write_status(
             status,
         );
     };
+    let uid = sealed.metadata.uid.as_deref().unwrap_or_default();
+    let write = StatusWrite {
+        over: sealed.resource_version().unwrap_or_default(),
+        synced,
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+    };
+    let unseen = ctx.sealed.status_unseen(uid, &write);
     // As Bitnami: without --update-status the condition is computed (and
     // exported) but not written.
-    let new_status = ctx
-        .sealed
-        .update_status
+    let new_status = (ctx.sealed.update_status && !unseen)
         .then(|| plan::next_status(sealed, synced, reason, message, Time(Timestamp::now())))
         .flatten();
     let Some(new_status) = new_status else {
@@ -459,6 +468,7 @@ async fn write_status(
             "write status of SealedSecret {namespace}/{name}"
         ))(e));
     }
+    ctx.sealed.status_written(uid, write);
     observe();
     Ok(())
 }
