@@ -64,7 +64,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use support::{env_or, metric_sum, peak_rss_kib};
+use support::{Counts, diff, env_or, metric_sum, peak_rss_kib, total};
 
 const DEADLINE: Duration = Duration::from_secs(1800);
 const REFRESH: Duration = Duration::from_secs(60);
@@ -75,9 +75,6 @@ const CTRL_NS: &str = "scale-ctrl";
 /// release's.
 const UNRELATED_BYTES: usize = 8192;
 const ACCOUNT: &str = "controller";
-
-/// Calls by action (provider) or by `verb resource` (API server).
-type Counts = BTreeMap<String, u64>;
 
 /// Which controller a row runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -426,10 +423,6 @@ async fn create_workload(
     Ok(())
 }
 
-fn total(counts: &Counts) -> u64 {
-    counts.values().sum()
-}
-
 /// Each row's breakdown, printed as soon as it is measured.
 fn print_details(system: System, f: &Figures) {
     println!("{}:", system.label());
@@ -579,17 +572,4 @@ fn audit_counts(path: &Path) -> Counts {
         *counts.entry(format!("{op} {kind}")).or_default() += 1;
     }
     counts
-}
-
-fn diff(after: &Counts, before: &Counts) -> Counts {
-    after
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.saturating_sub(before.get(k).copied().unwrap_or(0)),
-            )
-        })
-        .filter(|(_, v)| *v > 0)
-        .collect()
 }

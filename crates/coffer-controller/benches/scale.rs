@@ -7,18 +7,24 @@
 //!
 //! Prints, for a cold start and for a restart over the converged state:
 //! wall time to converge, SealedSecrets decrypted, API requests the
-//! controller made (`coffer_kube_requests_total`, counted by a layer on its
-//! client) and the controller's peak RSS (VmHWM); the same for Bitnami's
-//! controller (v0.40.0, from `tests/reference-tools`, run as in a Pod with
-//! the same key and arguments) with its default client rate limit (QPS 5,
-//! burst 10) and with it out of the way (QPS and burst 100000), on the same
-//! SealedSecrets, its Secrets deleted before each cold start; each row's
-//! ratio to coffer's; and the floor: the RSA private operations the
-//! workload needs at this machine's rate on every core. Bitnami's API
-//! requests are not counted (its client has no counter); its decryptions
+//! controller made and the controller's peak RSS (VmHWM); the same for
+//! Bitnami's controller (v0.40.0, from `tests/reference-tools`, run as in a
+//! Pod with the same key and arguments) with its default client rate limit
+//! (QPS 5, burst 10) and with it out of the way (QPS and burst 100000), on
+//! the same SealedSecrets, its Secrets deleted before each cold start; each
+//! row's ratio to coffer's; and the floor: the RSA private operations the
+//! workload needs at this machine's rate on every core, with coffer's cold
+//! start as a multiple of it. Both controllers run as the same
+//! ServiceAccount (bound to `cluster-admin`; coffer through a kubeconfig
+//! for it), whose requests the API server's audit log records: a run's API
+//! requests are those it made from its start until none came for 2 s after
+//! convergence (status and Events trail the Secrets), by verb and resource
+//! (printed per row, refused ones by status code). Bitnami's decryptions
 //! are its unseal requests.
 //!
-//! `COFFER_SCALE_PEERS=0` runs coffer alone.
+//! `COFFER_SCALE_PEERS=0` runs coffer alone; `COFFER_SCALE_PEERS=fast`
+//! only adds Bitnami with its rate limit off (its default-QPS rows take
+//! about 20 minutes each at N = 2000).
 //!
 //! ```text
 //! COFFER_SCALE_N=2000 COFFER_SCALE_KEY_BITS=4096 \
@@ -38,15 +44,43 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use coffer_crypto::{KeyOptions, KeyPair, KeySize};
-use coffer_testenv::{InCluster, TestEnv, free_port, reference_tool};
+use coffer_testenv::{InCluster, Options, TestEnv, free_port, reference_tool};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
-use support::{create_unrelated, env_or, metric_sum as sample, peak_rss_kib};
+use support::{Counts, create_unrelated, diff, env_or, metric_sum as sample, peak_rss_kib, total};
 
 /// Give up on a run after this long.
 const DEADLINE: Duration = Duration::from_secs(1800);
+
+/// The ServiceAccount both controllers run as (Bitnami's chart's name).
+const ACCOUNT: &str = "sealed-secrets-controller";
+
+/// A run's requests are counted until none came for this long.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Which peers run beside coffer (`COFFER_SCALE_PEERS`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Peers {
+    /// `0`: coffer alone.
+    None,
+    /// `fast`: Bitnami with its rate limit off.
+    Fast,
+    /// Anything else (the default): Bitnami with its rate limit off and
+    /// with its defaults.
+    All,
+}
+
+impl Peers {
+    fn from_env() -> Peers {
+        match std::env::var("COFFER_SCALE_PEERS").as_deref() {
+            Ok("0") => Peers::None,
+            Ok("fast") => Peers::Fast,
+            _ => Peers::All,
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -59,11 +93,27 @@ async fn main() -> anyhow::Result<()> {
     let unrelated: usize = env_or("COFFER_SCALE_UNRELATED", 0);
     let unrelated_bytes: usize = env_or("COFFER_SCALE_UNRELATED_BYTES", 8192);
     let key_size = KeySize::from_bits(bits).context("COFFER_SCALE_KEY_BITS")?;
+    let peers = Peers::from_env();
 
-    let env = TestEnv::start().await.context("start the control plane")?;
-    let client = env.client().await;
     let (ns, ctrl_ns) = ("scale", "scale-ctrl");
+    let user = coffer_testenv::service_account_user(ctrl_ns, ACCOUNT);
+    let env = TestEnv::start_with(&Options {
+        crds: None,
+        audited_users: vec![user.clone()],
+    })
+    .await
+    .context("start the control plane")?;
+    let client = env.client().await;
     support::create_namespaces(&client, &[ns, ctrl_ns]).await?;
+    let account = InCluster::service_account(
+        &client,
+        env.kubeconfig(),
+        env.dir(),
+        ctrl_ns,
+        ACCOUNT,
+        "cluster-admin",
+    )
+    .await?;
 
     // The sealing key, stored the Bitnami way so the controller adopts it.
     let pair = KeyPair::generate(&KeyOptions {
@@ -126,6 +176,8 @@ async fn main() -> anyhow::Result<()> {
     let work = Workload {
         env: &env,
         client: &client,
+        account: &account,
+        user: &user,
         ns,
         ctrl_ns,
         n,
@@ -144,23 +196,14 @@ async fn main() -> anyhow::Result<()> {
                 .await?,
         ),
     ];
-    if env_or("COFFER_SCALE_PEERS", 1) != 0 {
-        let pod = InCluster::service_account(
-            &client,
-            env.kubeconfig(),
-            env.dir(),
-            ctrl_ns,
-            "sealed-secrets-controller",
-            "cluster-admin",
-        )
-        .await?;
+    if peers != Peers::None {
         let program = reference_tool("bitnami-controller");
-        for (name, qps) in [
-            ("Bitnami, rate limit off", Some(100_000)),
-            ("Bitnami, defaults", None),
-        ] {
+        let mut bitnami_rows = vec![("Bitnami, rate limit off", Some(100_000))];
+        if peers == Peers::All {
+            bitnami_rows.push(("Bitnami, defaults", None));
+        }
+        for (name, qps) in bitnami_rows {
             let bitnami = Controller::Bitnami {
-                pod: &pod,
                 program: &program,
                 qps,
             };
@@ -180,6 +223,10 @@ async fn main() -> anyhow::Result<()> {
     let floor = rsa_floor(&pair, 3 * n)?;
 
     println!();
+    for (controller, run, r) in &rows {
+        println!("{controller}, {run}: API requests {:?}", r.requests);
+    }
+    println!();
     println!(
         "| controller | run | converged in | ratio to coffer | decryptions | API requests | peak RSS |"
     );
@@ -191,11 +238,11 @@ async fn main() -> anyhow::Result<()> {
     };
     for (controller, run, r) in &rows {
         let ratio = coffer_time(run).map_or(f64::NAN, |c| c / r.elapsed.as_secs_f64());
-        let requests = r.requests.map_or("n/a".to_owned(), |q| q.to_string());
         println!(
-            "| {controller} | {run} | {:.1} s | {ratio:.2}× | {} | {requests} | {:.1} MiB |",
+            "| {controller} | {run} | {:.1} s | {ratio:.2}× | {} | {} | {:.1} MiB |",
             r.elapsed.as_secs_f64(),
             r.decryptions,
+            r.requests.values().sum::<u64>(),
             r.peak_rss_kib as f64 / 1024.0
         );
     }
@@ -206,6 +253,12 @@ async fn main() -> anyhow::Result<()> {
         floor.threads,
         floor.seconds
     );
+    if let Some(cold) = coffer_time("cold start") {
+        println!(
+            "\ncoffer's cold start: {:.2}× the floor",
+            cold / floor.seconds
+        );
+    }
     Ok(())
 }
 
@@ -255,6 +308,9 @@ fn rsa_floor(pair: &KeyPair, operations: usize) -> anyhow::Result<Floor> {
 struct Workload<'a> {
     env: &'a TestEnv,
     client: &'a kube::Client,
+    /// The ServiceAccount the controllers run as, and its audit user name.
+    account: &'a InCluster,
+    user: &'a str,
     ns: &'a str,
     ctrl_ns: &'a str,
     n: usize,
@@ -268,7 +324,6 @@ enum Controller<'a> {
     /// Bitnami's controller as in a Pod; `qps` sets its client's QPS and
     /// burst (None: its defaults).
     Bitnami {
-        pod: &'a InCluster,
         program: &'a std::path::Path,
         qps: Option<u32>,
     },
@@ -326,8 +381,8 @@ enum Converged {
 struct Figures {
     elapsed: Duration,
     decryptions: u64,
-    /// API requests, where the controller counts them.
-    requests: Option<u64>,
+    /// API requests from the start until the controller was quiet.
+    requests: Counts,
     peak_rss_kib: u64,
 }
 
@@ -347,6 +402,7 @@ async fn run(
         Controller::Bitnami { qps, .. } => format!("bitnami-{}", qps.map_or(0, |q| q)),
     };
     let log = std::fs::File::create(env.dir().join(format!("scale-{label}-{converged:?}.log")))?;
+    let requests_before = env.api_requests(work.user)?;
     let started = Instant::now();
     let mut command = match controller {
         Controller::Coffer => {
@@ -357,16 +413,16 @@ async fn run(
                 .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
             let mut command = tokio::process::Command::new(binary);
             command
-                .env("KUBECONFIG", env.kubeconfig())
+                .env("KUBECONFIG", work.account.kubeconfig()?)
                 .env("RUST_LOG", "warn")
                 .args(["--namespace", ctrl_ns, "--namespaces", ns])
                 .args(["--leader-elect=false"])
                 .args(["--metrics-addr", &metrics_addr]);
             command
         }
-        Controller::Bitnami { pod, program, qps } => {
+        Controller::Bitnami { program, qps } => {
             // Its key namespace is its service account's (ctrl_ns).
-            let mut command = pod.command(program);
+            let mut command = work.account.command(program);
             command
                 .args(["--all-namespaces=false", "--additional-namespaces", ns])
                 .args(["--listen-metrics-addr", &metrics_addr]);
@@ -408,12 +464,7 @@ async fn run(
         Controller::Bitnami { .. } => sample(&metrics_url, unseals).await,
     }
     .unwrap_or_default() as u64;
-    let requests = match controller {
-        Controller::Coffer => sample(&metrics_url, "coffer_kube_requests_total")
-            .await
-            .map(|v| v as u64),
-        Controller::Bitnami { .. } => None,
-    };
+    let requests = diff(&quiet_requests(env, work.user).await?, &requests_before);
     let peak_rss_kib = peak_rss_kib(pid);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -425,6 +476,23 @@ async fn run(
         requests,
         peak_rss_kib,
     })
+}
+
+/// The audit log's count of `user`'s requests once it has not grown for
+/// [`QUIET`] (at most a minute): the status writes and Events that trail a
+/// converged run are counted with it.
+async fn quiet_requests(env: &TestEnv, user: &str) -> anyhow::Result<Counts> {
+    let mut last = env.api_requests(user)?;
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until {
+        tokio::time::sleep(QUIET).await;
+        let now = env.api_requests(user)?;
+        if total(&now) == total(&last) {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
 }
 
 /// Secrets in the namespace (metadata only, in pages).

@@ -70,6 +70,12 @@ impl Error {
         }
     }
 
+    /// The API server refused a create: an object of that name exists.
+    pub(crate) fn is_already_exists(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(s), .. }
+            if s.code == 409 && s.reason == "AlreadyExists")
+    }
+
     /// Wraps a kube error with what was being done.
     pub(crate) fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let action = action.into();

@@ -3,6 +3,7 @@
 
 mod common;
 mod hostile_templates;
+mod unseen_secrets;
 
 use std::collections::BTreeMap;
 

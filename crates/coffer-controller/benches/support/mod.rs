@@ -2,6 +2,7 @@
 //! the environment, the peak RSS of a process, a metric from a Prometheus
 //! page; and the namespaces and unrelated Secrets they set up.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -98,4 +99,27 @@ pub async fn create_unrelated(
         .try_collect::<Vec<()>>()
         .await?;
     Ok(())
+}
+
+/// Requests or calls by `verb resource` (API server) or by action
+/// (provider).
+pub type Counts = BTreeMap<String, u64>;
+
+/// All counted, whatever the key.
+pub fn total(counts: &Counts) -> u64 {
+    counts.values().sum()
+}
+
+/// What `after` counts beyond `before`.
+pub fn diff(after: &Counts, before: &Counts) -> Counts {
+    after
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.saturating_sub(before.get(k).copied().unwrap_or(0)),
+            )
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
 }

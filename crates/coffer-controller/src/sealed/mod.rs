@@ -1,10 +1,13 @@
 //! The SealedSecret controller: the key registry, the Secret it builds, the
 //! reconcile that keeps the two in step (its decisions in `plan`, its I/O
-//! in [`reconcile`]), the Secret watches that wake it and the cache of
-//! Secrets it wrote; [`lead`] is what the leader runs.
+//! in [`reconcile`]), the Secret watches that wake it and what they keep:
+//! the cache of Secrets it wrote and the hashed names of the others;
+//! [`lead`] is what the leader runs.
 
 pub mod key_settings;
 pub mod keys;
+mod listing;
+pub mod others;
 mod plan;
 pub mod reconcile;
 pub mod secret;

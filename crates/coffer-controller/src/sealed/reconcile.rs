@@ -2,7 +2,9 @@
 //!
 //! One pass: hash the SealedSecret's inputs; if the cache of Secrets we
 //! wrote shows its Secret ours and unchanged, stop without an API request.
-//! Otherwise read the Secret and follow the plan: refuse a foreign Secret,
+//! Otherwise read the Secret (unless neither Secret watch knows one of
+//! that name: then it is planned as missing, and a create refused with 409
+//! reads it and plans again) and follow the plan: refuse a foreign Secret,
 //! keep an unchanged one, or unseal (coffer-sealed, the function the CLI
 //! uses too) and create or replace it. The outcome is reported as the
 //! `Synced` condition, an Event and metrics. Every outcome is idempotent;
@@ -30,6 +32,7 @@ use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::sealed::plan::{self, Class, Failure, Outcome, Plan, Write};
 use crate::sealed::secret::Plain;
+use crate::sealed::state::StatusWrite;
 use crate::sealed::watches;
 
 /// The `controller` label of this controller's metrics.
@@ -86,6 +89,7 @@ pub async fn run(
         .sealed
         .written
         .recorder(namespace.clone(), ctx.keys.clone());
+    let others_recorder = ctx.sealed.others.recorder(namespace.clone());
     let controller = Controller::new(sealed_api, sealed_watch);
     let sealed_secrets = controller.store();
     let sweep = sweep(ctx.clone(), controller.store());
@@ -93,9 +97,10 @@ pub async fn run(
         .watches_stream(watches::owned(secret_api, recorder), |s: Secret| {
             watches::sealed_secret_of(&s.metadata)
         })
-        .watches_stream(watches::others(secret_meta_api), move |s| {
-            watches::existing_sealed_secret(&sealed_secrets, &s.metadata)
-        })
+        .watches_stream(
+            watches::others(secret_meta_api, others_recorder),
+            move |s| watches::existing_sealed_secret(&sealed_secrets, &s.metadata),
+        )
         .with_config(controller::Config::default().concurrency(CONCURRENCY))
         .reconcile_all_on(key_changes)
         .graceful_shutdown_on(stop.fired())
@@ -261,7 +266,7 @@ async fn perform_report(
 async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(Outcome, String)> {
     let name = sealed.name_any();
     let hash = coffer_sealed::inputs_hash(sealed);
-    ctx.sealed.written.ready(namespace).await;
+    ctx.sealed.ready(namespace).await;
     if let Some(cached) = ctx.sealed.written.get(namespace, &name)
         && plan::classify(sealed, &hash, &cached, &ctx.keys) == Class::Unchanged
     {
@@ -270,11 +275,34 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
         return Ok((Outcome::Unchanged, String::new()));
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    // Neither watch knows a Secret of this name (a cold start: every
+    // SealedSecret): plan it missing without reading. The create is
+    // atomic; if a Secret exists after all (created since, or a hashed
+    // name that went stale), it is refused with 409, and the pass is
+    // planned again from the Secret as read, under the same rules.
+    if ctx.sealed.unseen(namespace, &name) {
+        match sync_with(sealed, ctx, namespace, &secrets, &hash, None).await {
+            Err(e) if e.is_already_exists() => {}
+            other => return other,
+        }
+    }
     let existing = secrets
         .get_opt(&name)
         .await
         .map_err(Error::kube(format!("read Secret {namespace}/{name}")))?
         .map(Plain);
+    sync_with(sealed, ctx, namespace, &secrets, &hash, existing).await
+}
+
+/// [`sync`] given the Secret as read (`None`: it does not exist).
+async fn sync_with(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    namespace: &str,
+    secrets: &Api<Secret>,
+    hash: &str,
+    existing: Option<Plain>,
+) -> Result<(Outcome, String)> {
     let uid = sealed.metadata.uid.as_deref();
     let attempt = format!(
         "{hash} {} {}",
@@ -295,15 +323,15 @@ async fn sync(sealed: &SealedSecret, ctx: &Context, namespace: &str) -> Result<(
         return Ok((Outcome::Repeated, attempt));
     }
     let existing = existing.as_deref();
-    let outcome = match plan::plan(sealed, existing, &hash, &ctx.keys) {
+    let outcome = match plan::plan(sealed, existing, hash, &ctx.keys) {
         Plan::Refuse(failure) => Outcome::Failed(failure),
         Plan::Keep { relabel } => {
             if let Some(target) = relabel {
-                replace(&secrets, namespace, &target, "label").await?;
+                replace(secrets, namespace, &target, "label").await?;
             }
             Outcome::Unchanged
         }
-        Plan::Unseal => unseal_and_write(sealed, ctx, namespace, &secrets, existing, &hash).await?,
+        Plan::Unseal => unseal_and_write(sealed, ctx, namespace, secrets, existing, hash).await?,
     };
     Ok((outcome, attempt))
 }
@@ -377,7 +405,9 @@ async fn publish(ctx: &Context, sealed: &SealedSecret, type_: EventType, reason:
 
 /// Writes the `Synced` condition and `observedGeneration` through the
 /// status subresource (server-side apply, field manager
-/// [`FIELD_MANAGER`]), only when [`plan::next_status`] says they change;
+/// [`FIELD_MANAGER`]), only when [`plan::next_status`] says they change
+/// and this very condition was not written over this version of the
+/// object already ([`crate::sealed::state::SealedState::status_unseen`]);
 /// not at all with `--update-status=false` (Bitnami).
 async fn write_status(
     ctx: &Context,
@@ -402,11 +432,17 @@ async fn write_status(
             status,
         );
     };
+    let uid = sealed.metadata.uid.as_deref().unwrap_or_default();
+    let write = StatusWrite {
+        over: sealed.resource_version().unwrap_or_default(),
+        synced,
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+    };
+    let unseen = ctx.sealed.status_unseen(uid, &write);
     // As Bitnami: without --update-status the condition is computed (and
     // exported) but not written.
-    let new_status = ctx
-        .sealed
-        .update_status
+    let new_status = (ctx.sealed.update_status && !unseen)
         .then(|| plan::next_status(sealed, synced, reason, message, Time(Timestamp::now())))
         .flatten();
     let Some(new_status) = new_status else {
@@ -432,6 +468,7 @@ async fn write_status(
             "write status of SealedSecret {namespace}/{name}"
         ))(e));
     }
+    ctx.sealed.status_written(uid, write);
     observe();
     Ok(())
 }

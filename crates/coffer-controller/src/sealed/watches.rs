@@ -9,9 +9,10 @@
 //!   recorded into [`crate::sealed::written`] (a summary, not the data) and
 //!   then wiped;
 //! - [`others`]: the metadata of every other Secret (no data at all),
-//!   waking a SealedSecret only when one of that name exists: a Secret
-//!   written before the label existed (labelled by its first reconcile) or
-//!   one the controller may not overwrite.
+//!   recorded into [`crate::sealed::others`] (a hash of each name), waking
+//!   a SealedSecret only when one of that name exists: a Secret written
+//!   before the label existed (labelled by its first reconcile) or one the
+//!   controller may not overwrite.
 //!
 //! (Bitnami's controller holds every Secret of the cluster in an informer
 //! and only reacts to the deletion of one it controls.)
@@ -25,6 +26,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use crate::sealed::others::OthersRecorder;
 use crate::sealed::secret;
 use crate::sealed::written::{self, Recorder};
 
@@ -45,12 +47,17 @@ pub fn owned(
 }
 
 /// Every other Secret, metadata only (an `Api` of `PartialObjectMeta`
-/// asks the API server for metadata alone).
+/// asks the API server for metadata alone), recorded by `recorder`.
 pub fn others(
     api: Api<PartialObjectMeta<Secret>>,
+    mut recorder: OthersRecorder,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
     watcher(api, watcher::Config::default())
         .default_backoff()
+        .map_ok(move |event| {
+            recorder.record(&event);
+            event
+        })
         .touched_objects()
         .try_filter(|meta| {
             futures::future::ready(!secret::is_labelled(meta.metadata.labels.as_ref()))

@@ -14,30 +14,22 @@
 //! updated before the watch event triggers the reconcile, so an edit or a
 //! deletion is seen by the reconcile it causes; a relist drops the entries
 //! of Secrets deleted meanwhile. Reconciles wait (a bounded time) for the
-//! watch's first full list, which otherwise races the SealedSecret list on
-//! every start.
+//! watch's first full list ([`Listing`]), which otherwise races the
+//! SealedSecret list on every start.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use tokio::sync::watch;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 
 use crate::sealed::keys::KeyRegistry;
+use crate::sealed::listing::Listing;
 use crate::sealed::plan::Observed;
 use crate::sealed::secret;
 
 type Key = (String, String);
-
-/// Longest a reconcile waits for the Secret watch's first list.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Watch scopes: a namespace, or `None` for all.
-type Scopes = HashSet<Option<String>>;
 
 /// What is kept of one Secret this controller wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,22 +96,11 @@ impl Observed for WrittenSecret {
 }
 
 /// Secrets written by this controller, by namespace and name.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct WrittenSecrets {
     secrets: RwLock<HashMap<Key, WrittenSecret>>,
     /// Scopes with a recorder, and those whose first list is complete.
-    registered: RwLock<Scopes>,
-    ready: watch::Sender<Scopes>,
-}
-
-impl Default for WrittenSecrets {
-    fn default() -> Self {
-        WrittenSecrets {
-            secrets: RwLock::default(),
-            registered: RwLock::default(),
-            ready: watch::channel(Scopes::new()).0,
-        }
-    }
+    listing: Listing,
 }
 
 impl WrittenSecrets {
@@ -146,23 +127,20 @@ impl WrittenSecrets {
     /// Waits until a watch covering `namespace` has listed every Secret
     /// once (at most 30 s). Returns at once if no watch covers it.
     pub async fn ready(&self, namespace: &str) {
-        let covers = |scopes: &Scopes| {
-            scopes.contains(&None) || scopes.contains(&Some(namespace.to_owned()))
-        };
-        if !covers(&self.registered.read().unwrap_or_else(|e| e.into_inner())) {
-            return;
-        }
-        let mut rx = self.ready.subscribe();
-        let _ = tokio::time::timeout(READY_TIMEOUT, rx.wait_for(|scopes| covers(scopes))).await;
+        self.listing.ready(namespace).await;
+    }
+
+    /// Whether a watch covering `namespace` has listed it in full: then a
+    /// Secret of ours that is not kept does not exist (or its watch event
+    /// is on its way).
+    pub fn is_listed(&self, namespace: &str) -> bool {
+        self.listing.is_listed(namespace)
     }
 
     /// A recorder for one watch over `scope` (a namespace, or all), whose
     /// digests are checked with `keys`.
     pub fn recorder(self: &Arc<Self>, scope: Option<String>, keys: Arc<KeyRegistry>) -> Recorder {
-        self.registered
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(scope.clone());
+        self.listing.register(scope.clone());
         Recorder {
             cache: self.clone(),
             keys,
@@ -212,10 +190,7 @@ impl Recorder {
                 map.retain(|(ns, _), _| self.scope.as_ref().is_some_and(|s| s != ns));
                 map.extend(fresh);
                 drop(map);
-                let scope = self.scope.clone();
-                self.cache
-                    .ready
-                    .send_if_modified(|scopes| scopes.insert(scope));
+                self.cache.listing.listed(self.scope.clone());
             }
             Event::Apply(secret) => {
                 let mut map = self
@@ -259,14 +234,7 @@ impl Drop for Recorder {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
-        self.cache
-            .ready
-            .send_if_modified(|scopes| scopes.remove(&scope));
-        self.cache
-            .registered
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&scope);
+        self.cache.listing.stopped(&scope);
     }
 }
 
