@@ -18,7 +18,14 @@ where
     R: Send,
     F: Fn(usize, T) -> Result<R> + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    // One item needs no thread, nor the question of how many cores there
+    // are: available_parallelism reads the process's cgroup files, about
+    // 50 µs of a 2 ms `coffer seal` of one Secret.
+    let threads = if items.len() > 1 {
+        std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+    } else {
+        1
+    };
     map_on(items, threads, f)
 }
 
