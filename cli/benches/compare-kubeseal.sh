@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Compares `coffer seal` with the real kubeseal, each as a whole process
 # sealing with --cert (offline): one Secret, and 1,000 Secrets in one
-# multi-document input. Prints hyperfine's table and the coffer/kubeseal
-# time ratios (goal: <= 0.3): wall-clock mean and median (the median shrugs
-# off the outliers of a loaded machine) and CPU (user+sys; steadier still).
+# multi-document input. Prints, per workload, both tools' times and the
+# coffer/kubeseal ratios (goal: <= 0.3): wall-clock mean and median (the
+# median shrugs off the outliers of a loaded machine) and CPU (user+sys).
+#
+# The runs are made in ROUNDS rounds (default 5), each timing both tools
+# one after the other, and pooled: a build that starts or stops on the
+# machine halfway through then slows both tools, not only the one being
+# timed at that moment.
 #
 #   cli/benches/compare-kubeseal.sh            # builds coffer --release
 #   COFFER=path/to/coffer KUBESEAL=path/to/kubeseal cli/benches/compare-kubeseal.sh
+#   RUNS=40 RUNS_MANY=5 ROUNDS=5 cli/benches/compare-kubeseal.sh   # runs per tool
 #
 # Needs hyperfine (apt-get install -y hyperfine) and python3 (for the ratios).
 set -euo pipefail
@@ -33,28 +39,42 @@ secret() { # name
 secret db > one.yaml
 for i in $(seq 1 1000); do printf -- '---\n'; secret "db-$i"; done > many.yaml
 
-run() { # label export-file command...
-  local label=$1 json=$2; shift 2
-  # -N: no shell in between (a shell's start-up is noise next to a few
-  # milliseconds); hyperfine discards the output itself.
-  hyperfine -N --style basic --warmup 3 --min-runs "${RUNS:-20}" --export-json "$json" \
-    -n "coffer $label" "$COFFER seal --cert cert.pem -f $*" \
-    -n "kubeseal $label" "$KUBESEAL --cert cert.pem -f $*"
+run() { # label json-prefix runs input
+  local label=$1 prefix=$2 runs=$3 input=$4
+  local rounds=$(( ${ROUNDS:-5} < runs ? ${ROUNDS:-5} : runs ))
+  local r
+  for r in $(seq 1 "$rounds"); do
+    # -N: no shell in between (a shell's start-up is noise next to a few
+    # milliseconds); hyperfine discards the output itself. Each round gets
+    # its share of the runs (the first rounds the remainder).
+    hyperfine -N --style none --warmup 3 \
+      --runs $(( runs / rounds + (r <= runs % rounds ? 1 : 0) )) \
+      --export-json "$prefix-$r.json" \
+      -n "coffer $label" "$COFFER seal --cert cert.pem -f $input" \
+      -n "kubeseal $label" "$KUBESEAL --cert cert.pem -f $input"
+  done
 }
-run "one Secret" one.json one.yaml
-RUNS=${RUNS_MANY:-5} run "1000 Secrets" many.json many.yaml
+run "one Secret" one "${RUNS:-20}" one.yaml
+run "1000 Secrets" many "${RUNS_MANY:-5}" many.yaml
 
-ratio() { # json
+summary() { # json-prefix
   python3 - "$1" <<'EOF'
-import json, sys
-res = {x["command"].split()[0]: x for x in json.load(open(sys.argv[1]))["results"]}
-c, k = res["coffer"], res["kubeseal"]
-cpu = lambda x: x["user"] + x["system"]
-print(f"wall mean: coffer {c['mean']*1000:.1f} ms, kubeseal {k['mean']*1000:.1f} ms, ratio {c['mean']/k['mean']:.2f}; "
-      f"wall median: coffer {c['median']*1000:.1f} ms, kubeseal {k['median']*1000:.1f} ms, ratio {c['median']/k['median']:.2f}; "
-      f"cpu (user+sys): coffer {cpu(c)*1000:.1f} ms, kubeseal {cpu(k)*1000:.1f} ms, ratio {cpu(c)/cpu(k):.2f}")
+import glob, json, statistics, sys
+times, cpu = {}, {}
+for path in sorted(glob.glob(sys.argv[1] + "-*.json")):
+    for x in json.load(open(path))["results"]:
+        tool = x["command"].split()[0]
+        times.setdefault(tool, []).extend(x["times"])
+        # hyperfine gives user and system as means over the round's runs.
+        cpu.setdefault(tool, []).extend([x["user"] + x["system"]] * len(x["times"]))
+def stats(tool):
+    t = times[tool]
+    return statistics.mean(t) * 1000, statistics.median(t) * 1000, statistics.mean(cpu[tool]) * 1000, len(t)
+(cm, cmed, ccpu, n), (km, kmed, kcpu, _) = stats("coffer"), stats("kubeseal")
+print(f"{n} runs each; wall mean: coffer {cm:.1f} ms, kubeseal {km:.1f} ms, ratio {cm / km:.2f}; "
+      f"wall median: coffer {cmed:.1f} ms, kubeseal {kmed:.1f} ms, ratio {cmed / kmed:.2f}; "
+      f"cpu (user+sys): coffer {ccpu:.1f} ms, kubeseal {kcpu:.1f} ms, ratio {ccpu / kcpu:.2f}")
 EOF
 }
-echo
-echo "one Secret (3 values, 4096-bit key):  $(ratio one.json)"
-echo "1000 Secrets (3,000 values):           $(ratio many.json)"
+echo "one Secret (3 values, 4096-bit key):  $(summary one)"
+echo "1000 Secrets (3,000 values):           $(summary many)"
