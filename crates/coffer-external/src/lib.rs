@@ -184,9 +184,13 @@ async fn sync_controller(
     // that can change a sync (see `sync_inputs`), as in ESO: a status
     // write, ours included, wakes nothing.
     let (es_store, writer) = reflector::store::<ExternalSecret>();
+    // NB: the cache drops each object's managedFields, which nothing here
+    // reads and which are most of an ExternalSecret's size in memory once
+    // its status has been written (a tree of JSON maps per field manager).
     let es_events = reflector::reflector(
         writer,
-        watcher(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch),
+        watcher(api_in::<ExternalSecret>(&ctx.client, &scope), es_watch)
+            .modify(|es| es.managed_fields_mut().clear()),
     )
     .applied_objects()
     .predicate_filter(sync_inputs, PredicateConfig::default().ttl(PREDICATE_TTL));
