@@ -23,8 +23,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use crate::Shutdown;
@@ -90,7 +90,18 @@ pub async fn run(
         .written
         .recorder(namespace.clone(), ctx.keys.clone());
     let others_recorder = ctx.sealed.others.recorder(namespace.clone());
-    let controller = Controller::new(sealed_api, sealed_watch);
+    // NB: the cache drops each SealedSecret's managedFields, which nothing
+    // here reads and which, once a status is written, weigh about as much
+    // as the rest of the object (benches/scale.rs measures peak memory).
+    let (cache, writer) = reflector::store();
+    let sealed_events = reflector::reflector(
+        writer,
+        watcher(sealed_api, sealed_watch)
+            .modify(|s: &mut SealedSecret| s.managed_fields_mut().clear())
+            .default_backoff(),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(sealed_events, cache);
     let sealed_secrets = controller.store();
     let sweep = sweep(ctx.clone(), controller.store());
     let controller = controller
