@@ -261,8 +261,12 @@ async fn a_template_bomb_fails_fast_naming_key_and_limit_while_others_sync() {
         let template = json!({"data": {"out": template}});
         world.apply(templated(name, &path, template)).await;
     }
+    // NB: waits for the render's failure, not an earlier one (the first
+    // reconcile can run before the store reaches the controller's cache).
     let condition = world
-        .wait_ready("bomb", "the bomb to fail", |c| c.status == "False")
+        .wait_ready("bomb", "the bomb to fail", |c| {
+            c.status == "False" && c.message.as_deref().is_some_and(|m| m.contains("template"))
+        })
         .await;
     let message = condition.message.unwrap_or_default();
     assert_eq!(condition.reason.as_deref(), Some("SecretSyncedError"));
