@@ -147,7 +147,7 @@ pub struct Context {
     /// ExternalSecrets that fall due together when an entry expires wait
     /// for one resolution (one read of the credentials) instead of each
     /// making its own.
-    pub(crate) resolving: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) resolving: coffer_providers::Gates<String>,
     /// ExternalSecrets (by uid) this process has synced or scheduled at
     /// least once: the first reconcile after a start spreads overdue
     /// refreshes with jitter.
@@ -200,7 +200,7 @@ impl Context {
             cluster_stores,
             secrets,
             resolved: Mutex::default(),
-            resolving: Mutex::default(),
+            resolving: coffer_providers::Gates::default(),
             seen: Mutex::default(),
             retries: crate::reconcile::retries(),
             last_sync: Mutex::default(),

@@ -173,14 +173,7 @@ async fn store_config(
     if let Some(hit) = cached() {
         return Ok(hit);
     }
-    let lock = ctx
-        .resolving
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(cache_key.clone())
-        .or_default()
-        .clone();
-    let _resolving = lock.lock().await;
+    let _resolving = ctx.resolving.enter(&cache_key).await;
     // Resolved by another reconcile while this one waited.
     if let Some(hit) = cached() {
         return Ok(hit);

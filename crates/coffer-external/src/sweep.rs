@@ -79,10 +79,7 @@ pub(crate) fn prune(ctx: &Context, live: &Live) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .retain(|_, resolved| resolved.at.elapsed() < ttl);
-    ctx.resolving
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .retain(|_, lock| Arc::strong_count(lock) > 1);
+    ctx.resolving.retain(|_| false);
     ctx.metrics.retain(|namespace, name| {
         live.names
             .contains(&(namespace.to_owned(), name.to_owned()))

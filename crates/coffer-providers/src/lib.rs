@@ -20,6 +20,7 @@
 pub mod aws;
 pub mod cache;
 mod error;
+mod gates;
 mod session;
 pub mod vault;
 
@@ -33,6 +34,7 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 pub use error::{Error, Result};
+pub use gates::Gates;
 pub use session::Sessions;
 
 /// A secret value as read from a provider. Zeroized on drop; `Debug` shows

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{CallObserver, Client, Result, StoreConfig, TokenSource};
+use crate::{CallObserver, Client, Gates, Result, StoreConfig, TokenSource};
 
 /// A keyed digest of everything that determines a client (the
 /// configuration, credentials included; only the digest is kept).
@@ -135,7 +135,7 @@ pub struct Sessions {
     /// One gate per store and scope: many reconciles of one new store log
     /// in once, while a store whose server hangs (a login waits up to its
     /// request timeout) holds up no other store.
-    connecting: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    connecting: Gates<Key>,
 }
 
 impl Sessions {
@@ -144,7 +144,7 @@ impl Sessions {
         Sessions {
             observer,
             clients: Mutex::new(HashMap::new()),
-            connecting: Mutex::default(),
+            connecting: Gates::default(),
         }
     }
 
@@ -163,14 +163,7 @@ impl Sessions {
         if let Some(client) = self.cached(&key, &fingerprint) {
             return Ok(client);
         }
-        let gate = self
-            .connecting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        let _connecting = gate.lock().await;
+        let _connecting = self.connecting.enter(&key).await;
         if let Some(client) = self.cached(&key, &fingerprint) {
             return Ok(client);
         }
@@ -194,10 +187,7 @@ impl Sessions {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|(s, _), _| s != store);
-        self.connecting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|(s, _), _| s != store);
+        self.connecting.retain(|(s, _)| s != store);
     }
 
     /// Number of cached clients.
