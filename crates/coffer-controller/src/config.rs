@@ -45,6 +45,10 @@ pub struct Config {
     pub http_limits: HttpLimits,
     /// Leader election; `None` makes this replica always the leader.
     pub leader_election: Option<LeaseConfig>,
+    /// How many shards replicas split the SealedSecrets and
+    /// ExternalSecrets into (`--shards`, see [`crate::shard`]); 1: the
+    /// leader does everything. Above 1 it needs `leader_election`.
+    pub shards: u32,
     /// Run the SealedSecret controller (and key creation and renewal).
     pub sealed_secrets: bool,
     /// Write SealedSecret status (Bitnami's `--update-status`).
@@ -81,6 +85,7 @@ impl Default for Config {
             rate_limit: Some(RateLimit::default()),
             http_limits: HttpLimits::default(),
             leader_election: None,
+            shards: 1,
             sealed_secrets: true,
             update_status: true,
             metrics_omit_secret_labels: false,

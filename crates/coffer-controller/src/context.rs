@@ -12,6 +12,7 @@ use crate::lease::Leadership;
 use crate::metrics::Metrics;
 use crate::sealed::keys::KeyRegistry;
 use crate::sealed::state::SealedState;
+use crate::shard::Shards;
 
 /// The field manager under which the controller writes status (and the
 /// Event reporter's name).
@@ -38,6 +39,9 @@ pub struct Context {
     pub renders: RenderPool,
     /// What only the SealedSecret controller keeps.
     pub sealed: SealedState,
+    /// The shards this replica holds, when replicas split the work
+    /// (`--shards`); `None`: the leader does it all.
+    pub shards: Option<Shards>,
 }
 
 impl Context {
@@ -56,6 +60,7 @@ impl Context {
             leadership: Leadership::always(),
             renders: RenderPool::default(),
             sealed: SealedState::default(),
+            shards: None,
         }
     }
 
@@ -70,6 +75,13 @@ impl Context {
     pub fn with_unseal_options(mut self, update_status: bool, max_retries: u32) -> Context {
         self.sealed.update_status = update_status;
         self.sealed.max_unseal_retries = max_retries;
+        self
+    }
+
+    /// The same context, reconciling only the objects of the shards this
+    /// replica holds.
+    pub fn with_shards(mut self, shards: Option<Shards>) -> Context {
+        self.shards = shards;
         self
     }
 

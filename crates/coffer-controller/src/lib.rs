@@ -9,7 +9,10 @@
 //! replica that holds the leader Lease ([`lease`]), the *writers*: key
 //! creation and renewal and the SealedSecret controller
 //! ([`sealed::reconcile`]), whose API client refuses writes once the lease
-//! may expire. [`Running::shutdown`] stops gracefully: writers
+//! may expire. With `--shards` above 1 ([`shard`]), the SealedSecret and
+//! ExternalSecret controllers run on every replica instead, each reconcile
+//! under a ticket of its object's shard, and the leader keeps only the
+//! keys. [`Running::shutdown`] stops gracefully: writers
 //! finish in-flight reconciles, then the Lease is released. Tests call
 //! [`start`] in-process and read [`Running::context`] (keys, metrics).
 
@@ -24,6 +27,7 @@ pub(crate) mod lease;
 pub mod metrics;
 pub(crate) mod rate_limit;
 pub mod sealed;
+pub mod shard;
 mod shutdown;
 
 use std::future::Future;
@@ -59,9 +63,12 @@ pub struct Running {
     writers: Vec<JoinHandle<()>>,
     /// The election task, if leader election is on.
     election: Option<JoinHandle<()>>,
+    /// The shard membership and campaigns, with `--shards` above 1.
+    sharding: Option<JoinHandle<()>>,
     /// Tasks every replica runs: key watch, HTTP listeners.
     background: Vec<JoinHandle<()>>,
     stop_writers: watch::Sender<bool>,
+    stop_sharding: watch::Sender<bool>,
     stop_election: watch::Sender<bool>,
 }
 
@@ -74,6 +81,7 @@ impl Running {
             .iter_mut()
             .chain(self.background.iter_mut())
             .chain(self.election.iter_mut())
+            .chain(self.sharding.iter_mut())
             .collect();
         if tasks.is_empty() {
             return std::future::pending().await;
@@ -97,6 +105,19 @@ impl Running {
             shutdown,
             writer,
         )));
+    }
+
+    /// Runs `writer` on a spawned task on every replica, from now until
+    /// shutdown, for controllers whose reconciles each hold a ticket of
+    /// their object's shard (see [`shard`]); stopped gracefully by
+    /// [`Running::shutdown`] before the shards are handed over.
+    fn spawn_sharded<F, Fut>(&mut self, writer: F)
+    where
+        F: FnOnce(Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = Shutdown::from_receiver(self.stop_writers.subscribe());
+        self.writers.push(tokio::spawn(writer(shutdown)));
     }
 
     /// Asks for a new sealing key now (Bitnami's SIGUSR1), whatever the
@@ -124,6 +145,12 @@ impl Running {
                 let _ = writer.await;
             }
         }
+        let _ = self.stop_sharding.send(true);
+        if let Some(sharding) = self.sharding.take()
+            && !sharding.is_finished()
+        {
+            let _ = sharding.await;
+        }
         let _ = self.stop_election.send(true);
         if let Some(election) = self.election.take()
             && !election.is_finished()
@@ -142,6 +169,7 @@ impl Drop for Running {
             .iter()
             .chain(self.background.iter())
             .chain(self.election.iter())
+            .chain(self.sharding.iter())
         {
             task.abort();
         }
@@ -194,15 +222,38 @@ pub async fn start_with_metrics(
             (Leadership::always(), None)
         }
     };
+    let (stop_sharding, sharding_rx) = watch::channel(false);
+    let (shards, sharding) = match &config.leader_election {
+        Some(lease) if config.shards > 1 => {
+            let (shards, task) = shard::start(
+                client.clone(),
+                shard::ShardConfig {
+                    count: config.shards,
+                    lease: lease.clone(),
+                },
+                Shutdown::from_receiver(sharding_rx),
+            );
+            (Some(shards), Some(task))
+        }
+        _ => (None, None),
+    };
     // NB: the writers' client refuses writes the moment this replica may
-    // no longer make them; reads (and the election's own client) go on.
-    let writers_client = lease::guarded_client(client.clone(), leadership.clone());
+    // no longer make them (as leader, or for any shard it holds; each
+    // sharded reconcile is also dropped when its own shard goes); reads
+    // (and the elections' own clients) go on.
+    let writers_client = {
+        let (leadership, shards) = (leadership.clone(), shards.clone());
+        lease::guarded_client(client.clone(), move || {
+            leadership.may_write() || shards.as_ref().is_some_and(shard::Shards::any_may_write)
+        })
+    };
     if config.metrics_omit_secret_labels {
         metrics.bitnami.omit_secret_labels();
     }
     let context = Arc::new(
         Context::new(writers_client, keys.clone(), metrics)
             .with_leadership(leadership.clone())
+            .with_shards(shards.clone())
             .with_template_limits(config.template_limits)
             .with_unseal_options(config.update_status, config.max_unseal_retries),
     );
@@ -213,8 +264,10 @@ pub async fn start_with_metrics(
         leadership,
         writers: Vec::new(),
         election,
+        sharding,
         background: Vec::new(),
         stop_writers,
+        stop_sharding,
         stop_election,
     };
 
@@ -255,14 +308,33 @@ pub async fn start_with_metrics(
         running.background.push(task);
     }
 
-    if config.sealed_secrets {
+    if config.sealed_secrets && shards.is_some() {
+        let ctx = context.clone();
+        let config = Arc::new(config.clone());
+        let keys = (ctx.clone(), config.clone());
+        running.spawn_writer("sealing-keys", move |stop| {
+            sealed::keep_keys(keys.0.clone(), keys.1.clone(), stop, None)
+        });
+        running.spawn_sharded(|stop| sealed::run_controllers(ctx, config, stop));
+    } else if config.sealed_secrets {
         let ctx = context.clone();
         let config = Arc::new(config.clone());
         running.spawn_writer("sealed-secrets", move |stop| {
             sealed::lead(ctx.clone(), config.clone(), stop)
         });
     }
-    if let Some(external) = &config.external_secrets {
+    if let (Some(external), Some(shards)) = (&config.external_secrets, &shards) {
+        let ctx = context.clone();
+        let external = coffer_external::Config {
+            renders: ctx.renders.clone(),
+            partition: Some(Arc::new(shards.clone())),
+            ..external.clone()
+        };
+        running.spawn_sharded(|mut stop| async move {
+            let (client, metrics) = (ctx.client.clone(), ctx.external_metrics.clone());
+            coffer_external::run(client, external, metrics, async move { stop.wait().await }).await;
+        });
+    } else if let Some(external) = &config.external_secrets {
         let ctx = context.clone();
         let external = external.clone();
         running.spawn_writer("external-secrets", move |mut stop| {
@@ -285,6 +357,7 @@ pub async fn start_with_metrics(
         namespace = %config.controller_namespace,
         keys = context.keys.keys().len(),
         leader_election = config.leader_election.is_some(),
+        shards = config.shards,
         "controller started"
     );
     Ok(running)

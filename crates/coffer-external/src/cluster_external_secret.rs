@@ -52,8 +52,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 .map(|c| kube::runtime::reflector::ObjectRef::from_obj(c.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .reconcile_all_on(coffer_shard::gains(ctx.config.partition.as_deref()))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile_own, error_policy, ctx)
         .for_each(|_| {
             // Deleted ClusterExternalSecrets' series go.
             metrics.retain_cluster_external_secrets(|name| {
@@ -69,6 +70,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 fn error_policy(_: Arc<ClusterExternalSecret>, error: &Error, _: Arc<Context>) -> Action {
     tracing::warn!(error = %error, "ClusterExternalSecret reconcile failed");
     Action::requeue(Duration::from_secs(15))
+}
+
+/// [`reconcile`], if this ClusterExternalSecret is this replica's (see
+/// `Config::partition`).
+async fn reconcile_own(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let name = ces.name_any();
+    let partition = ctx.config.partition.clone();
+    coffer_shard::gated(partition.as_deref(), "", &name, reconcile(ces, ctx))
+        .await
+        .unwrap_or(Ok(Action::await_change()))
 }
 
 async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action> {

@@ -71,6 +71,10 @@ pub struct Config {
     pub renders: RenderPool,
     /// AWS endpoints for every AWS store (ESO's environment variables).
     pub aws_endpoints: AwsEndpoints,
+    /// Which objects this replica syncs when replicas split the work
+    /// (`--shards`): ExternalSecrets, SecretStores and
+    /// ClusterExternalSecrets by namespace and name. `None`: all of them.
+    pub partition: Option<Arc<dyn coffer_shard::Partition>>,
     /// The controller's own service-account token ([`OWN_TOKEN_PATH`]),
     /// which Vault Kubernetes auth presents when a store names neither a
     /// ServiceAccount nor a Secret (as ESO does). Tests point it elsewhere.
@@ -107,6 +111,7 @@ impl Default for Config {
             template_limits: coffer_template::Limits::default(),
             renders: RenderPool::default(),
             aws_endpoints: AwsEndpoints::default(),
+            partition: None,
             own_token_path: PathBuf::from(OWN_TOKEN_PATH),
         }
     }

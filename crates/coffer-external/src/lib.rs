@@ -202,7 +202,9 @@ async fn sync_controller(
         .secrets
         .watch(api_in::<Secret>(&ctx.client, &scope), scope.clone());
     let known = ctx.secrets.clone();
+    let gains = coffer_shard::gains(ctx.config.partition.as_deref());
     controller
+        .reconcile_all_on(gains)
         .watches_stream(secret_events, move |secret: Secret| {
             let deleted = secret
                 .namespace()

@@ -44,12 +44,24 @@ pub(crate) fn retries() -> crate::Retries {
     crate::Retries::new(RETRY_BASE, RETRY_MAX).escalating_only_when_due()
 }
 
-/// Reconciles one ExternalSecret (timed and counted).
+/// Reconciles one ExternalSecret (timed and counted), if it is this
+/// replica's to sync (see `Config::partition`); one that is not waits
+/// for a change, or for this replica to gain its shard.
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let partition = ctx.config.partition.as_deref();
+    // NB: boxed: a sync's future is large (clippy::large_futures).
+    let sync = Box::pin(timed(&es, &ctx));
+    let synced = coffer_shard::gated(partition, &namespace, &name, sync).await;
+    synced.unwrap_or(Ok(Action::await_change()))
+}
+
+async fn timed(es: &Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let namespace = es.namespace().unwrap_or_default();
     let name = es.name_any();
-    let result = reconcile_inner(&es, &ctx).await;
+    let result = reconcile_inner(es, ctx).await;
     ctx.metrics
         .sync_call(&namespace, &name, started.elapsed(), result.is_ok());
     if result.is_ok() {

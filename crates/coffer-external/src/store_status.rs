@@ -121,6 +121,18 @@ fn spawn_if<K: StoreKind>(ctx: &Arc<Context>, store: K, when_due: bool) {
     if !class.is_empty() && class != ctx.config.controller_class {
         return;
     }
+    // NB: a store another replica holds is left to it, and not recorded:
+    // once this replica gains its shard, the next round validates it.
+    let ticket = match &ctx.config.partition {
+        Some(partition) => {
+            let namespace = store.namespace().unwrap_or_default();
+            let Some(ticket) = partition.ticket(&namespace, &store.name_any()) else {
+                return;
+            };
+            Some(ticket)
+        }
+        None => None,
+    };
     let uid = store.meta().uid.clone().unwrap_or_default();
     let generation = store.meta().generation.unwrap_or_default();
     let interval = revalidate_every(ctx, store.spec());
@@ -140,7 +152,14 @@ fn spawn_if<K: StoreKind>(ctx: &Arc<Context>, store: K, when_due: bool) {
     }
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        validate(&ctx, &store).await;
+        match ticket {
+            Some(ticket) => {
+                // NB: a validation cut short by losing the shard is
+                // recorded as done; the new holder validates on its own.
+                let _ = ticket.run(Box::pin(validate(&ctx, &store))).await;
+            }
+            None => validate(&ctx, &store).await,
+        }
         let mut seen = ctx.validated.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = seen.get_mut(&uid)
             && entry.0 == generation

@@ -138,6 +138,7 @@ impl Args {
             grace: self.lease_renew_grace,
             ..LeaseConfig::new(&self.lease_name, &namespace)
         });
+        let shards = self.shards(leader_election.is_some())?;
         let template_limits = coffer_template::Limits {
             max_duration: self.template_timeout,
             ..coffer_template::Limits::default()
@@ -181,12 +182,30 @@ impl Args {
                 max_values: self.max_request_values as usize,
             },
             leader_election,
+            shards,
             sealed_secrets: self.sealed_secrets,
             update_status: self.update_status,
             max_unseal_retries: self.max_unseal_retries,
             metrics_omit_secret_labels: self.metrics_omit_secret_labels,
             external_secrets,
             template_limits,
+        })
+    }
+
+    /// `--shards`: 1 to [`crate::shard::MAX_SHARDS`], and above 1 only
+    /// with leader election (whose Lease names the shard Leases).
+    fn shards(&self, leader_election: bool) -> Result<u32, FlagError> {
+        let max = crate::shard::MAX_SHARDS;
+        let reason = if self.shards == 0 || self.shards > max {
+            format!("must be between 1 and {max}")
+        } else if self.shards > 1 && !leader_election {
+            "needs leader election: drop --leader-elect=false".to_owned()
+        } else {
+            return Ok(self.shards);
+        };
+        Err(FlagError::Invalid {
+            flag: "--shards",
+            reason,
         })
     }
 

@@ -193,6 +193,13 @@ pub struct Args {
     /// How long before expiry the leader renews (below the duration).
     #[arg(long, default_value = "5s", value_parser = values::timeout)]
     pub lease_renew_grace: Duration,
+    /// Coffer's own: split SealedSecrets and ExternalSecrets between the
+    /// replicas in this many shards, each held through its own Lease, so
+    /// that replicas unseal and sync in parallel (needs leader election;
+    /// key generation stays with the leader). 1 (the default): the leader
+    /// does everything.
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
     /// Log output format.
     #[arg(
         long,

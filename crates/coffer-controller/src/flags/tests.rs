@@ -315,3 +315,31 @@ fn aws_endpoints_come_from_eso_s_variables_or_flags_and_must_be_urls() {
     let error = Args::try_parse_from(argv).unwrap_err().to_string();
     assert!(error.contains("not an http:// or https:// URL"), "{error}");
 }
+
+#[test]
+fn shards_are_honoured_with_leader_election_and_refused_without_it() {
+    assert_eq!(config(&[]).unwrap().shards, 1, "the leader does it all");
+    let sharded = config(&["--shards=3", "--lease-name=ctl"]).unwrap();
+    assert_eq!(sharded.shards, 3);
+    assert_eq!(sharded.leader_election.unwrap().name, "ctl");
+    for (args, reason) in [
+        (&["--shards=0"][..], "between 1 and 64"),
+        (&["--shards=65"][..], "between 1 and 64"),
+        (
+            &["--shards=2", "--leader-elect=false"][..],
+            "needs leader election",
+        ),
+    ] {
+        let refused = config(args).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("--shards: ") && refused.contains(reason),
+            "{args:?}: {refused}"
+        );
+    }
+    assert_eq!(
+        config(&["--shards=1", "--leader-elect=false"])
+            .unwrap()
+            .shards,
+        1
+    );
+}

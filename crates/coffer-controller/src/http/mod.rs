@@ -237,7 +237,11 @@ async fn handle(
             {
                 let mut text = ctx.metrics.render();
                 ctx.external_metrics.render(&mut text);
-                text + &crate::metrics::render_leader(ctx.leadership.is_leader())
+                let text = text + &crate::metrics::render_leader(ctx.leadership.is_leader());
+                match &ctx.shards {
+                    Some(shards) => text + &crate::shard::render(shards),
+                    None => text,
+                }
             },
         ),
         (Endpoints::Api | Endpoints::Health, Method::GET, "/healthz") => text(StatusCode::OK, "ok"),

@@ -1,31 +1,33 @@
 //! The writers' API client: every request that changes something is
-//! checked against [`Leadership::may_write`] at the moment it is sent, so
+//! checked against [`super::Leadership::may_write`] (with sharding: of the leader
+//! Lease or of any shard) at the moment it is sent, so
 //! a writer that is still running when this replica steps down or its
 //! lease deadline passes (a slow reconcile, a task not yet dropped) cannot
 //! write anything.
 
 use http::Method;
 
-use super::Leadership;
-
 /// The error a refused write gets.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "refused to write: this replica no longer holds the leader Lease, or its lease is about to expire"
+    "refused to write: this replica no longer holds the leader Lease (or a shard Lease), or its lease is about to expire"
 )]
 pub struct NotLeader;
 
 /// `client`, with every request other than GET, HEAD and OPTIONS (reads,
-/// lists and watches) refused with [`NotLeader`] unless `leadership` may
-/// write when it is sent.
-pub fn guarded_client(client: kube::Client, leadership: Leadership) -> kube::Client {
+/// lists and watches) refused with [`NotLeader`] unless `may_write`
+/// answers yes when it is sent (e.g. [`super::Leadership::may_write`]).
+pub fn guarded_client(
+    client: kube::Client,
+    may_write: impl Fn() -> bool + Clone + Send + Sync + 'static,
+) -> kube::Client {
     let namespace = client.default_namespace().to_owned();
     let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
         let reads = matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS
         );
-        let allowed = reads || leadership.may_write();
+        let allowed = reads || may_write();
         let client = client.clone();
         async move {
             if !allowed {
@@ -73,7 +75,8 @@ mod tests {
     async fn writes_pass_only_while_this_replica_may_write_and_reads_always() {
         let (inner, seen) = recording_client();
         let (holder, leadership) = Holder::new();
-        let api: Api<ConfigMap> = Api::default_namespaced(guarded_client(inner, leadership));
+        let api: Api<ConfigMap> =
+            Api::default_namespaced(guarded_client(inner, move || leadership.may_write()));
         let (pp, map) = (PostParams::default(), ConfigMap::default());
         let write = || api.create(&pp, &map);
 

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 pub use campaign::elect;
 pub use guard::guarded_client;
-pub use writers::while_leader;
+pub use writers::{WRITER_STOP_TIMEOUT, while_leader};
 
 /// Where and how to hold the Lease.
 #[derive(Debug, Clone)]

@@ -30,7 +30,30 @@ const KEY_RETRY: Duration = Duration::from_secs(5);
 /// makes one whenever asked ([`crate::Running::request_new_key`]) and runs
 /// the SealedSecret controller (one per watched namespace) until `stop`
 /// fires; in-flight reconciles finish first.
-pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
+pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, stop: Shutdown) {
+    // NB: both end when `stop` fires; the controllers first finish their
+    // in-flight reconciles. They start once a key exists.
+    let (ready, key_exists) = tokio::sync::oneshot::channel();
+    tokio::join!(
+        keep_keys(ctx.clone(), config.clone(), stop.clone(), Some(ready)),
+        async move {
+            if key_exists.await.is_ok() {
+                run_controllers(ctx, config, stop).await;
+            }
+        },
+    );
+}
+
+/// The key writer alone (what the leader runs when replicas share the
+/// SealedSecrets in shards): makes sure a sealing key exists, renews keys
+/// and makes one whenever asked, until `stop` fires. `ready` hears once a
+/// key exists.
+pub async fn keep_keys(
+    ctx: Arc<Context>,
+    config: Arc<Config>,
+    mut stop: Shutdown,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+) {
     // NB: without election, `start` already applied the cutoff; applying it
     // twice would renew twice for a cutoff in the future.
     let cutoff = config.leader_election.as_ref().and(config.key_cutoff);
@@ -40,7 +63,12 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
             () = stop.wait() => return,
         };
         match ensured {
-            Ok(()) => break,
+            Ok(()) => {
+                if let Some(ready) = ready {
+                    let _ = ready.send(());
+                }
+                break;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot create a sealing key; retrying");
                 tokio::select! {
@@ -80,6 +108,17 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
         }
         std::future::pending::<()>().await;
     };
+    tokio::select! {
+        () = renew => {}
+        () = on_request => {}
+        () = stop.wait() => {}
+    }
+}
+
+/// The SealedSecret controllers (one per watched namespace), until `stop`
+/// fires; in-flight reconciles finish first. With shards, each replica runs
+/// them, and reconciles the SealedSecrets of the shards it holds.
+pub async fn run_controllers(ctx: Arc<Context>, config: Arc<Config>, stop: Shutdown) {
     let namespaces: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
         vec![None]
     } else {
@@ -87,13 +126,10 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, mut stop: Shutdown) {
         let unique: std::collections::BTreeSet<&String> = config.watch_namespaces.iter().collect();
         unique.into_iter().cloned().map(Some).collect()
     };
-    let controllers =
-        futures::future::join_all(namespaces.into_iter().map(|ns| {
-            reconcile::run(ctx.clone(), ns, config.label_selector.clone(), stop.clone())
-        }));
-    tokio::select! {
-        _ = controllers => {}
-        () = renew => {}
-        () = on_request => {}
-    }
+    futures::future::join_all(
+        namespaces
+            .into_iter()
+            .map(|ns| reconcile::run(ctx.clone(), ns, config.label_selector.clone(), stop.clone())),
+    )
+    .await;
 }

@@ -85,6 +85,13 @@ pub async fn run(
         sealed_watch = sealed_watch.labels(selector);
     }
     let key_changes = changes(ctx.keys.subscribe());
+    // NB: a shard gained (see `crate::shard`) makes every SealedSecret due
+    // again; those of other shards return at once.
+    let gains = coffer_shard::gains(
+        ctx.shards
+            .as_ref()
+            .map(|s| s as &dyn coffer_shard::Partition),
+    );
     let recorder = ctx
         .sealed
         .written
@@ -113,9 +120,9 @@ pub async fn run(
             move |s| watches::existing_sealed_secret(&sealed_secrets, &s.metadata),
         )
         .with_config(controller::Config::default().concurrency(CONCURRENCY))
-        .reconcile_all_on(key_changes)
+        .reconcile_all_on(futures::stream::select(key_changes, gains))
         .graceful_shutdown_on(stop.fired())
-        .run(timed_reconcile, error_policy, ctx.clone())
+        .run(own_reconcile, error_policy, ctx.clone())
         .for_each(|result| {
             // NB: a deleted SealedSecret shows up here (its trigger finds
             // no object): Bitnami unregisters its condition then.
@@ -153,6 +160,26 @@ async fn sweep(ctx: Arc<Context>, cache: Store<SealedSecret>) {
         }
     })
     .await;
+}
+
+/// [`timed_reconcile`], if the SealedSecret is this replica's (see
+/// [`crate::shard`]); one that is not waits for a change, or for this
+/// replica to gain its shard.
+async fn own_reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = sealed.namespace().unwrap_or_default();
+    let name = sealed.name_any();
+    let partition = ctx
+        .shards
+        .as_ref()
+        .map(|s| s as &dyn coffer_shard::Partition);
+    coffer_shard::gated(
+        partition,
+        &namespace,
+        &name,
+        timed_reconcile(sealed.clone(), ctx.clone()),
+    )
+    .await
+    .unwrap_or(Ok(Action::await_change()))
 }
 
 /// [`reconcile`], timed into the reconcile-duration histogram; a success

@@ -96,11 +96,14 @@ pub(crate) const REQUIRED: &[(&str, &str, &[&str], Scope, By)] = &[
         Scope::ControllerNamespace,
         By::Sealed,
     ),
-    // lease: kube-lease-manager reads, creates and patches the Lease.
+    // lease: kube-lease-manager reads, creates and patches the Lease (the
+    // leader's, and with --shards each shard's); shard/members.rs applies
+    // (patch) its member Lease, lists the members and deletes its own (and
+    // long-expired ones).
     (
         "coordination.k8s.io",
         "leases",
-        &["get", "create", "patch"],
+        &["get", "list", "create", "patch", "delete"],
         Scope::ControllerNamespace,
         By::Both,
     ),

@@ -41,7 +41,7 @@ pub(crate) const HELM_OPTIONS: &[(&str, &[&str])] = &[
         "every value set",
         &[
             r#"image={"repository":"registry.example/coffer","tag":"1.2.3","pullPolicy":"Always"}"#,
-            r#"leaderElection={"enabled":true,"leaseName":"coffer-lease","leaseDuration":"20s","renewGrace":"7s"}"#,
+            r#"leaderElection={"enabled":true,"leaseName":"coffer-lease","leaseDuration":"20s","renewGrace":"7s","shards":3}"#,
             r#"service={"name":"coffer","port":9090}"#,
             r#"metrics={"port":9091}"#,
             r#"controller={"keyPrefix":"coffer-key","keySize":2048,"keyRenewPeriod":"720h","keyCutoffTime":"Mon, 02 Jan 2006 15:04:05 -0700","namespaces":["team-a","team-b"],"labelSelector":"team=payments","rateLimit":"5","rateLimitBurst":"3","logFormat":"text"}"#,

@@ -1,0 +1,336 @@
+//! Sharding (`--shards`): controller processes on the local control plane
+//! split the SealedSecrets between them, each object reconciled by the one
+//! replica that holds its shard; a killed replica's shards are taken over
+//! and its objects keep converging; a scale-down and a scale-up hand shards
+//! over without any Secret being written twice.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use coffer_shard::shard_of;
+use coffer_testenv::free_port;
+use common::{World, eventually, get, sample};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::{WatchStreamExt, watcher};
+
+const SHARDS: u32 = 3;
+const LEASE_SECS: u64 = 4;
+
+/// A controller process started from the built binary with `--shards`.
+struct Replica {
+    child: tokio::process::Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+impl Replica {
+    fn spawn(world: &World, name: &str) -> Replica {
+        let api = free_port().unwrap();
+        let metrics = free_port().unwrap();
+        let log = world
+            .env
+            .dir()
+            .join(format!("{}-{name}.log", world.ns.name()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
+            .env("KUBECONFIG", world.env.kubeconfig())
+            .env("RUST_LOG", "info")
+            .env_remove("POD_NAME")
+            .args(["--namespace", world.ctrl_ns.name()])
+            .args(["--namespaces", world.ns.name()])
+            .args(["--listen-addr", &format!("127.0.0.1:{api}")])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--key-size", "2048"])
+            .args(["--shards", &SHARDS.to_string()])
+            .args(["--lease-duration", &format!("{LEASE_SECS}s")])
+            .args(["--lease-renew-grace", "1s"])
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn coffer-controller");
+        Replica {
+            child,
+            metrics: format!("http://127.0.0.1:{metrics}/metrics"),
+            log,
+        }
+    }
+
+    /// The shards this replica holds, or `None` while it does not answer.
+    async fn held(&self) -> Option<BTreeSet<u32>> {
+        let (_, page) = get(&self.metrics).await?;
+        sample(&page, "coffer_shards_held")?;
+        Some(
+            (0..SHARDS)
+                .filter(|i| {
+                    sample(&page, &format!("coffer_shard_held{{shard=\"{i}\"}}")) == Some(1.0)
+                })
+                .collect(),
+        )
+    }
+
+    /// The SealedSecrets this replica has reconciled (Bitnami's
+    /// `condition_info` series, one per object a reconcile has seen).
+    async fn reconciled(&self) -> BTreeSet<String> {
+        let (_, page) = get(&self.metrics).await.expect("metrics");
+        page.lines()
+            .filter(|l| l.starts_with("sealed_secrets_controller_condition_info{"))
+            .filter_map(|l| {
+                let rest = &l[l.find(",name=\"")? + 7..];
+                Some(rest[..rest.find('"')?].to_owned())
+            })
+            .collect()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn terminate(&mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits within 30 s of SIGTERM")
+            .unwrap();
+        assert!(
+            status.success(),
+            "exit status {status}; log:\n{}",
+            self.log()
+        );
+    }
+}
+
+/// Waits until `replicas` hold every shard between them, each at least
+/// one and none twice; returns what each holds.
+async fn spread(replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
+    eventually("the shards to be spread over the replicas", || {
+        let probes: Vec<_> = replicas.iter().map(|r| r.held()).collect();
+        async move {
+            let mut held = Vec::new();
+            for probe in probes {
+                held.push(probe.await?);
+            }
+            let all: Vec<u32> = held.iter().flatten().copied().collect();
+            let distinct: BTreeSet<u32> = all.iter().copied().collect();
+            let spread = held.iter().all(|h| !h.is_empty())
+                && all.len() == SHARDS as usize
+                && distinct.len() == SHARDS as usize;
+            spread.then_some(held)
+        }
+    })
+    .await
+}
+
+/// Seals and creates SealedSecrets `names` (one value each: the name).
+async fn create(world: &World, names: &[String]) {
+    let pair = eventually("the leader's sealing key", || {
+        let client = world.client.clone();
+        let ns = world.ctrl_ns.name().to_owned();
+        async move {
+            let keys = coffer_controller::sealed::keys::KeyRegistry::load(
+                client,
+                &ns,
+                "sealed-secrets-key",
+            )
+            .await
+            .ok()?;
+            keys.newest().ok()
+        }
+    })
+    .await;
+    let api = world.sealed_secrets();
+    for name in names {
+        let sealed = coffer_sealed::seal_secret(
+            &world.secret(name, &[("value", name)]),
+            pair.certificate().public_key(),
+            None,
+        )
+        .unwrap();
+        api.create(&Default::default(), &sealed).await.unwrap();
+    }
+}
+
+/// Waits until every Secret of `names` exists with its value.
+async fn converged(world: &World, names: &[String]) {
+    let api = world.secrets();
+    let want: BTreeSet<String> = names.iter().cloned().collect();
+    eventually(&format!("{} Secrets", names.len()), || {
+        let (api, want) = (api.clone(), want.clone());
+        async move {
+            let list = api.list(&Default::default()).await.ok()?;
+            let done: BTreeSet<String> = list
+                .items
+                .iter()
+                .filter(|s| {
+                    let name = s.metadata.name.clone().unwrap_or_default();
+                    common::data_of(s).get("value") == Some(&name)
+                })
+                .filter_map(|s| s.metadata.name.clone())
+                .collect();
+            want.is_subset(&done).then_some(())
+        }
+    })
+    .await;
+}
+
+fn names(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("s-{i}")).collect()
+}
+
+/// The names among `names` whose shard is in `shards`.
+fn in_shards(world: &World, names: &[String], shards: &BTreeSet<u32>) -> BTreeSet<String> {
+    names
+        .iter()
+        .filter(|n| shards.contains(&shard_of(world.ns.name(), n, SHARDS)))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn replicas_split_the_sealed_secrets_and_a_killed_replicas_shard_is_taken_over() {
+    let world = World::new("shards-split").await;
+    let mut replicas = [
+        Replica::spawn(&world, "a"),
+        Replica::spawn(&world, "b"),
+        Replica::spawn(&world, "c"),
+    ];
+    let held = spread(&replicas.iter().collect::<Vec<_>>()).await;
+
+    let first = names(0..30);
+    for shard in 0..SHARDS {
+        let count = in_shards(&world, &first, &BTreeSet::from([shard])).len();
+        assert!(
+            count > 0,
+            "shard {shard} has none of the names: pick others"
+        );
+    }
+    create(&world, &first).await;
+    converged(&world, &first).await;
+    for (replica, shards) in replicas.iter().zip(&held) {
+        assert_eq!(
+            replica.reconciled().await,
+            in_shards(&world, &first, shards),
+            "each replica reconciles exactly the objects of its shards {shards:?}; log:\n{}",
+            replica.log()
+        );
+    }
+
+    // Kill one replica without a chance to release anything.
+    let (victim, survivors) = (2, [0, 1]);
+    replicas[victim].child.kill().await.unwrap();
+    let killed = Instant::now();
+    let after = spread(&[&replicas[survivors[0]], &replicas[survivors[1]]]).await;
+    let takeover = killed.elapsed();
+    // NB: its member Lease and shard Lease expire within LEASE_SECS of
+    // their last renewal; noticing takes up to a third of that, and the
+    // new campaign up to 2 s of follower polling; the rest is slack for a
+    // loaded machine.
+    assert!(
+        takeover < Duration::from_secs(LEASE_SECS + 8),
+        "takeover took {takeover:?}"
+    );
+    let second = names(30..60);
+    create(&world, &second).await;
+    converged(&world, &second).await;
+    let orphaned = in_shards(&world, &second, &held[victim]);
+    for (survivor, shards) in survivors.iter().zip(&after) {
+        let reconciled = replicas[*survivor].reconciled().await;
+        let expected = in_shards(&world, &second, shards);
+        assert!(
+            expected.is_subset(&reconciled),
+            "survivor with {shards:?} reconciles its objects"
+        );
+        let others: BTreeSet<u32> = (0..SHARDS).filter(|s| !shards.contains(s)).collect();
+        assert!(
+            in_shards(&world, &second, &others).is_disjoint(&reconciled),
+            "and none of the other's"
+        );
+    }
+    assert!(!orphaned.is_empty() && orphaned.iter().all(|n| second.contains(n)));
+}
+
+#[tokio::test]
+async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() {
+    let world = World::new("shards-scale").await;
+    // Every version of every Secret in the namespace, from before the
+    // first write to the end.
+    let versions: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>> = Arc::default();
+    let seen = versions.clone();
+    let watch = tokio::spawn(
+        watcher(world.secrets(), watcher::Config::default())
+            .applied_objects()
+            .for_each(move |secret: Result<Secret, _>| {
+                if let Ok(secret) = secret {
+                    let meta = secret.metadata;
+                    seen.lock()
+                        .unwrap()
+                        .entry(meta.name.unwrap_or_default())
+                        .or_default()
+                        .insert(meta.resource_version.unwrap_or_default());
+                }
+                async {}
+            }),
+    );
+
+    let mut a = Replica::spawn(&world, "a");
+    let mut b = Replica::spawn(&world, "b");
+    spread(&[&a, &b]).await;
+    let mut all = names(0..20);
+    create(&world, &all).await;
+    converged(&world, &all).await;
+
+    // Scale down: b stops cleanly, a takes every shard at once (released,
+    // not expired).
+    let stopping = Instant::now();
+    b.terminate().await;
+    let held = spread(&[&a]).await;
+    assert_eq!(held[0].len(), SHARDS as usize);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(LEASE_SECS + 8),
+        "took {:?}",
+        stopping.elapsed()
+    );
+    let more = names(20..30);
+    create(&world, &more).await;
+    all.extend(more);
+
+    // Scale up while objects arrive: c joins and a hands shards over.
+    let c = Replica::spawn(&world, "c");
+    let during = names(30..45);
+    create(&world, &during).await;
+    all.extend(during);
+    let held = spread(&[&a, &c]).await;
+    let last = names(45..60);
+    create(&world, &last).await;
+    all.extend(last.iter().cloned());
+    converged(&world, &all).await;
+    let reconciled_by_c = c.reconciled().await;
+    let not_c: BTreeSet<u32> = (0..SHARDS).filter(|s| !held[1].contains(s)).collect();
+    assert!(
+        in_shards(&world, &last, &held[1]).is_subset(&reconciled_by_c)
+            && in_shards(&world, &all, &not_c).is_disjoint(&reconciled_by_c),
+        "c reconciles only its shards {:?}",
+        held[1]
+    );
+
+    // Let any late write land, then: every Secret was written once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    watch.abort();
+    let versions = versions.lock().unwrap().clone();
+    for name in &all {
+        let seen = versions.get(name).map(BTreeSet::len).unwrap_or_default();
+        assert_eq!(seen, 1, "Secret {name} was written {seen} times");
+    }
+    a.terminate().await;
+}
