@@ -34,6 +34,16 @@
 //!
 //! `COFFER_SCALE_BIN=path` runs that controller binary instead of this
 //! build's (the flags used here exist since the first release).
+//!
+//! `COFFER_SCALE_REPLICAS=1,2` adds cold starts of coffer as that many
+//! replicas with `--shards` set to it, leader election on, each process
+//! pinned to a core of its own (`taskset -c i`), so that sharding's
+//! scaling shows on a machine with few cores:
+//!
+//! ```text
+//! COFFER_SCALE_PEERS=0 COFFER_SCALE_REPLICAS=1,2 \
+//!     cargo bench -p coffer-controller --bench scale
+//! ```
 
 #![allow(clippy::print_stdout)]
 
@@ -185,17 +195,35 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut rows = vec![
         (
-            "coffer",
+            "coffer".to_owned(),
             "cold start",
             work.run(&Controller::Coffer, Converged::AllSecrets).await?,
         ),
         (
-            "coffer",
+            "coffer".to_owned(),
             "restart",
             work.run(&Controller::Coffer, Converged::AllReconciled)
                 .await?,
         ),
     ];
+    let replicas = std::env::var("COFFER_SCALE_REPLICAS").unwrap_or_default();
+    for count in replicas
+        .split(',')
+        .filter_map(|r| r.trim().parse::<usize>().ok())
+    {
+        work.delete_unsealed().await?;
+        let figures = work
+            .run(
+                &Controller::CofferPinned { replicas: count },
+                Converged::AllSecrets,
+            )
+            .await?;
+        rows.push((
+            format!("coffer, {count} replica(s) --shards={count}, one core each"),
+            "cold start",
+            figures,
+        ));
+    }
     if peers != Peers::None {
         let program = reference_tool("bitnami-controller");
         let mut bitnami_rows = vec![("Bitnami, rate limit off", Some(100_000))];
@@ -209,12 +237,12 @@ async fn main() -> anyhow::Result<()> {
             };
             work.delete_unsealed().await?;
             rows.push((
-                name,
+                name.to_owned(),
                 "cold start",
                 work.run(&bitnami, Converged::AllSecrets).await?,
             ));
             rows.push((
-                name,
+                name.to_owned(),
                 "restart",
                 work.run(&bitnami, Converged::AllReconciled).await?,
             ));
@@ -258,6 +286,19 @@ async fn main() -> anyhow::Result<()> {
             "\ncoffer's cold start: {:.2}× the floor",
             cold / floor.seconds
         );
+    }
+    // Sharding's scaling: each pinned row against the one-replica row.
+    let pinned: Vec<&(String, &str, Figures)> = rows
+        .iter()
+        .filter(|(c, _, _)| c.contains("one core each"))
+        .collect();
+    if let Some((_, _, one)) = pinned.first() {
+        for (controller, _, r) in &pinned[1..] {
+            println!(
+                "{controller}: {:.2}× the time of one pinned replica",
+                r.elapsed.as_secs_f64() / one.elapsed.as_secs_f64()
+            );
+        }
     }
     Ok(())
 }
@@ -321,6 +362,8 @@ struct Workload<'a> {
 enum Controller<'a> {
     /// This build's coffer-controller (or `COFFER_SCALE_BIN`).
     Coffer,
+    /// That many replicas of it, sharded, each pinned to one core.
+    CofferPinned { replicas: usize },
     /// Bitnami's controller as in a Pod; `qps` sets its client's QPS and
     /// burst (None: its defaults).
     Bitnami {
@@ -391,33 +434,120 @@ async fn run(
     controller: &Controller<'_>,
     converged: Converged,
 ) -> anyhow::Result<Figures> {
-    let (env, ns, ctrl_ns) = (work.env, work.ns, work.ctrl_ns);
-    let api_port = free_port()?;
-    let metrics_port = free_port()?;
-    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
-    let api_addr = format!("127.0.0.1:{api_port}");
-    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let (env, ns) = (work.env, work.ns);
     let label = match controller {
         Controller::Coffer => "coffer".to_owned(),
+        Controller::CofferPinned { replicas } => format!("coffer-{replicas}-pinned"),
         Controller::Bitnami { qps, .. } => format!("bitnami-{}", qps.map_or(0, |q| q)),
     };
-    let log = std::fs::File::create(env.dir().join(format!("scale-{label}-{converged:?}.log")))?;
+    let processes = match controller {
+        Controller::CofferPinned { replicas } => *replicas,
+        _ => 1,
+    };
     let requests_before = env.api_requests(work.user)?;
     let started = Instant::now();
-    let mut command = match controller {
+    let mut children = Vec::new();
+    for index in 0..processes {
+        let metrics_addr = format!("127.0.0.1:{}", free_port()?);
+        let api_addr = format!("127.0.0.1:{}", free_port()?);
+        let log = std::fs::File::create(
+            env.dir()
+                .join(format!("scale-{label}-{index}-{converged:?}.log")),
+        )?;
+        let mut command = command(work, controller, index, &metrics_addr)?;
+        let child = command
+            .args(["--key-renew-period=0", "--listen-addr", &api_addr])
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().context("child pid")?;
+        children.push((child, pid, format!("http://{metrics_addr}/metrics")));
+    }
+    let secrets: Api<Secret> = Api::namespaced(work.client.clone(), ns);
+    let unseals = "sealed_secrets_controller_unseal_requests_total";
+    let sum = |name: &'static str| {
+        let urls: Vec<String> = children.iter().map(|(_, _, url)| url.clone()).collect();
+        async move {
+            let mut total = 0.0;
+            for url in urls {
+                total += sample(&url, name).await.unwrap_or_default();
+            }
+            total
+        }
+    };
+    loop {
+        if started.elapsed() > DEADLINE {
+            bail!("{label} {converged:?} did not converge within {DEADLINE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let done = match converged {
+            Converged::AllSecrets => count_secrets(&secrets).await? >= work.n + work.unrelated,
+            Converged::AllReconciled => sum(unseals).await >= work.n as f64,
+        };
+        if done {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let decryptions = match controller {
+        // Bitnami's controller decrypts on every unseal request.
+        Controller::Bitnami { .. } => sum(unseals).await,
+        _ => sum("coffer_unseal_decryptions_total").await,
+    } as u64;
+    let requests = diff(&quiet_requests(env, work.user).await?, &requests_before);
+    // NB: replicas together: the memory the set of processes holds.
+    let peak_rss_kib = children.iter().map(|(_, pid, _)| peak_rss_kib(*pid)).sum();
+    for (mut child, pid, _) in children {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    }
+    Ok(Figures {
+        elapsed,
+        decryptions,
+        requests,
+        peak_rss_kib,
+    })
+}
+
+/// The command that starts process `index` of `controller`, serving
+/// metrics on `metrics_addr`.
+fn command(
+    work: &Workload<'_>,
+    controller: &Controller<'_>,
+    index: usize,
+    metrics_addr: &str,
+) -> anyhow::Result<tokio::process::Command> {
+    let (ns, ctrl_ns) = (work.ns, work.ctrl_ns);
+    // COFFER_SCALE_BIN measures another build (e.g. an older commit's
+    // binary, for a before/after figure) against the same workload.
+    let binary = std::env::var_os("COFFER_SCALE_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
+    Ok(match controller {
         Controller::Coffer => {
-            // COFFER_SCALE_BIN measures another build (e.g. an older
-            // commit's binary, for a before/after figure) against the same
-            // workload.
-            let binary = std::env::var_os("COFFER_SCALE_BIN")
-                .unwrap_or_else(|| env!("CARGO_BIN_EXE_coffer-controller").into());
             let mut command = tokio::process::Command::new(binary);
             command
                 .env("KUBECONFIG", work.account.kubeconfig()?)
                 .env("RUST_LOG", "warn")
                 .args(["--namespace", ctrl_ns, "--namespaces", ns])
                 .args(["--leader-elect=false"])
-                .args(["--metrics-addr", &metrics_addr]);
+                .args(["--metrics-addr", metrics_addr]);
+            command
+        }
+        Controller::CofferPinned { replicas } => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut command = tokio::process::Command::new("taskset");
+            command
+                .args(["-c", &(index % cores).to_string()])
+                .arg(binary)
+                .env("KUBECONFIG", work.account.kubeconfig()?)
+                .env("RUST_LOG", "warn")
+                .args(["--namespace", ctrl_ns, "--namespaces", ns])
+                .args(["--shards", &replicas.to_string()])
+                .args(["--lease-duration=4s", "--lease-renew-grace=1s"])
+                .args(["--metrics-addr", metrics_addr]);
             command
         }
         Controller::Bitnami { program, qps } => {
@@ -425,7 +555,7 @@ async fn run(
             let mut command = work.account.command(program);
             command
                 .args(["--all-namespaces=false", "--additional-namespaces", ns])
-                .args(["--listen-metrics-addr", &metrics_addr]);
+                .args(["--listen-metrics-addr", metrics_addr]);
             if let Some(qps) = qps {
                 command.args([
                     format!("--kubeclient-qps={qps}"),
@@ -434,47 +564,6 @@ async fn run(
             }
             command
         }
-    };
-    let mut child = command
-        .args(["--key-renew-period=0", "--listen-addr", &api_addr])
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().context("child pid")?;
-    let secrets: Api<Secret> = Api::namespaced(work.client.clone(), ns);
-    let unseals = "sealed_secrets_controller_unseal_requests_total";
-    loop {
-        if started.elapsed() > DEADLINE {
-            bail!("{label} {converged:?} did not converge within {DEADLINE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let done = match converged {
-            Converged::AllSecrets => count_secrets(&secrets).await? >= work.n + work.unrelated,
-            Converged::AllReconciled => sample(&metrics_url, unseals).await >= Some(work.n as f64),
-        };
-        if done {
-            break;
-        }
-    }
-    let elapsed = started.elapsed();
-    let decryptions = match controller {
-        Controller::Coffer => sample(&metrics_url, "coffer_unseal_decryptions_total").await,
-        // Bitnami's controller decrypts on every unseal request.
-        Controller::Bitnami { .. } => sample(&metrics_url, unseals).await,
-    }
-    .unwrap_or_default() as u64;
-    let requests = diff(&quiet_requests(env, work.user).await?, &requests_before);
-    let peak_rss_kib = peak_rss_kib(pid);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-    Ok(Figures {
-        elapsed,
-        decryptions,
-        requests,
-        peak_rss_kib,
     })
 }
 

@@ -16,7 +16,9 @@ use coffer_shard::shard_of;
 use coffer_testenv::free_port;
 use common::{World, eventually, get, sample};
 use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
 use kube::runtime::{WatchStreamExt, watcher};
 
 const SHARDS: u32 = 3;
@@ -88,6 +90,19 @@ impl Replica {
             .collect()
     }
 
+    /// [`Replica::reconciled`], once it includes `expected` (or after
+    /// [`common::TIMEOUT`]): the series trail the Secrets.
+    async fn reconciled_including(&self, expected: &BTreeSet<String>) -> BTreeSet<String> {
+        let deadline = Instant::now() + common::TIMEOUT;
+        loop {
+            let reconciled = self.reconciled().await;
+            if expected.is_subset(&reconciled) || Instant::now() > deadline {
+                return reconciled;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -112,8 +127,70 @@ impl Replica {
 }
 
 /// Waits until `replicas` hold every shard between them, each at least
-/// one and none twice; returns what each holds.
-async fn spread(replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
+/// one and none twice, as the final assignment has it: every shard Lease
+/// held by the live member the assignment gives it to (replicas that
+/// joined or left at different moments pass through other spreads on the
+/// way); returns what each holds.
+async fn spread(world: &World, replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
+    let leases: kube::Api<Lease> =
+        kube::Api::namespaced(world.client.clone(), world.ctrl_ns.name());
+    loop {
+        let held = spread_once(replicas).await;
+        if settled(&leases).await {
+            // NB: the metrics again, now that the Leases say it is final.
+            let again = spread_once(replicas).await;
+            if again == held {
+                return held;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Whether every shard Lease is held by the live member that the
+/// assignment (shard `i` to member `i mod M`, sorted) gives it to.
+async fn settled(leases: &kube::Api<Lease>) -> bool {
+    let Ok(members) = leases
+        .list(&ListParams::default().labels("coffer.dev/shard-member-of=coffer-controller"))
+        .await
+    else {
+        return false;
+    };
+    let now = std::time::SystemTime::now();
+    let live: BTreeSet<String> = members
+        .items
+        .into_iter()
+        .filter_map(|lease| {
+            let spec = lease.spec?;
+            let renewed = std::time::SystemTime::from(spec.renew_time?.0);
+            let duration = Duration::from_secs(u64::try_from(spec.lease_duration_seconds?).ok()?);
+            (renewed + duration > now).then_some(spec.holder_identity?)
+        })
+        .collect();
+    let live: Vec<String> = live.into_iter().collect();
+    if live.is_empty() {
+        return false;
+    }
+    for shard in 0..SHARDS as usize {
+        let Ok(lease) = leases
+            .get(&format!("coffer-controller-shard-{shard}"))
+            .await
+        else {
+            return false;
+        };
+        let holder = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        // Campaign identities are the member's plus `-<generation>`.
+        if !holder.starts_with(&format!("{}-", live[shard % live.len()])) {
+            return false;
+        }
+    }
+    true
+}
+
+async fn spread_once(replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
     eventually("the shards to be spread over the replicas", || {
         let probes: Vec<_> = replicas.iter().map(|r| r.held()).collect();
         async move {
@@ -205,7 +282,7 @@ async fn replicas_split_the_sealed_secrets_and_a_killed_replicas_shard_is_taken_
         Replica::spawn(&world, "b"),
         Replica::spawn(&world, "c"),
     ];
-    let held = spread(&replicas.iter().collect::<Vec<_>>()).await;
+    let held = spread(&world, &replicas.iter().collect::<Vec<_>>()).await;
 
     let first = names(0..30);
     for shard in 0..SHARDS {
@@ -218,9 +295,10 @@ async fn replicas_split_the_sealed_secrets_and_a_killed_replicas_shard_is_taken_
     create(&world, &first).await;
     converged(&world, &first).await;
     for (replica, shards) in replicas.iter().zip(&held) {
+        let expected = in_shards(&world, &first, shards);
         assert_eq!(
-            replica.reconciled().await,
-            in_shards(&world, &first, shards),
+            replica.reconciled_including(&expected).await,
+            expected,
             "each replica reconciles exactly the objects of its shards {shards:?}; log:\n{}",
             replica.log()
         );
@@ -230,7 +308,7 @@ async fn replicas_split_the_sealed_secrets_and_a_killed_replicas_shard_is_taken_
     let (victim, survivors) = (2, [0, 1]);
     replicas[victim].child.kill().await.unwrap();
     let killed = Instant::now();
-    let after = spread(&[&replicas[survivors[0]], &replicas[survivors[1]]]).await;
+    let after = spread(&world, &[&replicas[survivors[0]], &replicas[survivors[1]]]).await;
     let takeover = killed.elapsed();
     // NB: its member Lease and shard Lease expire within LEASE_SECS of
     // their last renewal; noticing takes up to a third of that, and the
@@ -245,11 +323,13 @@ async fn replicas_split_the_sealed_secrets_and_a_killed_replicas_shard_is_taken_
     converged(&world, &second).await;
     let orphaned = in_shards(&world, &second, &held[victim]);
     for (survivor, shards) in survivors.iter().zip(&after) {
-        let reconciled = replicas[*survivor].reconciled().await;
         let expected = in_shards(&world, &second, shards);
+        let reconciled = replicas[*survivor].reconciled_including(&expected).await;
         assert!(
             expected.is_subset(&reconciled),
-            "survivor with {shards:?} reconciles its objects"
+            "survivor with {shards:?} reconciles its objects; missing {:?}; log:\n{}",
+            expected.difference(&reconciled).collect::<Vec<_>>(),
+            replicas[*survivor].log()
         );
         let others: BTreeSet<u32> = (0..SHARDS).filter(|s| !shards.contains(s)).collect();
         assert!(
@@ -285,7 +365,7 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
 
     let mut a = Replica::spawn(&world, "a");
     let mut b = Replica::spawn(&world, "b");
-    spread(&[&a, &b]).await;
+    spread(&world, &[&a, &b]).await;
     let mut all = names(0..20);
     create(&world, &all).await;
     converged(&world, &all).await;
@@ -294,7 +374,7 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
     // not expired).
     let stopping = Instant::now();
     b.terminate().await;
-    let held = spread(&[&a]).await;
+    let held = spread(&world, &[&a]).await;
     assert_eq!(held[0].len(), SHARDS as usize);
     assert!(
         stopping.elapsed() < Duration::from_secs(LEASE_SECS + 8),
@@ -310,12 +390,14 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
     let during = names(30..45);
     create(&world, &during).await;
     all.extend(during);
-    let held = spread(&[&a, &c]).await;
+    let held = spread(&world, &[&a, &c]).await;
     let last = names(45..60);
     create(&world, &last).await;
     all.extend(last.iter().cloned());
     converged(&world, &all).await;
-    let reconciled_by_c = c.reconciled().await;
+    let reconciled_by_c = c
+        .reconciled_including(&in_shards(&world, &last, &held[1]))
+        .await;
     let not_c: BTreeSet<u32> = (0..SHARDS).filter(|s| !held[1].contains(s)).collect();
     assert!(
         in_shards(&world, &last, &held[1]).is_subset(&reconciled_by_c)

@@ -66,6 +66,12 @@ impl Membership {
     /// members' identities, sorted. Deletes members long expired.
     pub async fn refresh(&self) -> Result<Vec<String>, kube::Error> {
         let now = SystemTime::now();
+        self.announce().await?;
+        self.live(now).await
+    }
+
+    /// Creates or renews this replica's member Lease.
+    pub async fn announce(&self) -> Result<(), kube::Error> {
         let lease = serde_json::json!({
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -83,6 +89,11 @@ impl Membership {
                 &Patch::Apply(lease),
             )
             .await?;
+        Ok(())
+    }
+
+    /// The live members at `now`, sorted; deletes members long expired.
+    async fn live(&self, now: SystemTime) -> Result<Vec<String>, kube::Error> {
         let listed = self
             .api
             .list(&ListParams::default().labels(&format!("{MEMBER_OF}={}", self.group)))

@@ -230,11 +230,26 @@ fn period(config: &LeaseConfig) -> Duration {
     (config.duration / 3).max(Duration::from_millis(500))
 }
 
+/// How long a starting replica waits between announcing itself and first
+/// reading the membership.
+const SETTLE: Duration = Duration::from_secs(1);
+
 async fn run(client: kube::Client, config: ShardConfig, shards: Shards, mut shutdown: Shutdown) {
     let membership = members::Membership::new(client.clone(), &config.lease);
     let mut campaigns: Vec<Option<Campaign>> = (0..config.count).map(|_| None).collect();
     let mut handovers: Vec<Option<JoinHandle<()>>> = (0..config.count).map(|_| None).collect();
     let mut generation = 0u64;
+    // NB: replicas that start together (a rollout, a benchmark) would each
+    // see only themselves and campaign for every shard, then hand most of
+    // them over a period later; announcing first and reading a moment
+    // later lets them see each other from the first round.
+    if let Err(e) = membership.announce().await {
+        tracing::warn!(error = %e, "cannot announce this replica's shard membership");
+    }
+    tokio::select! {
+        () = tokio::time::sleep(period(&config.lease).min(SETTLE)) => {}
+        () = shutdown.wait() => {}
+    }
     loop {
         match membership.refresh().await {
             Ok(live) => {
