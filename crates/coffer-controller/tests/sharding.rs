@@ -2,7 +2,8 @@
 //! split the SealedSecrets between them, each object reconciled by the one
 //! replica that holds its shard; a killed replica's shards are taken over
 //! and its objects keep converging; a scale-down and a scale-up hand shards
-//! over without any Secret being written twice.
+//! over without any Secret being written twice; ExternalSecrets and their
+//! stores are split the same way.
 
 mod common;
 
@@ -12,7 +13,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use coffer_controller::{Config, LeaseConfig, Running};
 use coffer_shard::shard_of;
+use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
 use coffer_testenv::free_port;
 use common::{World, eventually, get, sample};
 use futures::StreamExt;
@@ -136,7 +139,7 @@ async fn spread(world: &World, replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
         kube::Api::namespaced(world.client.clone(), world.ctrl_ns.name());
     loop {
         let held = spread_once(replicas).await;
-        if settled(&leases).await {
+        if settled(&leases, "coffer-controller", SHARDS).await {
             // NB: the metrics again, now that the Leases say it is final.
             let again = spread_once(replicas).await;
             if again == held {
@@ -149,9 +152,9 @@ async fn spread(world: &World, replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
 
 /// Whether every shard Lease is held by the live member that the
 /// assignment (shard `i` to member `i mod M`, sorted) gives it to.
-async fn settled(leases: &kube::Api<Lease>) -> bool {
+async fn settled(leases: &kube::Api<Lease>, lease_name: &str, shards: u32) -> bool {
     let Ok(members) = leases
-        .list(&ListParams::default().labels("coffer.dev/shard-member-of=coffer-controller"))
+        .list(&ListParams::default().labels(&format!("coffer.dev/shard-member-of={lease_name}")))
         .await
     else {
         return false;
@@ -171,9 +174,9 @@ async fn settled(leases: &kube::Api<Lease>) -> bool {
     if live.is_empty() {
         return false;
     }
-    for shard in 0..SHARDS as usize {
+    for shard in 0..shards as usize {
         let Ok(lease) = leases
-            .get(&format!("coffer-controller-shard-{shard}"))
+            .get(&format!("{lease_name}-shard-{shard}"))
             .await
         else {
             return false;
@@ -415,4 +418,124 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
         assert_eq!(seen, 1, "Secret {name} was written {seen} times");
     }
     a.terminate().await;
+}
+
+/// Two in-process replicas with `--shards 2`, running only the
+/// ExternalSecret controller, on the Lease `lease`.
+async fn external_replica(world: &World, lease: &str) -> Running {
+    let config = Config {
+        sealed_secrets: false,
+        leader_election: Some(LeaseConfig {
+            duration: Duration::from_secs(LEASE_SECS),
+            grace: Duration::from_secs(1),
+            ..LeaseConfig::new(lease, world.ctrl_ns.name())
+        }),
+        shards: 2,
+        external_secrets: Some(coffer_external::Config {
+            namespaces: vec![world.ns.name().to_owned()],
+            cluster_external_secrets: false,
+            ..coffer_external::Config::default()
+        }),
+        ..world.config()
+    };
+    world.start_with(config).await
+}
+
+/// The `name` labels of the series `metric` on `running`'s `/metrics`.
+async fn series_names(running: &Running, metric: &str) -> BTreeSet<String> {
+    let url = format!("http://{}/metrics", running.metrics_addr.unwrap());
+    let (_, page) = get(&url).await.expect("metrics");
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .filter_map(|l| {
+            let rest = &l[l.find("name=\"")? + 6..];
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn external_secrets_and_stores_are_synced_by_the_replica_of_their_shard() {
+    let world = World::new("shards-es").await;
+    let lease = "es-shards";
+    let replicas = [
+        external_replica(&world, lease).await,
+        external_replica(&world, lease).await,
+    ];
+    let leases: kube::Api<Lease> =
+        kube::Api::namespaced(world.client.clone(), world.ctrl_ns.name());
+    let held: Vec<Vec<u32>> = eventually("the two shards to be spread", || {
+        let leases = leases.clone();
+        let held: Vec<Vec<u32>> = replicas
+            .iter()
+            .map(|r| r.context.shards.as_ref().expect("sharded").held())
+            .collect();
+        async move {
+            let spread = held.iter().all(|h| h.len() == 1) && held[0] != held[1];
+            (spread && settled(&leases, lease, 2).await).then_some(held)
+        }
+    })
+    .await;
+
+    // Stores and ExternalSecrets in both shards.
+    let ns = world.ns.name().to_owned();
+    let path = format!("{ns}/app");
+    world
+        .env
+        .vault
+        .put(&path, serde_json::json!({"token": "t-1"}))
+        .await;
+    let token = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "vault-token"},
+        "stringData": {"token": world.env.vault.token},
+    });
+    external::apply(&world.client, &ns, &token.to_string()).await;
+    let stores: Vec<String> = (0..6).map(|i| format!("vault-{i}")).collect();
+    for store in &stores {
+        let login = VaultLogin::token("vault-token", "token");
+        let manifest = StoreManifest::vault(store, &world.env.vault.addr, "secret", login)
+            .provider("version", "v2");
+        external::apply(&world.client, &ns, &manifest.to_string()).await;
+    }
+    let names: Vec<String> = (0..20).map(|i| format!("es-{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let es = ExternalSecretManifest::new(name, &stores[i % stores.len()])
+            .property("token", &path, "token");
+        external::apply(&world.client, &ns, &es.to_string()).await;
+    }
+    for name in &names {
+        common::secret_with_data(&world, name, &[("token", "t-1")]).await;
+    }
+
+    let of_shard = |objects: &[String], shard: u32| -> BTreeSet<String> {
+        objects
+            .iter()
+            .filter(|n| shard_of(&ns, n, 2) == shard)
+            .cloned()
+            .collect()
+    };
+    for (replica, shards) in replicas.iter().zip(&held) {
+        let (synced_es, validated) = (of_shard(&names, shards[0]), of_shard(&stores, shards[0]));
+        assert!(
+            !synced_es.is_empty() && !validated.is_empty(),
+            "pick other names"
+        );
+        let synced = eventually("the replica's syncs on /metrics", || async {
+            let synced = series_names(replica, "externalsecret_sync_calls_total").await;
+            synced_es.is_subset(&synced).then_some(synced)
+        })
+        .await;
+        assert_eq!(synced, synced_es, "ExternalSecrets of shard {shards:?}");
+        let stores_seen = eventually("the replica's store validations", || async {
+            let seen = series_names(replica, "secretstore_status_condition").await;
+            validated.is_subset(&seen).then_some(seen)
+        })
+        .await;
+        assert_eq!(stores_seen, validated, "SecretStores of shard {shards:?}");
+    }
+    for replica in replicas {
+        replica.shutdown().await;
+    }
 }
