@@ -211,6 +211,15 @@ struct Campaign {
     leadership: Leadership,
 }
 
+impl Drop for Campaign {
+    /// NB: a campaign dropped without its handover (the manager task
+    /// aborted) must not go on holding the Lease from a detached task.
+    fn drop(&mut self) {
+        self.election.abort();
+        self.announcer.abort();
+    }
+}
+
 /// Starts sharding: the membership and the campaigns, on a spawned task
 /// that runs until `shutdown` fires, then hands every shard over and
 /// leaves the membership.
@@ -349,9 +358,10 @@ async fn hand_over(shards: Shards, i: usize, campaign: Campaign) {
         }
     })
     .await;
+    let mut campaign = campaign;
     let _ = campaign.stop.send(true);
-    let _ = campaign.election.await;
-    campaign.announcer.abort();
+    let _ = (&mut campaign.election).await;
+    drop(campaign);
     slot.set_leadership(None);
 }
 
