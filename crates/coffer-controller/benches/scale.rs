@@ -59,7 +59,10 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
-use support::{Counts, create_unrelated, diff, env_or, metric_sum as sample, peak_rss_kib, total};
+use support::{
+    Counts, cpu_seconds, cpu_seconds_of, create_unrelated, diff, env_or, metric_sum as sample,
+    peak_rss_kib, total,
+};
 
 /// Give up on a run after this long.
 const DEADLINE: Duration = Duration::from_secs(1800);
@@ -256,9 +259,9 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| controller | run | converged in | ratio to coffer | decryptions | API requests | peak RSS |"
+        "| controller | run | converged in | ratio to coffer | decryptions | API requests | peak RSS | controller CPU | API server + etcd CPU |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let coffer_time = |run: &str| {
         rows.iter()
             .find(|(c, r, _)| *c == "coffer" && *r == run)
@@ -267,15 +270,17 @@ async fn main() -> anyhow::Result<()> {
     for (controller, run, r) in &rows {
         let ratio = coffer_time(run).map_or(f64::NAN, |c| c / r.elapsed.as_secs_f64());
         println!(
-            "| {controller} | {run} | {:.1} s | {ratio:.2}× | {} | {} | {:.1} MiB |",
+            "| {controller} | {run} | {:.1} s | {ratio:.2}× | {} | {} | {:.1} MiB | {:.1} s | {:.1} s |",
             r.elapsed.as_secs_f64(),
             r.decryptions,
             r.requests.values().sum::<u64>(),
-            r.peak_rss_kib as f64 / 1024.0
+            r.peak_rss_kib as f64 / 1024.0,
+            r.controller_cpu,
+            r.control_plane_cpu
         );
     }
     println!(
-        "| floor: {} RSA-{bits} private operations at {:.0}/s on {} cores | | {:.1} s | | | | |",
+        "| floor: {} RSA-{bits} private operations at {:.0}/s on {} cores | | {:.1} s | | | | | | |",
         3 * n,
         floor.rate,
         floor.threads,
@@ -427,7 +432,15 @@ struct Figures {
     /// API requests from the start until the controller was quiet.
     requests: Counts,
     peak_rss_kib: u64,
+    /// CPU seconds the controller process(es) used until convergence.
+    controller_cpu: f64,
+    /// CPU seconds the API server and etcd used meanwhile: on a small
+    /// machine they share the cores the controllers unseal on.
+    control_plane_cpu: f64,
 }
+
+/// The local control plane's processes, by command name.
+const CONTROL_PLANE: &[&str] = &["kube-apiserver", "etcd"];
 
 async fn run(
     work: &Workload<'_>,
@@ -445,6 +458,7 @@ async fn run(
         _ => 1,
     };
     let requests_before = env.api_requests(work.user)?;
+    let control_plane_before = cpu_seconds_of(CONTROL_PLANE);
     let started = Instant::now();
     let mut children = Vec::new();
     for index in 0..processes {
@@ -476,11 +490,22 @@ async fn run(
             total
         }
     };
+    // When each process last decrypted something (how evenly replicas
+    // shared the work).
+    let mut progress: Vec<(f64, Duration)> = vec![(0.0, Duration::ZERO); children.len()];
     loop {
         if started.elapsed() > DEADLINE {
             bail!("{label} {converged:?} did not converge within {DEADLINE:?}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+        for (i, (_, _, url)) in children.iter().enumerate() {
+            let now = sample(url, "coffer_unseal_decryptions_total")
+                .await
+                .unwrap_or_default();
+            if now > progress[i].0 {
+                progress[i] = (now, started.elapsed());
+            }
+        }
         let done = match converged {
             Converged::AllSecrets => count_secrets(&secrets).await? >= work.n + work.unrelated,
             Converged::AllReconciled => sum(unseals).await >= work.n as f64,
@@ -490,6 +515,16 @@ async fn run(
         }
     }
     let elapsed = started.elapsed();
+    let control_plane_cpu = cpu_seconds_of(CONTROL_PLANE) - control_plane_before;
+    let controller_cpu = children.iter().map(|(_, pid, _)| cpu_seconds(*pid)).sum();
+    if children.len() > 1 {
+        for (i, (decrypted, last)) in progress.iter().enumerate() {
+            println!(
+                "{label} process {i}: {decrypted} decryptions, the last at {:.1} s",
+                last.as_secs_f64()
+            );
+        }
+    }
     let decryptions = match controller {
         // Bitnami's controller decrypts on every unseal request.
         Controller::Bitnami { .. } => sum(unseals).await,
@@ -509,6 +544,8 @@ async fn run(
         decryptions,
         requests,
         peak_rss_kib,
+        controller_cpu,
+        control_plane_cpu,
     })
 }
 
@@ -546,7 +583,6 @@ fn command(
                 .env("RUST_LOG", "warn")
                 .args(["--namespace", ctrl_ns, "--namespaces", ns])
                 .args(["--shards", &replicas.to_string()])
-                .args(["--lease-duration=4s", "--lease-renew-grace=1s"])
                 .args(["--metrics-addr", metrics_addr]);
             command
         }

@@ -175,10 +175,7 @@ async fn settled(leases: &kube::Api<Lease>, lease_name: &str, shards: u32) -> bo
         return false;
     }
     for shard in 0..shards as usize {
-        let Ok(lease) = leases
-            .get(&format!("{lease_name}-shard-{shard}"))
-            .await
-        else {
+        let Ok(lease) = leases.get(&format!("{lease_name}-shard-{shard}")).await else {
             return false;
         };
         let holder = lease

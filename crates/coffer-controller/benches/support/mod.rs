@@ -29,6 +29,45 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user and system) process `pid` has used so far; 0 when it
+/// is gone.
+#[allow(dead_code)] // benches/scale.rs only
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // NB: fields after the command name, which is in parentheses and may
+    // hold spaces; utime and stime are fields 14 and 15, in clock ticks
+    // (100 a second on Linux).
+    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU seconds used so far by every process whose command name is one of
+/// `names` (e.g. the local control plane's `kube-apiserver` and `etcd`).
+#[allow(dead_code)] // benches/scale.rs only
+pub fn cpu_seconds_of(names: &[&str]) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            names.contains(&comm.trim())
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
 /// The sum of every series of metric `name` on the Prometheus page at
 /// `url` (`http://host:port/metrics`); `None` when the page cannot be read
 /// or has no such series.
