@@ -46,6 +46,11 @@ pub enum Error {
         object: String,
     },
 
+    /// The configuration cannot be run (e.g. sharding without leader
+    /// election).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
     /// An HTTP listener could not be bound.
     #[error("failed to listen on {addr}: {source}")]
     Listen {
@@ -67,6 +72,7 @@ impl Error {
             Error::NoKeys => "no_keys",
             Error::RenderTimedOut { .. } => "render_timeout",
             Error::Listen { .. } => "listen",
+            Error::Config(_) => "config",
         }
     }
 

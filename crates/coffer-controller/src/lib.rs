@@ -111,13 +111,30 @@ impl Running {
     /// shutdown, for controllers whose reconciles each hold a ticket of
     /// their object's shard (see [`shard`]); stopped gracefully by
     /// [`Running::shutdown`] before the shards are handed over.
-    fn spawn_sharded<F, Fut>(&mut self, writer: F)
+    fn spawn_sharded<F, Fut>(&mut self, name: &'static str, writer: F)
     where
         F: FnOnce(Shutdown) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let shutdown = Shutdown::from_receiver(self.stop_writers.subscribe());
-        self.writers.push(tokio::spawn(writer(shutdown)));
+        let mut stop = shutdown.clone();
+        let run = writer(shutdown);
+        // NB: as under `while_leader`: told to stop, in-flight work has
+        // WRITER_STOP_TIMEOUT to finish, then it is dropped, so the shards
+        // are handed over (and the membership left) in time.
+        self.writers.push(tokio::spawn(async move {
+            tokio::pin!(run);
+            tokio::select! {
+                () = &mut run => {}
+                () = stop.wait() => {
+                    let finished =
+                        tokio::time::timeout(lease::WRITER_STOP_TIMEOUT, &mut run).await;
+                    if finished.is_err() {
+                        tracing::warn!(writer = name, "in-flight work did not finish in time; dropped");
+                    }
+                }
+            }
+        }));
     }
 
     /// Asks for a new sealing key now (Bitnami's SIGUSR1), whatever the
@@ -190,6 +207,18 @@ pub async fn start_with_metrics(
     config: Config,
     metrics: Arc<Metrics>,
 ) -> Result<Running> {
+    // NB: the flags refuse these too; a library caller gets the same answer.
+    if config.shards == 0 || config.shards > shard::MAX_SHARDS {
+        return Err(Error::Config(format!(
+            "shards must be between 1 and {}",
+            shard::MAX_SHARDS
+        )));
+    }
+    if config.shards > 1 && config.leader_election.is_none() {
+        return Err(Error::Config(
+            "shards above 1 need leader election".to_owned(),
+        ));
+    }
     // NB: with the SealedSecret controller off, no key is read, made or
     // served (nor does the controller need to read Secrets in its
     // namespace).
@@ -312,10 +341,35 @@ pub async fn start_with_metrics(
         let ctx = context.clone();
         let config = Arc::new(config.clone());
         let keys = (ctx.clone(), config.clone());
+        // NB: key writes answer to the leader Lease alone, not to the
+        // shards this replica may also hold.
+        let keys_client = {
+            let leadership = running.leadership.clone();
+            lease::guarded_client(client.clone(), move || leadership.may_write())
+        };
         running.spawn_writer("sealing-keys", move |stop| {
-            sealed::keep_keys(keys.0.clone(), keys.1.clone(), stop, None)
+            sealed::keep_keys(
+                keys.0.clone(),
+                keys_client.clone(),
+                keys.1.clone(),
+                stop,
+                None,
+            )
         });
-        running.spawn_sharded(|stop| sealed::run_controllers(ctx, config, stop));
+        running.spawn_sharded("sealed-secrets", |mut stop| async move {
+            // As the leader's writer does: reconcile once a key exists.
+            let mut keys = ctx.keys.subscribe();
+            loop {
+                if !ctx.keys.keys().is_empty() {
+                    break;
+                }
+                tokio::select! {
+                    changed = keys.changed() => if changed.is_err() { return },
+                    () = stop.wait() => return,
+                }
+            }
+            sealed::run_controllers(ctx, config, stop).await;
+        });
     } else if config.sealed_secrets {
         let ctx = context.clone();
         let config = Arc::new(config.clone());
@@ -330,7 +384,7 @@ pub async fn start_with_metrics(
             partition: Some(Arc::new(shards.clone())),
             ..external.clone()
         };
-        running.spawn_sharded(|mut stop| async move {
+        running.spawn_sharded("external-secrets", |mut stop| async move {
             let (client, metrics) = (ctx.client.clone(), ctx.external_metrics.clone());
             coffer_external::run(client, external, metrics, async move { stop.wait().await }).await;
         });

@@ -104,10 +104,12 @@ impl Ticket {
     /// mid-way (its API client refuses writes by then).
     pub async fn run<F: Future>(self, work: F) -> Option<F::Output> {
         let Ticket { lost, _held } = self;
+        // NB: `lost` first: woken together, the work is not polled again
+        // (it could send a write) once the shard is gone.
         tokio::select! {
             biased;
-            out = work => Some(out),
             () = lost => None,
+            out = work => Some(out),
         }
     }
 }

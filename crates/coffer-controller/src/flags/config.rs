@@ -23,6 +23,10 @@ const FALLBACK_NAMESPACE: &str = "kube-system";
 const NO_CLIENT_RATE_LIMIT: &str =
     "the API client has no client-side rate limit; use the API server's priority and fairness";
 
+/// The longest `--lease-name` with `--shards`: member Leases are named
+/// `<lease-name>-member-<16 hex digits>`, and names have at most 253.
+const MAX_SHARDED_LEASE_NAME: usize = 253 - 24;
+
 /// Why the flags cannot start a controller; names the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagError {
@@ -193,13 +197,21 @@ impl Args {
     }
 
     /// `--shards`: 1 to [`crate::shard::MAX_SHARDS`], and above 1 only
-    /// with leader election (whose Lease names the shard Leases).
+    /// with leader election (whose Lease names the shard Leases) and a
+    /// lease name that leaves room for the member Leases' suffix.
     fn shards(&self, leader_election: bool) -> Result<u32, FlagError> {
         let max = crate::shard::MAX_SHARDS;
         let reason = if self.shards == 0 || self.shards > max {
             format!("must be between 1 and {max}")
         } else if self.shards > 1 && !leader_election {
             "needs leader election: drop --leader-elect=false".to_owned()
+        } else if self.shards > 1 && self.lease_name.len() > MAX_SHARDED_LEASE_NAME {
+            return Err(FlagError::Invalid {
+                flag: "--lease-name",
+                reason: format!(
+                    "at most {MAX_SHARDED_LEASE_NAME} characters with --shards: the member Leases add 24 to it"
+                ),
+            });
         } else {
             return Ok(self.shards);
         };

@@ -336,6 +336,13 @@ fn shards_are_honoured_with_leader_election_and_refused_without_it() {
             "{args:?}: {refused}"
         );
     }
+    let long = format!("--lease-name={}", "l".repeat(230));
+    let refused = config(&["--shards=2", &long]).unwrap_err().to_string();
+    assert!(
+        refused.starts_with("--lease-name: at most 229"),
+        "{refused}"
+    );
+    assert!(config(&["--shards=1", &long]).is_ok(), "no member Leases");
     assert_eq!(
         config(&["--shards=1", "--leader-elect=false"])
             .unwrap()

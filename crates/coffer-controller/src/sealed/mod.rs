@@ -35,7 +35,13 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, stop: Shutdown) {
     // in-flight reconciles. They start once a key exists.
     let (ready, key_exists) = tokio::sync::oneshot::channel();
     tokio::join!(
-        keep_keys(ctx.clone(), config.clone(), stop.clone(), Some(ready)),
+        keep_keys(
+            ctx.clone(),
+            ctx.client.clone(),
+            config.clone(),
+            stop.clone(),
+            Some(ready),
+        ),
         async move {
             if key_exists.await.is_ok() {
                 run_controllers(ctx, config, stop).await;
@@ -46,10 +52,11 @@ pub async fn lead(ctx: Arc<Context>, config: Arc<Config>, stop: Shutdown) {
 
 /// The key writer alone (what the leader runs when replicas share the
 /// SealedSecrets in shards): makes sure a sealing key exists, renews keys
-/// and makes one whenever asked, until `stop` fires. `ready` hears once a
-/// key exists.
+/// and makes one whenever asked, until `stop` fires, writing with
+/// `client`. `ready` hears once a key exists.
 pub async fn keep_keys(
     ctx: Arc<Context>,
+    client: kube::Client,
     config: Arc<Config>,
     mut stop: Shutdown,
     ready: Option<tokio::sync::oneshot::Sender<()>>,
@@ -59,7 +66,7 @@ pub async fn keep_keys(
     let cutoff = config.leader_election.as_ref().and(config.key_cutoff);
     loop {
         let ensured = tokio::select! {
-            r = ctx.keys.ensure_key(ctx.client.clone(), config.key_size, cutoff) => r,
+            r = ctx.keys.ensure_key(client.clone(), config.key_size, cutoff) => r,
             () = stop.wait() => return,
         };
         match ensured {
@@ -84,7 +91,7 @@ pub async fn keep_keys(
         }
         ctx.keys
             .clone()
-            .renew(ctx.client.clone(), config.key_renew_period, config.key_size)
+            .renew(client.clone(), config.key_renew_period, config.key_size)
             .await;
     };
     let on_request = async {
@@ -97,7 +104,7 @@ pub async fn keep_keys(
             let Ok(wanted) = requests.wait_for(|n| *n > handled).await.map(|n| *n) else {
                 break;
             };
-            let api = kube::Api::namespaced(ctx.client.clone(), ctx.keys.namespace());
+            let api = kube::Api::namespaced(client.clone(), ctx.keys.namespace());
             match ctx.keys.create_key(&api, config.key_size).await {
                 Ok(key) => tracing::info!(key = %key.name, "made a new key as asked"),
                 Err(e) => tracing::warn!(error = %e, "cannot make the new key asked for"),

@@ -29,6 +29,8 @@
 
 mod members;
 
+pub use members::{Group, Member};
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -202,6 +204,41 @@ pub fn assign(live: &[String], me: &str, count: u32) -> Vec<bool> {
         .collect()
 }
 
+/// What member `me`, counting `count` shards, should hold given `group`:
+/// its [`assign`]ment, or why it should hold none for now:
+/// - a live member counts another number of shards (a rolling update
+///   that changes `--shards`: the two counts would put one object in two
+///   shards, held by two replicas);
+/// - the leader Lease is held by a replica that has no member Lease, live
+///   or expired (one running without sharding, which reconciles
+///   everything itself; a member whose own membership lapsed is not one).
+///
+/// While it waits, the work waits: two replicas never reconcile one
+/// object, at the cost of none reconciling until the replicas agree.
+pub fn plan(group: &Group, me: &str, count: u32) -> Result<Vec<bool>, String> {
+    if let Some(other) = group.members.iter().find(|m| m.shards != Some(count)) {
+        return Err(format!(
+            "replica {} counts {} shards and this one {count}: no shard is held until every replica runs with the same --shards",
+            other.identity,
+            other
+                .shards
+                .map_or("an unknown number of".to_owned(), |n| n.to_string())
+        ));
+    }
+    if let Some(leader) = &group.leader
+        && !group
+            .known
+            .iter()
+            .any(|m| leader == m || leader.starts_with(&format!("{m}-")))
+    {
+        return Err(format!(
+            "the leader Lease is held by {leader}, which runs without --shards: no shard is held until it stops"
+        ));
+    }
+    let live: Vec<String> = group.members.iter().map(|m| m.identity.clone()).collect();
+    Ok(assign(&live, me, count))
+}
+
 /// One campaign for one shard's Lease.
 struct Campaign {
     stop: watch::Sender<bool>,
@@ -252,39 +289,65 @@ async fn run(client: kube::Client, config: ShardConfig, shards: Shards, mut shut
     // see only themselves and campaign for every shard, then hand most of
     // them over a period later; announcing first and reading a moment
     // later lets them see each other from the first round.
-    if let Err(e) = membership.announce().await {
+    if let Err(e) = membership.announce(config.count).await {
         tracing::warn!(error = %e, "cannot announce this replica's shard membership");
     }
-    tokio::select! {
-        () = tokio::time::sleep(period(&config.lease).min(SETTLE)) => {}
-        () = shutdown.wait() => {}
-    }
-    loop {
-        match membership.refresh().await {
-            Ok(live) => {
-                let wanted = assign(&live, membership.identity(), config.count);
-                for (i, want) in wanted.into_iter().enumerate() {
-                    if handovers[i].as_ref().is_some_and(JoinHandle::is_finished) {
-                        handovers[i] = None;
-                    }
-                    if want && campaigns[i].is_none() && handovers[i].is_none() {
-                        generation += 1;
-                        campaigns[i] = Some(campaign(&client, &config, &shards, i, generation));
-                    } else if !want && let Some(campaign) = campaigns[i].take() {
-                        tracing::info!(shard = i, "handing the shard over");
-                        handovers[i] = Some(tokio::spawn(hand_over(shards.clone(), i, campaign)));
-                    }
-                }
+    let mut stopping = tokio::select! {
+        () = tokio::time::sleep(period(&config.lease).min(SETTLE)) => false,
+        () = shutdown.wait() => true,
+    };
+    let mut waiting: Option<String> = None;
+    while !stopping {
+        // A campaign whose election task ended (it never does by itself)
+        // is started again below.
+        for (i, campaign) in campaigns.iter_mut().enumerate() {
+            if campaign.as_ref().is_some_and(|c| c.election.is_finished()) {
+                tracing::warn!(shard = i, "the shard's election ended; campaigning again");
+                *campaign = None;
+                shards.inner.slots[i].set_leadership(None);
             }
+        }
+        let wanted = match membership.refresh(config.count).await {
+            Ok(group) => match plan(&group, membership.identity(), config.count) {
+                Ok(wanted) => {
+                    if waiting.take().is_some() {
+                        tracing::info!("the replicas agree on sharding again");
+                    }
+                    Some(wanted)
+                }
+                Err(why) => {
+                    if waiting.as_ref() != Some(&why) {
+                        tracing::warn!(reason = %why, "holding no shard");
+                        waiting = Some(why);
+                    }
+                    Some(vec![false; config.count as usize])
+                }
+            },
             // NB: the campaigns go on as they are: their own Leases keep
             // them safe, and a replica cut off from the API server loses
-            // them at their deadlines.
-            Err(e) => tracing::warn!(error = %e, "cannot renew or read the shard membership"),
+            // them at their deadlines (and, no longer renewing its
+            // membership, is soon no member for the others).
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read or renew the shard membership");
+                None
+            }
+        };
+        for (i, want) in wanted.into_iter().flatten().enumerate() {
+            if handovers[i].as_ref().is_some_and(JoinHandle::is_finished) {
+                handovers[i] = None;
+            }
+            if want && campaigns[i].is_none() && handovers[i].is_none() {
+                generation += 1;
+                campaigns[i] = Some(campaign(&client, &config, &shards, i, generation));
+            } else if !want && let Some(campaign) = campaigns[i].take() {
+                tracing::info!(shard = i, "handing the shard over");
+                handovers[i] = Some(tokio::spawn(hand_over(shards.clone(), i, campaign)));
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(period(&config.lease)) => {}
-            () = shutdown.wait() => break,
-        }
+        stopping = tokio::select! {
+            () = tokio::time::sleep(period(&config.lease)) => false,
+            () = shutdown.wait() => true,
+        };
     }
     // NB: leaving first lets the others want this replica's shards at
     // their next refresh, while the handovers below release them.
@@ -421,6 +484,58 @@ mod tests {
             assign(&members(&["a", "b"]), "c", 3),
             [false, false, false],
             "a replica whose membership is not current wants nothing"
+        );
+    }
+
+    fn group(members: &[(&str, Option<u32>)], leader: Option<&str>) -> Group {
+        Group {
+            known: members.iter().map(|(m, _)| (*m).to_owned()).collect(),
+            members: members
+                .iter()
+                .map(|(identity, shards)| Member {
+                    identity: (*identity).to_owned(),
+                    shards: *shards,
+                })
+                .collect(),
+            leader: leader.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn replicas_hold_no_shard_while_they_disagree_on_the_count_or_an_unsharded_leader_runs() {
+        let agreed = group(&[("a", Some(2)), ("b", Some(2))], Some("b-3"));
+        assert_eq!(plan(&agreed, "a", 2), Ok(vec![true, false]));
+        assert_eq!(plan(&agreed, "b", 2), Ok(vec![false, true]));
+        let unled = group(&[("a", Some(2)), ("b", Some(2))], None);
+        assert_eq!(plan(&unled, "a", 2), Ok(vec![true, false]));
+
+        let rolling = group(&[("a", Some(2)), ("b", Some(4))], Some("a"));
+        let why = plan(&rolling, "a", 2).unwrap_err();
+        assert!(
+            why.contains("replica b counts 4 shards and this one 2"),
+            "{why}"
+        );
+        assert!(plan(&rolling, "b", 4).is_err(), "both sides wait");
+        let silent = group(&[("a", Some(2)), ("b", None)], None);
+        assert!(plan(&silent, "a", 2).is_err());
+
+        let unsharded = group(&[("a", Some(2)), ("b", Some(2))], Some("c_0011aabb"));
+        let why = plan(&unsharded, "a", 2).unwrap_err();
+        assert!(
+            why.contains("held by c_0011aabb, which runs without --shards"),
+            "{why}"
+        );
+        let prefix_only = group(&[("a", Some(2))], Some("ab"));
+        assert!(
+            plan(&prefix_only, "a", 2).is_err(),
+            "a prefix is not a member"
+        );
+        let mut lapsed = group(&[("a", Some(2))], Some("b-2"));
+        lapsed.known.push("b".to_owned());
+        assert_eq!(
+            plan(&lapsed, "a", 2),
+            Ok(vec![true, true]),
+            "a leader whose membership lapsed is still a sharded one"
         );
     }
 
