@@ -303,7 +303,7 @@ pub async fn start_with_metrics(
     if config.sealed_secrets {
         running
             .background
-            .push(tokio::spawn(keys.clone().watch(client)));
+            .push(tokio::spawn(keys.clone().watch(client.clone())));
     }
 
     // NB: HTTP first, so /healthz and /v1/cert.pem answer while the
