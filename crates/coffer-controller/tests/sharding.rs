@@ -36,6 +36,10 @@ struct Replica {
 
 impl Replica {
     fn spawn(world: &World, name: &str) -> Replica {
+        Replica::spawn_with(world, name, SHARDS)
+    }
+
+    fn spawn_with(world: &World, name: &str, shards: u32) -> Replica {
         let api = free_port().unwrap();
         let metrics = free_port().unwrap();
         let log = world
@@ -52,7 +56,7 @@ impl Replica {
             .args(["--listen-addr", &format!("127.0.0.1:{api}")])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
             .args(["--key-size", "2048"])
-            .args(["--shards", &SHARDS.to_string()])
+            .args(["--shards", &shards.to_string()])
             .args(["--lease-duration", &format!("{LEASE_SECS}s")])
             .args(["--lease-renew-grace", "1s"])
             .stdout(Stdio::from(file.try_clone().unwrap()))
@@ -535,4 +539,49 @@ async fn external_secrets_and_stores_are_synced_by_the_replica_of_their_shard() 
     for replica in replicas {
         replica.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn replicas_that_disagree_on_the_shard_count_hold_nothing_until_they_agree() {
+    let world = World::new("shards-disagree").await;
+    let mut a = Replica::spawn(&world, "a");
+    // A rolling update to another count: two counts would put one object
+    // in two shards, held by two replicas.
+    let mut b = Replica::spawn_with(&world, "b", SHARDS + 1);
+    eventually("both replicas to say why they hold nothing", || {
+        let (log_a, log_b) = (a.log(), b.log());
+        async move {
+            let says = |log: &str| log.contains("holding no shard") && log.contains("--shards");
+            (says(&log_a) && says(&log_b)).then_some(())
+        }
+    })
+    .await;
+    // Several refreshes later, still nothing held on either side.
+    tokio::time::sleep(Duration::from_secs(LEASE_SECS)).await;
+    assert_eq!(a.held().await, Some(BTreeSet::new()), "log:\n{}", a.log());
+    let held_b = {
+        let (_, page) = get(&b.metrics).await.expect("metrics");
+        sample(&page, "coffer_shards_held")
+    };
+    assert_eq!(held_b, Some(0.0), "log:\n{}", b.log());
+    let names = names(0..6);
+    create(&world, &names).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        world
+            .secrets()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing is unsealed while the replicas disagree"
+    );
+
+    // The update completes: the other count is gone, and the work resumes.
+    b.terminate().await;
+    let held = spread(&world, &[&a]).await;
+    assert_eq!(held[0].len(), SHARDS as usize);
+    converged(&world, &names).await;
+    a.terminate().await;
 }
