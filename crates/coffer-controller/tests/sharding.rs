@@ -410,6 +410,26 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
         held[1]
     );
 
+    // The series of objects a handed over go at its next sweep (a minute
+    // after its start, then every minute).
+    let not_a: BTreeSet<u32> = (0..SHARDS).filter(|s| !held[0].contains(s)).collect();
+    let handed_over = in_shards(&world, &all, &not_a);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let reconciled_by_a = a.reconciled().await;
+        if reconciled_by_a.is_disjoint(&handed_over) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a still reports what it handed over: {:?}",
+            reconciled_by_a
+                .intersection(&handed_over)
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
     // Let any late write land, then: every Secret was written once.
     tokio::time::sleep(Duration::from_secs(2)).await;
     watch.abort();

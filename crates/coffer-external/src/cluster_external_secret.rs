@@ -42,6 +42,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let controller = Controller::new(api, watcher::Config::default());
     let all = controller.store();
     let (known, metrics) = (all.clone(), ctx.metrics.clone());
+    let partition = ctx.config.partition.clone();
     controller
         .owns(owned, watcher::Config::default())
         // A namespace created, deleted or relabelled may change any
@@ -56,11 +57,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(shutdown)
         .run(reconcile_own, error_policy, ctx)
         .for_each(|_| {
-            // Deleted ClusterExternalSecrets' series go.
+            // Deleted ClusterExternalSecrets' series go, and with shards
+            // those another replica now reconciles.
             metrics.retain_cluster_external_secrets(|name| {
                 known
                     .get(&kube::runtime::reflector::ObjectRef::new(name))
                     .is_some()
+                    && coffer_shard::holds(partition.as_deref(), "", name)
             });
             async {}
         })

@@ -206,8 +206,13 @@ pub async fn revalidate(ctx: Arc<Context>, shutdown: impl Future<Output = ()>) {
             for store in ctx.cluster_stores.state() {
                 spawn_if(&ctx, (*store).clone(), true);
             }
-            // Deleted stores' series go.
+            // Deleted stores' series go, and with shards those another
+            // replica now validates.
+            let partition = ctx.config.partition.as_deref();
             ctx.metrics.retain_stores(|prefix, ns, name| {
+                if !coffer_shard::holds(partition, ns, name) {
+                    return false;
+                }
                 if prefix == "clustersecretstore" {
                     ctx.cluster_stores.get(&ObjectRef::new(name)).is_some()
                 } else {

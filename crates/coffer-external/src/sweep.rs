@@ -7,7 +7,8 @@
 //! proportional to the objects that exist, not to all that ever existed.
 //!
 //! A deleted ExternalSecret's metric series go at once (as ESO removes
-//! them), from the controller's "object not found" trigger.
+//! them), from the controller's "object not found" trigger; with shards,
+//! those of objects another replica now holds go at the next sweep.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -80,9 +81,13 @@ pub(crate) fn prune(ctx: &Context, live: &Live) {
         .unwrap_or_else(PoisonError::into_inner)
         .retain(|_, resolved| resolved.at.elapsed() < ttl);
     ctx.resolving.retain(|_| false);
+    // NB: with shards, an ExternalSecret another replica now syncs is that
+    // replica's to report; its series here would go stale.
+    let partition = ctx.config.partition.as_deref();
     ctx.metrics.retain(|namespace, name| {
         live.names
             .contains(&(namespace.to_owned(), name.to_owned()))
+            && coffer_shard::holds(partition, namespace, name)
     });
 }
 

@@ -73,6 +73,10 @@ pub trait Partition: Send + Sync + std::fmt::Debug + 'static {
     /// shard is not this replica's (held by another, or being handed over).
     fn ticket(&self, namespace: &str, name: &str) -> Option<Ticket>;
 
+    /// Whether `namespace/name` is this replica's now (what it exports
+    /// per-object metrics for); no ticket is taken.
+    fn holds(&self, namespace: &str, name: &str) -> bool;
+
     /// Changes each time this replica gains a shard: every object of the
     /// new shard needs a reconcile (see [`gains`]).
     fn gains(&self) -> watch::Receiver<u64>;
@@ -133,6 +137,12 @@ pub async fn gated<F: Future>(
         None => Some(work.await),
         Some(partition) => partition.ticket(namespace, name)?.run(work).await,
     }
+}
+
+/// Whether `namespace/name` is this replica's: always without a
+/// partition.
+pub fn holds(partition: Option<&dyn Partition>, namespace: &str, name: &str) -> bool {
+    partition.is_none_or(|p| p.holds(namespace, name))
 }
 
 /// Yields once each time `partition` gains a shard (for kube's
@@ -214,6 +224,9 @@ mod tests {
                 (),
             ))
         }
+        fn holds(&self, namespace: &str, name: &str) -> bool {
+            shard_of(namespace, name, 2) == 0 && !*self.lost.borrow()
+        }
         fn gains(&self) -> watch::Receiver<u64> {
             self.gained.subscribe()
         }
@@ -247,6 +260,8 @@ mod tests {
             gated(Some(&partition), "ns", &theirs, async { 3 }).await,
             None
         );
+        assert!(holds(Some(&partition), "ns", &mine) && !holds(Some(&partition), "ns", &theirs));
+        assert!(holds(None, "ns", &theirs));
 
         let finished = Arc::new(AtomicBool::new(false));
         let flag = finished.clone();

@@ -157,6 +157,16 @@ async fn sweep(ctx: Arc<Context>, cache: Store<SealedSecret>) {
                 .filter_map(|s| s.metadata.uid.clone())
                 .collect();
             ctx.sealed.prune(&live);
+            // NB: with shards, a SealedSecret another replica now holds is
+            // that replica's to report; its condition here would go stale.
+            if let Some(shards) = &ctx.shards {
+                for sealed in cache.state() {
+                    let (ns, name) = (sealed.namespace().unwrap_or_default(), sealed.name_any());
+                    if !coffer_shard::Partition::holds(shards, &ns, &name) {
+                        ctx.metrics.bitnami.forget_conditions(&ns, &name);
+                    }
+                }
+            }
         }
     })
     .await;

@@ -189,6 +189,11 @@ impl Partition for Shards {
         ))
     }
 
+    fn holds(&self, namespace: &str, name: &str) -> bool {
+        let slot = &self.inner.slots[shard_of(namespace, name, self.count()) as usize];
+        slot.may_write() && !slot.leaving.load(Ordering::SeqCst)
+    }
+
     fn gains(&self) -> watch::Receiver<u64> {
         self.inner.gains.subscribe()
     }
@@ -555,6 +560,7 @@ mod tests {
         // won campaign).
         shards.inner.slots[0].set_leadership(Some(Leadership::always()));
         assert_eq!(shards.held(), [0]);
+        assert!(shards.holds("ns", &mine) && !shards.holds("ns", &theirs));
         assert!(shards.any_may_write());
         assert!(shards.ticket("ns", &theirs).is_none());
         let ticket = shards.ticket("ns", &mine).expect("a held shard");
