@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use coffer_controller::{LeaseConfig, Running};
-use coffer_testenv::free_port;
+use common::process::ControllerProcess;
 use common::{World, eventually, get, sample, secret_with_data};
 
 /// An in-process replica with leader election on `lease`.
@@ -90,59 +88,42 @@ async fn follower_serves_cert_and_health_but_never_reconciles_until_leader_shuts
     assert!(second.context.metrics.decryptions() >= 1);
 }
 
-/// A controller process started from the built binary.
-struct Process {
-    child: tokio::process::Child,
-    metrics: String,
-    log: PathBuf,
+/// A controller process started from the built binary, with leader
+/// election on a short lease.
+struct Process(ControllerProcess);
+
+impl std::ops::Deref for Process {
+    type Target = ControllerProcess;
+    fn deref(&self) -> &ControllerProcess {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut ControllerProcess {
+        &mut self.0
+    }
 }
 
 impl Process {
     fn spawn(world: &World, name: &str, lease_secs: u64) -> Process {
-        let api = free_port().unwrap();
-        let metrics = free_port().unwrap();
-        let log = world
-            .env
-            .dir()
-            .join(format!("{}-{name}.log", world.ns.name()));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
-            .env("KUBECONFIG", world.env.kubeconfig())
-            .env("RUST_LOG", "info,coffer_controller=debug")
-            .env_remove("POD_NAME")
-            .args(["--namespace", world.ctrl_ns.name()])
-            .args(["--namespaces", world.ns.name()])
-            .args(["--listen-addr", &format!("127.0.0.1:{api}")])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .args(["--key-size", "2048"])
-            .args(["--lease-duration", &format!("{lease_secs}s")])
-            .args(["--lease-renew-grace", "1s"])
-            // Logs go to stdout (as in a container); panics to stderr.
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn coffer-controller");
-        Process {
-            child,
-            metrics: format!("http://127.0.0.1:{metrics}/metrics"),
-            log,
-        }
+        let duration = format!("{lease_secs}s");
+        Process(ControllerProcess::spawn(
+            world,
+            name,
+            &["--lease-duration", &duration, "--lease-renew-grace", "1s"],
+        ))
     }
 
     /// `coffer_leader`, or `None` while the process is not answering.
     async fn leader(&self) -> Option<bool> {
-        let (_, page) = get(&self.metrics).await?;
+        let page = self.page().await?;
         sample(&page, "coffer_leader").map(|v| v == 1.0)
     }
 
     async fn sample(&self, name: &str) -> f64 {
-        let (_, page) = get(&self.metrics).await.expect("metrics");
+        let page = self.page().await.expect("metrics");
         sample(&page, name).unwrap_or_else(|| panic!("no {name} in {page}"))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -260,21 +241,7 @@ async fn sigterm_stops_the_process_cleanly_and_releases_the_lease() {
     };
     assert!(holder(leases.get("coffer-controller").await.unwrap()).is_some());
 
-    let pid = process.child.id().expect("running").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), process.child.wait())
-        .await
-        .expect("exits within 20 s of SIGTERM")
-        .unwrap();
-    assert!(
-        status.success(),
-        "exit status {status}; log:\n{}",
-        process.log()
-    );
+    process.terminate(Duration::from_secs(20)).await;
     assert_eq!(
         holder(leases.get("coffer-controller").await.unwrap()),
         None,

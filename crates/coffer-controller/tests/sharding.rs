@@ -8,15 +8,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use coffer_controller::{Config, LeaseConfig, Running};
 use coffer_shard::shard_of;
 use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
-use coffer_testenv::free_port;
+use common::process::ControllerProcess;
 use common::{World, eventually, get, sample};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -28,10 +26,19 @@ const SHARDS: u32 = 3;
 const LEASE_SECS: u64 = 4;
 
 /// A controller process started from the built binary with `--shards`.
-struct Replica {
-    child: tokio::process::Child,
-    metrics: String,
-    log: PathBuf,
+struct Replica(ControllerProcess);
+
+impl std::ops::Deref for Replica {
+    type Target = ControllerProcess;
+    fn deref(&self) -> &ControllerProcess {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Replica {
+    fn deref_mut(&mut self) -> &mut ControllerProcess {
+        &mut self.0
+    }
 }
 
 impl Replica {
@@ -40,40 +47,24 @@ impl Replica {
     }
 
     fn spawn_with(world: &World, name: &str, shards: u32) -> Replica {
-        let api = free_port().unwrap();
-        let metrics = free_port().unwrap();
-        let log = world
-            .env
-            .dir()
-            .join(format!("{}-{name}.log", world.ns.name()));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffer-controller"))
-            .env("KUBECONFIG", world.env.kubeconfig())
-            .env("RUST_LOG", "info")
-            .env_remove("POD_NAME")
-            .args(["--namespace", world.ctrl_ns.name()])
-            .args(["--namespaces", world.ns.name()])
-            .args(["--listen-addr", &format!("127.0.0.1:{api}")])
-            .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-            .args(["--key-size", "2048"])
-            .args(["--shards", &shards.to_string()])
-            .args(["--lease-duration", &format!("{LEASE_SECS}s")])
-            .args(["--lease-renew-grace", "1s"])
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn coffer-controller");
-        Replica {
-            child,
-            metrics: format!("http://127.0.0.1:{metrics}/metrics"),
-            log,
-        }
+        let (shards, lease) = (shards.to_string(), format!("{LEASE_SECS}s"));
+        Replica(ControllerProcess::spawn(
+            world,
+            name,
+            &[
+                "--shards",
+                &shards,
+                "--lease-duration",
+                &lease,
+                "--lease-renew-grace",
+                "1s",
+            ],
+        ))
     }
 
     /// The shards this replica holds, or `None` while it does not answer.
     async fn held(&self) -> Option<BTreeSet<u32>> {
-        let (_, page) = get(&self.metrics).await?;
+        let page = self.page().await?;
         sample(&page, "coffer_shards_held")?;
         Some(
             (0..SHARDS)
@@ -87,7 +78,7 @@ impl Replica {
     /// The SealedSecrets this replica has reconciled (Bitnami's
     /// `condition_info` series, one per object a reconcile has seen).
     async fn reconciled(&self) -> BTreeSet<String> {
-        let (_, page) = get(&self.metrics).await.expect("metrics");
+        let page = self.page().await.expect("metrics");
         page.lines()
             .filter(|l| l.starts_with("sealed_secrets_controller_condition_info{"))
             .filter_map(|l| {
@@ -108,28 +99,6 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn terminate(&mut self) {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("exits within 30 s of SIGTERM")
-            .unwrap();
-        assert!(
-            status.success(),
-            "exit status {status}; log:\n{}",
-            self.log()
-        );
     }
 }
 
@@ -377,7 +346,7 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
     // Scale down: b stops cleanly, a takes every shard at once (released,
     // not expired).
     let stopping = Instant::now();
-    b.terminate().await;
+    b.terminate(Duration::from_secs(30)).await;
     let held = spread(&world, &[&a]).await;
     assert_eq!(held[0].len(), SHARDS as usize);
     assert!(
@@ -438,7 +407,7 @@ async fn a_scale_down_and_up_hands_shards_over_without_writing_a_secret_twice() 
         let seen = versions.get(name).map(BTreeSet::len).unwrap_or_default();
         assert_eq!(seen, 1, "Secret {name} was written {seen} times");
     }
-    a.terminate().await;
+    a.terminate(Duration::from_secs(30)).await;
 }
 
 /// Two in-process replicas with `--shards 2`, running only the
@@ -599,9 +568,9 @@ async fn replicas_that_disagree_on_the_shard_count_hold_nothing_until_they_agree
     );
 
     // The update completes: the other count is gone, and the work resumes.
-    b.terminate().await;
+    b.terminate(Duration::from_secs(30)).await;
     let held = spread(&world, &[&a]).await;
     assert_eq!(held[0].len(), SHARDS as usize);
     converged(&world, &names).await;
-    a.terminate().await;
+    a.terminate(Duration::from_secs(30)).await;
 }
