@@ -7,25 +7,10 @@ mod common;
 
 use coffer_api::ExternalSecret;
 use coffer_controller::Config;
-use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
+use coffer_testenv::external::{self, ExternalSecretManifest};
 use common::*;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
-
-/// A token Secret and a Vault SecretStore `name` using it.
-async fn vault_store(world: &World, name: &str, token: &str) {
-    let secret = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": format!("{name}-token")},
-        "stringData": {"token": token},
-    });
-    external::apply(&world.client, world.ns.name(), &secret.to_string()).await;
-    let login = VaultLogin::token(&format!("{name}-token"), "token");
-    let store = StoreManifest::vault(name, &world.env.vault.addr, "secret", login)
-        .provider("version", "v2");
-    external::apply(&world.client, world.ns.name(), &store.to_string()).await;
-}
 
 async fn external_secret(world: &World, name: &str, store: &str, path: &str) {
     let es = ExternalSecretManifest::new(name, store).property("token", path, "token");

@@ -150,21 +150,7 @@ async fn killed_leader_process_is_replaced_within_the_lease_duration() {
     let follower = 1 - leader;
 
     // The leader made the key; seal to it (as kubeseal --fetch-cert would).
-    let pair = eventually("the leader's sealing key", || {
-        let client = world.client.clone();
-        let ns = world.ctrl_ns.name().to_owned();
-        async move {
-            let keys = coffer_controller::sealed::keys::KeyRegistry::load(
-                client,
-                &ns,
-                "sealed-secrets-key",
-            )
-            .await
-            .ok()?;
-            keys.newest().ok()
-        }
-    })
-    .await;
+    let pair = world.sealing_key().await;
     let seal = |name: &str, value: &str| {
         coffer_sealed::seal_secret(
             &world.secret(name, &[("password", value)]),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use coffer_controller::{Config, LeaseConfig, Running};
 use coffer_shard::shard_of;
-use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
+use coffer_testenv::external::{self, ExternalSecretManifest};
 use common::process::ControllerProcess;
 use common::{World, eventually, get, sample};
 use futures::StreamExt;
@@ -184,21 +184,7 @@ async fn spread_once(replicas: &[&Replica]) -> Vec<BTreeSet<u32>> {
 
 /// Seals and creates SealedSecrets `names` (one value each: the name).
 async fn create(world: &World, names: &[String]) {
-    let pair = eventually("the leader's sealing key", || {
-        let client = world.client.clone();
-        let ns = world.ctrl_ns.name().to_owned();
-        async move {
-            let keys = coffer_controller::sealed::keys::KeyRegistry::load(
-                client,
-                &ns,
-                "sealed-secrets-key",
-            )
-            .await
-            .ok()?;
-            keys.newest().ok()
-        }
-    })
-    .await;
+    let pair = world.sealing_key().await;
     let api = world.sealed_secrets();
     for name in names {
         let sealed = coffer_sealed::seal_secret(
@@ -475,19 +461,9 @@ async fn external_secrets_and_stores_are_synced_by_the_replica_of_their_shard() 
         .vault
         .put(&path, serde_json::json!({"token": "t-1"}))
         .await;
-    let token = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "vault-token"},
-        "stringData": {"token": world.env.vault.token},
-    });
-    external::apply(&world.client, &ns, &token.to_string()).await;
     let stores: Vec<String> = (0..6).map(|i| format!("vault-{i}")).collect();
     for store in &stores {
-        let login = VaultLogin::token("vault-token", "token");
-        let manifest = StoreManifest::vault(store, &world.env.vault.addr, "secret", login)
-            .provider("version", "v2");
-        external::apply(&world.client, &ns, &manifest.to_string()).await;
+        common::vault_store(&world, store, &world.env.vault.token).await;
     }
     let names: Vec<String> = (0..20).map(|i| format!("es-{i}")).collect();
     for (i, name) in names.iter().enumerate() {

@@ -33,7 +33,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use coffer_api::SealedSecret;
-use coffer_controller::sealed::keys::KeyRegistry;
 use coffer_testenv::external::{self, ExternalSecretManifest, StoreManifest, VaultLogin};
 use coffer_testenv::free_port;
 use common::{World, data_of, eventually, get, sample};
@@ -156,17 +155,7 @@ async fn memory_descriptors_and_tasks_stay_flat_under_churn() {
     .provider("version", "v2");
     external::apply(&world.client, &ns, &store.to_string()).await;
 
-    let keys = eventually("the controller's sealing key", || {
-        let (client, ns) = (world.client.clone(), world.ctrl_ns.name().to_owned());
-        async move {
-            KeyRegistry::load(client, &ns, "sealed-secrets-key")
-                .await
-                .ok()?
-                .newest()
-                .ok()
-        }
-    })
-    .await;
+    let keys = world.sealing_key().await;
     let sealed_api: Api<SealedSecret> = world.sealed_secrets();
     let es_api: Api<coffer_api::ExternalSecret> = Api::namespaced(world.client.clone(), &ns);
     let seal = |name: &str, value: &str| {

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use coffer_api::{SealedSecret, SealedSecretCondition};
+use coffer_controller::sealed::keys::{KeyRegistry, LoadedKey};
 use coffer_controller::{Config, Running};
 use coffer_crypto::{KeySize, Scope};
 use coffer_testenv::{TestEnv, TestNamespace};
@@ -66,6 +67,22 @@ impl World {
             .expect("controller starts")
     }
 
+    /// The sealing key the (leading) controller made, once it exists, read
+    /// from its key Secrets as `kubeseal --fetch-cert` would see it.
+    pub async fn sealing_key(&self) -> std::sync::Arc<LoadedKey> {
+        eventually("the controller's sealing key", || {
+            let (client, ns) = (self.client.clone(), self.ctrl_ns.name().to_owned());
+            async move {
+                KeyRegistry::load(client, &ns, "sealed-secrets-key")
+                    .await
+                    .ok()?
+                    .newest()
+                    .ok()
+            }
+        })
+        .await
+    }
+
     pub fn secrets(&self) -> Api<Secret> {
         Api::namespaced(self.client.clone(), self.ns.name())
     }
@@ -102,6 +119,23 @@ impl World {
             .await
             .expect("create SealedSecret")
     }
+}
+
+/// A token Secret `<name>-token` holding `token`, and a Vault (OpenBao, KV
+/// v2 at `secret`) SecretStore `name` in the world's namespace using it.
+pub async fn vault_store(world: &World, name: &str, token: &str) {
+    use coffer_testenv::external::{self, StoreManifest, VaultLogin};
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": format!("{name}-token")},
+        "stringData": {"token": token},
+    });
+    external::apply(&world.client, world.ns.name(), &secret.to_string()).await;
+    let login = VaultLogin::token(&format!("{name}-token"), "token");
+    let store = StoreManifest::vault(name, &world.env.vault.addr, "secret", login)
+        .provider("version", "v2");
+    external::apply(&world.client, world.ns.name(), &store.to_string()).await;
 }
 
 /// GETs `url`, returning the status and body (`None` if unreachable).
